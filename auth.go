@@ -1,0 +1,99 @@
+package pier
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"strings"
+)
+
+// Permission letters, as in pyftpdlib. Read letters: e, l, r. Write letters:
+// a, d, f, m, w, M, T.
+const (
+	PermCWD    = 'e' // CWD, XCWD, CDUP, XCUP
+	PermList   = 'l' // LIST, NLST, MLSD, MLST, STAT with a path, SIZE, MDTM
+	PermRead   = 'r' // RETR
+	PermAppend = 'a' // APPE
+	PermDelete = 'd' // DELE, RMD, XRMD
+	PermRename = 'f' // RNFR, RNTO
+	PermMkdir  = 'm' // MKD, XMKD
+	PermWrite  = 'w' // STOR, STOU
+	PermChmod  = 'M' // SITE CHMOD
+	PermMtime  = 'T' // MFMT
+)
+
+// Common permission sets.
+const (
+	ReadPerms  Perm = "elr"
+	WritePerms Perm = "adfmwMT"
+	AllPerms   Perm = ReadPerms + WritePerms
+)
+
+// Perm is a set of pyftpdlib permission letters, such as "elr" for read-only
+// access or "elradfmwMT" for everything.
+type Perm string
+
+// Has reports whether p grants the permission letter.
+func (p Perm) Has(letter byte) bool { return strings.IndexByte(string(p), letter) >= 0 }
+
+// Validate returns an error if p holds a letter that is not one of
+// "elradfmwMT".
+func (p Perm) Validate() error {
+	for i := 0; i < len(p); i++ {
+		if !AllPerms.Has(p[i]) {
+			return errors.New("no such permission " + strconvQuoteByte(p[i]))
+		}
+	}
+	return nil
+}
+
+// Writable reports whether p grants any write letter.
+func (p Perm) Writable() bool { return strings.ContainsAny(string(p), string(WritePerms)) }
+
+func strconvQuoteByte(b byte) string { return "'" + string(rune(b)) + "'" }
+
+// User is a logged-in account: what an Authenticator returns on success.
+type User struct {
+	// Name is the login name.
+	Name string
+	// Perm is the set of permission letters the user has.
+	Perm Perm
+	// FS is the user's file system; its root is the user's home.
+	FS FileSystem
+	// LoginMessage is sent in the 230 reply. If empty, "Login successful.".
+	LoginMessage string
+	// QuitMessage is sent in the 221 reply. If empty, "Goodbye.".
+	QuitMessage string
+}
+
+// ConnInfo describes the control connection an authentication request comes
+// from, so that an Authenticator can allow-list or rate-limit addresses.
+type ConnInfo struct {
+	// ID is the session's number, unique within the server.
+	ID uint64
+	// RemoteAddr is the client's address (IPv4-mapped addresses unmapped).
+	RemoteAddr netip.AddrPort
+	// LocalAddr is the server's address of the connection.
+	LocalAddr netip.AddrPort
+}
+
+// Authenticator checks a user name and password. It is called concurrently
+// from many sessions.
+type Authenticator interface {
+	// Authenticate returns the user for a valid name and password, or an
+	// error: ErrAuthFailed (or one wrapping it) for bad credentials. The
+	// error text is not shown to the client, who always sees a generic 530.
+	Authenticate(ctx context.Context, c ConnInfo, user, pass string) (*User, error)
+}
+
+// AuthenticatorFunc adapts a function to the Authenticator interface.
+type AuthenticatorFunc func(ctx context.Context, c ConnInfo, user, pass string) (*User, error)
+
+// Authenticate calls f.
+func (f AuthenticatorFunc) Authenticate(ctx context.Context, c ConnInfo, user, pass string) (*User, error) {
+	return f(ctx, c, user, pass)
+}
+
+// ErrAuthFailed is the error an Authenticator returns for a wrong name or
+// password.
+var ErrAuthFailed = errors.New("authentication failed")

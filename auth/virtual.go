@@ -1,0 +1,101 @@
+// Package auth holds pier's ready-made authenticators: virtual users kept in
+// memory, each with a password, a home file system and permissions, plus an
+// optional anonymous account.
+package auth
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/pierftp/pier"
+)
+
+// AnonymousName is the login name of the anonymous account. Its password can
+// be anything, as RFC 1635 describes (clients send an e-mail address).
+const AnonymousName = "anonymous"
+
+// Account is one virtual user's settings.
+type Account struct {
+	// Password is compared in constant time. An empty password is allowed.
+	Password string
+	// FS is the user's file system, rooted at their home.
+	FS pier.FileSystem
+	// Perm is the user's permission letters; if empty, read-only ("elr").
+	Perm pier.Perm
+	// LoginMessage and QuitMessage override the 230 and 221 texts.
+	LoginMessage, QuitMessage string
+}
+
+// Virtual is an Authenticator over an in-memory table of users. The zero
+// value has no users; it is safe for concurrent use.
+type Virtual struct {
+	mu    sync.RWMutex
+	users map[string]*Account
+}
+
+var _ pier.Authenticator = (*Virtual)(nil)
+
+// AddUser adds a user. It fails if the name is taken, the permission letters
+// are not pyftpdlib's, or fsys is nil.
+func (v *Virtual) AddUser(name string, a Account) error {
+	if name == "" {
+		return errors.New("auth: empty user name")
+	}
+	if a.FS == nil {
+		return fmt.Errorf("auth: user %q has no file system", name)
+	}
+	if a.Perm == "" {
+		a.Perm = pier.ReadPerms
+	}
+	if err := a.Perm.Validate(); err != nil {
+		return fmt.Errorf("auth: user %q: %w", name, err)
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.users == nil {
+		v.users = make(map[string]*Account)
+	}
+	if _, ok := v.users[name]; ok {
+		return fmt.Errorf("auth: user %q already exists", name)
+	}
+	v.users[name] = &a
+	return nil
+}
+
+// AddAnonymous adds the anonymous account: any password is accepted. Write
+// letters in a.Perm make the server writable by anyone; the caller should
+// warn about it.
+func (v *Virtual) AddAnonymous(a Account) error {
+	a.Password = ""
+	return v.AddUser(AnonymousName, a)
+}
+
+// RemoveUser removes a user; sessions already logged in keep going.
+func (v *Virtual) RemoveUser(name string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	delete(v.users, name)
+}
+
+// Authenticate implements pier.Authenticator. User names are case-sensitive.
+func (v *Virtual) Authenticate(_ context.Context, _ pier.ConnInfo, name, pass string) (*pier.User, error) {
+	v.mu.RLock()
+	a, ok := v.users[name]
+	v.mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("user %q: %w", name, pier.ErrAuthFailed)
+	}
+	if name != AnonymousName && subtle.ConstantTimeCompare([]byte(pass), []byte(a.Password)) != 1 {
+		return nil, fmt.Errorf("user %q: wrong password: %w", name, pier.ErrAuthFailed)
+	}
+	return &pier.User{
+		Name:         name,
+		Perm:         a.Perm,
+		FS:           a.FS,
+		LoginMessage: a.LoginMessage,
+		QuitMessage:  a.QuitMessage,
+	}, nil
+}

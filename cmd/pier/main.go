@@ -1,0 +1,376 @@
+// Command pier is a ready-to-run FTP server: with no flags it shares the
+// current folder, read-only and anonymous, on port 2121 of every interface.
+//
+//	pier               # share this folder, read-only
+//	pier -w            # let anyone upload (anonymous write; logs a warning)
+//	pier -u me -P pw   # one user with a password instead of anonymous
+//
+// Run "pier --help" for every flag.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/pierftp/pier"
+	"github.com/pierftp/pier/auth"
+	"github.com/pierftp/pier/fsys/local"
+)
+
+// version is set at build time with -ldflags "-X main.version=..."; if
+// empty, the module version from the build info is used.
+var version = ""
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// options are the parsed command-line flags.
+type options struct {
+	iface, directory, natAddress, portRange  string
+	port                                     int
+	write, debug, showVersion, verbose, help bool
+	username, password                       string
+	tls, tlsControlRequired, tlsDataRequired bool
+	certfile, keyfile                        string
+	timeout                                  int
+	banner, encoding, logFormat              string
+	permitForeign, permitPrivileged          bool
+	useLocaltime, disableSendfile            bool
+	maxCons, maxConsPerIP, maxLoginAttempts  int
+}
+
+func newFlagSet(o *options) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("pier", pflag.ContinueOnError)
+	fs.SortFlags = false
+	fs.StringVarP(&o.iface, "interface", "i", "", "address to listen on (default: all interfaces, IPv4 and IPv6)")
+	fs.IntVarP(&o.port, "port", "p", 2121, "control port")
+	fs.BoolVarP(&o.write, "write", "w", false, "grant write permission (to anonymous too, with a warning)")
+	fs.StringVarP(&o.directory, "directory", "d", "", "the folder that is served (default: the current folder)")
+	fs.StringVarP(&o.natAddress, "nat-address", "n", "", "IPv4 address to advertise in PASV replies, for a server behind NAT (default: none)")
+	fs.StringVarP(&o.portRange, "range", "r", "", "passive data ports, FROM-TO (default: any free port)")
+	fs.BoolVarP(&o.debug, "debug", "D", false, "log every command and reply (PASS masked)")
+	fs.BoolVarP(&o.showVersion, "version", "v", false, "print the version and exit")
+	fs.BoolVarP(&o.verbose, "verbose", "V", false, "more detailed logging: also every file-system change and data connection")
+	fs.StringVarP(&o.username, "username", "u", "", "a login name; needs --password; anonymous is then off (default: anonymous)")
+	fs.StringVarP(&o.password, "password", "P", "", "the password of --username")
+	fs.BoolVar(&o.tls, "tls", false, "enable FTPS (AUTH TLS); needs --certfile and --keyfile (not available yet)")
+	fs.StringVar(&o.certfile, "certfile", "", "PEM certificate for --tls (not available yet)")
+	fs.StringVar(&o.keyfile, "keyfile", "", "PEM private key for --tls (not available yet)")
+	fs.BoolVar(&o.tlsControlRequired, "tls-control-required", false, "refuse login before AUTH TLS (not available yet)")
+	fs.BoolVar(&o.tlsDataRequired, "tls-data-required", false, "refuse data transfers without PROT P (not available yet)")
+	fs.IntVar(&o.timeout, "timeout", 300, "idle timeout of the control connection and stall timeout of transfers, in seconds; 0 disables")
+	fs.StringVar(&o.banner, "banner", pier.DefaultBanner, "the 220 greeting")
+	fs.BoolVar(&o.permitForeign, "permit-foreign-addresses", false, "allow data connections to or from other hosts than the client (FXP)")
+	fs.BoolVar(&o.permitPrivileged, "permit-privileged-ports", false, "allow PORT/EPRT to ports below 1024")
+	fs.StringVar(&o.encoding, "encoding", "utf-8", "encoding of file names on the wire (an IANA name such as latin1)")
+	fs.BoolVar(&o.useLocaltime, "use-localtime", false, "local times in listings and MDTM instead of GMT")
+	fs.BoolVar(&o.disableSendfile, "disable-sendfile", false, "no zero-copy transfers (sendfile, splice)")
+	fs.IntVar(&o.maxCons, "max-cons", 512, "most simultaneous connections; the next gets 421; 0 means no limit")
+	fs.IntVar(&o.maxConsPerIP, "max-cons-per-ip", 0, "most simultaneous connections from one address; 0 means no limit")
+	fs.IntVar(&o.maxLoginAttempts, "max-login-attempts", 3, "failed logins before disconnect")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	fs.BoolVarP(&o.help, "help", "h", false, "show this help and exit")
+	return fs
+}
+
+// usageError is a bad flag or value: exit status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	var o options
+	fs := newFlagSet(&o)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	if err := fs.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "pier: %v (see pier --help)\n", err)
+		return 2
+	}
+	if o.help {
+		fmt.Fprintf(stdout, "Usage: pier [flags]\n\nStart an FTP server that shares a folder (by default: this one, read-only,\nanonymous, on port 2121).\n\nFlags:\n%s", fs.FlagUsages())
+		return 0
+	}
+	if o.showVersion {
+		fmt.Fprintln(stdout, "pier", versionString())
+		return 0
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "pier: unexpected argument %q (see pier --help)\n", fs.Arg(0))
+		return 2
+	}
+	srv, cfg, err := configure(&o, fs, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "pier: %v\n", err)
+		var ue *usageError
+		if errors.As(err, &ue) {
+			return 2
+		}
+		return 1
+	}
+	return serve(srv, cfg)
+}
+
+// config is what serve needs beyond the Server.
+type config struct {
+	addr      string
+	dir       string
+	logger    *slog.Logger
+	anonymous bool
+	user      string
+	write     bool
+	o         *options
+}
+
+func configure(o *options, fs *pflag.FlagSet, stderr io.Writer) (*pier.Server, *config, error) {
+	for _, name := range []string{"tls", "certfile", "keyfile", "tls-control-required", "tls-data-required"} {
+		if fs.Changed(name) {
+			return nil, nil, usagef("--%s: FTPS is not available in this version of pier yet", name)
+		}
+	}
+	if o.port < 0 || o.port > 65535 {
+		return nil, nil, usagef("--port %d: must be between 0 and 65535", o.port)
+	}
+	host := o.iface
+	if host != "" {
+		if _, err := netip.ParseAddr(strings.Trim(host, "[]")); err != nil {
+			if _, err := net.LookupHost(host); err != nil {
+				return nil, nil, usagef("--interface %q: not an address of this machine", host)
+			}
+		}
+	}
+	addr := net.JoinHostPort(strings.Trim(host, "[]"), strconv.Itoa(o.port))
+
+	dir := o.directory
+	if dir == "" {
+		var err error
+		if dir, err = os.Getwd(); err != nil {
+			return nil, nil, fmt.Errorf("current folder: %w", err)
+		}
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, nil, usagef("--directory %q: %v", o.directory, err)
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return nil, nil, usagef("--directory %q: no such directory", o.directory)
+	}
+
+	if fs.Changed("password") && o.username == "" {
+		return nil, nil, usagef("--password needs --username")
+	}
+	if o.username != "" && !fs.Changed("password") {
+		return nil, nil, usagef("--username needs --password")
+	}
+
+	var nat netip.Addr
+	if o.natAddress != "" {
+		nat, err = netip.ParseAddr(o.natAddress)
+		if err != nil || !nat.Unmap().Is4() {
+			return nil, nil, usagef("--nat-address %q: must be an IPv4 address", o.natAddress)
+		}
+		nat = nat.Unmap()
+	}
+	var ports pier.PortRange
+	if o.portRange != "" {
+		if ports, err = parseRange(o.portRange); err != nil {
+			return nil, nil, usagef("--range %q: %v", o.portRange, err)
+		}
+	}
+	if o.timeout < 0 {
+		return nil, nil, usagef("--timeout %d: must be 0 or more", o.timeout)
+	}
+	if o.maxCons < 0 || o.maxConsPerIP < 0 {
+		return nil, nil, usagef("--max-cons and --max-cons-per-ip must be 0 or more")
+	}
+	if o.maxLoginAttempts < 1 {
+		return nil, nil, usagef("--max-login-attempts %d: must be 1 or more", o.maxLoginAttempts)
+	}
+	if err := pier.ValidateEncoding(o.encoding); err != nil {
+		return nil, nil, usagef("--encoding %q: unknown encoding", o.encoding)
+	}
+	if o.banner == "" {
+		return nil, nil, usagef("--banner: must not be empty")
+	}
+	logger, err := newLogger(o, stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	root, err := local.New(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	perm := pier.ReadPerms
+	if o.write {
+		perm = pier.AllPerms
+	}
+	users := &auth.Virtual{}
+	cfg := &config{addr: addr, dir: dir, logger: logger, write: o.write, o: o}
+	if o.username != "" {
+		cfg.user = o.username
+		err = users.AddUser(o.username, auth.Account{Password: o.password, FS: root, Perm: perm})
+	} else {
+		cfg.anonymous = true
+		err = users.AddAnonymous(auth.Account{FS: root, Perm: perm})
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+
+	timeout := time.Duration(o.timeout) * time.Second
+	if o.timeout == 0 {
+		timeout = -1
+	}
+	maxCons := o.maxCons
+	if maxCons == 0 {
+		maxCons = -1
+	}
+	srv := &pier.Server{
+		Addr:                   addr,
+		Auth:                   users,
+		Banner:                 o.banner,
+		PassivePorts:           ports,
+		PublicAddr:             nat,
+		IdleTimeout:            timeout,
+		DataTimeout:            timeout,
+		MaxConnections:         maxCons,
+		MaxConnectionsPerIP:    o.maxConsPerIP,
+		MaxLoginAttempts:       o.maxLoginAttempts,
+		PermitForeignAddresses: o.permitForeign,
+		PermitPrivilegedPorts:  o.permitPrivileged,
+		UseLocalTime:           o.useLocaltime,
+		DisableSendfile:        o.disableSendfile,
+		Encoding:               o.encoding,
+		Logger:                 logger,
+	}
+	return srv, cfg, nil
+}
+
+// parseRange parses "FROM-TO", an inclusive passive port range.
+func parseRange(s string) (pier.PortRange, error) {
+	a, b, ok := strings.Cut(s, "-")
+	if !ok {
+		return pier.PortRange{}, errors.New("expected FROM-TO")
+	}
+	first, err1 := strconv.Atoi(strings.TrimSpace(a))
+	last, err2 := strconv.Atoi(strings.TrimSpace(b))
+	if err1 != nil || err2 != nil {
+		return pier.PortRange{}, errors.New("expected FROM-TO")
+	}
+	if first < 1 || last > 65535 || first > 65535 || last < 1 {
+		return pier.PortRange{}, errors.New("port numbers must be between 1 and 65535")
+	}
+	if first > last {
+		return pier.PortRange{}, errors.New("FROM must not be greater than TO")
+	}
+	return pier.PortRange{First: uint16(first), Last: uint16(last)}, nil
+}
+
+func newLogger(o *options, w io.Writer) (*slog.Logger, error) {
+	level := slog.LevelInfo
+	if o.debug {
+		level = slog.LevelDebug
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	switch o.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, hopts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, hopts)), nil
+	}
+	return nil, usagef("--log-format %q: must be text or json", o.logFormat)
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
+}
+
+// serve listens, logs the settings, and runs until SIGINT or SIGTERM: the
+// first signal shuts down gracefully (transfers finish), a second one closes
+// everything at once.
+func serve(srv *pier.Server, cfg *config) int {
+	log := cfg.logger
+	ln, err := pier.Listen(cfg.addr)
+	if err != nil {
+		log.Error("can't listen", "err", err)
+		return 1
+	}
+	who := "anonymous"
+	if !cfg.anonymous {
+		who = "user " + cfg.user
+	}
+	nat := "none"
+	if srv.PublicAddr.IsValid() {
+		nat = srv.PublicAddr.String()
+	}
+	if cfg.write && cfg.anonymous {
+		log.Warn("write permission granted to anonymous users: anyone can upload, change and delete files")
+	}
+	log.Info("starting pier FTP server",
+		"version", versionString(),
+		"listen", ln.Addr().String(),
+		"directory", cfg.dir,
+		"login", who,
+		"write", cfg.write,
+		"passive_ports", srv.PassivePorts.String(),
+		"nat_address", nat,
+		"max_cons", cfg.o.maxCons,
+		"max_cons_per_ip", cfg.o.maxConsPerIP,
+		"timeout", cfg.o.timeout,
+		"sendfile", !srv.DisableSendfile,
+		"encoding", cfg.o.encoding,
+		"pid", os.Getpid(),
+	)
+	if cfg.o.iface == "" {
+		log.Info("listening on all interfaces, IPv4 and IPv6", "port", ln.Addr().(*net.TCPAddr).Port)
+	}
+
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		log.Error("server stopped", "err", err)
+		return 1
+	case sig := <-sigs:
+		log.Info("received signal; shutting down, running transfers finish first (signal again to stop at once)", "signal", sig.String())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-sigs
+		log.Info("second signal: closing every connection now")
+		cancel()
+	}()
+	if err := srv.Shutdown(ctx); err != nil {
+		srv.Close()
+	}
+	<-done
+	log.Info("pier stopped")
+	return 0
+}

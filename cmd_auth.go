@@ -1,0 +1,110 @@
+package pier
+
+import (
+	"cmp"
+	"errors"
+	"time"
+)
+
+// RFC 959 §4.1.1 and RFC 2577 §4-5: every USER gets 331, so names can't be
+// probed; a failed PASS is delayed, and too many close the connection.
+
+func (s *session) cmdUSER(arg string) {
+	if s.user != nil {
+		s.logout()
+		s.flushAccount()
+		s.userName = arg
+		s.reply(331, "Previous account information was flushed, send password.")
+		return
+	}
+	s.userName = arg
+	s.reply(331, "Username ok, send password.")
+}
+
+func (s *session) cmdPASS(arg string) {
+	if s.user != nil {
+		s.reply(503, "User already authenticated.")
+		return
+	}
+	if s.userName == "" {
+		s.reply(503, "Login with USER first.")
+		return
+	}
+	name := s.userName
+	s.userName = ""
+	var u *User
+	err := ErrAuthFailed
+	if s.srv.Auth != nil {
+		u, err = s.srv.Auth.Authenticate(s.ctx, s.connInfo(), name, arg)
+	}
+	if err == nil && (u == nil || u.FS == nil) {
+		err = errors.New("authenticator returned no user or no file system")
+	}
+	if err != nil {
+		s.loginAttempts++
+		if !errors.Is(err, ErrAuthFailed) {
+			s.log.Error("authentication error", "user", name, "err", err)
+		}
+		s.log.Warn("failed login", "user", name, "attempt", s.loginAttempts)
+		if d := durationOr(s.srv.LoginFailDelay, DefaultLoginFailDelay); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-s.ctx.Done():
+				return
+			}
+		}
+		max := cmp.Or(s.srv.MaxLoginAttempts, DefaultMaxLoginAttempts)
+		if s.loginAttempts >= max {
+			s.reply(530, "Authentication failed. Disconnecting.")
+			s.quit = true
+			return
+		}
+		s.reply(530, "Authentication failed.")
+		return
+	}
+	s.user = u
+	s.loginAttempts = 0
+	s.cwd = "/"
+	s.reply(230, cmp.Or(u.LoginMessage, "Login successful."))
+	s.log = s.log.With("user", u.Name)
+	s.log.Info("user logged in")
+}
+
+func (s *session) cmdQUIT(string) {
+	s.waitTransfer()
+	msg := "Goodbye."
+	if s.user != nil {
+		msg = cmp.Or(s.user.QuitMessage, msg)
+		s.logout()
+	}
+	s.reply(221, msg)
+	s.quit = true
+}
+
+func (s *session) cmdREIN(string) {
+	s.logout()
+	s.flushAccount()
+	s.reply(230, "Ready for new user.")
+}
+
+func (s *session) logout() {
+	if s.user != nil {
+		s.log.Info("user logged out")
+	}
+}
+
+// flushAccount resets the session to its state right after the banner
+// (RFC 959 REIN), including OPTS MLST and EPSV ALL, which pyftpdlib keeps.
+func (s *session) flushAccount() {
+	s.user = nil
+	s.userName = ""
+	s.loginAttempts = 0
+	s.cwd = "/"
+	s.binary = false
+	s.restOffset = 0
+	s.renameFrom = ""
+	s.epsvAll = false
+	s.facts = defaultFacts
+	s.closeDataSetup()
+	s.log = s.srv.logger().With("session", s.id, "remote", s.remote.String())
+}

@@ -1,0 +1,241 @@
+package pier
+
+import (
+	"io/fs"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pierftp/pier/internal/listing"
+)
+
+func (s *session) cmdMKD(arg string) {
+	vpath, name := s.resolve(arg)
+	if name == "." {
+		s.reply(550, "File exists.")
+		return
+	}
+	if err := s.user.FS.Mkdir(name, 0o755); err != nil {
+		s.replyErr(err)
+		return
+	}
+	s.log.Info("MKD", "path", vpath)
+	// RFC 959 Appendix II: the new directory's name in quotes, with
+	// embedded quotes doubled.
+	s.reply(257, "\""+quote(vpath)+"\" directory created.")
+}
+
+func (s *session) cmdRMD(arg string) {
+	vpath, name := s.resolve(arg)
+	if name == "." {
+		s.reply(550, "Can't remove root directory.")
+		return
+	}
+	fi, err := s.user.FS.Lstat(name)
+	if err != nil {
+		s.replyErr(err)
+		return
+	}
+	if !fi.IsDir() {
+		s.reply(550, "Not a directory.")
+		return
+	}
+	if err := s.user.FS.Remove(name); err != nil {
+		s.replyErr(err)
+		return
+	}
+	if s.cwd == vpath || strings.HasPrefix(s.cwd, vpath+"/") {
+		s.cwd = path.Dir(vpath)
+	}
+	s.log.Info("RMD", "path", vpath)
+	s.reply(250, "Directory removed.")
+}
+
+func (s *session) cmdDELE(arg string) {
+	vpath, name := s.resolve(arg)
+	fi, err := s.user.FS.Lstat(name)
+	if err != nil {
+		s.replyErr(err)
+		return
+	}
+	if fi.IsDir() {
+		s.reply(550, "Is a directory.")
+		return
+	}
+	if err := s.user.FS.Remove(name); err != nil {
+		s.replyErr(err)
+		return
+	}
+	s.log.Info("DELE", "path", vpath)
+	s.reply(250, "File removed.")
+}
+
+func (s *session) cmdRNFR(arg string) {
+	vpath, name := s.resolve(arg)
+	if name == "." {
+		s.reply(550, "Can't rename home directory.")
+		return
+	}
+	if _, err := s.user.FS.Lstat(name); err != nil {
+		s.replyErr(err)
+		return
+	}
+	s.renameFrom = vpath
+	s.reply(350, "Ready for destination name.")
+}
+
+func (s *session) cmdRNTO(arg string) {
+	from := s.renameFrom
+	if from == "" {
+		s.reply(503, "Bad sequence of commands: use RNFR first.")
+		return
+	}
+	s.renameFrom = ""
+	vpath, name := s.resolve(arg)
+	if name == "." {
+		s.reply(553, "Can't overwrite the root directory.")
+		return
+	}
+	if err := s.user.FS.Rename(from[1:], name); err != nil {
+		s.replyErr(err)
+		return
+	}
+	s.log.Info("RNTO", "from", from, "to", vpath)
+	s.reply(250, "Renaming ok.")
+}
+
+// statRegular returns the info of a regular file (following symlinks), for
+// SIZE, MDTM and MFMT, which RFC 3659 defines on files only.
+func (s *session) statRegular(arg string) (vpath, name string, fi fs.FileInfo, ok bool) {
+	vpath, name = s.resolve(arg)
+	fi, err := s.user.FS.Stat(name)
+	if err != nil {
+		s.replyErr(err)
+		return vpath, name, nil, false
+	}
+	if !fi.Mode().IsRegular() {
+		s.reply(550, vpath+" is not retrievable.")
+		return vpath, name, nil, false
+	}
+	return vpath, name, fi, true
+}
+
+// cmdSIZE answers RFC 3659 §4. In ASCII mode the size on the wire differs
+// from the size on disk, and computing it means reading the whole file, so
+// SIZE is refused there, like pyftpdlib and vsftpd.
+func (s *session) cmdSIZE(arg string) {
+	if !s.binary {
+		s.reply(550, "SIZE not allowed in ASCII mode.")
+		return
+	}
+	_, _, fi, ok := s.statRegular(arg)
+	if !ok {
+		return
+	}
+	s.reply(213, strconv.FormatInt(fi.Size(), 10))
+}
+
+// cmdMDTM answers RFC 3659 §3.
+func (s *session) cmdMDTM(arg string) {
+	_, _, fi, ok := s.statRegular(arg)
+	if !ok {
+		return
+	}
+	s.reply(213, string(listing.AppendTime(nil, fi.ModTime().In(s.timeLocation()))))
+}
+
+// cmdMFMT sets a file's modification time (draft-somers-ftp-mfxx). The time
+// is always UTC, as the draft says.
+func (s *session) cmdMFMT(arg string) {
+	timeval, p, ok := strings.Cut(arg, " ")
+	if !ok || p == "" {
+		s.reply(501, "Syntax error: command needs two arguments.")
+		return
+	}
+	t, err := listing.ParseTime(timeval)
+	if err != nil {
+		s.reply(501, "Invalid time format; expected: YYYYMMDDHHMMSS.")
+		return
+	}
+	vpath, name, _, ok := s.statRegular(p)
+	if !ok {
+		return
+	}
+	ch, ok := s.user.FS.(ChtimesFS)
+	if !ok {
+		s.replyErr(errNotSupported)
+		return
+	}
+	if err := ch.Chtimes(name, t, t); err != nil {
+		s.replyErr(err)
+		return
+	}
+	fi, err := s.user.FS.Stat(name)
+	if err != nil {
+		s.replyErr(err)
+		return
+	}
+	s.log.Info("MFMT", "path", vpath, "time", timeval)
+	s.reply(213, "Modify="+string(listing.AppendTime(nil, fi.ModTime().In(time.UTC)))+"; "+vpath+".")
+}
+
+// cmdSITE runs a SITE sub-command through the same checks as a command.
+func (s *session) cmdSITE(arg string) {
+	sub, rest := splitCommand(arg)
+	c, ok := siteCommands[sub]
+	if !ok {
+		s.reply(500, "Command \"SITE "+sub+"\" not understood.")
+		return
+	}
+	s.runCommand(c, rest)
+}
+
+func (s *session) siteHELP(arg string) {
+	if arg == "" {
+		s.replyLines(214, "The following SITE commands are recognized:", helpLines(siteCommands), "Help SITE command successful.")
+		return
+	}
+	c, ok := siteCommands[strings.ToUpper(strings.TrimSpace(arg))]
+	if !ok {
+		s.reply(501, "Unrecognized SITE command.")
+		return
+	}
+	s.reply(214, c.help)
+}
+
+// siteCHMOD changes permission bits: SITE CHMOD <octal mode> <path>.
+func (s *session) siteCHMOD(arg string) {
+	modeText, p, ok := strings.Cut(arg, " ")
+	if !ok || p == "" {
+		s.reply(501, "Syntax error: command needs two arguments.")
+		return
+	}
+	mode, err := strconv.ParseUint(modeText, 8, 32)
+	if err != nil || len(modeText) < 3 || len(modeText) > 4 || modeText[0] == '+' {
+		s.reply(501, "Invalid SITE CHMOD format.")
+		return
+	}
+	ch, ok := s.user.FS.(ChmodFS)
+	if !ok {
+		s.replyErr(errNotSupported)
+		return
+	}
+	vpath, name := s.resolve(p)
+	// Set-user-ID and set-group-ID bits from an FTP client are a privilege
+	// escalation waiting to happen; the sticky bit is harmless.
+	if mode&0o6000 != 0 {
+		s.reply(550, "Setting set-user-ID or set-group-ID bits is not allowed.")
+		return
+	}
+	fm := fs.FileMode(mode & 0o777)
+	if mode&0o1000 != 0 {
+		fm |= fs.ModeSticky
+	}
+	if err := ch.Chmod(name, fm); err != nil {
+		s.replyErr(err)
+		return
+	}
+	s.log.Info("SITE CHMOD", "path", vpath, "mode", modeText)
+	s.reply(200, "SITE CHMOD successful.")
+}

@@ -1,0 +1,306 @@
+package pier
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"io/fs"
+	"net"
+	"os/user"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/pierftp/pier/internal/listing"
+)
+
+// listBatch is how many directory entries are read at a time: listings
+// stream, so a folder of any size costs the same memory.
+const listBatch = 256
+
+// listFormat is one of the three listing formats.
+type listFormat uint8
+
+const (
+	formatLs   listFormat = iota // LIST, STAT: ls -l lines
+	formatNlst                   // NLST: names
+	formatMLSx                   // MLSD, MLST: RFC 3659 facts
+)
+
+// splitListArg drops the ls options that clients put before the path
+// ("LIST -la /dir", "LIST -a"): pier always lists everything, long form.
+func splitListArg(arg string) string {
+	for strings.HasPrefix(arg, "-") {
+		opts, rest, _ := strings.Cut(arg, " ")
+		if len(opts) < 2 || strings.Trim(opts[1:], "aAlLtRrFhdn1") != "" {
+			break
+		}
+		arg = strings.TrimLeft(rest, " ")
+	}
+	return arg
+}
+
+func (s *session) cmdLIST(arg string) { s.list("LIST", splitListArg(arg), formatLs) }
+func (s *session) cmdNLST(arg string) { s.list("NLST", splitListArg(arg), formatNlst) }
+
+// cmdMLSD lists a directory (RFC 3659 §7.2); its argument must be one.
+func (s *session) cmdMLSD(arg string) { s.list("MLSD", arg, formatMLSx) }
+
+// list runs LIST, NLST or MLSD: a directory streams its entries; a file
+// (LIST, NLST) gives one line.
+func (s *session) list(cmd, arg string, format listFormat) {
+	if !s.requireDataSetup() {
+		return
+	}
+	vpath, name := s.resolve(arg)
+	fi, err := s.user.FS.Stat(name)
+	if err != nil {
+		// A broken symlink is still listed by LIST and NLST.
+		if lfi, lerr := s.user.FS.Lstat(name); lerr == nil && format != formatMLSx && lfi.Mode()&fs.ModeSymlink != 0 && !errors.Is(err, ErrOutsideRoot) {
+			fi, err = lfi, nil
+		} else {
+			s.replyErr(err)
+			return
+		}
+	}
+	lister := s.newLister(format)
+	if !fi.IsDir() {
+		if format == formatMLSx {
+			s.reply(501, "Not a directory.")
+			return
+		}
+		lfi, err := s.user.FS.Lstat(name)
+		if err != nil {
+			lfi = fi
+		}
+		s.startTransfer(transferJob{
+			cmd: cmd, path: vpath,
+			preliminary: "Here comes the directory listing.",
+			body: func(t *transfer, conn net.Conn) error {
+				w := s.listWriter(t, conn)
+				lister.write(w, path.Dir(vpath), path.Base(vpath), lfi)
+				return w.Flush()
+			},
+		})
+		return
+	}
+	dir, err := s.user.FS.OpenDir(name)
+	if err != nil {
+		s.replyErr(err)
+		return
+	}
+	s.startTransfer(transferJob{
+		cmd: cmd, path: vpath,
+		preliminary: "Here comes the directory listing.",
+		body: func(t *transfer, conn net.Conn) error {
+			w := s.listWriter(t, conn)
+			if err := lister.streamDir(w, vpath, dir); err != nil {
+				return err
+			}
+			return w.Flush()
+		},
+		closeFile: dir.Close,
+	})
+}
+
+func (s *session) listWriter(t *transfer, conn net.Conn) *bufio.Writer {
+	return bufio.NewWriterSize(&meteredWriter{conn: conn, t: t, timeout: durationOr(s.srv.DataTimeout, DefaultDataTimeout)}, 32<<10)
+}
+
+// lister formats entries for one listing. It captures what it needs from
+// the session when the command runs, because it works in the transfer's
+// goroutine.
+type lister struct {
+	srv    *Server
+	fsys   FileSystem
+	format listFormat
+	facts  listing.Facts
+	perm   string
+	loc    *time.Location
+	now    time.Time
+	line   []byte
+	prefix string // MLST lines and STAT lines
+}
+
+func (s *session) newLister(format listFormat) *lister {
+	return &lister{
+		srv:    s.srv,
+		fsys:   s.user.FS,
+		format: format,
+		facts:  s.facts,
+		perm:   string(s.user.Perm),
+		loc:    s.timeLocation(),
+		now:    time.Now(),
+	}
+}
+
+// streamDir writes every entry of dir, batch by batch.
+func (l *lister) streamDir(w io.Writer, vdir string, dir DirReader) error {
+	for {
+		entries, err := dir.ReadDir(listBatch)
+		for _, e := range entries {
+			fi, ierr := e.Info()
+			if ierr != nil {
+				continue // vanished meanwhile
+			}
+			if err := l.write(w, vdir, e.Name(), fi); err != nil {
+				return err
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return &fileError{err}
+		}
+	}
+}
+
+// write formats one entry; fi is its Lstat.
+func (l *lister) write(w io.Writer, vdir, name string, fi fs.FileInfo) error {
+	fsName := strings.TrimPrefix(path.Join(vdir, name), "/")
+	wireName := l.srv.codec.encode(name)
+	b := append(l.line[:0], l.prefix...)
+	switch l.format {
+	case formatNlst:
+		b = listing.AppendNlst(b, wireName)
+	case formatLs:
+		e := listing.Entry{Name: wireName, Info: fi}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			if rl, ok := l.fsys.(ReadlinkFS); ok {
+				if target, err := rl.Readlink(fsName); err == nil {
+					e.LinkTarget = l.srv.codec.encode(target)
+				}
+			}
+		}
+		e.Owner, e.Group, e.Nlink = l.srv.owners.names(fi)
+		b = listing.AppendLs(b, &e, l.now, l.loc)
+	case formatMLSx:
+		e := listing.MLSxEntry{Name: wireName, Info: fi}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			e.IsLink = true
+			// The link's target gives size and time when it stays
+			// inside the root; otherwise the link's own facts.
+			if tfi, err := l.fsys.Stat(fsName); err == nil {
+				e.Info = tfi
+			}
+		}
+		e.Perm = listing.PermFact(e.Info.IsDir(), l.perm)
+		e.Unique, e.UID, e.GID = uniqueFact(e.Info)
+		b = listing.AppendMLSx(b, &e, l.facts, l.loc)
+	}
+	l.line = b
+	_, err := w.Write(b)
+	return err
+}
+
+// uniqueFact returns the unique fact (device and inode, RFC 3659 §7.5.2)
+// and the owner ids of a local file.
+func uniqueFact(fi fs.FileInfo) (string, uint32, uint32) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return "", 0, 0
+	}
+	return strconv.FormatUint(uint64(st.Dev), 16) + "g" + strconv.FormatUint(st.Ino, 16), st.Uid, st.Gid
+}
+
+// ownerCache resolves user and group ids to names once per server.
+type ownerCache struct {
+	mu     sync.Mutex
+	users  map[uint32]string
+	groups map[uint32]string
+}
+
+// names returns the owner, group and link count shown by LIST.
+func (c *ownerCache) names(fi fs.FileInfo) (owner, group string, nlink uint64) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return "owner", "group", 1
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.users == nil {
+		c.users = make(map[uint32]string)
+		c.groups = make(map[uint32]string)
+	}
+	owner, ok = c.users[st.Uid]
+	if !ok {
+		owner = strconv.FormatUint(uint64(st.Uid), 10)
+		if u, err := user.LookupId(owner); err == nil {
+			owner = u.Username
+		}
+		c.users[st.Uid] = owner
+	}
+	group, ok = c.groups[st.Gid]
+	if !ok {
+		group = strconv.FormatUint(uint64(st.Gid), 10)
+		if g, err := user.LookupGroupId(group); err == nil {
+			group = g.Name
+		}
+		c.groups[st.Gid] = group
+	}
+	return owner, group, uint64(st.Nlink)
+}
+
+// cmdMLST describes one path over the control connection (RFC 3659 §7.3).
+func (s *session) cmdMLST(arg string) {
+	vpath, name := s.resolve(arg)
+	fi, err := s.user.FS.Lstat(name)
+	if err != nil {
+		s.replyErr(err)
+		return
+	}
+	if _, err := s.user.FS.Stat(name); errors.Is(err, ErrOutsideRoot) {
+		s.replyErr(err)
+		return
+	}
+	l := s.newLister(formatMLSx)
+	l.prefix = " "
+	var b strings.Builder
+	b.WriteString("250-Listing " + appendSafeString(s.srv.codec.encode(vpath)) + "\r\n")
+	// The pathname in an MLST line is the full virtual path (TVFS).
+	l.write(&b, "/", vpath, fi)
+	b.WriteString("250 End.\r\n")
+	s.write([]byte(b.String()))
+}
+
+func appendSafeString(text string) string { return string(appendSafe(nil, text)) }
+
+// statPath lists a path over the control connection, as STAT <path> does
+// (RFC 959 §4.1.3: "like LIST, but over the control connection").
+func (s *session) statPath(arg string) {
+	vpath, name := s.resolve(splitListArg(arg))
+	lfi, err := s.user.FS.Lstat(name)
+	if err != nil {
+		s.replyErr(err)
+		return
+	}
+	fi, err := s.user.FS.Stat(name)
+	if errors.Is(err, ErrOutsideRoot) {
+		s.replyErr(err)
+		return
+	}
+	if err != nil {
+		fi = lfi
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	w := bufio.NewWriterSize(s.conn, 16<<10)
+	w.WriteString("213-Status of \"" + appendSafeString(s.srv.codec.encode(quote(vpath))) + "\":\r\n")
+	l := s.newLister(formatLs)
+	if fi.IsDir() {
+		dir, err := s.user.FS.OpenDir(name)
+		if err == nil {
+			l.streamDir(w, vpath, dir)
+			dir.Close()
+		}
+	} else {
+		l.write(w, path.Dir(vpath), path.Base(vpath), lfi)
+	}
+	w.WriteString("213 End of status.\r\n")
+	s.conn.SetWriteDeadline(time.Now().Add(durationOr(s.srv.DataTimeout, DefaultDataTimeout)))
+	w.Flush()
+}

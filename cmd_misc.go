@@ -1,0 +1,143 @@
+package pier
+
+import (
+	"strings"
+
+	"github.com/pierftp/pier/internal/listing"
+)
+
+var defaultFacts = listing.AllFacts
+
+func (s *session) cmdSYST(string) { s.reply(215, "UNIX Type: L8") }
+
+func (s *session) cmdNOOP(string) { s.reply(200, "NOOP ok.") }
+
+func (s *session) cmdALLO(string) { s.reply(202, "No storage allocation necessary.") }
+
+// cmdTYPE accepts A, A N, I, L 8 (RFC 959 §3.1.1); "A N" is ASCII
+// non-print, the default format, so it is the same as "A".
+func (s *session) cmdTYPE(arg string) {
+	switch strings.ToUpper(strings.Join(strings.Fields(arg), " ")) {
+	case "A", "A N", "L 7", "L7":
+		s.binary = false
+		s.reply(200, "Type set to: ASCII.")
+	case "I", "L 8", "L8":
+		s.binary = true
+		s.reply(200, "Type set to: Binary.")
+	default:
+		s.reply(504, "Unsupported type \""+arg+"\".")
+	}
+}
+
+func (s *session) cmdSTRU(arg string) {
+	switch strings.ToUpper(arg) {
+	case "F":
+		s.reply(200, "File transfer structure set to: F.")
+	case "P", "R":
+		s.reply(504, "Unimplemented STRU type.")
+	default:
+		s.reply(501, "Unrecognized STRU type.")
+	}
+}
+
+func (s *session) cmdMODE(arg string) {
+	switch strings.ToUpper(arg) {
+	case "S":
+		s.reply(200, "Transfer mode set to: S.")
+	case "B", "C":
+		s.reply(504, "Unimplemented MODE type.")
+	default:
+		s.reply(501, "Unrecognized MODE type.")
+	}
+}
+
+func (s *session) cmdHELP(arg string) {
+	if arg == "" {
+		s.replyLines(214, "The following commands are recognized:", helpLines(commands), "Help command successful.")
+		return
+	}
+	verb, rest := splitCommand(strings.TrimSpace(arg))
+	if verb == "SITE" && rest != "" {
+		s.siteHELP(rest)
+		return
+	}
+	c, ok := commands[verb]
+	if !ok {
+		s.reply(501, "Unrecognized command.")
+		return
+	}
+	s.reply(214, c.help)
+}
+
+// cmdFEAT lists the extensions (RFC 2389 §3.2), one per line with a
+// leading space, generated from what the server has.
+func (s *session) cmdFEAT(string) {
+	feats := []string{
+		" EPRT",
+		" EPSV",
+		" MDTM",
+		" MFMT",
+		" MLST " + s.facts.FeatString(),
+		" REST STREAM",
+		" SIZE",
+		" TVFS",
+	}
+	if s.srv.codec.utf8 {
+		feats = append(feats, " UTF8")
+	}
+	s.replyLines(211, "Features supported:", feats, "End FEAT.")
+}
+
+// cmdOPTS handles OPTS UTF8 (RFC 2640 §3.2 and the widely sent draft
+// form) and OPTS MLST (RFC 3659 §7.9).
+func (s *session) cmdOPTS(arg string) {
+	name, value, _ := strings.Cut(arg, " ")
+	switch strings.ToUpper(name) {
+	case "UTF8", "UTF-8":
+		switch strings.ToUpper(strings.TrimSpace(value)) {
+		case "", "ON":
+			if s.srv.codec.utf8 {
+				s.reply(200, "Always in UTF8 mode.")
+			} else {
+				s.reply(504, "UTF8 is off: the server's encoding is "+s.srv.codec.name+".")
+			}
+		case "OFF":
+			s.reply(504, "UTF8 can't be turned off.")
+		default:
+			s.reply(501, "Invalid argument.")
+		}
+	case "MLST":
+		if s.user == nil {
+			s.reply(530, "Log in with USER and PASS first.")
+			return
+		}
+		if strings.Contains(value, " ") {
+			s.reply(501, "Invalid number of arguments.")
+			return
+		}
+		facts, canon := listing.ParseFacts(value)
+		s.facts = facts
+		s.reply(200, "MLST OPTS "+canon)
+	default:
+		s.reply(501, "Unsupported command \""+name+"\".")
+	}
+}
+
+// cmdSTAT without an argument shows the session's status, also during a
+// transfer; with one it lists a path over the control connection.
+func (s *session) cmdSTAT(arg string) {
+	if arg == "" {
+		s.replyLines(211, "FTP server status:", s.statusLines(), "End of status.")
+		return
+	}
+	if s.user == nil {
+		s.reply(530, "Log in with USER and PASS first.")
+		return
+	}
+	if !s.user.Perm.Has(PermList) {
+		s.reply(550, "Not enough privileges.")
+		return
+	}
+	s.waitTransfer()
+	s.statPath(arg)
+}

@@ -1,0 +1,50 @@
+package pier
+
+import (
+	"path"
+	"strings"
+)
+
+// resolve turns a client's path argument into a clean virtual absolute path
+// and the name the FileSystem takes (relative to the root, "." for it).
+// ".." never climbs above "/", so no argument leaves the root by name; the
+// FileSystem guards against symlinks.
+func (s *session) resolve(arg string) (vpath, name string) {
+	p := arg
+	if !strings.HasPrefix(p, "/") {
+		p = s.cwd + "/" + p
+	}
+	vpath = path.Clean(p)
+	if vpath == "/" {
+		return vpath, "."
+	}
+	return vpath, vpath[1:]
+}
+
+func (s *session) cmdPWD(string) {
+	s.reply(257, "\""+quote(s.cwd)+"\" is the current directory.")
+}
+
+func (s *session) cmdCWD(arg string) {
+	if arg == "" {
+		arg = "/"
+	}
+	s.changeDir(arg)
+}
+
+func (s *session) cmdCDUP(string) { s.changeDir("..") }
+
+func (s *session) changeDir(arg string) {
+	vpath, name := s.resolve(arg)
+	fi, err := s.user.FS.Stat(name)
+	if err != nil {
+		s.replyErr(err)
+		return
+	}
+	if !fi.IsDir() {
+		s.reply(550, "Not a directory.")
+		return
+	}
+	s.cwd = vpath
+	s.reply(250, "\""+quote(vpath)+"\" is the current directory.")
+}

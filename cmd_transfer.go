@@ -1,0 +1,249 @@
+package pier
+
+import (
+	"crypto/rand"
+	"errors"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path"
+	"strconv"
+
+	"github.com/pierftp/pier/internal/ascii"
+)
+
+func (s *session) modeName() string {
+	if s.binary {
+		return "BINARY"
+	}
+	return "ASCII"
+}
+
+// requireDataSetup replies 425 when no PASV, EPSV, PORT or EPRT came before
+// a transfer command.
+func (s *session) requireDataSetup() bool {
+	if s.haveDataSetup() {
+		return true
+	}
+	s.reply(425, "Use PORT, EPRT, PASV or EPSV first.")
+	return false
+}
+
+// takeRest returns the pending REST offset and clears it: it applies to the
+// next transfer command only (RFC 3659 §5).
+func (s *session) takeRest() int64 {
+	off := s.restOffset
+	s.restOffset = 0
+	return off
+}
+
+// cmdREST records a restart offset (RFC 3659 §5.3, stream mode: a byte
+// count). In ASCII mode offsets on the wire and on disk differ, so it is
+// refused there.
+func (s *session) cmdREST(arg string) {
+	if !s.binary {
+		s.reply(501, "Resuming transfers not allowed in ASCII mode.")
+		return
+	}
+	n, err := strconv.ParseInt(arg, 10, 64)
+	if err != nil || n < 0 || arg[0] == '+' {
+		s.reply(501, "Invalid parameter.")
+		return
+	}
+	s.restOffset = n
+	s.reply(350, "Restarting at position "+arg+".")
+}
+
+func (s *session) cmdRETR(arg string) {
+	if !s.requireDataSetup() {
+		return
+	}
+	rest := s.takeRest()
+	vpath, name := s.resolve(arg)
+	f, err := s.user.FS.OpenFile(name, os.O_RDONLY, 0)
+	if err != nil {
+		s.replyErr(err)
+		return
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		s.replyErr(err)
+		return
+	}
+	if fi.IsDir() {
+		f.Close()
+		s.reply(550, "Is a directory.")
+		return
+	}
+	if rest > 0 {
+		if rest > fi.Size() {
+			f.Close()
+			s.reply(554, "REST position ("+strconv.FormatInt(rest, 10)+") > file size ("+strconv.FormatInt(fi.Size(), 10)+").")
+			return
+		}
+		if _, err := f.Seek(rest, io.SeekStart); err != nil {
+			f.Close()
+			s.reply(554, "Can't seek to the REST position.")
+			return
+		}
+	}
+	asciiMode := !s.binary
+	s.startTransfer(transferJob{
+		cmd:  "RETR",
+		path: vpath,
+		preliminary: "Opening " + s.modeName() + " mode data connection for " + path.Base(vpath) +
+			" (" + strconv.FormatInt(fi.Size()-rest, 10) + " bytes).",
+		body: func(t *transfer, conn net.Conn) error {
+			if asciiMode {
+				w := &meteredWriter{conn: conn, t: t, timeout: durationOr(s.srv.DataTimeout, DefaultDataTimeout)}
+				_, err := io.Copy(ascii.NewCRLFWriter(w), readerOnly{f})
+				if err != nil && !w.failed {
+					return &fileError{err}
+				}
+				return err
+			}
+			return s.sendStream(t, conn, fileReader(f))
+		},
+		closeFile: func() error { f.Close(); return nil },
+		logFile:   true,
+	})
+}
+
+// fileReader returns the *os.File inside f if there is one, so that the
+// copy can use sendfile.
+func fileReader(f File) io.Reader {
+	if of, ok := f.(*os.File); ok {
+		return of
+	}
+	return f
+}
+
+func (s *session) cmdSTOR(arg string) { s.store("STOR", arg) }
+
+// cmdAPPE appends, creating the file if needed. After REST it writes at
+// the offset, like STOR after REST.
+func (s *session) cmdAPPE(arg string) { s.store("APPE", arg) }
+
+func (s *session) store(cmd, arg string) {
+	if !s.requireDataSetup() {
+		return
+	}
+	rest := s.takeRest()
+	vpath, name := s.resolve(arg)
+	if name == "." {
+		s.reply(553, "Can't store onto the root directory.")
+		return
+	}
+	flag := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	switch {
+	case rest > 0 && cmd == "STOR":
+		flag = os.O_WRONLY // resume: the file must exist
+	case rest > 0:
+		flag = os.O_WRONLY | os.O_CREATE
+	case cmd == "APPE":
+		flag = os.O_WRONLY | os.O_CREATE | os.O_APPEND
+	}
+	f, err := s.user.FS.OpenFile(name, flag, 0o666)
+	if err != nil {
+		s.replyErr(err)
+		return
+	}
+	if rest > 0 {
+		fi, err := f.Stat()
+		if err != nil {
+			f.Close()
+			s.replyErr(err)
+			return
+		}
+		if rest > fi.Size() {
+			f.Close()
+			s.reply(554, "REST position ("+strconv.FormatInt(rest, 10)+") > file size ("+strconv.FormatInt(fi.Size(), 10)+").")
+			return
+		}
+		if _, err := f.Seek(rest, io.SeekStart); err != nil {
+			f.Close()
+			s.reply(554, "Can't seek to the REST position.")
+			return
+		}
+	}
+	s.receive(cmd, vpath, f, "Ok to send data.")
+}
+
+// cmdSTOU stores under a name the server makes unique (RFC 959 §4.1.3),
+// and says which in the 150 reply, in RFC 1123 §4.1.2.9's "FILE: name" form.
+func (s *session) cmdSTOU(arg string) {
+	if s.restOffset > 0 {
+		s.reply(450, "Can't STOU while REST request is pending.")
+		return
+	}
+	if !s.requireDataSetup() {
+		return
+	}
+	dir, prefix := s.cwd, "ftpd."
+	if arg != "" {
+		vpath, _ := s.resolve(arg)
+		dir, prefix = path.Dir(vpath), path.Base(vpath)+"."
+	}
+	for range 50 {
+		vpath := path.Join(dir, prefix+randomSuffix())
+		f, err := s.user.FS.OpenFile(vpath[1:], os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			s.replyErr(err)
+			return
+		}
+		s.receive("STOU", vpath, f, "FILE: "+path.Base(vpath))
+		return
+	}
+	s.reply(450, "No usable unique file name found.")
+}
+
+func randomSuffix() string {
+	const chars = "abcdefghijklmnopqrstuvwxyz0123456789"
+	var b [8]byte
+	rand.Read(b[:])
+	for i := range b {
+		b[i] = chars[int(b[i])%len(chars)]
+	}
+	return string(b[:])
+}
+
+// receive runs an upload into f.
+func (s *session) receive(cmd, vpath string, f File, preliminary string) {
+	asciiMode := !s.binary
+	s.startTransfer(transferJob{
+		cmd:         cmd,
+		path:        vpath,
+		preliminary: preliminary,
+		body: func(t *transfer, conn net.Conn) error {
+			if asciiMode {
+				r := &meteredReader{conn: conn, t: t, timeout: durationOr(s.srv.DataTimeout, DefaultDataTimeout)}
+				w := ascii.NewLFWriter(f)
+				_, err := io.Copy(writerOnly{w}, r)
+				if err == nil {
+					err = w.Close()
+				}
+				if err != nil && !r.failed {
+					return &fileError{err}
+				}
+				return err
+			}
+			var dst io.Writer = f
+			if of, ok := f.(*os.File); ok {
+				dst = of
+			}
+			return s.receiveStream(t, conn, dst)
+		},
+		closeFile: func() error {
+			if err := f.Close(); err != nil {
+				return &fileError{err}
+			}
+			return nil
+		},
+		logFile: true,
+	})
+}

@@ -1,0 +1,198 @@
+package pier
+
+import (
+	"context"
+	"log/slog"
+	"sort"
+	"strings"
+)
+
+// argRule says whether a command takes an argument.
+type argRule uint8
+
+const (
+	argNone argRule = iota
+	argOptional
+	argRequired
+)
+
+// command is one entry of the command table: the single source of truth for
+// a command's login requirement, permission letter, argument rule and help.
+type command struct {
+	name  string
+	help  string // "Syntax: ..." text for HELP
+	login bool   // needs a logged-in user
+	perm  byte   // permission letter checked before the handler, 0 for none
+	arg   argRule
+	// duringTransfer: runs at once while a transfer is in progress; other
+	// commands wait for the transfer to end, so replies stay in order.
+	duringTransfer bool
+	handler        func(s *session, arg string)
+}
+
+// commands is the table of FTP commands. SITE sub-commands live in
+// siteCommands.
+var commands map[string]*command
+
+// siteCommands is the table of SITE sub-commands.
+var siteCommands map[string]*command
+
+func init() {
+	list := []*command{
+		// Access control (RFC 959 §4.1.1).
+		{name: "USER", arg: argRequired, handler: (*session).cmdUSER, help: "Syntax: USER <SP> user-name (set username)."},
+		{name: "PASS", arg: argOptional, handler: (*session).cmdPASS, help: "Syntax: PASS [<SP> password] (set user password)."},
+		{name: "QUIT", arg: argNone, duringTransfer: true, handler: (*session).cmdQUIT, help: "Syntax: QUIT (quit current session)."},
+		{name: "REIN", login: true, arg: argNone, handler: (*session).cmdREIN, help: "Syntax: REIN (flush account)."},
+		{name: "CWD", login: true, perm: PermCWD, arg: argOptional, handler: (*session).cmdCWD, help: "Syntax: CWD [<SP> dir-name] (change working directory)."},
+		{name: "XCWD", login: true, perm: PermCWD, arg: argOptional, handler: (*session).cmdCWD, help: "Syntax: XCWD [<SP> dir-name] (obsolete; change working directory)."},
+		{name: "CDUP", login: true, perm: PermCWD, arg: argNone, handler: (*session).cmdCDUP, help: "Syntax: CDUP (go to parent directory)."},
+		{name: "XCUP", login: true, perm: PermCWD, arg: argNone, handler: (*session).cmdCDUP, help: "Syntax: XCUP (obsolete; go to parent directory)."},
+		{name: "PWD", login: true, arg: argNone, handler: (*session).cmdPWD, help: "Syntax: PWD (get current working directory)."},
+		{name: "XPWD", login: true, arg: argNone, handler: (*session).cmdPWD, help: "Syntax: XPWD (obsolete; get current dir)."},
+
+		// Transfer parameters (RFC 959 §4.1.2, RFC 2428).
+		{name: "PORT", login: true, arg: argRequired, handler: (*session).cmdPORT, help: "Syntax: PORT <SP> h,h,h,h,p,p (set data port)."},
+		{name: "EPRT", login: true, arg: argRequired, handler: (*session).cmdEPRT, help: "Syntax: EPRT <SP> |proto|ip|port| (extended active mode)."},
+		{name: "PASV", login: true, arg: argNone, handler: (*session).cmdPASV, help: "Syntax: PASV (open passive data connection)."},
+		{name: "EPSV", login: true, arg: argOptional, handler: (*session).cmdEPSV, help: "Syntax: EPSV [<SP> proto/\"ALL\"] (extended passive mode)."},
+		{name: "TYPE", login: true, arg: argRequired, handler: (*session).cmdTYPE, help: "Syntax: TYPE <SP> [A | I] (set transfer type)."},
+		{name: "STRU", login: true, arg: argRequired, handler: (*session).cmdSTRU, help: "Syntax: STRU <SP> type (noop; set file structure)."},
+		{name: "MODE", login: true, arg: argRequired, handler: (*session).cmdMODE, help: "Syntax: MODE <SP> mode (noop; set data transfer mode)."},
+
+		// Service commands (RFC 959 §4.1.3, RFC 3659).
+		{name: "RETR", login: true, perm: PermRead, arg: argRequired, handler: (*session).cmdRETR, help: "Syntax: RETR <SP> file-name (retrieve a file)."},
+		{name: "STOR", login: true, perm: PermWrite, arg: argRequired, handler: (*session).cmdSTOR, help: "Syntax: STOR <SP> file-name (store a file)."},
+		{name: "STOU", login: true, perm: PermWrite, arg: argOptional, handler: (*session).cmdSTOU, help: "Syntax: STOU [<SP> name] (store a file with a unique name)."},
+		{name: "APPE", login: true, perm: PermAppend, arg: argRequired, handler: (*session).cmdAPPE, help: "Syntax: APPE <SP> file-name (append data to file)."},
+		{name: "ALLO", login: true, arg: argRequired, handler: (*session).cmdALLO, help: "Syntax: ALLO <SP> bytes (noop; allocate storage)."},
+		{name: "REST", login: true, arg: argRequired, handler: (*session).cmdREST, help: "Syntax: REST <SP> offset (set file offset)."},
+		{name: "RNFR", login: true, perm: PermRename, arg: argRequired, handler: (*session).cmdRNFR, help: "Syntax: RNFR <SP> file-name (rename (source name))."},
+		{name: "RNTO", login: true, perm: PermRename, arg: argRequired, handler: (*session).cmdRNTO, help: "Syntax: RNTO <SP> file-name (rename (destination name))."},
+		{name: "ABOR", login: true, arg: argNone, duringTransfer: true, handler: (*session).cmdABOR, help: "Syntax: ABOR (abort transfer)."},
+		{name: "DELE", login: true, perm: PermDelete, arg: argRequired, handler: (*session).cmdDELE, help: "Syntax: DELE <SP> file-name (delete file)."},
+		{name: "RMD", login: true, perm: PermDelete, arg: argRequired, handler: (*session).cmdRMD, help: "Syntax: RMD <SP> dir-name (remove directory)."},
+		{name: "XRMD", login: true, perm: PermDelete, arg: argRequired, handler: (*session).cmdRMD, help: "Syntax: XRMD <SP> dir-name (obsolete; remove directory)."},
+		{name: "MKD", login: true, perm: PermMkdir, arg: argRequired, handler: (*session).cmdMKD, help: "Syntax: MKD <SP> path (create directory)."},
+		{name: "XMKD", login: true, perm: PermMkdir, arg: argRequired, handler: (*session).cmdMKD, help: "Syntax: XMKD <SP> path (obsolete; create directory)."},
+		{name: "LIST", login: true, perm: PermList, arg: argOptional, handler: (*session).cmdLIST, help: "Syntax: LIST [<SP> path] (list files)."},
+		{name: "NLST", login: true, perm: PermList, arg: argOptional, handler: (*session).cmdNLST, help: "Syntax: NLST [<SP> path] (list path in a compact form)."},
+		{name: "MLSD", login: true, perm: PermList, arg: argOptional, handler: (*session).cmdMLSD, help: "Syntax: MLSD [<SP> path] (list directory)."},
+		{name: "MLST", login: true, perm: PermList, arg: argOptional, handler: (*session).cmdMLST, help: "Syntax: MLST [<SP> path] (show information about path)."},
+		{name: "SIZE", login: true, perm: PermList, arg: argRequired, handler: (*session).cmdSIZE, help: "Syntax: SIZE <SP> file-name (get file size)."},
+		{name: "MDTM", login: true, perm: PermList, arg: argRequired, handler: (*session).cmdMDTM, help: "Syntax: MDTM [<SP> path] (file last modification time)."},
+		{name: "MFMT", login: true, perm: PermMtime, arg: argRequired, handler: (*session).cmdMFMT, help: "Syntax: MFMT <SP> timeval <SP> path (file update last modification time)."},
+		{name: "SITE", arg: argRequired, handler: (*session).cmdSITE, help: "Syntax: SITE <SP> site-command (execute SITE command)."},
+		{name: "SYST", arg: argNone, handler: (*session).cmdSYST, help: "Syntax: SYST (get operating system type)."},
+		// STAT's login and permission depend on its argument: see cmdSTAT.
+		{name: "STAT", arg: argOptional, duringTransfer: true, handler: (*session).cmdSTAT, help: "Syntax: STAT [<SP> path name] (server stats [list files])."},
+		{name: "HELP", arg: argOptional, handler: (*session).cmdHELP, help: "Syntax: HELP [<SP> cmd] (show help)."},
+		{name: "NOOP", arg: argNone, duringTransfer: true, handler: (*session).cmdNOOP, help: "Syntax: NOOP (just do nothing)."},
+		{name: "FEAT", arg: argNone, handler: (*session).cmdFEAT, help: "Syntax: FEAT (list all new features supported)."},
+		// OPTS works before login: clients send "OPTS UTF8 ON" first.
+		{name: "OPTS", arg: argRequired, handler: (*session).cmdOPTS, help: "Syntax: OPTS <SP> cmd [<SP> option] (set option for command)."},
+	}
+	commands = make(map[string]*command, len(list))
+	for _, c := range list {
+		commands[c.name] = c
+	}
+	siteList := []*command{
+		{name: "CHMOD", login: true, perm: PermChmod, arg: argRequired, handler: (*session).siteCHMOD, help: "Syntax: SITE CHMOD <SP> mode path (change file mode)."},
+		{name: "HELP", arg: argOptional, handler: (*session).siteHELP, help: "Syntax: SITE HELP [<SP> cmd] (show SITE command help)."},
+	}
+	siteCommands = make(map[string]*command, len(siteList))
+	for _, c := range siteList {
+		siteCommands[c.name] = c
+	}
+}
+
+// splitCommand splits a command line into its upper-cased verb and its
+// argument (everything after the first space, kept verbatim: names may end
+// with spaces).
+func splitCommand(line string) (verb, arg string) {
+	verb, arg, _ = strings.Cut(line, " ")
+	return strings.ToUpper(verb), arg
+}
+
+// lookupCommand finds a command. Telnet IP/Synch bytes that some clients
+// send before ABOR, STAT or QUIT (RFC 959 §4.1.3) are tolerated.
+func lookupCommand(verb string) *command {
+	if c, ok := commands[verb]; ok {
+		return c
+	}
+	if len(verb) > 4 {
+		switch tail := verb[len(verb)-4:]; tail {
+		case "ABOR", "STAT", "QUIT":
+			return commands[tail]
+		}
+	}
+	return nil
+}
+
+// dispatch runs one command line through the table's checks.
+func (s *session) dispatch(line string) {
+	line = s.srv.codec.decode(line)
+	verb, arg := splitCommand(line)
+	if s.log.Enabled(context.Background(), slog.LevelDebug) {
+		shown := line
+		if verb == "PASS" {
+			shown = "PASS ******"
+		}
+		s.log.Debug("<-", "cmd", shown)
+	}
+	c := lookupCommand(verb)
+	if c == nil {
+		s.reply(500, "Command \""+verb+"\" not understood.")
+		return
+	}
+	if !c.duringTransfer {
+		s.waitTransfer()
+	}
+	s.runCommand(c, arg)
+}
+
+// runCommand checks the argument, login and permission rules of c, then
+// runs it.
+func (s *session) runCommand(c *command, arg string) {
+	switch {
+	case c.arg == argRequired && arg == "":
+		s.reply(501, "Syntax error: command needs an argument.")
+		return
+	case c.arg == argNone && arg != "":
+		s.reply(501, "Syntax error: command does not accept arguments.")
+		return
+	}
+	if c.login && s.user == nil {
+		s.reply(530, "Log in with USER and PASS first.")
+		return
+	}
+	if c.perm != 0 && !s.user.Perm.Has(c.perm) {
+		s.reply(550, "Not enough privileges.")
+		return
+	}
+	if strings.IndexByte(arg, 0) >= 0 {
+		s.reply(501, "Invalid character in argument.")
+		return
+	}
+	c.handler(s, arg)
+}
+
+// helpLines lays out command names eight to a line, like pyftpdlib.
+func helpLines(table map[string]*command) []string {
+	names := make([]string, 0, len(table))
+	for n := range table {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var lines []string
+	for i := 0; i < len(names); i += 8 {
+		var b strings.Builder
+		for _, n := range names[i:min(i+8, len(names))] {
+			b.WriteString(" ")
+			b.WriteString(n)
+			b.WriteString(strings.Repeat(" ", max(0, 6-len(n))))
+		}
+		lines = append(lines, strings.TrimRight(b.String(), " "))
+	}
+	return lines
+}

@@ -1,0 +1,208 @@
+package pier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/pierftp/pier/internal/ftpaddr"
+)
+
+// Data connections: PASV and EPSV open a listener that the next transfer
+// accepts from; PORT and EPRT record an address that the next transfer
+// dials. Each transfer uses its data connection once (stream mode).
+
+// closeDataSetup drops any PASV listener or PORT address not used yet.
+func (s *session) closeDataSetup() {
+	if s.pasv != nil {
+		s.pasv.Close()
+		s.pasv = nil
+	}
+	s.active = netip.AddrPort{}
+}
+
+func (s *session) haveDataSetup() bool { return s.pasv != nil || s.active.IsValid() }
+
+// listenPassive opens a listener on the control connection's local address,
+// on a random free port of the configured range.
+func (s *session) listenPassive() (*net.TCPListener, error) {
+	ip := s.local.Addr()
+	r := s.srv.PassivePorts
+	if r.First == 0 {
+		return net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
+	}
+	n := int(r.Last) - int(r.First) + 1
+	start := rand.IntN(n)
+	for i := range n {
+		port := uint16(int(r.First) + (start+i)%n)
+		ln, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, port)))
+		if err == nil {
+			return ln, nil
+		}
+	}
+	return nil, fmt.Errorf("no free port in the passive range %s", r)
+}
+
+func (s *session) cmdPASV(string) {
+	if s.epsvAll {
+		s.reply(501, "PASV not allowed after EPSV ALL.")
+		return
+	}
+	advertised := s.local.Addr()
+	if s.srv.PublicAddr.IsValid() {
+		advertised = s.srv.PublicAddr
+	}
+	if !advertised.Is4() {
+		// PASV can only carry an IPv4 address (RFC 2428 §1).
+		s.reply(425, "PASV is IPv4 only; use EPSV.")
+		return
+	}
+	s.closeDataSetup()
+	ln, err := s.listenPassive()
+	if err != nil {
+		s.log.Warn("can't open passive listener", "err", err)
+		s.reply(425, "Can't open passive connection.")
+		return
+	}
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	text, err := ftpaddr.FormatPASV(netip.AddrPortFrom(advertised, port))
+	if err != nil {
+		ln.Close()
+		s.reply(425, "Can't open passive connection.")
+		return
+	}
+	s.pasv = ln
+	s.reply(227, "Entering passive mode ("+text+").")
+}
+
+func (s *session) cmdEPSV(arg string) {
+	mode, err := ftpaddr.ParseEPSV(arg)
+	v6 := s.local.Addr().Is6()
+	want := "1"
+	if v6 {
+		want = "2"
+	}
+	switch {
+	case errors.Is(err, ftpaddr.ErrFamily):
+		s.reply(522, "Network protocol not supported, use ("+want+").")
+		return
+	case err != nil:
+		s.reply(501, "Invalid EPSV argument.")
+		return
+	case mode == ftpaddr.EPSVAll:
+		// RFC 2428 §4: from now on only EPSV sets up data connections.
+		s.closeDataSetup()
+		s.epsvAll = true
+		s.reply(200, "EPSV ALL ok.")
+		return
+	case mode == ftpaddr.EPSVIPv4 && v6, mode == ftpaddr.EPSVIPv6 && !v6:
+		s.reply(522, "Network protocol not supported, use ("+want+").")
+		return
+	}
+	s.closeDataSetup()
+	ln, err := s.listenPassive()
+	if err != nil {
+		s.log.Warn("can't open passive listener", "err", err)
+		s.reply(425, "Can't open passive connection.")
+		return
+	}
+	s.pasv = ln
+	s.reply(229, "Entering extended passive mode "+ftpaddr.FormatEPSV(uint16(ln.Addr().(*net.TCPAddr).Port))+".")
+}
+
+func (s *session) cmdPORT(arg string) {
+	if s.epsvAll {
+		s.reply(501, "PORT not allowed after EPSV ALL.")
+		return
+	}
+	ap, err := ftpaddr.ParsePORT(arg)
+	if err != nil {
+		s.reply(501, "Invalid PORT format.")
+		return
+	}
+	s.setActive("PORT", ap)
+}
+
+func (s *session) cmdEPRT(arg string) {
+	if s.epsvAll {
+		s.reply(501, "EPRT not allowed after EPSV ALL.")
+		return
+	}
+	ap, err := ftpaddr.ParseEPRT(arg)
+	switch {
+	case errors.Is(err, ftpaddr.ErrFamily):
+		want := "1"
+		if s.local.Addr().Is6() {
+			want = "2"
+		}
+		s.reply(522, "Network protocol not supported, use ("+want+").")
+		return
+	case err != nil:
+		s.reply(501, "Invalid EPRT format.")
+		return
+	}
+	s.setActive("EPRT", ap)
+}
+
+// setActive checks an active-mode address: by default only the client's own
+// address and an unprivileged port (RFC 2577 §3, FTP bounce).
+func (s *session) setActive(cmd string, ap netip.AddrPort) {
+	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	if ap.Addr() != s.remote.Addr() && !s.srv.PermitForeignAddresses {
+		s.log.Warn("rejected active data connection to a foreign address", "cmd", cmd, "addr", ap.String())
+		s.reply(501, "Rejected data connection to foreign address "+ap.String()+".")
+		return
+	}
+	if ap.Port() < 1024 && !s.srv.PermitPrivilegedPorts {
+		s.log.Warn("rejected active data connection to a privileged port", "cmd", cmd, "addr", ap.String())
+		s.reply(501, cmd+" against the privileged port \""+strconv.Itoa(int(ap.Port()))+"\" refused.")
+		return
+	}
+	if ap.Addr().Is4() != s.local.Addr().Is4() {
+		s.reply(522, "Network protocol not supported for this connection.")
+		return
+	}
+	s.closeDataSetup()
+	s.active = ap
+	s.reply(200, cmd+" command successful.")
+}
+
+// openData makes the data connection for transfer t: it accepts on the
+// passive listener (refusing other hosts unless permitted) or dials the
+// active address, within ConnectTimeout. ABOR cancels the wait.
+func (s *session) openData(t *transfer, ln *net.TCPListener, active netip.AddrPort) (net.Conn, error) {
+	timeout := durationOr(s.srv.ConnectTimeout, DefaultConnectTimeout)
+	if ln != nil {
+		defer ln.Close()
+		if !t.setWaiter(ln.Close) {
+			return nil, errAborted
+		}
+		ln.SetDeadline(time.Now().Add(timeout))
+		for {
+			c, err := ln.AcceptTCP()
+			if err != nil {
+				return nil, err
+			}
+			peer := addrPort(c.RemoteAddr())
+			if peer.Addr() != s.remote.Addr() && !s.srv.PermitForeignAddresses {
+				// Keep waiting: the real client can still connect.
+				s.log.Warn("rejected data connection from foreign address", "peer", peer.String())
+				c.Close()
+				continue
+			}
+			return c, nil
+		}
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, timeout)
+	defer cancel()
+	if !t.setWaiter(func() error { cancel(); return nil }) {
+		return nil, errAborted
+	}
+	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(s.local.Addr(), 0))}
+	return d.DialContext(ctx, "tcp", active.String())
+}

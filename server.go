@@ -1,0 +1,363 @@
+package pier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults for the zero values of Server's fields.
+const (
+	DefaultAddr             = ":2121"
+	DefaultIdleTimeout      = 300 * time.Second
+	DefaultDataTimeout      = 300 * time.Second
+	DefaultConnectTimeout   = 30 * time.Second
+	DefaultMaxConnections   = 512
+	DefaultMaxLoginAttempts = 3
+	DefaultLoginFailDelay   = 3 * time.Second
+	DefaultMaxLineLength    = 2048
+	DefaultBanner           = "pier FTP server ready."
+)
+
+// PortRange is an inclusive range of TCP ports for passive data connections.
+type PortRange struct {
+	First, Last uint16
+}
+
+// String returns "first-last", or "any" for the zero range.
+func (r PortRange) String() string {
+	if r.First == 0 {
+		return "any"
+	}
+	return fmt.Sprintf("%d-%d", r.First, r.Last)
+}
+
+// Server is an FTP server. Its exported fields are its configuration; set
+// them before calling Serve or ListenAndServe and do not change them after.
+// The zero value of each field is a safe default. Two Servers in one process
+// never share state.
+type Server struct {
+	// Addr is the TCP address to listen on, "host:port". If empty, ":2121":
+	// every interface, IPv4 and IPv6 (dual-stack).
+	Addr string
+
+	// Auth checks logins. If nil, every login fails.
+	Auth Authenticator
+
+	// Banner is the text of the 220 greeting. If empty, DefaultBanner, which
+	// does not reveal the version.
+	Banner string
+
+	// PassivePorts limits the ports of passive data connections (PASV,
+	// EPSV). If zero, the kernel picks any free port.
+	PassivePorts PortRange
+
+	// PublicAddr, if valid, is the IPv4 address advertised in PASV replies
+	// instead of the connection's own address (for a server behind NAT).
+	PublicAddr netip.Addr
+
+	// IdleTimeout closes a control connection that sends no command for this
+	// long (421). It does not run while a transfer is in progress. If zero,
+	// 300 s; negative disables it.
+	IdleTimeout time.Duration
+
+	// DataTimeout aborts a transfer during which no data moves for this long
+	// (426). If zero, 300 s; negative disables it.
+	DataTimeout time.Duration
+
+	// ConnectTimeout bounds the wait for a passive data connection to
+	// arrive, and for an active one (PORT, EPRT) to be established (425).
+	// If zero, 30 s.
+	ConnectTimeout time.Duration
+
+	// MaxConnections is the most control connections at once; the next one
+	// gets 421 and is closed before any command is read. If zero, 512;
+	// negative means no limit.
+	MaxConnections int
+
+	// MaxConnectionsPerIP is the most control connections from one client
+	// address. If zero or negative, no limit.
+	MaxConnectionsPerIP int
+
+	// MaxLoginAttempts is the number of failed logins after which the
+	// connection is closed. If zero, 3.
+	MaxLoginAttempts int
+
+	// LoginFailDelay is how long a failed PASS waits before its 530 reply,
+	// to slow password guessing. If zero, 3 s; negative means no delay.
+	LoginFailDelay time.Duration
+
+	// MaxLineLength is the longest command line accepted, in bytes; a longer
+	// one gets 500 and is discarded. If zero, 2048.
+	MaxLineLength int
+
+	// PermitForeignAddresses allows data connections to (PORT, EPRT) and
+	// from (PASV, EPSV) an address other than the client's: FXP. Off by
+	// default, which stops FTP bounce attacks (RFC 2577).
+	PermitForeignAddresses bool
+
+	// PermitPrivilegedPorts allows PORT and EPRT to ports below 1024.
+	PermitPrivilegedPorts bool
+
+	// UseLocalTime shows local times in listings and MDTM instead of GMT.
+	UseLocalTime bool
+
+	// DisableSendfile turns off zero-copy transfers (sendfile, splice).
+	DisableSendfile bool
+
+	// Encoding is the character set of file names on the wire. If empty,
+	// UTF-8 (RFC 2640), and names pass through as raw bytes. Other names
+	// are IANA character set names such as "latin1".
+	Encoding string
+
+	// Logger receives the server's logs. If nil, slog.Default(). At debug
+	// level every command and reply is logged, with PASS masked.
+	Logger *slog.Logger
+
+	mu         sync.Mutex
+	listeners  map[net.Listener]struct{}
+	sessions   map[*session]struct{}
+	perIP      map[netip.Addr]int
+	nextID     atomic.Uint64
+	inShutdown atomic.Bool
+	sessionsWG sync.WaitGroup
+
+	codecOnce sync.Once
+	codec     *wireCodec
+	codecErr  error
+	owners    ownerCache
+}
+
+// ErrServerClosed is returned by Serve and ListenAndServe after Shutdown or
+// Close.
+var ErrServerClosed = errors.New("pier: server closed")
+
+// ListenAndServe listens on s.Addr and serves FTP until Shutdown or Close.
+func (s *Server) ListenAndServe() error {
+	if s.inShutdown.Load() {
+		return ErrServerClosed
+	}
+	addr := s.Addr
+	if addr == "" {
+		addr = DefaultAddr
+	}
+	ln, err := Listen(addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ln)
+}
+
+// Listen opens a TCP listener for addr with a large accept backlog, so that
+// a storm of logins is queued rather than refused.
+func Listen(addr string) (net.Listener, error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(context.Background(), "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("pier: listen %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// Serve accepts connections on ln and serves each in its own goroutine. It
+// returns ErrServerClosed after Shutdown or Close, or the accept error that
+// stopped it. Serve closes ln when it returns.
+func (s *Server) Serve(ln net.Listener) error {
+	if err := s.init(); err != nil {
+		ln.Close()
+		return err
+	}
+	if !s.trackListener(ln, true) {
+		ln.Close()
+		return ErrServerClosed
+	}
+	defer s.trackListener(ln, false)
+	defer ln.Close()
+	var delay time.Duration
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if s.inShutdown.Load() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
+				// Out of file descriptors and the like: back off, as
+				// net/http does, rather than spin.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.logger().Warn("accept failed; retrying", "err", err, "delay", delay)
+				time.Sleep(delay)
+				continue
+			}
+			return fmt.Errorf("pier: accept: %w", err)
+		}
+		delay = 0
+		s.handleConn(conn)
+	}
+}
+
+func isTemporary(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
+}
+
+func (s *Server) init() error {
+	s.codecOnce.Do(func() {
+		s.codec, s.codecErr = newWireCodec(s.Encoding)
+	})
+	return s.codecErr
+}
+
+func (s *Server) trackListener(ln net.Listener, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if add {
+		if s.inShutdown.Load() {
+			return false
+		}
+		if s.listeners == nil {
+			s.listeners = make(map[net.Listener]struct{})
+		}
+		s.listeners[ln] = struct{}{}
+	} else {
+		delete(s.listeners, ln)
+	}
+	return true
+}
+
+// handleConn applies the connection limits and starts the session.
+func (s *Server) handleConn(conn net.Conn) {
+	remote := addrPort(conn.RemoteAddr())
+	ip := remote.Addr()
+	s.mu.Lock()
+	if s.inShutdown.Load() {
+		s.mu.Unlock()
+		conn.Close()
+		return
+	}
+	var refuse string
+	switch {
+	case s.maxConnections() > 0 && len(s.sessions) >= s.maxConnections():
+		refuse = "421 Too many connections. Service temporarily unavailable.\r\n"
+	case s.MaxConnectionsPerIP > 0 && s.perIP[ip] >= s.MaxConnectionsPerIP:
+		refuse = "421 Too many connections from the same IP address.\r\n"
+	}
+	if refuse != "" {
+		s.mu.Unlock()
+		s.logger().Warn("connection refused", "remote", remote.String(), "reason", refuse[4:len(refuse)-2])
+		// The write is tiny and the socket new: it does not block in
+		// practice, but bound it anyway so a hostile client can't hold us.
+		conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		conn.Write([]byte(refuse))
+		conn.Close()
+		return
+	}
+	sess := newSession(s, conn, s.nextID.Add(1))
+	if s.sessions == nil {
+		s.sessions = make(map[*session]struct{})
+		s.perIP = make(map[netip.Addr]int)
+	}
+	s.sessions[sess] = struct{}{}
+	s.perIP[ip]++
+	s.sessionsWG.Add(1)
+	s.mu.Unlock()
+	go sess.serve()
+}
+
+func (s *Server) removeSession(sess *session) {
+	s.mu.Lock()
+	delete(s.sessions, sess)
+	ip := sess.remote.Addr()
+	if s.perIP[ip] <= 1 {
+		delete(s.perIP, ip)
+	} else {
+		s.perIP[ip]--
+	}
+	s.mu.Unlock()
+	s.sessionsWG.Done()
+}
+
+// Shutdown stops the server gracefully: it closes the listeners, tells idle
+// sessions "421" and closes them, and lets sessions with a transfer in
+// progress finish it before they close. It returns when every session has
+// ended, or ctx's error if ctx ends first (then call Close).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.inShutdown.Store(true)
+	s.closeListeners()
+	s.mu.Lock()
+	for sess := range s.sessions {
+		sess.interrupt()
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		s.sessionsWG.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close closes the listeners and every connection at once, transfers
+// included.
+func (s *Server) Close() error {
+	s.inShutdown.Store(true)
+	s.closeListeners()
+	s.mu.Lock()
+	for sess := range s.sessions {
+		sess.kill()
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Server) closeListeners() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ln := range s.listeners {
+		ln.Close()
+	}
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+func (s *Server) maxConnections() int {
+	if s.MaxConnections == 0 {
+		return DefaultMaxConnections
+	}
+	return s.MaxConnections
+}
+
+func durationOr(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+// addrPort converts a net.Addr to a netip.AddrPort with IPv4-mapped IPv6
+// addresses unmapped, so that a dual-stack listener compares and prints
+// IPv4 clients as IPv4.
+func addrPort(a net.Addr) netip.AddrPort {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		ap := ta.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	ap, _ := netip.ParseAddrPort(a.String())
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}

@@ -1,0 +1,410 @@
+#!/usr/bin/env bash
+# Real-client integration test for pier: curl, lftp and Python's ftplib
+# talk to pier daemons started on loopback, and the results are checked
+# on disk (content compared by sha256).
+#
+# Usage: test/integration.sh PATH/TO/pier      (or PIER=PATH/TO/pier)
+#
+# Environment:
+#   PIER_CMD  overrides how a server is started (split on spaces), e.g.
+#             PIER_CMD='/usr/bin/python3 -m pyftpdlib' to try the script
+#             against pyftpdlib, whose flags are the same as pier's.
+#   KEEP_TMP  non-empty: keep the temporary folder (server logs, files).
+#
+# Needs curl, lftp and /usr/bin/python3. Talks only to 127.0.0.1 and ::1.
+# Prints "N passed, M failed" last; exits 0 only when nothing failed.
+set -euo pipefail
+
+# lftp converts file names between the local and the server charset: make
+# the local one UTF-8 whatever the caller's locale.
+export LC_ALL=C.UTF-8
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PY=/usr/bin/python3 # Debian's: the one that sees Debian's packages
+T=60                # bound on every client call, in seconds
+FTPUSER=test
+FTPPASS=secret
+
+PIER=${1:-${PIER:-}}
+if [[ -n ${PIER_CMD:-} ]]; then
+	read -r -a SERVER_CMD <<<"$PIER_CMD"
+else
+	if [[ -z $PIER ]]; then
+		echo "usage: $0 PATH/TO/pier (or set PIER, or PIER_CMD)" >&2
+		exit 2
+	fi
+	if [[ ! -x $PIER ]]; then
+		echo "$0: $PIER is not an executable file" >&2
+		exit 2
+	fi
+	SERVER_CMD=("$(cd "$(dirname "$PIER")" && pwd)/$(basename "$PIER")")
+fi
+for tool in curl lftp timeout sha256sum diff "$PY"; do
+	if ! command -v "$tool" >/dev/null; then
+		echo "$0: $tool is missing" >&2
+		exit 2
+	fi
+done
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/pier-it.XXXXXX")
+PIDS=()
+LOGS=()
+cleanup() {
+	local pid
+	for pid in "${PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	for pid in "${PIDS[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	if [[ -n ${KEEP_TMP:-} ]]; then
+		echo "kept $WORK"
+	else
+		rm -rf "$WORK"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- results
+
+PASSED=0
+FAILED=0
+FAILS=()
+pass() {
+	PASSED=$((PASSED + 1))
+	echo "ok   - $1"
+}
+fail() {
+	FAILED=$((FAILED + 1))
+	FAILS+=("$1${2:+: $2}")
+	echo "FAIL - $1${2:+: $2}"
+}
+sha() { sha256sum <"$1" | cut -d' ' -f1; }
+# same NAME EXPECTED ACTUAL: pass when file ACTUAL has EXPECTED's content.
+same() {
+	if [[ ! -f $3 ]]; then
+		fail "$1" "${3#"$WORK"/} does not exist"
+	elif [[ $(sha "$2") != $(sha "$3") ]]; then
+		fail "$1" "${3#"$WORK"/} ($(stat -c %s "$3") bytes) differs from ${2#"$WORK"/} ($(stat -c %s "$2") bytes)"
+	else
+		pass "$1"
+	fi
+}
+# client NAME CMD...: run a client bounded by $T seconds, stdout to
+# $WORK/out and stderr to $WORK/err; on failure record NAME as failed.
+client() {
+	local name=$1 rc=0
+	shift
+	timeout "$T" "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
+	if ((rc != 0)); then
+		local why="exit $rc"
+		((rc == 124)) && why="timed out after ${T}s"
+		fail "$name" "$1 $why: $(tail -n 3 "$WORK/err" | tr '\r\n' '  ')"
+		return 1
+	fi
+}
+
+# ---------------------------------------------------------------- servers
+
+free_port() { # free_port 4|6
+	"$PY" - "$1" <<-'EOF'
+		import socket, sys
+		v6 = sys.argv[1] == "6"
+		s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET)
+		s.bind(("::1" if v6 else "127.0.0.1", 0))
+		print(s.getsockname()[1])
+	EOF
+}
+
+# wait_port HOST PORT PID: up to 10 s for HOST:PORT to accept while PID lives.
+wait_port() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$3" 2>/dev/null || return 1
+		if timeout 1 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" 2>/dev/null; then
+			sleep 0.2 # did it accept because someone else holds the port?
+			kill -0 "$3" 2>/dev/null || return 1
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# start_server NAME ADDR DIR FLAGS...: start a server and wait until it
+# accepts; sets SRV_PORT, SRV_PID and SRV_LOG. Retries with a new port.
+start_server() {
+	local name=$1 addr=$2 dir=$3 fam=4 try port pid log
+	shift 3
+	[[ $addr == *:* ]] && fam=6
+	log=$WORK/$name.log
+	LOGS+=("$log")
+	for try in 1 2 3; do
+		port=$(free_port "$fam")
+		echo "# starting $name: ${SERVER_CMD[*]} -i $addr -p $port -d ${dir#"$WORK"/} $*" | tee -a "$log"
+		"${SERVER_CMD[@]}" -i "$addr" -p "$port" -d "$dir" "$@" </dev/null >>"$log" 2>&1 &
+		pid=$!
+		PIDS+=("$pid")
+		if wait_port "$addr" "$port" "$pid"; then
+			SRV_PORT=$port SRV_PID=$pid SRV_LOG=$log
+			return 0
+		fi
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		echo "# $name did not accept on [$addr]:$port (try $try)" | tee -a "$log"
+	done
+	return 1
+}
+
+# the startup log must say where the server listens
+check_startup_log() { # NAME
+	if grep -q -- "$SRV_PORT" "$SRV_LOG"; then
+		pass "$1: startup log names the listening port"
+	else
+		fail "$1: startup log names the listening port" "port $SRV_PORT not in the log"
+	fi
+}
+
+summary() {
+	echo
+	if ((FAILED > 0)); then
+		echo "Failed checks:"
+		printf '  - %s\n' "${FAILS[@]}"
+		local log
+		for log in "${LOGS[@]}"; do
+			[[ -f $log ]] || continue
+			echo
+			echo "----- tail of ${log##*/} -----"
+			tail -n 40 "$log"
+		done
+		echo
+	fi
+	echo "$PASSED passed, $FAILED failed"
+	((FAILED == 0))
+}
+
+# ---------------------------------------------------------------- data
+
+L=$WORK/local # the client side
+S=$WORK/srv   # served with write permission to user test
+A=$WORK/anon  # served read-only to anonymous
+mkdir -p "$L" "$S" "$A"
+
+head -c 1048576 /dev/urandom >"$L/up.bin"
+head -c 1048699 /dev/urandom >"$S/dl.bin"
+head -c 2097152 /dev/urandom >"$L/big.bin"
+head -c 2100000 /dev/urandom >"$S/resume_dl.bin"
+mkdir -p "$S/listdir/sub"
+printf 'hello\n' >"$S/listdir/a.txt"
+printf 'spaced out\n' >"$S/listdir/b c.txt"
+printf 'delete me\n' >"$S/del.txt"
+
+# the tree for lftp's mirror
+TREE=$L/tree_src
+mkdir -p "$TREE/a/b/c" "$TREE/a/b/sp ace dir" "$TREE/emptydir"
+printf 'top\n' >"$TREE/top.txt"
+: >"$TREE/empty.txt"
+printf 'with space\n' >"$TREE/with space.txt"
+printf 'caf\xc3\xa9\n' >"$TREE/café.txt"
+printf 'deep\n' >"$TREE/a/b/c/deep.txt"
+printf 'x\n' >"$TREE/a/b/sp ace dir/x.txt"
+head -c 5242880 /dev/urandom >"$TREE/a/big.bin"
+cp -a "$TREE" "$S/tree"
+
+printf 'read me\n' >"$A/readme.txt"
+
+# ---------------------------------------------------------------- curl
+
+if ! start_server main 127.0.0.1 "$S" -u "$FTPUSER" -P "$FTPPASS" -w -D; then
+	fail "start server (user $FTPUSER, write)" "it did not accept connections within 10 s"
+	summary
+	exit 1
+fi
+P=$SRV_PORT
+U=ftp://127.0.0.1:$P
+CURL=(curl -sS --connect-timeout 10 --user "$FTPUSER:$FTPPASS")
+check_startup_log main
+
+if client "curl upload (STOR)" "${CURL[@]}" -T "$L/up.bin" "$U/up.bin"; then
+	same "curl upload (STOR)" "$L/up.bin" "$S/up.bin"
+fi
+
+if client "curl download (EPSV, RETR)" "${CURL[@]}" -o "$L/dl.bin" "$U/dl.bin"; then
+	same "curl download (EPSV, RETR)" "$S/dl.bin" "$L/dl.bin"
+fi
+
+if client "curl download (PASV)" "${CURL[@]}" --disable-epsv -o "$L/dl_pasv.bin" "$U/dl.bin"; then
+	same "curl download (PASV)" "$S/dl.bin" "$L/dl_pasv.bin"
+fi
+
+if client "curl download of a name with a space" "${CURL[@]}" -o "$L/b c.txt" "$U/listdir/b%20c.txt"; then
+	same "curl download of a name with a space" "$S/listdir/b c.txt" "$L/b c.txt"
+fi
+
+if client "curl LIST" "${CURL[@]}" "$U/listdir/"; then
+	tr -d '\r' <"$WORK/out" >"$WORK/list"
+	size=$(awk '$NF == "a.txt" { print $5 }' "$WORK/list")
+	if [[ $size == 6 ]] && grep -q '^-.* b c\.txt$' "$WORK/list" && grep -q '^d.* sub$' "$WORK/list"; then
+		pass "curl LIST"
+	else
+		fail "curl LIST" "want ls -l lines for a.txt (size 6), 'b c.txt' and directory sub; got: $(tr '\n' '|' <"$WORK/list")"
+	fi
+fi
+
+if client "curl NLST (-l)" "${CURL[@]}" -l "$U/listdir/"; then
+	got=$(tr -d '\r' <"$WORK/out" | LC_ALL=C sort | tr '\n' '|')
+	if [[ $got == 'a.txt|b c.txt|sub|' ]]; then
+		pass "curl NLST (-l)"
+	else
+		fail "curl NLST (-l)" "want a.txt|b c.txt|sub|, got $got"
+	fi
+fi
+
+if client "curl --ftp-create-dirs upload" "${CURL[@]}" --ftp-create-dirs -T "$L/up.bin" "$U/new1/new2/new3/deep.bin"; then
+	same "curl --ftp-create-dirs upload" "$L/up.bin" "$S/new1/new2/new3/deep.bin"
+fi
+
+if client "curl active download (EPRT)" "${CURL[@]}" -P - -o "$L/dl_active.bin" "$U/dl.bin"; then
+	same "curl active download (EPRT)" "$S/dl.bin" "$L/dl_active.bin"
+fi
+
+if client "curl active upload (EPRT)" "${CURL[@]}" -P - -T "$L/up.bin" "$U/up_active.bin"; then
+	same "curl active upload (EPRT)" "$L/up.bin" "$S/up_active.bin"
+fi
+
+if client "curl active upload (PORT)" "${CURL[@]}" -P - --disable-eprt -T "$L/up.bin" "$U/up_port.bin"; then
+	same "curl active upload (PORT)" "$L/up.bin" "$S/up_port.bin"
+fi
+
+# resume an upload: the server holds the first 700000 bytes (SIZE, APPE)
+head -c 700000 "$L/big.bin" >"$S/resume_up.bin"
+if client "curl resumed upload (-C -)" "${CURL[@]}" -C - -T "$L/big.bin" "$U/resume_up.bin"; then
+	same "curl resumed upload (-C -)" "$L/big.bin" "$S/resume_up.bin"
+fi
+
+# resume a download: the client holds the first 700001 bytes (REST, RETR)
+head -c 700001 "$S/resume_dl.bin" >"$L/resume_dl.bin"
+if client "curl resumed download (-C -)" "${CURL[@]}" -C - -o "$L/resume_dl.bin" "$U/resume_dl.bin"; then
+	same "curl resumed download (-C -)" "$S/resume_dl.bin" "$L/resume_dl.bin"
+fi
+
+if client "curl DELE (-Q)" "${CURL[@]}" -Q 'DELE del.txt' -o /dev/null "$U/"; then
+	if [[ -e $S/del.txt ]]; then
+		fail "curl DELE (-Q)" "del.txt is still on disk"
+	else
+		pass "curl DELE (-Q)"
+	fi
+fi
+
+rc=0
+timeout "$T" "${CURL[@]}" -Q 'DELE no_such_file' -o /dev/null "$U/" >"$WORK/out" 2>"$WORK/err" || rc=$?
+if ((rc == 21)); then # CURLE_QUOTE_ERROR: the server refused the command
+	pass "curl DELE of a missing file is refused"
+else
+	fail "curl DELE of a missing file is refused" "curl exit $rc, want 21: $(tail -n 2 "$WORK/err" | tr '\n' ' ')"
+fi
+
+rc=0
+timeout "$T" curl -sS --connect-timeout 10 --user "$FTPUSER:wrong" -o /dev/null "$U/" >"$WORK/out" 2>"$WORK/err" || rc=$?
+if ((rc == 67)); then # CURLE_LOGIN_DENIED
+	pass "curl login with a wrong password is denied"
+else
+	fail "curl login with a wrong password is denied" "curl exit $rc, want 67: $(tail -n 2 "$WORK/err" | tr '\n' ' ')"
+fi
+
+# ---------------------------------------------------------------- IPv6
+
+if "$PY" -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
+	S6=$WORK/srv6
+	mkdir -p "$S6"
+	head -c 524288 /dev/urandom >"$S6/v6.bin"
+	if start_server ipv6 ::1 "$S6" -u "$FTPUSER" -P "$FTPPASS" -w -D; then
+		U6="ftp://[::1]:$SRV_PORT"
+		check_startup_log ipv6
+		if client "curl IPv6 download (EPSV)" "${CURL[@]}" -g -o "$L/v6.bin" "$U6/v6.bin"; then
+			same "curl IPv6 download (EPSV)" "$S6/v6.bin" "$L/v6.bin"
+		fi
+		if client "curl IPv6 upload (EPSV)" "${CURL[@]}" -g -T "$L/up.bin" "$U6/up6.bin"; then
+			same "curl IPv6 upload (EPSV)" "$L/up.bin" "$S6/up6.bin"
+		fi
+		if client "curl IPv6 active upload (EPRT |2|)" "${CURL[@]}" -g -P - -T "$L/up.bin" "$U6/up6_active.bin"; then
+			same "curl IPv6 active upload (EPRT |2|)" "$L/up.bin" "$S6/up6_active.bin"
+		fi
+		if client "curl IPv6 NLST" "${CURL[@]}" -g -l "$U6/"; then
+			if tr -d '\r' <"$WORK/out" | grep -qx 'v6\.bin'; then
+				pass "curl IPv6 NLST"
+			else
+				fail "curl IPv6 NLST" "v6.bin not listed: $(tr '\r\n' '||' <"$WORK/out")"
+			fi
+		fi
+	else
+		fail "start server on ::1" "it did not accept connections within 10 s"
+	fi
+else
+	echo "SKIP - IPv6 checks: ::1 cannot be bound on this machine"
+fi
+
+# ---------------------------------------------------------------- lftp
+
+lftp_run() { # lftp_run NAME COMMANDS
+	client "$1" lftp -c "set net:max-retries 1; set net:timeout 10; set net:reconnect-interval-base 1; set ftp:ssl-allow no; set file:charset UTF-8; set cmd:fail-exit yes; open -u $FTPUSER,$FTPPASS ftp://127.0.0.1:$P; $2"
+}
+
+if lftp_run "lftp mirror (download)" "mirror tree '$L/tree_dl'"; then
+	if diff -r "$TREE" "$L/tree_dl" >"$WORK/diff" 2>&1; then
+		pass "lftp mirror (download)"
+	else
+		fail "lftp mirror (download)" "trees differ: $(head -n 5 "$WORK/diff" | tr '\n' '|')"
+	fi
+fi
+
+if lftp_run "lftp mirror -R (upload)" "mirror -R '$TREE' tree_up"; then
+	if diff -r "$TREE" "$S/tree_up" >"$WORK/diff" 2>&1; then
+		pass "lftp mirror -R (upload)"
+	else
+		fail "lftp mirror -R (upload)" "trees differ: $(head -n 5 "$WORK/diff" | tr '\n' '|')"
+	fi
+fi
+
+if [[ -d $S/tree_up ]] && lftp_run "lftp rm -r" "rm -r tree_up"; then
+	if [[ -e $S/tree_up ]]; then
+		fail "lftp rm -r" "tree_up is still on disk: $(find "$S/tree_up" | head -n 5 | tr '\n' '|')"
+	elif [[ ! -d $S/tree ]]; then
+		fail "lftp rm -r" "the sibling folder tree went too"
+	else
+		pass "lftp rm -r"
+	fi
+fi
+
+# ---------------------------------------------------------------- ftplib
+
+# ftplib NAME ARGS...: run ftplib_check.py; count its ok / not ok lines.
+ftplib() {
+	local name=$1 rc=0 line
+	shift
+	timeout "$T" "$PY" "$HERE/ftplib_check.py" "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
+	while IFS= read -r line; do
+		case $line in
+		"ok - "*) pass "$name: ${line#ok - }" ;;
+		"not ok - "*) fail "$name: ${line#not ok - }" ;;
+		*) echo "     $line" ;;
+		esac
+	done <"$WORK/out"
+	if ((rc != 0)) && ! grep -q '^not ok - ' "$WORK/out"; then
+		fail "$name" "ftplib_check.py exit $rc: $(tail -n 5 "$WORK/err" | tr '\n' '|')"
+	fi
+}
+
+ftplib "ftplib (user)" user 127.0.0.1 "$P" "$FTPUSER" "$FTPPASS" "$S"
+
+if start_server anon 127.0.0.1 "$A" -D; then
+	check_startup_log anon
+	ftplib "ftplib (anonymous, read-only)" anon 127.0.0.1 "$SRV_PORT" "$A"
+else
+	fail "start anonymous read-only server" "it did not accept connections within 10 s"
+fi
+
+summary

@@ -1,0 +1,331 @@
+package pier
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// transfer is a data transfer running in its own goroutine, so that the
+// control connection still takes ABOR, STAT, NOOP and QUIT meanwhile. The
+// control goroutine and the transfer goroutine share only this struct.
+type transfer struct {
+	cmd   string // RETR, STOR, APPE, STOU, LIST, NLST, MLSD
+	path  string // virtual path
+	start time.Time
+	bytes atomic.Int64
+	done  chan struct{} // closed when the transfer has ended and replied
+
+	mu       sync.Mutex // guards the fields below
+	finished bool       // the transfer goroutine is sending its final reply
+	aborted  bool       // ABOR or session end: the goroutine sends no reply
+	stop     func() error
+}
+
+var errAborted = errors.New("transfer aborted")
+
+// setWaiter records how to interrupt the current wait (close a listener,
+// cancel a dial, close the data connection). It returns false if the
+// transfer was aborted already.
+func (t *transfer) setWaiter(stop func() error) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.aborted {
+		stop()
+		return false
+	}
+	t.stop = stop
+	return true
+}
+
+// abort interrupts the transfer. It returns false if the transfer had
+// already finished on its own.
+func (t *transfer) abort() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.finished {
+		return false
+	}
+	t.aborted = true
+	if t.stop != nil {
+		t.stop()
+	}
+	return true
+}
+
+func (s *session) currentTransfer() *transfer {
+	s.xferMu.Lock()
+	defer s.xferMu.Unlock()
+	return s.xfer
+}
+
+func (s *session) transferRunning() bool { return s.currentTransfer() != nil }
+
+// waitTransfer blocks until the running transfer, if any, has ended.
+func (s *session) waitTransfer() {
+	if t := s.currentTransfer(); t != nil {
+		<-t.done
+	}
+}
+
+// abortTransfer stops the running transfer, if any, and waits for it.
+func (s *session) abortTransfer() {
+	if t := s.currentTransfer(); t != nil {
+		t.abort()
+		<-t.done
+	}
+}
+
+// cmdABOR: RFC 959 §4.1.3. With a transfer running: 426 for the transfer,
+// then 226 for the ABOR. Without one: 225.
+func (s *session) cmdABOR(string) {
+	t := s.currentTransfer()
+	if t == nil {
+		if s.haveDataSetup() {
+			s.closeDataSetup()
+			s.reply(225, "ABOR command successful; data channel closed.")
+			return
+		}
+		s.reply(225, "No transfer to abort.")
+		return
+	}
+	if !t.abort() {
+		<-t.done
+		s.reply(225, "No transfer to abort.")
+		return
+	}
+	<-t.done
+	s.reply(426, "Transfer aborted via ABOR.")
+	s.reply(226, "ABOR command successful.")
+}
+
+// transferJob is what a transfer command hands to startTransfer.
+type transferJob struct {
+	cmd, path   string
+	preliminary string // text of the 150 reply
+	// body moves the data over conn.
+	body func(t *transfer, conn net.Conn) error
+	// closeFile closes the file; its error fails the transfer (an upload
+	// that can't be flushed is not complete).
+	closeFile func() error
+	logFile   bool // log the transfer line (files, not listings)
+}
+
+// startTransfer sends 150 and runs the job in its own goroutine. The caller
+// has checked haveDataSetup.
+func (s *session) startTransfer(job transferJob) {
+	ln, active := s.pasv, s.active
+	s.pasv, s.active = nil, netip.AddrPort{}
+	t := &transfer{cmd: job.cmd, path: job.path, start: time.Now(), done: make(chan struct{})}
+	s.xferMu.Lock()
+	s.xfer = t
+	s.xferMu.Unlock()
+	s.reply(150, job.preliminary)
+	go s.runTransfer(t, job, ln, active)
+}
+
+func (s *session) runTransfer(t *transfer, job transferJob, ln *net.TCPListener, active netip.AddrPort) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.Error("panic in transfer", "panic", v)
+			s.conn.Close()
+		}
+		s.xferMu.Lock()
+		s.xfer = nil
+		s.xferMu.Unlock()
+		close(t.done)
+	}()
+	var err error
+	conn, connErr := s.openData(t, ln, active)
+	if connErr == nil {
+		if t.setWaiter(conn.Close) {
+			err = job.body(t, conn)
+		} else {
+			err = errAborted
+		}
+		conn.Close()
+	}
+	if job.closeFile != nil {
+		if cerr := job.closeFile(); err == nil && connErr == nil {
+			err = cerr
+		}
+	}
+	t.mu.Lock()
+	aborted := t.aborted
+	t.finished = true
+	t.mu.Unlock()
+	completed := connErr == nil && err == nil && !aborted
+	if job.logFile {
+		s.log.Info("transfer", "cmd", job.cmd, "path", job.path, "completed", completed,
+			"bytes", t.bytes.Load(), "seconds", float64(time.Since(t.start).Milliseconds())/1000)
+	}
+	switch {
+	case aborted:
+		// cmdABOR or the session's end sends the replies.
+	case connErr != nil:
+		s.log.Info("can't open data connection", "err", connErr)
+		s.reply(425, "Can't open data connection.")
+	case err == nil:
+		s.reply(226, "Transfer complete.")
+	case isTimeout(err):
+		s.reply(426, "Data connection timed out; transfer aborted.")
+	default:
+		var fe *fileError
+		if errors.As(err, &fe) {
+			code, text := errorReply(fe.err)
+			if code == 550 {
+				code = 451 // RFC 959: local error in processing
+			}
+			s.reply(code, text+" Transfer aborted.")
+			return
+		}
+		s.reply(426, "Connection closed; transfer aborted.")
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// fileError marks an error from the file (not the network), so that a full
+// disk gets 452 rather than 426.
+type fileError struct{ err error }
+
+func (e *fileError) Error() string { return e.err.Error() }
+func (e *fileError) Unwrap() error { return e.err }
+
+// zeroCopyChunk is how much one sendfile or splice call may move before the
+// stall deadline is renewed and STAT's byte count updated.
+const zeroCopyChunk = 256 << 10
+
+var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
+// sendStream copies src to the data connection. For a plain TCP connection
+// and an *os.File source it keeps both concrete types visible, so the
+// kernel's sendfile moves the bytes.
+func (s *session) sendStream(t *transfer, conn net.Conn, src io.Reader) error {
+	dataTimeout := durationOr(s.srv.DataTimeout, DefaultDataTimeout)
+	if tc, ok := conn.(*net.TCPConn); ok && !s.srv.DisableSendfile {
+		if _, isFile := src.(*os.File); isFile {
+			lr := &io.LimitedReader{R: src}
+			for {
+				if dataTimeout > 0 {
+					tc.SetWriteDeadline(time.Now().Add(dataTimeout))
+				}
+				lr.N = zeroCopyChunk
+				n, err := tc.ReadFrom(lr)
+				t.bytes.Add(n)
+				if err != nil {
+					return classify(err, tc)
+				}
+				if n < zeroCopyChunk {
+					return nil
+				}
+			}
+		}
+	}
+	w := &meteredWriter{conn: conn, t: t, timeout: dataTimeout}
+	bp := copyBufPool.Get().(*[]byte)
+	defer copyBufPool.Put(bp)
+	_, err := io.CopyBuffer(w, readerOnly{src}, *bp)
+	if err != nil && !w.failed {
+		return &fileError{err}
+	}
+	return err
+}
+
+// classify tells a file read error from a network one after ReadFrom.
+func classify(err error, _ net.Conn) error {
+	var op *net.OpError
+	if errors.As(err, &op) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) || isTimeout(err) {
+		return err
+	}
+	return &fileError{err}
+}
+
+// receiveStream copies the data connection to dst until the client closes
+// it. For an *os.File destination and a plain TCP connection it uses
+// (*os.File).ReadFrom, which splices.
+func (s *session) receiveStream(t *transfer, conn net.Conn, dst io.Writer) error {
+	dataTimeout := durationOr(s.srv.DataTimeout, DefaultDataTimeout)
+	if f, ok := dst.(*os.File); ok && !s.srv.DisableSendfile {
+		if tc, ok := conn.(*net.TCPConn); ok {
+			lr := &io.LimitedReader{R: tc}
+			for {
+				if dataTimeout > 0 {
+					tc.SetReadDeadline(time.Now().Add(dataTimeout))
+				}
+				lr.N = zeroCopyChunk
+				n, err := f.ReadFrom(lr)
+				t.bytes.Add(n)
+				if err != nil {
+					return classify(err, tc)
+				}
+				if n < zeroCopyChunk {
+					return nil
+				}
+			}
+		}
+	}
+	r := &meteredReader{conn: conn, t: t, timeout: dataTimeout}
+	bp := copyBufPool.Get().(*[]byte)
+	defer copyBufPool.Put(bp)
+	_, err := io.CopyBuffer(writerOnly{dst}, r, *bp)
+	if err != nil && !r.failed {
+		return &fileError{err}
+	}
+	return err
+}
+
+// meteredWriter writes to the data connection, renewing the stall deadline
+// before each write and counting bytes for STAT and the log.
+type meteredWriter struct {
+	conn    net.Conn
+	t       *transfer
+	timeout time.Duration
+	failed  bool // the error came from the connection
+}
+
+func (w *meteredWriter) Write(p []byte) (int, error) {
+	if w.timeout > 0 {
+		w.conn.SetWriteDeadline(time.Now().Add(w.timeout))
+	}
+	n, err := w.conn.Write(p)
+	w.t.bytes.Add(int64(n))
+	if err != nil {
+		w.failed = true
+	}
+	return n, err
+}
+
+// meteredReader is meteredWriter's counterpart for uploads.
+type meteredReader struct {
+	conn    net.Conn
+	t       *transfer
+	timeout time.Duration
+	failed  bool
+}
+
+func (r *meteredReader) Read(p []byte) (int, error) {
+	if r.timeout > 0 {
+		r.conn.SetReadDeadline(time.Now().Add(r.timeout))
+	}
+	n, err := r.conn.Read(p)
+	r.t.bytes.Add(int64(n))
+	if err != nil && err != io.EOF {
+		r.failed = true
+	}
+	return n, err
+}
+
+// readerOnly and writerOnly hide WriterTo/ReaderFrom so that io.CopyBuffer
+// uses our buffer and our metered wrappers.
+type readerOnly struct{ io.Reader }
+type writerOnly struct{ io.Writer }
