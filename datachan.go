@@ -195,6 +195,7 @@ func (s *session) openData(t *transfer, ln *net.TCPListener, active netip.AddrPo
 				c.Close()
 				continue
 			}
+			s.log.Log(s.ctx, LevelVerbose, "passive data connection", "peer", peer.String())
 			return c, nil
 		}
 	}
@@ -204,5 +205,9 @@ func (s *session) openData(t *transfer, ln *net.TCPListener, active netip.AddrPo
 		return nil, errAborted
 	}
 	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(s.local.Addr(), 0))}
-	return d.DialContext(ctx, "tcp", active.String())
+	c, err := d.DialContext(ctx, "tcp", active.String())
+	if err == nil {
+		s.log.Log(s.ctx, LevelVerbose, "active data connection", "peer", active.String())
+	}
+	return c, err
 }

@@ -212,6 +212,8 @@ func (s *session) reply(code int, text string) {
 	s.write(b)
 	if s.log.Enabled(context.Background(), slog.LevelDebug) {
 		s.log.Debug("->", "reply", string(b[:len(b)-2]))
+	} else if code >= 400 && s.log.Enabled(context.Background(), LevelVerbose) {
+		s.log.Log(context.Background(), LevelVerbose, "refused", "reply", string(b[:len(b)-2]))
 	}
 }
 

@@ -66,7 +66,7 @@ func newFlagSet(o *options) *pflag.FlagSet {
 	fs.StringVarP(&o.portRange, "range", "r", "", "passive data ports, FROM-TO (default: any free port)")
 	fs.BoolVarP(&o.debug, "debug", "D", false, "log every command and reply (PASS masked)")
 	fs.BoolVarP(&o.showVersion, "version", "v", false, "print the version and exit")
-	fs.BoolVarP(&o.verbose, "verbose", "V", false, "more detailed logging: also every file-system change and data connection")
+	fs.BoolVarP(&o.verbose, "verbose", "V", false, "more detailed logging: also data connections and every refused command")
 	fs.StringVarP(&o.username, "username", "u", "", "a login name; needs --password; anonymous is then off (default: anonymous)")
 	fs.StringVarP(&o.password, "password", "P", "", "the password of --username")
 	fs.BoolVar(&o.tls, "tls", false, "enable FTPS (AUTH TLS); needs --certfile and --keyfile (not available yet)")
@@ -287,6 +287,9 @@ func parseRange(s string) (pier.PortRange, error) {
 
 func newLogger(o *options, w io.Writer) (*slog.Logger, error) {
 	level := slog.LevelInfo
+	if o.verbose {
+		level = pier.LevelVerbose
+	}
 	if o.debug {
 		level = slog.LevelDebug
 	}
