@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,6 +52,8 @@ func TestRealClients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	consultSources(t, root)
+
 	bin := filepath.Join(t.TempDir(), "pier")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/pier")
 	build.Dir = root
@@ -107,5 +110,40 @@ func TestRealClients(t *testing.T) {
 	}
 	if err != nil {
 		t.Fatalf("test/integration.sh failed after %v: %v", time.Since(start).Round(time.Second), err)
+	}
+}
+
+// consultSources reads the module's sources, the script and its helpers.
+// go test caches a passing result keyed on the files a test opens; the
+// daemon is built and run by child processes whose reads go unseen, so
+// without this a cached pass would survive changes to the server or to
+// the script.
+func consultSources(t *testing.T, root string) {
+	t.Helper()
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); path != root && (strings.HasPrefix(name, ".") || name == "testdata") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch filepath.Ext(path) {
+		case ".go", ".mod", ".sum", ".sh", ".py":
+		default:
+			return nil
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.Copy(io.Discard, f)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("reading the sources: %v", err)
 	}
 }

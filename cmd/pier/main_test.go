@@ -1,0 +1,237 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+func TestBadFlags(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name string
+		args []string
+		want string // part of the one-line error
+	}{
+		{"unknown flag", []string{"--nope"}, "unknown flag"},
+		{"port not a number", []string{"-p", "x"}, "port"},
+		{"port too big", []string{"-p", "70000"}, "--port"},
+		{"missing directory", []string{"-d", filepath.Join(dir, "missing")}, "no such directory"},
+		{"directory needs value", []string{"-d"}, "-d"},
+		{"bad range", []string{"-r", "yyy-zzz"}, "--range"},
+		{"range reversed", []string{"-r", "6000-5000"}, "--range"},
+		{"range out of bounds", []string{"-r", "0-70000"}, "--range"},
+		{"bad nat", []string{"-n", "not-an-ip"}, "--nat-address"},
+		{"ipv6 nat", []string{"-n", "::1"}, "--nat-address"},
+		{"username without password", []string{"-u", "bob"}, "--username needs --password"},
+		{"password without username", []string{"-P", "pw"}, "--password needs --username"},
+		{"tls not yet", []string{"--tls"}, "FTPS is not available"},
+		{"certfile not yet", []string{"--certfile", "x.pem"}, "FTPS is not available"},
+		{"tls-data-required not yet", []string{"--tls-data-required"}, "FTPS is not available"},
+		{"bad encoding", []string{"--encoding", "klingon"}, "--encoding"},
+		{"negative timeout", []string{"--timeout", "-1"}, "--timeout"},
+		{"zero login attempts", []string{"--max-login-attempts", "0"}, "--max-login-attempts"},
+		{"bad log format", []string{"--log-format", "xml"}, "--log-format"},
+		{"write takes no value", []string{"-w", "foo"}, "unexpected argument"},
+		{"debug takes no value", []string{"-D", "xxx"}, "unexpected argument"},
+		{"bad interface", []string{"-i", "no.such.host.invalid"}, "--interface"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(c.args, &stdout, &stderr)
+			if code != 2 {
+				t.Fatalf("exit %d, want 2; stderr %q", code, stderr.String())
+			}
+			msg := stderr.String()
+			if strings.Count(msg, "\n") != 1 || !strings.Contains(msg, c.want) {
+				t.Fatalf("stderr %q: want one line containing %q", msg, c.want)
+			}
+		})
+	}
+}
+
+func TestHelpDocumentsEveryFlag(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"--help"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	help := stdout.String()
+	var o options
+	newFlagSet(&o).VisitAll(func(f *pflag.Flag) {
+		if !strings.Contains(help, "--"+f.Name) {
+			t.Errorf("--help does not mention --%s", f.Name)
+		}
+		if f.Shorthand != "" && !strings.Contains(help, "-"+f.Shorthand+", --"+f.Name) {
+			t.Errorf("--help does not show -%s for --%s", f.Shorthand, f.Name)
+		}
+	})
+	for _, def := range []string{"(default 2121)", "(default 300)", "(default 512)", "(default 3)", "(default \"utf-8\")"} {
+		if !strings.Contains(help, def) {
+			t.Errorf("--help lacks %s", def)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-v"}, &stdout, &stderr); code != 0 || !strings.HasPrefix(stdout.String(), "pier ") {
+		t.Fatalf("exit %d, stdout %q", code, stdout.String())
+	}
+}
+
+func TestParseRange(t *testing.T) {
+	cases := []struct {
+		in          string
+		first, last uint16
+		ok          bool
+	}{
+		{"60000-61000", 60000, 61000, true},
+		{"5000-5000", 5000, 5000, true},
+		{"1-65535", 1, 65535, true},
+		{"0-10", 0, 0, false},
+		{"10-", 0, 0, false},
+		{"-10", 0, 0, false},
+		{"a-b", 0, 0, false},
+		{"100", 0, 0, false},
+		{"200-100", 0, 0, false},
+	}
+	for _, c := range cases {
+		t.Run(c.in, func(t *testing.T) {
+			r, err := parseRange(c.in)
+			if (err == nil) != c.ok || r.First != c.first || r.Last != c.last {
+				t.Fatalf("parseRange(%q) = %v, %v", c.in, r, err)
+			}
+		})
+	}
+}
+
+// TestDaemon builds pier, starts it as a user would, checks the start-up
+// log, logs in, and stops it with SIGTERM.
+func TestDaemon(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "pier")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "hello.txt"), []byte("hi\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	cmd := exec.Command(bin, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-d", dir, "-w", "-r", "40000-40100", "-n", "10.1.2.3", "-V")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	logs := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			logs <- sc.Text()
+		}
+		close(logs)
+	}()
+	var startup string
+	for startup == "" {
+		select {
+		case l, ok := <-logs:
+			if !ok {
+				t.Fatal("pier exited before starting")
+			}
+			if strings.Contains(l, "starting pier") {
+				startup = l
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("no start-up log")
+		}
+	}
+	for _, want := range []string{"listen=127.0.0.1:" + strconv.Itoa(port), "directory=" + dir, "passive_ports=40000-40100", "nat_address=10.1.2.3", "write=true", "login=anonymous"} {
+		if !strings.Contains(startup, want) {
+			t.Errorf("start-up log %q lacks %q", startup, want)
+		}
+	}
+
+	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(c)
+	expect := func(send, code string) string {
+		t.Helper()
+		if send != "" {
+			io.WriteString(c, send+"\r\n")
+		}
+		for {
+			l, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("%q: %v", send, err)
+			}
+			if len(l) >= 4 && l[3] == ' ' {
+				if !strings.HasPrefix(l, code) {
+					t.Fatalf("%q: got %q, want %s", send, l, code)
+				}
+				return l
+			}
+		}
+	}
+	expect("", "220")
+	expect("USER anonymous", "331")
+	expect("PASS guest@", "230")
+	pasv := expect("PASV", "227")
+	if !strings.Contains(pasv, "(10,1,2,3,") {
+		t.Errorf("PASV %q does not advertise the NAT address", pasv)
+	}
+	m := regexp.MustCompile(`,(\d+),(\d+)\)`).FindStringSubmatch(pasv)
+	p1, _ := strconv.Atoi(m[1])
+	p2, _ := strconv.Atoi(m[2])
+	if p := p1*256 + p2; p < 40000 || p > 40100 {
+		t.Errorf("passive port %d outside the range", p)
+	}
+	expect("QUIT", "221")
+
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	for l := range logs {
+		_ = l
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("pier exited with %v after SIGTERM", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("pier did not stop after SIGTERM")
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
