@@ -353,7 +353,7 @@ lftp_run() { # lftp_run NAME COMMANDS
 	client "$1" lftp -c "set net:max-retries 1; set net:timeout 10; set net:reconnect-interval-base 1; set ftp:ssl-allow no; set file:charset UTF-8; set cmd:fail-exit yes; open -u $FTPUSER,$FTPPASS ftp://127.0.0.1:$P; $2"
 }
 
-if lftp_run "lftp mirror (download)" "mirror tree '$L/tree_dl'"; then
+if lftp_run "lftp mirror (download)" "mirror --parallel=3 tree '$L/tree_dl'"; then
 	if diff -r "$TREE" "$L/tree_dl" >"$WORK/diff" 2>&1; then
 		pass "lftp mirror (download)"
 	else
@@ -361,7 +361,7 @@ if lftp_run "lftp mirror (download)" "mirror tree '$L/tree_dl'"; then
 	fi
 fi
 
-if lftp_run "lftp mirror -R (upload)" "mirror -R '$TREE' tree_up"; then
+if lftp_run "lftp mirror -R (upload)" "mirror -R --parallel=3 '$TREE' tree_up"; then
 	if diff -r "$TREE" "$S/tree_up" >"$WORK/diff" 2>&1; then
 		pass "lftp mirror -R (upload)"
 	else

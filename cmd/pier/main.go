@@ -58,35 +58,65 @@ type options struct {
 func newFlagSet(o *options) *pflag.FlagSet {
 	fs := pflag.NewFlagSet("pier", pflag.ContinueOnError)
 	fs.SortFlags = false
-	fs.StringVarP(&o.iface, "interface", "i", "", "address to listen on (default: all interfaces, IPv4 and IPv6)")
-	fs.IntVarP(&o.port, "port", "p", 2121, "control port")
+	fs.StringVarP(&o.iface, "interface", "i", "", "listen on `ADDR` (default: all interfaces, IPv4 and IPv6)")
+	fs.IntVarP(&o.port, "port", "p", 2121, "control `PORT`")
 	fs.BoolVarP(&o.write, "write", "w", false, "grant write permission (to anonymous too, with a warning)")
-	fs.StringVarP(&o.directory, "directory", "d", "", "the folder that is served (default: the current folder)")
-	fs.StringVarP(&o.natAddress, "nat-address", "n", "", "IPv4 address to advertise in PASV replies, for a server behind NAT (default: none)")
-	fs.StringVarP(&o.portRange, "range", "r", "", "passive data ports, FROM-TO (default: any free port)")
+	fs.StringVarP(&o.directory, "directory", "d", "", "the folder `DIR` that is served (default: the current folder)")
+	fs.StringVarP(&o.natAddress, "nat-address", "n", "", "IPv4 `ADDR` to advertise in PASV replies, for a server behind NAT (default: none)")
+	fs.StringVarP(&o.portRange, "range", "r", "", "passive data ports `FROM-TO` (default: any free port)")
 	fs.BoolVarP(&o.debug, "debug", "D", false, "log every command and reply (PASS masked)")
 	fs.BoolVarP(&o.showVersion, "version", "v", false, "print the version and exit")
 	fs.BoolVarP(&o.verbose, "verbose", "V", false, "more detailed logging: also data connections and every refused command")
-	fs.StringVarP(&o.username, "username", "u", "", "a login name; needs --password; anonymous is then off (default: anonymous)")
-	fs.StringVarP(&o.password, "password", "P", "", "the password of --username")
+	fs.StringVarP(&o.username, "username", "u", "", "a login `NAME`; needs --password; anonymous is then off (default: anonymous)")
+	fs.StringVarP(&o.password, "password", "P", "", "the `PASS`word of --username")
 	fs.BoolVar(&o.tls, "tls", false, "enable FTPS (AUTH TLS); needs --certfile and --keyfile (not available yet)")
-	fs.StringVar(&o.certfile, "certfile", "", "PEM certificate for --tls (not available yet)")
-	fs.StringVar(&o.keyfile, "keyfile", "", "PEM private key for --tls (not available yet)")
+	fs.StringVar(&o.certfile, "certfile", "", "PEM certificate `FILE` for --tls (not available yet)")
+	fs.StringVar(&o.keyfile, "keyfile", "", "PEM private key `FILE` for --tls (not available yet)")
 	fs.BoolVar(&o.tlsControlRequired, "tls-control-required", false, "refuse login before AUTH TLS (not available yet)")
 	fs.BoolVar(&o.tlsDataRequired, "tls-data-required", false, "refuse data transfers without PROT P (not available yet)")
-	fs.IntVar(&o.timeout, "timeout", 300, "idle timeout of the control connection and stall timeout of transfers, in seconds; 0 disables")
-	fs.StringVar(&o.banner, "banner", pier.DefaultBanner, "the 220 greeting")
+	fs.IntVar(&o.timeout, "timeout", 300, "idle timeout of the control connection and stall timeout of transfers, in `SECONDS`; 0 disables")
+	fs.StringVar(&o.banner, "banner", pier.DefaultBanner, "the 220 greeting `TEXT`")
 	fs.BoolVar(&o.permitForeign, "permit-foreign-addresses", false, "allow data connections to or from other hosts than the client (FXP)")
 	fs.BoolVar(&o.permitPrivileged, "permit-privileged-ports", false, "allow PORT/EPRT to ports below 1024")
-	fs.StringVar(&o.encoding, "encoding", "utf-8", "encoding of file names on the wire (an IANA name such as latin1)")
+	fs.StringVar(&o.encoding, "encoding", "utf-8", "encoding `NAME` of file names on the wire (an IANA name such as latin1)")
 	fs.BoolVar(&o.useLocaltime, "use-localtime", false, "local times in listings and MDTM instead of GMT")
 	fs.BoolVar(&o.disableSendfile, "disable-sendfile", false, "no zero-copy transfers (sendfile, splice)")
-	fs.IntVar(&o.maxCons, "max-cons", 512, "most simultaneous connections; the next gets 421; 0 means no limit")
-	fs.IntVar(&o.maxConsPerIP, "max-cons-per-ip", 0, "most simultaneous connections from one address; 0 means no limit")
-	fs.IntVar(&o.maxLoginAttempts, "max-login-attempts", 3, "failed logins before disconnect")
-	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	fs.IntVar(&o.maxCons, "max-cons", 512, "most simultaneous connections (`N`); the next gets 421; 0 means no limit")
+	fs.IntVar(&o.maxConsPerIP, "max-cons-per-ip", 0, "most simultaneous connections (`N`) from one address; 0 means no limit")
+	fs.IntVar(&o.maxLoginAttempts, "max-login-attempts", 3, "failed logins (`N`) before disconnect")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log `FORMAT`: text or json")
 	fs.BoolVarP(&o.help, "help", "h", false, "show this help and exit")
 	return fs
+}
+
+// flagUsages lays out the flags one per line, with their value names and
+// defaults.
+func flagUsages(fs *pflag.FlagSet) string {
+	type row struct{ left, right string }
+	var rows []row
+	width := 0
+	fs.VisitAll(func(f *pflag.Flag) {
+		left := "      --" + f.Name
+		if f.Shorthand != "" {
+			left = "  -" + f.Shorthand + ", --" + f.Name
+		}
+		right := f.Usage
+		if f.Value.Type() != "bool" {
+			varname, usage := pflag.UnquoteUsage(f)
+			left += " " + varname
+			right = usage
+			if f.DefValue != "" && !strings.Contains(usage, "(default") {
+				right += fmt.Sprintf(" (default %s)", f.DefValue)
+			}
+		}
+		width = max(width, len(left))
+		rows = append(rows, row{left, right})
+	})
+	var b strings.Builder
+	for _, r := range rows {
+		fmt.Fprintf(&b, "%-*s   %s\n", width, r.left, r.right)
+	}
+	return b.String()
 }
 
 // usageError is a bad flag or value: exit status 2.
@@ -106,7 +136,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if o.help {
-		fmt.Fprintf(stdout, "Usage: pier [flags]\n\nStart an FTP server that shares a folder (by default: this one, read-only,\nanonymous, on port 2121).\n\nFlags:\n%s", fs.FlagUsages())
+		fmt.Fprintf(stdout, "Usage: pier [flags]\n\nStart an FTP server that shares a folder (by default: this one, read-only,\nanonymous, on port 2121).\n\nFlags:\n%s", flagUsages(fs))
 		return 0
 	}
 	if o.showVersion {

@@ -78,7 +78,7 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 			t.Errorf("--help does not show -%s for --%s", f.Shorthand, f.Name)
 		}
 	})
-	for _, def := range []string{"(default 2121)", "(default 300)", "(default 512)", "(default 3)", "(default \"utf-8\")"} {
+	for _, def := range []string{"(default 2121)", "(default 300)", "(default 512)", "(default 3)", "(default pier FTP server ready.)", "(default utf-8)"} {
 		if !strings.Contains(help, def) {
 			t.Errorf("--help lacks %s", def)
 		}

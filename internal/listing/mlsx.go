@@ -13,18 +13,27 @@ import (
 // for the set a listing line shows.
 type Facts uint16
 
-// The supported facts. The unix.* facts are not in RFC 3659 but are the
-// widespread extension (RFC 3659 §7.5.9 allows OS-specific facts) that
-// proftpd, vsftpd-compatible clients and pyftpdlib use.
+// The supported facts. The unix.* facts are not defined by RFC 3659, but
+// its grammar allows OS-dependent facts named "<IANA OS name>.token"
+// (RFC 3659 §7.2, §7.5 names UNIX.mode as an example), and proftpd and
+// pyftpdlib send these three, so clients know them.
 const (
-	FactType     Facts = 1 << iota // type (RFC 3659 §7.5.1)
-	FactSize                       // size (RFC 3659 §7.5.7)
-	FactModify                     // modify (RFC 3659 §7.5.3)
-	FactPerm                       // perm (RFC 3659 §7.5.5)
-	FactUnique                     // unique (RFC 3659 §7.5.2)
-	FactUnixMode                   // unix.mode
-	FactUnixUID                    // unix.uid
-	FactUnixGID                    // unix.gid
+	// FactType is the type fact (RFC 3659 §7.5.1): file, dir or OS type.
+	FactType Facts = 1 << iota
+	// FactSize is the size fact (RFC 3659 §7.5.7): size in octets.
+	FactSize
+	// FactModify is the modify fact (RFC 3659 §7.5.3): mtime in UTC.
+	FactModify
+	// FactPerm is the perm fact (RFC 3659 §7.5.5): what the user may do.
+	FactPerm
+	// FactUnique is the unique fact (RFC 3659 §7.5.2): a file identity.
+	FactUnique
+	// FactUnixMode is the unix.mode fact: octal permission bits.
+	FactUnixMode
+	// FactUnixUID is the unix.uid fact: numeric owner.
+	FactUnixUID
+	// FactUnixGID is the unix.gid fact: numeric group.
+	FactUnixGID
 )
 
 // AllFacts is the set of every supported fact.
@@ -48,7 +57,7 @@ var factNames = [...]struct {
 
 // ParseFacts parses the argument of "OPTS MLST" (RFC 3659 §7.9), a list of
 // fact names each followed by ';' such as "type;size;Modify;". Fact names
-// are case-insensitive (RFC 3659 §7.1); unknown names and empty segments
+// are case-insensitive (RFC 3659 §7.5); unknown names and empty segments
 // are ignored, because the RFC has the server select just the facts it
 // supports. Spaces around a name are ignored too.
 //
@@ -121,12 +130,15 @@ type MLSxEntry struct {
 // AppendMLSx appends to dst one MLSD line for e (RFC 3659 §7.2) and
 // returns the extended slice: "fact=value;" for each fact in facts, in
 // alphabetical order of fact names (modify, perm, size, type, unique,
-// unix.gid, unix.mode, unix.uid), then one space, the name, and CRLF.
-// An MLST response line (RFC 3659 §7.3) is the same with a leading space,
-// which the caller writes.
+// unix.gid, unix.mode, unix.uid), then exactly one space, the name, and
+// CRLF; with no facts the line is a space and the name. An MLST response
+// line (also RFC 3659 §7.2) is the same with a leading space, which the
+// caller writes.
 //
 // The type is "dir" for a directory, "OS.unix=symlink" if e.IsLink (an
-// OS-specific type, RFC 3659 §7.5.1), else "file". modify is the
+// OS-specific type, RFC 3659 §7.5.1; the example in §7.7.4 writes
+// "OS.unix=slink:target", which does not fit the grammar, as proftpd
+// notes, so we follow the grammar), else "file". modify is the
 // modification time in loc (UTC if nil; RFC 3659 §2.3 requires UTC, so
 // other zones are only for compatibility with broken clients), left out
 // if its year is outside 1900..9999, which the fact cannot represent.
