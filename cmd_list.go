@@ -288,6 +288,7 @@ func (s *session) statPath(arg string) {
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	s.conn.SetWriteDeadline(s.writeDeadline())
 	w := bufio.NewWriterSize(s.conn, 16<<10)
 	w.WriteString("213-Status of \"" + appendSafeString(s.srv.codec.encode(quote(vpath))) + "\":\r\n")
 	l := s.newLister(formatLs)
@@ -301,6 +302,5 @@ func (s *session) statPath(arg string) {
 		l.write(w, path.Dir(vpath), path.Base(vpath), lfi)
 	}
 	w.WriteString("213 End of status.\r\n")
-	s.conn.SetWriteDeadline(time.Now().Add(durationOr(s.srv.DataTimeout, DefaultDataTimeout)))
 	w.Flush()
 }

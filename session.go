@@ -114,60 +114,61 @@ func (s *session) serve() {
 var errLineTooLong = errors.New("command line too long")
 
 // readLine reads one command line, bounded by MaxLineLength. The idle
-// timeout applies, except while a transfer runs. A line ends with LF; a CR
-// before it is dropped (pyftpdlib accepts only CRLF; a bare LF is what
-// hand-typed netcat sessions send, and it is harmless to accept).
+// timeout applies to the whole line, so a client that trickles a line byte
+// by byte can't hold the session; it does not run while a transfer does. A
+// line ends with LF; a CR before it is dropped (pyftpdlib accepts only
+// CRLF; a bare LF is what hand-typed netcat sessions send).
 func (s *session) readLine() (string, error) {
 	maxLen := s.srv.MaxLineLength
 	if maxLen <= 0 {
 		maxLen = DefaultMaxLineLength
 	}
 	idle := durationOr(s.srv.IdleTimeout, DefaultIdleTimeout)
+	var deadline time.Time
+	if idle > 0 {
+		deadline = time.Now().Add(idle)
+	}
 	var buf []byte
 	tooLong := false
 	for {
-		if idle > 0 {
-			s.conn.SetReadDeadline(time.Now().Add(idle))
-		} else {
-			s.conn.SetReadDeadline(time.Time{})
-		}
+		s.conn.SetReadDeadline(deadline)
 		if s.srv.inShutdown.Load() {
 			s.shutdownSession()
 			return "", net.ErrClosed
 		}
 		frag, err := s.r.ReadSlice('\n')
-		if err == nil || errors.Is(err, bufio.ErrBufferFull) {
-			if !tooLong {
-				if len(buf)+len(frag) > maxLen+2 {
-					tooLong = true
-					buf = nil
-				} else {
-					buf = append(buf, frag...)
-				}
+		if !tooLong {
+			if len(buf)+len(frag) > maxLen+2 {
+				tooLong = true
+				buf = nil
+			} else {
+				buf = append(buf, frag...)
 			}
-			if err == nil {
-				if tooLong {
-					return "", errLineTooLong
-				}
-				line := buf[:len(buf)-1]
-				if n := len(line); n > 0 && line[n-1] == '\r' {
-					line = line[:n-1]
-				}
-				if len(line) > maxLen {
-					return "", errLineTooLong
-				}
-				return string(line), nil
-			}
-			continue
 		}
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
+		switch {
+		case err == nil:
+			if tooLong {
+				return "", errLineTooLong
+			}
+			line := buf[:len(buf)-1]
+			if n := len(line); n > 0 && line[n-1] == '\r' {
+				line = line[:n-1]
+			}
+			if len(line) > maxLen {
+				return "", errLineTooLong
+			}
+			return string(line), nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case isTimeout(err):
 			if s.srv.inShutdown.Load() {
 				s.shutdownSession()
 				return "", err
 			}
 			if s.transferRunning() {
-				continue // the idle timer is suspended during transfers
+				// The idle timer is suspended during transfers.
+				deadline = time.Now().Add(idle)
+				continue
 			}
 			s.log.Info("control connection timed out")
 			s.reply(421, "Control connection timed out.")
@@ -253,10 +254,20 @@ func (s *session) write(b []byte) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	// A client that stops reading must not block the session forever.
-	s.conn.SetWriteDeadline(time.Now().Add(durationOr(s.srv.DataTimeout, DefaultDataTimeout)))
+	s.conn.SetWriteDeadline(s.writeDeadline())
 	if _, err := s.conn.Write(b); err != nil {
 		s.conn.Close()
 	}
+}
+
+// writeDeadline bounds a write on the control connection: the data
+// timeout, or five minutes when that is disabled.
+func (s *session) writeDeadline() time.Time {
+	d := durationOr(s.srv.DataTimeout, DefaultDataTimeout)
+	if d <= 0 {
+		d = 5 * time.Minute
+	}
+	return time.Now().Add(d)
 }
 
 // appendSafe appends text with CR and LF replaced by '?'.
