@@ -6,11 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -195,13 +193,6 @@ func (s *session) kill() {
 	s.conn.Close()
 }
 
-func (s *session) userNameForLog() string {
-	if s.user != nil {
-		return s.user.Name
-	}
-	return ""
-}
-
 // reply sends a single-line reply. CR and LF inside text are replaced, so a
 // file name can never inject a reply line.
 func (s *session) reply(code int, text string) {
@@ -327,5 +318,3 @@ func (s *session) statusLines() []string {
 	return lines
 }
 
-var _ = os.O_RDONLY
-var _ = io.EOF

@@ -221,7 +221,6 @@ func (lw *LFWriter) Write(p []byte) (int, error) {
 		// p[i] is a CR.
 		if i+1 == len(p) {
 			lw.cr = true
-			i++
 			break
 		}
 		if lw.n == len(lw.buf) {
