@@ -317,4 +317,3 @@ func (s *session) statusLines() []string {
 	}
 	return lines
 }
-
