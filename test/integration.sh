@@ -169,11 +169,27 @@ check_startup_log() { # NAME
 }
 
 summary() {
+	# Stop the servers first, so that a race detector's report (pier is
+	# built with -race by integration_test.go) or a panic is in the logs.
+	local pid log
+	for pid in "${PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	for pid in "${PIDS[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	for log in "${LOGS[@]}"; do
+		[[ -f $log ]] || continue
+		if grep -q -e 'WARNING: DATA RACE' -e '^panic:' -e 'level=ERROR' "$log"; then
+			fail "${log##*/}: no data race, panic or error in the server log" "$(grep -m1 -e 'WARNING: DATA RACE' -e '^panic:' -e 'level=ERROR' "$log")"
+		else
+			pass "${log##*/}: no data race, panic or error in the server log"
+		fi
+	done
 	echo
 	if ((FAILED > 0)); then
 		echo "Failed checks:"
 		printf '  - %s\n' "${FAILS[@]}"
-		local log
 		for log in "${LOGS[@]}"; do
 			[[ -f $log ]] || continue
 			echo

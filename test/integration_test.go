@@ -55,7 +55,7 @@ func TestRealClients(t *testing.T) {
 	consultSources(t, root)
 
 	bin := filepath.Join(t.TempDir(), "pier")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/pier")
+	build := exec.Command("go", "build", "-race", "-o", bin, "./cmd/pier") // -race: catch data races under real clients too
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/pier: %v\n%s", err, out)
