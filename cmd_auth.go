@@ -10,6 +10,9 @@ import (
 // probed; a failed PASS is delayed, and too many close the connection.
 
 func (s *session) cmdUSER(arg string) {
+	if !s.tlsLoginAllowed() {
+		return
+	}
 	if s.user != nil {
 		s.logout()
 		s.flushAccount()
@@ -22,6 +25,9 @@ func (s *session) cmdUSER(arg string) {
 }
 
 func (s *session) cmdPASS(arg string) {
+	if !s.tlsLoginAllowed() {
+		return
+	}
 	if s.user != nil {
 		s.reply(503, "User already authenticated.")
 		return
@@ -105,6 +111,12 @@ func (s *session) flushAccount() {
 	s.renameFrom = ""
 	s.epsvAll = false
 	s.facts = defaultFacts
+	// REIN keeps the control connection's protection (RFC 4217 §13) but
+	// resets PBSZ and PROT; implicit FTPS starts protected.
+	s.tls.pbsz, s.tls.prot = s.implicitTLS, 0
+	if s.implicitTLS {
+		s.tls.prot = 'P'
+	}
 	s.closeDataSetup()
 	s.log = s.srv.logger().With("session", s.id, "remote", s.remote.String())
 }

@@ -289,7 +289,7 @@ func (s *session) statPath(arg string) {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	s.conn.SetWriteDeadline(s.writeDeadline())
-	w := bufio.NewWriterSize(s.conn, 16<<10)
+	w := bufio.NewWriterSize(s.ctrl, 16<<10)
 	w.WriteString("213-Status of \"" + appendSafeString(s.srv.codec.encode(quote(vpath))) + "\":\r\n")
 	l := s.newLister(formatLs)
 	if fi.IsDir() {

@@ -72,16 +72,20 @@ func (s *session) cmdHELP(arg string) {
 // cmdFEAT lists the extensions (RFC 2389 §3.2), one per line with a
 // leading space, generated from what the server has.
 func (s *session) cmdFEAT(string) {
-	feats := []string{
+	var feats []string
+	if s.srv.TLSConfig != nil {
+		feats = append(feats, " AUTH TLS", " AUTH SSL", " PBSZ", " PROT")
+	}
+	feats = append(feats,
 		" EPRT",
 		" EPSV",
 		" MDTM",
 		" MFMT",
-		" MLST " + s.facts.FeatString(),
+		" MLST "+s.facts.FeatString(),
 		" REST STREAM",
 		" SIZE",
 		" TVFS",
-	}
+	)
 	if s.srv.codec.utf8 {
 		feats = append(feats, " UTF8")
 	}

@@ -89,6 +89,11 @@ func init() {
 		{name: "HELP", arg: argOptional, handler: (*session).cmdHELP, help: "Syntax: HELP [<SP> cmd] (show help)."},
 		{name: "NOOP", arg: argNone, duringTransfer: true, handler: (*session).cmdNOOP, help: "Syntax: NOOP (just do nothing)."},
 		{name: "FEAT", arg: argNone, handler: (*session).cmdFEAT, help: "Syntax: FEAT (list all new features supported)."},
+		// FTPS (RFC 4217), allowed before login.
+		{name: "AUTH", arg: argRequired, handler: (*session).cmdAUTH, help: "Syntax: AUTH <SP> TLS|SSL (set up secure control channel)."},
+		{name: "PBSZ", arg: argRequired, handler: (*session).cmdPBSZ, help: "Syntax: PBSZ <SP> 0 (negotiate TLS buffer)."},
+		{name: "PROT", arg: argRequired, handler: (*session).cmdPROT, help: "Syntax: PROT <SP> [C|P] (set up un/secure data channel)."},
+		{name: "CCC", arg: argNone, handler: (*session).cmdCCC, help: "Syntax: CCC (clear command channel; refused)."},
 		// OPTS works before login: clients send "OPTS UTF8 ON" first.
 		{name: "OPTS", arg: argRequired, handler: (*session).cmdOPTS, help: "Syntax: OPTS <SP> cmd [<SP> option] (set option for command)."},
 	}

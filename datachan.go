@@ -53,6 +53,9 @@ func (s *session) cmdPASV(string) {
 		s.reply(501, "PASV not allowed after EPSV ALL.")
 		return
 	}
+	if !s.tlsDataAllowed() {
+		return
+	}
 	advertised := s.local.Addr()
 	if s.srv.PublicAddr.IsValid() {
 		advertised = s.srv.PublicAddr
@@ -82,6 +85,9 @@ func (s *session) cmdPASV(string) {
 
 func (s *session) cmdEPSV(arg string) {
 	mode, err := ftpaddr.ParseEPSV(arg)
+	if err == nil && mode != ftpaddr.EPSVAll && !s.tlsDataAllowed() {
+		return
+	}
 	v6 := s.local.Addr().Is6()
 	want := "1"
 	if v6 {
@@ -152,6 +158,9 @@ func (s *session) cmdEPRT(arg string) {
 // setActive checks an active-mode address: by default only the client's own
 // address and an unprivileged port (RFC 2577 §3, FTP bounce).
 func (s *session) setActive(cmd string, ap netip.AddrPort) {
+	if !s.tlsDataAllowed() {
+		return
+	}
 	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	if ap.Addr() != s.remote.Addr() && !s.srv.PermitForeignAddresses {
 		s.log.Warn("rejected active data connection to a foreign address", "cmd", cmd, "addr", ap.String())

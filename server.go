@@ -2,6 +2,7 @@ package pier
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -116,6 +117,26 @@ type Server struct {
 	// are IANA character set names such as "latin1".
 	Encoding string
 
+	// TLSConfig enables FTPS (RFC 4217): AUTH TLS on every listener, and
+	// TLS from the first byte on listeners given to ServeTLS. It needs a
+	// certificate (Certificates or GetCertificate). TLS 1.2 is the minimum
+	// whatever MinVersion says. If nil, AUTH gets 502.
+	TLSConfig *tls.Config
+
+	// TLSControlRequired refuses USER and PASS (530) until the control
+	// connection is protected.
+	TLSControlRequired bool
+
+	// TLSDataRequired refuses data connections (521) unless PROT P is in
+	// effect.
+	TLSDataRequired bool
+
+	// TLSAllowNoReuse accepts protected data connections that do not resume
+	// the control connection's TLS session. By default they are refused
+	// (522), which stops a third party from taking over a data connection;
+	// set it for clients that can't resume sessions (stock Python ftplib).
+	TLSAllowNoReuse bool
+
 	// Logger receives the server's logs. If nil, slog.Default(). At debug
 	// level every command and reply is logged, with PASS masked.
 	Logger *slog.Logger
@@ -169,6 +190,21 @@ func Listen(addr string) (net.Listener, error) {
 // returns ErrServerClosed after Shutdown or Close, or the accept error that
 // stopped it. Serve closes ln when it returns.
 func (s *Server) Serve(ln net.Listener) error {
+	return s.serve(ln, false)
+}
+
+// ServeTLS is Serve for implicit FTPS: every connection on ln speaks TLS
+// from its first byte (conventionally on port 990), and data connections
+// are protected unless the client sends PROT C. TLSConfig must be set.
+func (s *Server) ServeTLS(ln net.Listener) error {
+	if s.TLSConfig == nil {
+		ln.Close()
+		return errors.New("pier: ServeTLS needs TLSConfig")
+	}
+	return s.serve(ln, true)
+}
+
+func (s *Server) serve(ln net.Listener, implicitTLS bool) error {
 	if err := s.init(); err != nil {
 		ln.Close()
 		return err
@@ -198,7 +234,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			return fmt.Errorf("pier: accept: %w", err)
 		}
 		delay = 0
-		s.handleConn(conn)
+		s.handleConn(conn, implicitTLS)
 	}
 }
 
@@ -232,7 +268,7 @@ func (s *Server) trackListener(ln net.Listener, add bool) bool {
 }
 
 // handleConn applies the connection limits and starts the session.
-func (s *Server) handleConn(conn net.Conn) {
+func (s *Server) handleConn(conn net.Conn, implicitTLS bool) {
 	remote := addrPort(conn.RemoteAddr())
 	ip := remote.Addr()
 	s.mu.Lock()
@@ -259,6 +295,7 @@ func (s *Server) handleConn(conn net.Conn) {
 		return
 	}
 	sess := newSession(s, conn, s.nextID.Add(1))
+	sess.implicitTLS = implicitTLS
 	if s.sessions == nil {
 		s.sessions = make(map[*session]struct{})
 		s.perIP = make(map[netip.Addr]int)

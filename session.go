@@ -24,7 +24,8 @@ import (
 type session struct {
 	srv    *Server
 	id     uint64
-	conn   net.Conn
+	conn   net.Conn // the TCP connection: deadlines and Close
+	ctrl   net.Conn // what replies are written to: conn, or TLS over it; guarded by writeMu
 	remote netip.AddrPort
 	local  netip.AddrPort
 	r      *bufio.Reader
@@ -52,6 +53,9 @@ type session struct {
 	pasv   *net.TCPListener
 	active netip.AddrPort
 
+	tls         tlsState
+	implicitTLS bool
+
 	xferMu sync.Mutex // guards xfer
 	xfer   *transfer  // the running transfer, nil if none
 	quit   bool
@@ -62,6 +66,7 @@ func newSession(srv *Server, conn net.Conn, id uint64) *session {
 		srv:    srv,
 		id:     id,
 		conn:   conn,
+		ctrl:   conn,
 		remote: addrPort(conn.RemoteAddr()),
 		local:  addrPort(conn.LocalAddr()),
 		cwd:    "/",
@@ -94,6 +99,13 @@ func (s *session) serve() {
 	}
 	s.log.Info("FTP session opened", "local", s.local.String())
 	s.r = bufio.NewReaderSize(s.conn, 1024)
+	if s.implicitTLS {
+		if err := s.startControlTLS(); err != nil {
+			s.log.Info("implicit TLS handshake failed", "err", err)
+			return
+		}
+		s.tls.pbsz, s.tls.prot = true, 'P'
+	}
 	s.reply(220, cmp.Or(s.srv.Banner, DefaultBanner))
 	for !s.quit {
 		line, err := s.readLine()
@@ -246,7 +258,7 @@ func (s *session) write(b []byte) {
 	defer s.writeMu.Unlock()
 	// A client that stops reading must not block the session forever.
 	s.conn.SetWriteDeadline(s.writeDeadline())
-	if _, err := s.conn.Write(b); err != nil {
+	if _, err := s.ctrl.Write(b); err != nil {
 		s.conn.Close()
 	}
 }

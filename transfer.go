@@ -1,6 +1,7 @@
 package pier
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -114,7 +115,8 @@ type transferJob struct {
 	// closeFile closes the file; its error fails the transfer (an upload
 	// that can't be flushed is not complete).
 	closeFile func() error
-	logFile   bool // log the transfer line (files, not listings)
+	logFile   bool        // log the transfer line (files, not listings)
+	protect   *tls.Config // PROT P: the data connection's TLS configuration
 }
 
 // startTransfer sends 150 and runs the job in its own goroutine. The caller
@@ -122,6 +124,9 @@ type transferJob struct {
 func (s *session) startTransfer(job transferJob) {
 	ln, active := s.pasv, s.active
 	s.pasv, s.active = nil, netip.AddrPort{}
+	if s.tls.prot == 'P' {
+		job.protect = s.tls.config
+	}
 	t := &transfer{cmd: job.cmd, path: job.path, start: time.Now(), done: make(chan struct{})}
 	s.xferMu.Lock()
 	s.xfer = t
@@ -143,6 +148,16 @@ func (s *session) runTransfer(t *transfer, job transferJob, ln *net.TCPListener,
 	}()
 	var err error
 	conn, connErr := s.openData(t, ln, active)
+	handshakeFailed := false
+	if connErr == nil && job.protect != nil {
+		raw := conn
+		t.setWaiter(raw.Close)
+		conn, connErr = s.protectData(raw, job.protect)
+		if connErr != nil {
+			raw.Close()
+			handshakeFailed = true
+		}
+	}
 	if connErr == nil {
 		if t.setWaiter(conn.Close) {
 			err = job.body(t, conn)
@@ -168,6 +183,12 @@ func (s *session) runTransfer(t *transfer, job transferJob, ln *net.TCPListener,
 	switch {
 	case aborted:
 		// cmdABOR or the session's end sends the replies.
+	case errors.Is(connErr, errTLSReuse):
+		s.log.Warn("refused a protected data connection that did not resume the control connection's TLS session")
+		s.reply(522, "TLS session reuse required on the data connection.")
+	case handshakeFailed:
+		s.log.Info("data connection TLS handshake failed", "err", connErr)
+		s.reply(522, "TLS handshake failed on the data connection.")
 	case connErr != nil:
 		s.log.Info("can't open data connection", "err", connErr)
 		s.reply(425, "Can't open data connection.")

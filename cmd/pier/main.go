@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +31,7 @@ import (
 	"github.com/pierftp/pier"
 	"github.com/pierftp/pier/auth"
 	"github.com/pierftp/pier/fsys/local"
+	"github.com/pierftp/pier/tlscert"
 )
 
 // version is set at build time with -ldflags "-X main.version=..."; if
@@ -47,6 +49,8 @@ type options struct {
 	write, debug, showVersion, verbose, help bool
 	username, password                       string
 	tls, tlsControlRequired, tlsDataRequired bool
+	tlsSelfSigned, tlsAllowNoReuse           bool
+	tlsImplicitPort                          int
 	certfile, keyfile                        string
 	timeout                                  int
 	banner, encoding, logFormat              string
@@ -69,11 +73,14 @@ func newFlagSet(o *options) *pflag.FlagSet {
 	fs.BoolVarP(&o.verbose, "verbose", "V", false, "more detailed logging: also data connections and every refused command")
 	fs.StringVarP(&o.username, "username", "u", "", "a login `NAME`; needs --password; anonymous is then off (default: anonymous)")
 	fs.StringVarP(&o.password, "password", "P", "", "the `PASS`word of --username")
-	fs.BoolVar(&o.tls, "tls", false, "enable FTPS (AUTH TLS); needs --certfile and --keyfile (not available yet)")
-	fs.StringVar(&o.certfile, "certfile", "", "PEM certificate `FILE` for --tls (not available yet)")
-	fs.StringVar(&o.keyfile, "keyfile", "", "PEM private key `FILE` for --tls (not available yet)")
-	fs.BoolVar(&o.tlsControlRequired, "tls-control-required", false, "refuse login before AUTH TLS (not available yet)")
-	fs.BoolVar(&o.tlsDataRequired, "tls-data-required", false, "refuse data transfers without PROT P (not available yet)")
+	fs.BoolVar(&o.tls, "tls", false, "enable FTPS (AUTH TLS); needs --certfile and --keyfile, or --tls-self-signed")
+	fs.StringVar(&o.certfile, "certfile", "", "PEM certificate `FILE` (chain) for --tls; reloaded when it changes and on SIGHUP")
+	fs.StringVar(&o.keyfile, "keyfile", "", "PEM private key `FILE` for --tls (default: the --certfile)")
+	fs.BoolVar(&o.tlsControlRequired, "tls-control-required", false, "refuse login before AUTH TLS")
+	fs.BoolVar(&o.tlsDataRequired, "tls-data-required", false, "refuse data transfers without PROT P")
+	fs.BoolVar(&o.tlsSelfSigned, "tls-self-signed", false, "enable FTPS with a self-signed certificate made in memory (its fingerprint is logged); for quick tries")
+	fs.IntVar(&o.tlsImplicitPort, "tls-implicit-port", 0, "also listen for implicit FTPS (TLS from the first byte) on this `PORT`, conventionally 990; 0: off")
+	fs.BoolVar(&o.tlsAllowNoReuse, "tls-allow-no-reuse", false, "accept protected data connections that don't resume the control connection's TLS session (stock Python ftplib); weaker")
 	fs.IntVar(&o.timeout, "timeout", 300, "idle timeout of the control connection and stall timeout of transfers, in `SECONDS`; 0 disables")
 	fs.StringVar(&o.banner, "banner", pier.DefaultBanner, "the 220 greeting `TEXT`")
 	fs.BoolVar(&o.permitForeign, "permit-foreign-addresses", false, "allow data connections to or from other hosts than the client (FXP)")
@@ -168,13 +175,66 @@ type config struct {
 	user      string
 	write     bool
 	o         *options
+	// implicitAddr is the implicit-FTPS listen address, "" if off.
+	implicitAddr string
+	reloader     *tlscert.Reloader
+}
+
+// configureTLS checks the TLS flags and builds the TLS configuration; nil
+// when FTPS is off.
+func configureTLS(o *options) (*tls.Config, *tlscert.Reloader, error) {
+	if o.tlsSelfSigned {
+		if o.certfile != "" || o.keyfile != "" {
+			return nil, nil, usagef("--tls-self-signed and --certfile/--keyfile exclude each other")
+		}
+		o.tls = true
+	}
+	if !o.tls {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{
+			{"certfile", o.certfile != ""}, {"keyfile", o.keyfile != ""},
+			{"tls-control-required", o.tlsControlRequired}, {"tls-data-required", o.tlsDataRequired},
+			{"tls-implicit-port", o.tlsImplicitPort != 0}, {"tls-allow-no-reuse", o.tlsAllowNoReuse},
+		} {
+			if f.set {
+				return nil, nil, usagef("--%s needs --tls", f.name)
+			}
+		}
+		return nil, nil, nil
+	}
+	if o.tlsImplicitPort < 0 || o.tlsImplicitPort > 65535 {
+		return nil, nil, usagef("--tls-implicit-port %d: must be between 1 and 65535", o.tlsImplicitPort)
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if o.tlsSelfSigned {
+		cert, err := tlscert.SelfSigned("localhost", "127.0.0.1", "::1")
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+		return cfg, nil, nil
+	}
+	if o.certfile == "" {
+		return nil, nil, usagef("--tls needs --certfile and --keyfile (or --tls-self-signed)")
+	}
+	keyfile := o.keyfile
+	if keyfile == "" {
+		keyfile = o.certfile
+	}
+	r, err := tlscert.NewReloader(o.certfile, keyfile)
+	if err != nil {
+		return nil, nil, usagef("--certfile/--keyfile: %v", err)
+	}
+	cfg.GetCertificate = r.GetCertificate
+	return cfg, r, nil
 }
 
 func configure(o *options, fs *pflag.FlagSet, stderr io.Writer) (*pier.Server, *config, error) {
-	for _, name := range []string{"tls", "certfile", "keyfile", "tls-control-required", "tls-data-required"} {
-		if fs.Changed(name) {
-			return nil, nil, usagef("--%s: FTPS is not available in this version of pier yet", name)
-		}
+	tlsConfig, reloader, err := configureTLS(o)
+	if err != nil {
+		return nil, nil, err
 	}
 	if o.port < 0 || o.port > 65535 {
 		return nil, nil, usagef("--port %d: must be between 0 and 65535", o.port)
@@ -196,7 +256,7 @@ func configure(o *options, fs *pflag.FlagSet, stderr io.Writer) (*pier.Server, *
 			return nil, nil, fmt.Errorf("current folder: %w", err)
 		}
 	}
-	dir, err := filepath.Abs(dir)
+	dir, err = filepath.Abs(dir)
 	if err != nil {
 		return nil, nil, usagef("--directory %q: %v", o.directory, err)
 	}
@@ -254,7 +314,10 @@ func configure(o *options, fs *pflag.FlagSet, stderr io.Writer) (*pier.Server, *
 		perm = pier.AllPerms
 	}
 	users := &auth.Virtual{}
-	cfg := &config{addr: addr, dir: dir, logger: logger, write: o.write, o: o}
+	cfg := &config{addr: addr, dir: dir, logger: logger, write: o.write, o: o, reloader: reloader}
+	if o.tlsImplicitPort != 0 {
+		cfg.implicitAddr = net.JoinHostPort(strings.Trim(host, "[]"), strconv.Itoa(o.tlsImplicitPort))
+	}
 	if o.username != "" {
 		cfg.user = o.username
 		err = users.AddUser(o.username, auth.Account{Password: o.password, FS: root, Perm: perm})
@@ -291,8 +354,38 @@ func configure(o *options, fs *pflag.FlagSet, stderr io.Writer) (*pier.Server, *
 		DisableSendfile:        o.disableSendfile,
 		Encoding:               o.encoding,
 		Logger:                 logger,
+		TLSConfig:              tlsConfig,
+		TLSControlRequired:     o.tlsControlRequired,
+		TLSDataRequired:        o.tlsDataRequired,
+		TLSAllowNoReuse:        o.tlsAllowNoReuse,
 	}
 	return srv, cfg, nil
+}
+
+// logTLS logs the FTPS settings and the certificate's fingerprint, which a
+// user compares with what the client shows before trusting it.
+func logTLS(log *slog.Logger, srv *pier.Server, cfg *config) {
+	var cert *tls.Certificate
+	source := "self-signed, in memory"
+	if cfg.reloader != nil {
+		cert = cfg.reloader.Certificate()
+		source = cfg.o.certfile
+		cfg.reloader.OnReload = func(err error) {
+			if err != nil {
+				log.Error("certificate reload failed; keeping the old one", "err", err)
+			} else {
+				log.Info("certificate reloaded", "sha256", tlscert.Fingerprint(cfg.reloader.Certificate()))
+			}
+		}
+	} else if len(srv.TLSConfig.Certificates) > 0 {
+		cert = &srv.TLSConfig.Certificates[0]
+	}
+	log.Info("FTPS enabled",
+		"certificate", source,
+		"sha256", tlscert.Fingerprint(cert),
+		"control_required", srv.TLSControlRequired,
+		"data_required", srv.TLSDataRequired,
+		"session_reuse_required", !srv.TLSAllowNoReuse)
 }
 
 // parseRange parses "FROM-TO", an inclusive passive port range.
@@ -382,14 +475,42 @@ func serve(srv *pier.Server, cfg *config) int {
 	if cfg.o.iface == "" {
 		log.Info("listening on all interfaces, IPv4 and IPv6", "port", ln.Addr().(*net.TCPAddr).Port)
 	}
+	nListeners := 1
+	done := make(chan error, 2)
+	if srv.TLSConfig != nil {
+		logTLS(log, srv, cfg)
+		if cfg.implicitAddr != "" {
+			iln, err := pier.Listen(cfg.implicitAddr)
+			if err != nil {
+				log.Error("can't listen for implicit FTPS", "err", err)
+				ln.Close()
+				return 1
+			}
+			log.Info("implicit FTPS listening", "listen", iln.Addr().String())
+			nListeners++
+			go func() { done <- srv.ServeTLS(iln) }()
+		}
+	}
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	done := make(chan error, 1)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for range hup {
+			if cfg.reloader == nil {
+				log.Info("SIGHUP: no certificate files to reload")
+				continue
+			}
+			log.Info("SIGHUP: reloading the certificate")
+			cfg.reloader.Reload() // OnReload logs the outcome
+		}
+	}()
 	go func() { done <- srv.Serve(ln) }()
 	select {
 	case err := <-done:
 		log.Error("server stopped", "err", err)
+		srv.Close()
 		return 1
 	case sig := <-sigs:
 		log.Info("received signal; shutting down, running transfers finish first (signal again to stop at once)", "signal", sig.String())
@@ -403,7 +524,9 @@ func serve(srv *pier.Server, cfg *config) int {
 	if err := srv.Shutdown(ctx); err != nil {
 		srv.Close()
 	}
-	<-done
+	for range nListeners {
+		<-done
+	}
 	log.Info("pier stopped")
 	return 0
 }
