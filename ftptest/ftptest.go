@@ -10,6 +10,7 @@ package ftptest
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -132,6 +133,32 @@ type Conn struct {
 	r *bufio.Reader
 	// Banner is the text of the 220 greeting.
 	Banner string
+	// DataTLS, if set, makes Passive wrap data connections in TLS with this
+	// configuration (after PROT P). Give it the control connection's
+	// ClientSessionCache and ServerName so that the data connection resumes
+	// the control connection's session, as pier requires by default.
+	DataTLS *tls.Config
+}
+
+// AuthTLS sends AUTH TLS and upgrades the control connection with cfg.
+func (c *Conn) AuthTLS(t testing.TB, cfg *tls.Config) {
+	t.Helper()
+	c.Expect(t, "AUTH TLS", 234)
+	c.StartTLS(t, cfg)
+}
+
+// StartTLS runs a client TLS handshake on the control connection (after a
+// 234, or at once for implicit FTPS).
+func (c *Conn) StartTLS(t testing.TB, cfg *tls.Config) {
+	t.Helper()
+	tc := tls.Client(c.Conn, cfg)
+	tc.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := tc.Handshake(); err != nil {
+		t.Fatalf("ftptest: TLS handshake: %v", err)
+	}
+	tc.SetDeadline(time.Time{})
+	c.Conn = tc
+	c.r = bufio.NewReader(tc)
 }
 
 // Dial connects to the server and reads the 220 greeting.
@@ -261,6 +288,11 @@ func (c *Conn) Passive(t testing.TB) net.Conn {
 		t.Fatalf("ftptest: data dial: %v", err)
 	}
 	t.Cleanup(func() { dc.Close() })
+	if c.DataTLS != nil {
+		// The handshake runs on first use: the server starts its side
+		// only after the transfer command.
+		return tls.Client(dc, c.DataTLS)
+	}
 	return dc
 }
 
