@@ -20,7 +20,11 @@ const AnonymousName = "anonymous"
 // Account is one virtual user's settings.
 type Account struct {
 	// Password is compared in constant time. An empty password is allowed.
+	// Ignored when PasswordHash is set.
 	Password string
+	// PasswordHash, if set, is an argon2id or bcrypt hash of the password
+	// (see HashPassword); Password is then ignored.
+	PasswordHash string
 	// FS is the user's file system, rooted at their home.
 	FS pier.FileSystem
 	// Perm is the user's permission letters; if empty, read-only ("elr").
@@ -50,6 +54,11 @@ func (v *Virtual) AddUser(name string, a Account) error {
 	if a.Perm == "" {
 		a.Perm = pier.ReadPerms
 	}
+	if a.PasswordHash != "" {
+		if err := checkHash(a.PasswordHash); err != nil {
+			return fmt.Errorf("auth: user %q: %w", name, err)
+		}
+	}
 	if err := a.Perm.Validate(); err != nil {
 		return fmt.Errorf("auth: user %q: %w", name, err)
 	}
@@ -65,11 +74,18 @@ func (v *Virtual) AddUser(name string, a Account) error {
 	return nil
 }
 
+func (a *Account) passwordOK(pass string) bool {
+	if a.PasswordHash != "" {
+		return VerifyPassword(a.PasswordHash, pass)
+	}
+	return subtle.ConstantTimeCompare([]byte(pass), []byte(a.Password)) == 1
+}
+
 // AddAnonymous adds the anonymous account: any password is accepted. Write
 // letters in a.Perm make the server writable by anyone; the caller should
 // warn about it.
 func (v *Virtual) AddAnonymous(a Account) error {
-	a.Password = ""
+	a.Password, a.PasswordHash = "", ""
 	return v.AddUser(AnonymousName, a)
 }
 
@@ -88,7 +104,7 @@ func (v *Virtual) Authenticate(_ context.Context, _ pier.ConnInfo, name, pass st
 	if !ok {
 		return nil, fmt.Errorf("user %q: %w", name, pier.ErrAuthFailed)
 	}
-	if name != AnonymousName && subtle.ConstantTimeCompare([]byte(pass), []byte(a.Password)) != 1 {
+	if name != AnonymousName && !a.passwordOK(pass) {
 		return nil, fmt.Errorf("user %q: wrong password: %w", name, pier.ErrAuthFailed)
 	}
 	return &pier.User{

@@ -9,6 +9,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -27,6 +28,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 
 	"github.com/pierftp/pier"
 	"github.com/pierftp/pier/auth"
@@ -44,19 +46,22 @@ func main() {
 
 // options are the parsed command-line flags.
 type options struct {
-	iface, directory, natAddress, portRange  string
-	port                                     int
-	write, debug, showVersion, verbose, help bool
-	username, password                       string
-	tls, tlsControlRequired, tlsDataRequired bool
-	tlsSelfSigned, tlsAllowNoReuse           bool
-	tlsImplicitPort                          int
-	certfile, keyfile                        string
-	timeout                                  int
-	banner, encoding, logFormat              string
-	permitForeign, permitPrivileged          bool
-	useLocaltime, disableSendfile            bool
-	maxCons, maxConsPerIP, maxLoginAttempts  int
+	iface, directory, natAddress, portRange string
+	port                                    int
+	write, debug, showVersion, verbose      bool
+	help                                    bool
+	username, password                      string
+	tls, tlsControlRequired                 bool
+	tlsDataRequired                         bool
+	tlsSelfSigned, tlsAllowNoReuse          bool
+	tlsImplicitPort                         int
+	certfile, keyfile                       string
+	timeout                                 int
+	banner, encoding, logFormat             string
+	usersFile                               string
+	permitForeign, permitPrivileged         bool
+	useLocaltime, disableSendfile           bool
+	maxCons, maxConsPerIP, maxLoginAttempts int
 }
 
 func newFlagSet(o *options) *pflag.FlagSet {
@@ -92,6 +97,7 @@ func newFlagSet(o *options) *pflag.FlagSet {
 	fs.IntVar(&o.maxConsPerIP, "max-cons-per-ip", 0, "most simultaneous connections (`N`) from one address; 0 means no limit")
 	fs.IntVar(&o.maxLoginAttempts, "max-login-attempts", 3, "failed logins (`N`) before disconnect")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log `FORMAT`: text or json")
+	fs.StringVar(&o.usersFile, "users-file", "", "read accounts from `FILE` (lines name:hash:perms:home; make hashes with \"pier passwd\") instead of -u/-P or anonymous")
 	fs.BoolVarP(&o.help, "help", "h", false, "show this help and exit")
 	return fs
 }
@@ -134,6 +140,9 @@ func (e *usageError) Error() string { return e.msg }
 func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "passwd" {
+		return runPasswd(args[1:], os.Stdin, stdout, stderr)
+	}
 	var o options
 	fs := newFlagSet(&o)
 	fs.SetOutput(io.Discard)
@@ -313,12 +322,21 @@ func configure(o *options, fs *pflag.FlagSet, stderr io.Writer) (*pier.Server, *
 	if o.write {
 		perm = pier.AllPerms
 	}
+	if o.usersFile != "" && (o.username != "" || fs.Changed("password") || o.write) {
+		return nil, nil, usagef("--users-file excludes --username, --password and --write (permissions come from the file)")
+	}
 	users := &auth.Virtual{}
 	cfg := &config{addr: addr, dir: dir, logger: logger, write: o.write, o: o, reloader: reloader}
 	if o.tlsImplicitPort != 0 {
 		cfg.implicitAddr = net.JoinHostPort(strings.Trim(host, "[]"), strconv.Itoa(o.tlsImplicitPort))
 	}
-	if o.username != "" {
+	if o.usersFile != "" {
+		cfg.user = o.usersFile
+		users, err = auth.LoadFile(o.usersFile, func(home string) (pier.FileSystem, error) { return local.New(home) })
+		if err != nil {
+			return nil, nil, usagef("--users-file: %v", err)
+		}
+	} else if o.username != "" {
 		cfg.user = o.username
 		err = users.AddUser(o.username, auth.Account{Password: o.password, FS: root, Perm: perm})
 	} else {
@@ -447,7 +465,10 @@ func serve(srv *pier.Server, cfg *config) int {
 		return 1
 	}
 	who := "anonymous"
-	if !cfg.anonymous {
+	switch {
+	case cfg.o.usersFile != "":
+		who = "users file " + cfg.user
+	case !cfg.anonymous:
 		who = "user " + cfg.user
 	}
 	nat := "none"
@@ -528,5 +549,58 @@ func serve(srv *pier.Server, cfg *config) int {
 		<-done
 	}
 	log.Info("pier stopped")
+	return 0
+}
+
+// runPasswd is "pier passwd": it reads a password (without echo on a
+// terminal, else the first line of standard input) and prints its hash for
+// a users file.
+func runPasswd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("pier passwd", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	useBcrypt := fs.Bool("bcrypt", false, "print a bcrypt hash instead of argon2id")
+	help := fs.BoolP("help", "h", false, "show this help")
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		if err == nil {
+			err = fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		}
+		fmt.Fprintf(stderr, "pier passwd: %v (see pier passwd --help)\n", err)
+		return 2
+	}
+	if *help {
+		fmt.Fprintf(stdout, "Usage: pier passwd [--bcrypt]\n\nRead a password and print its hash (argon2id by default) for a users file\nline name:HASH:perms:home.\n\n%s", flagUsages(fs))
+		return 0
+	}
+	var pass string
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(stderr, "Password: ")
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "pier passwd: %v\n", err)
+			return 1
+		}
+		pass = string(b)
+	} else {
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && line == "" {
+			fmt.Fprintln(stderr, "pier passwd: no password on standard input")
+			return 1
+		}
+		pass = strings.TrimRight(line, "\r\n")
+	}
+	if pass == "" {
+		fmt.Fprintln(stderr, "pier passwd: empty password")
+		return 1
+	}
+	hash, err := auth.HashPassword(pass)
+	if *useBcrypt {
+		hash, err = auth.HashPasswordBcrypt(pass)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "pier passwd: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, hash)
 	return 0
 }
