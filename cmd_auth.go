@@ -90,7 +90,9 @@ func (s *session) cmdQUIT(string) {
 func (s *session) cmdREIN(string) {
 	s.logout()
 	s.flushAccount()
-	s.reply(230, "Ready for new user.")
+	// RFC 959 §5.4: REIN replies 220 (pyftpdlib sends 230, which means
+	// "logged in" and makes clients such as jlaffaye/ftp's Logout fail).
+	s.reply(220, "Ready for new user.")
 }
 
 func (s *session) logout() {

@@ -32,7 +32,7 @@ func (s *session) cmdRMD(arg string) {
 		s.reply(550, "Can't remove root directory.")
 		return
 	}
-	fi, err := s.user.FS.Lstat(name)
+	fi, err := lstat(s.user.FS, name)
 	if err != nil {
 		s.replyErr(err)
 		return
@@ -54,7 +54,7 @@ func (s *session) cmdRMD(arg string) {
 
 func (s *session) cmdDELE(arg string) {
 	vpath, name := s.resolve(arg)
-	fi, err := s.user.FS.Lstat(name)
+	fi, err := lstat(s.user.FS, name)
 	if err != nil {
 		s.replyErr(err)
 		return
@@ -77,7 +77,7 @@ func (s *session) cmdRNFR(arg string) {
 		s.reply(550, "Can't rename home directory.")
 		return
 	}
-	if _, err := s.user.FS.Lstat(name); err != nil {
+	if _, err := lstat(s.user.FS, name); err != nil {
 		s.replyErr(err)
 		return
 	}
@@ -97,7 +97,12 @@ func (s *session) cmdRNTO(arg string) {
 		s.reply(553, "Can't overwrite the root directory.")
 		return
 	}
-	if err := s.user.FS.Rename(from[1:], name); err != nil {
+	rn, ok := s.user.FS.(RenameFS)
+	if !ok {
+		s.replyErr(ErrNotSupported)
+		return
+	}
+	if err := rn.Rename(from[1:], name); err != nil {
 		s.replyErr(err)
 		return
 	}
@@ -164,7 +169,7 @@ func (s *session) cmdMFMT(arg string) {
 	}
 	ch, ok := s.user.FS.(ChtimesFS)
 	if !ok {
-		s.replyErr(errNotSupported)
+		s.replyErr(ErrNotSupported)
 		return
 	}
 	if err := ch.Chtimes(name, t, t); err != nil {
@@ -218,7 +223,7 @@ func (s *session) siteCHMOD(arg string) {
 	}
 	ch, ok := s.user.FS.(ChmodFS)
 	if !ok {
-		s.replyErr(errNotSupported)
+		s.replyErr(ErrNotSupported)
 		return
 	}
 	vpath, name := s.resolve(p)

@@ -59,7 +59,7 @@ func (s *session) list(cmd, arg string, format listFormat) {
 	fi, err := s.user.FS.Stat(name)
 	if err != nil {
 		// A broken symlink is still listed by LIST and NLST.
-		if lfi, lerr := s.user.FS.Lstat(name); lerr == nil && format != formatMLSx && lfi.Mode()&fs.ModeSymlink != 0 && !errors.Is(err, ErrOutsideRoot) {
+		if lfi, lerr := lstat(s.user.FS, name); lerr == nil && format != formatMLSx && lfi.Mode()&fs.ModeSymlink != 0 && !errors.Is(err, ErrOutsideRoot) {
 			fi, err = lfi, nil
 		} else {
 			s.replyErr(err)
@@ -72,7 +72,7 @@ func (s *session) list(cmd, arg string, format listFormat) {
 			s.reply(501, "Not a directory.")
 			return
 		}
-		lfi, err := s.user.FS.Lstat(name)
+		lfi, err := lstat(s.user.FS, name)
 		if err != nil {
 			lfi = fi
 		}
@@ -169,7 +169,7 @@ func (l *lister) write(w io.Writer, vdir, name string, fi fs.FileInfo) error {
 		b = listing.AppendNlst(b, wireName)
 	case formatLs:
 		e := listing.Entry{Name: wireName, Info: fi}
-		if fi.Mode()&fs.ModeSymlink != 0 {
+		if fi.Mode()&fs.ModeSymlink != 0 && !l.escapes(fsName) {
 			if rl, ok := l.fsys.(ReadlinkFS); ok {
 				if target, err := rl.Readlink(fsName); err == nil {
 					e.LinkTarget = l.srv.codec.encode(target)
@@ -195,6 +195,13 @@ func (l *lister) write(w io.Writer, vdir, name string, fi fs.FileInfo) error {
 	l.line = b
 	_, err := w.Write(b)
 	return err
+}
+
+// escapes reports whether the symlink name points outside the root; its
+// target is then not shown, since it would reveal the server's real paths.
+func (l *lister) escapes(name string) bool {
+	_, err := l.fsys.Stat(name)
+	return errors.Is(err, ErrOutsideRoot)
 }
 
 // uniqueFact returns the unique fact (device and inode, RFC 3659 §7.5.2)
@@ -248,7 +255,7 @@ func (c *ownerCache) names(fi fs.FileInfo) (owner, group string, nlink uint64) {
 // cmdMLST describes one path over the control connection (RFC 3659 §7.3).
 func (s *session) cmdMLST(arg string) {
 	vpath, name := s.resolve(arg)
-	fi, err := s.user.FS.Lstat(name)
+	fi, err := lstat(s.user.FS, name)
 	if err != nil {
 		s.replyErr(err)
 		return
@@ -273,7 +280,7 @@ func appendSafeString(text string) string { return string(appendSafe(nil, text))
 // (RFC 959 §4.1.3: "like LIST, but over the control connection").
 func (s *session) statPath(arg string) {
 	vpath, name := s.resolve(splitListArg(arg))
-	lfi, err := s.user.FS.Lstat(name)
+	lfi, err := lstat(s.user.FS, name)
 	if err != nil {
 		s.replyErr(err)
 		return

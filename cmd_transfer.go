@@ -61,29 +61,26 @@ func (s *session) cmdRETR(arg string) {
 	}
 	rest := s.takeRest()
 	vpath, name := s.resolve(arg)
+	fi, err := s.user.FS.Stat(name)
+	if err != nil {
+		s.replyErr(err)
+		return
+	}
+	if fi.IsDir() {
+		s.reply(550, "Is a directory.")
+		return
+	}
+	if rest > fi.Size() {
+		s.reply(554, "REST position ("+strconv.FormatInt(rest, 10)+") > file size ("+strconv.FormatInt(fi.Size(), 10)+").")
+		return
+	}
 	f, err := s.user.FS.OpenFile(name, os.O_RDONLY, 0)
 	if err != nil {
 		s.replyErr(err)
 		return
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		s.replyErr(err)
-		return
-	}
-	if fi.IsDir() {
-		f.Close()
-		s.reply(550, "Is a directory.")
-		return
-	}
 	if rest > 0 {
-		if rest > fi.Size() {
-			f.Close()
-			s.reply(554, "REST position ("+strconv.FormatInt(rest, 10)+") > file size ("+strconv.FormatInt(fi.Size(), 10)+").")
-			return
-		}
-		if _, err := f.Seek(rest, io.SeekStart); err != nil {
+		if err := skipTo(f, rest); err != nil {
 			f.Close()
 			s.reply(554, "Can't seek to the REST position.")
 			return
@@ -109,6 +106,17 @@ func (s *session) cmdRETR(arg string) {
 		closeFile: func() error { f.Close(); return nil },
 		logFile:   true,
 	})
+}
+
+// skipTo moves a download to offset: Seek when the file can, else read and
+// drop the bytes before it.
+func skipTo(f File, offset int64) error {
+	if sk, ok := f.(io.Seeker); ok {
+		_, err := sk.Seek(offset, io.SeekStart)
+		return err
+	}
+	_, err := io.CopyN(io.Discard, f, offset)
+	return err
 }
 
 // fileReader returns the *os.File inside f if there is one, so that the
@@ -145,24 +153,39 @@ func (s *session) store(cmd, arg string) {
 	case cmd == "APPE":
 		flag = os.O_WRONLY | os.O_CREATE | os.O_APPEND
 	}
+	if rest > 0 {
+		// Resuming an upload writes at the offset: the file must exist
+		// for STOR, and be at least that long.
+		var size int64
+		fi, err := s.user.FS.Stat(name)
+		switch {
+		case err == nil && fi.IsDir():
+			s.reply(550, "Is a directory.")
+			return
+		case err == nil:
+			size = fi.Size()
+		case cmd == "STOR" || !errors.Is(err, fs.ErrNotExist):
+			s.replyErr(err)
+			return
+		}
+		if rest > size {
+			s.reply(554, "REST position ("+strconv.FormatInt(rest, 10)+") > file size ("+strconv.FormatInt(size, 10)+").")
+			return
+		}
+	}
 	f, err := s.user.FS.OpenFile(name, flag, 0o666)
 	if err != nil {
 		s.replyErr(err)
 		return
 	}
 	if rest > 0 {
-		fi, err := f.Stat()
-		if err != nil {
+		sk, ok := f.(io.Seeker)
+		if !ok {
 			f.Close()
-			s.replyErr(err)
+			s.reply(504, "This file system can't resume uploads (REST with "+cmd+").")
 			return
 		}
-		if rest > fi.Size() {
-			f.Close()
-			s.reply(554, "REST position ("+strconv.FormatInt(rest, 10)+") > file size ("+strconv.FormatInt(fi.Size(), 10)+").")
-			return
-		}
-		if _, err := f.Seek(rest, io.SeekStart); err != nil {
+		if _, err := sk.Seek(rest, io.SeekStart); err != nil {
 			f.Close()
 			s.reply(554, "Can't seek to the REST position.")
 			return

@@ -8,10 +8,6 @@ import (
 
 const replyGenericFailure = "Requested action not taken."
 
-// errNotSupported is returned for an optional ability the user's file
-// system lacks.
-var errNotSupported = errors.New("not supported by this file system")
-
 // errorReply maps an error from a FileSystem to an FTP reply. It is the one
 // place that decides what a client sees; raw error texts, which may hold
 // real paths, never reach the client.
@@ -19,7 +15,7 @@ func errorReply(err error) (int, string) {
 	switch {
 	case errors.Is(err, ErrOutsideRoot):
 		return 550, "Path points outside the user's root directory."
-	case errors.Is(err, errNotSupported):
+	case errors.Is(err, ErrNotSupported), errors.Is(err, errors.ErrUnsupported):
 		return 502, "Command not implemented for this file system."
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
 		return 452, "Insufficient storage space."

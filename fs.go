@@ -18,19 +18,22 @@ import (
 // fs.ErrExist, fs.ErrPermission, ErrOutsideRoot or syscall errnos where they
 // apply; pier maps them to FTP replies in one place.
 //
-// Optional abilities are small interfaces a FileSystem may also implement:
-// ReadlinkFS, ChmodFS and ChtimesFS. A command that needs one the file
-// system lacks is answered with 502.
+// The interface asks only what any storage can do, object stores included:
+// no atomic rename, no random-access write, no folders apart from their
+// contents. Optional abilities are small interfaces a FileSystem (or a
+// File) may also implement: LstatFS, RenameFS, ReadlinkFS, ChmodFS,
+// ChtimesFS, and io.Seeker on a File. A command that needs one the file
+// system lacks is answered with 502 (504 for REST+STOR on a file that
+// can't seek); a FileSystem method may also return ErrNotSupported.
 type FileSystem interface {
 	// Stat returns information about the named file, following symlinks.
 	Stat(name string) (fs.FileInfo, error)
-	// Lstat returns information about the named file without following a
-	// final symlink.
-	Lstat(name string) (fs.FileInfo, error)
 	// OpenFile opens the named file with os.O_* flags, like os.OpenFile.
 	// pier uses O_RDONLY for downloads; O_WRONLY|O_CREATE|O_TRUNC for STOR;
-	// O_WRONLY|O_CREATE|O_APPEND for APPE; O_WRONLY for STOR after REST;
-	// O_WRONLY|O_CREATE|O_EXCL for STOU.
+	// O_WRONLY|O_CREATE|O_APPEND for APPE; O_WRONLY (then Seek) for STOR
+	// after REST; O_WRONLY|O_CREATE|O_EXCL for STOU. An upload is complete
+	// when Close returns nil: a back-end that buffers or streams to a
+	// remote store commits there.
 	OpenFile(name string, flag int, perm fs.FileMode) (File, error)
 	// OpenDir opens the named directory for streaming its entries.
 	OpenDir(name string) (DirReader, error)
@@ -38,20 +41,31 @@ type FileSystem interface {
 	Mkdir(name string, perm fs.FileMode) error
 	// Remove removes a file or an empty directory.
 	Remove(name string) error
-	// Rename renames (moves) oldname to newname, replacing newname if it is
-	// a file.
-	Rename(oldname, newname string) error
 }
 
-// File is an open file. Downloads read from it, uploads write to it, REST
-// seeks it. When the concrete type is *os.File and the data connection is
-// plain TCP, transfers use sendfile and splice (zero-copy).
+// File is an open file: downloads read from it, uploads write to it. If it
+// also implements io.Seeker, REST works with STOR and RETR jumps to the
+// offset (otherwise RETR reads and drops the bytes before it). When the
+// concrete type is *os.File and the data connection is plain TCP,
+// transfers use sendfile and splice (zero-copy).
 type File interface {
 	io.Reader
 	io.Writer
-	io.Seeker
 	io.Closer
-	Stat() (fs.FileInfo, error)
+}
+
+// LstatFS is implemented by file systems that have symbolic links: Lstat
+// describes a link itself. Without it, Stat is used.
+type LstatFS interface {
+	Lstat(name string) (fs.FileInfo, error)
+}
+
+// RenameFS is implemented by file systems that can rename (RNFR, RNTO). The
+// rename need not be atomic.
+type RenameFS interface {
+	// Rename renames (moves) oldname to newname, replacing newname if it
+	// is a file.
+	Rename(oldname, newname string) error
 }
 
 // DirReader streams the entries of a directory, so that listing a folder of
@@ -77,6 +91,18 @@ type ChmodFS interface {
 // ChtimesFS is implemented by file systems that support MFMT.
 type ChtimesFS interface {
 	Chtimes(name string, atime, mtime time.Time) error
+}
+
+// ErrNotSupported may be returned by a FileSystem for an operation it can't
+// do (APPE on a store without append, say); the client gets 502.
+var ErrNotSupported = errors.New("operation not supported by this file system")
+
+// lstat is Lstat where the file system has it, else Stat.
+func lstat(fsys FileSystem, name string) (fs.FileInfo, error) {
+	if l, ok := fsys.(LstatFS); ok {
+		return l.Lstat(name)
+	}
+	return fsys.Stat(name)
 }
 
 // ErrOutsideRoot is returned by a FileSystem for a name that resolves, through

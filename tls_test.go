@@ -183,7 +183,7 @@ func TestFTPSReinResetsProt(t *testing.T) {
 	srv, cfg := tlsServer(t, nil)
 	c := srv.Dial(t)
 	secureLogin(t, c, cfg)
-	c.Expect(t, "REIN", 230)
+	c.Expect(t, "REIN", 220)
 	c.Login(t, ftptest.User, ftptest.Password) // the control connection stays protected
 	c.Retrieve(t, "LIST")                      // PROT is back to C: clear data
 	c.Expect(t, "PROT P", 503)                 // PBSZ was reset too

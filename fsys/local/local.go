@@ -24,6 +24,8 @@ type FS struct {
 var (
 	_ pier.FileSystem = (*FS)(nil)
 	_ pier.ReadlinkFS = (*FS)(nil)
+	_ pier.LstatFS    = (*FS)(nil)
+	_ pier.RenameFS   = (*FS)(nil)
 	_ pier.ChmodFS    = (*FS)(nil)
 	_ pier.ChtimesFS  = (*FS)(nil)
 )
