@@ -11,7 +11,12 @@
 #             against pyftpdlib, whose flags are the same as pier's.
 #   KEEP_TMP  non-empty: keep the temporary folder (server logs, files).
 #
-# Needs curl, lftp and /usr/bin/python3. Talks only to 127.0.0.1 and ::1.
+# Also checks FTPS (RFC 4217): explicit AUTH TLS and implicit, with TLS
+# required or not, with curl, lftp and ftplib (test/ftps_check.py).
+#
+# Needs curl, lftp and /usr/bin/python3; openssl to make certificate files
+# (without it, the servers use --tls-self-signed). Talks only to 127.0.0.1
+# and ::1.
 # Prints "N passed, M failed" last; exits 0 only when nothing failed.
 set -euo pipefail
 
@@ -397,11 +402,12 @@ fi
 
 # ---------------------------------------------------------------- ftplib
 
-# ftplib NAME ARGS...: run ftplib_check.py; count its ok / not ok lines.
-ftplib() {
-	local name=$1 rc=0 line
-	shift
-	timeout "$T" "$PY" "$HERE/ftplib_check.py" "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
+# pycheck NAME SCRIPT ARGS...: run the Python check SCRIPT (in this
+# folder); count its ok / not ok lines.
+pycheck() {
+	local name=$1 script=$2 rc=0 line
+	shift 2
+	timeout "$T" "$PY" "$HERE/$script" "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
 	while IFS= read -r line; do
 		case $line in
 		"ok - "*) pass "$name: ${line#ok - }" ;;
@@ -410,9 +416,12 @@ ftplib() {
 		esac
 	done <"$WORK/out"
 	if ((rc != 0)) && ! grep -q '^not ok - ' "$WORK/out"; then
-		fail "$name" "ftplib_check.py exit $rc: $(tail -n 5 "$WORK/err" | tr '\n' '|')"
+		local why="exit $rc"
+		((rc == 124)) && why="timed out after ${T}s"
+		fail "$name" "$script $why: $(tail -n 5 "$WORK/err" | tr '\n' '|')"
 	fi
 }
+ftplib() { pycheck "$1" ftplib_check.py "${@:2}"; }
 
 ftplib "ftplib (user)" user 127.0.0.1 "$P" "$FTPUSER" "$FTPPASS" "$S"
 
@@ -421,6 +430,143 @@ if start_server anon 127.0.0.1 "$A" -D; then
 	ftplib "ftplib (anonymous, read-only)" anon 127.0.0.1 "$SRV_PORT" "$A"
 else
 	fail "start anonymous read-only server" "it did not accept connections within 10 s"
+fi
+
+# ---------------------------------------------------------------- FTPS
+
+# The first FTPS server requires TLS on both connections, and (by default)
+# that protected data connections resume the control connection's TLS
+# session; its certificate comes from files. The second has a certificate
+# made in memory and requires nothing.
+F=$WORK/ftps   # served by the strict FTPS server
+F2=$WORK/ftps2 # served by the relaxed one
+mkdir -p "$F" "$F2"
+cp "$S/dl.bin" "$F/dl.bin"
+cp -a "$TREE" "$F/tree"
+
+TLS_FLAGS=(--tls-self-signed)
+CAFILE=- # ftps_check.py: no verification
+if command -v openssl >/dev/null; then
+	# The names are in subjectAltName too, so that clients may verify it.
+	if openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$WORK/key.pem" -out "$WORK/cert.pem" -days 2 -subj /CN=localhost \
+		-addext 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1' >"$WORK/openssl.log" 2>&1; then
+		TLS_FLAGS=(--tls --certfile "$WORK/cert.pem" --keyfile "$WORK/key.pem")
+		CAFILE=$WORK/cert.pem
+	else
+		fail "make a certificate with openssl" "$(tail -n 3 "$WORK/openssl.log" | tr '\n' '|'); using --tls-self-signed"
+	fi
+else
+	echo "SKIP - certificate files: openssl is missing, the strict FTPS server uses --tls-self-signed"
+fi
+
+PI=$(free_port 4) # implicit FTPS
+if start_server ftps 127.0.0.1 "$F" "${TLS_FLAGS[@]}" --tls-control-required --tls-data-required \
+	--tls-implicit-port "$PI" -u "$FTPUSER" -P "$FTPPASS" -w -D; then
+	PF=$SRV_PORT
+	UF=ftp://127.0.0.1:$PF
+	check_startup_log ftps
+	if [[ $CAFILE != - ]]; then
+		want=$(openssl x509 -in "$CAFILE" -noout -fingerprint -sha256 | cut -d= -f2)
+		if grep -q -- "sha256=$want" "$SRV_LOG"; then
+			pass "ftps: startup log has the certificate file's sha256 fingerprint"
+		else
+			fail "ftps: startup log has the certificate file's sha256 fingerprint" "want sha256=$want; got: $(grep -o 'sha256=[^ ]*' "$SRV_LOG" | head -n 1)"
+		fi
+	fi
+	if wait_port 127.0.0.1 "$PI" "$SRV_PID"; then
+		pass "ftps: implicit FTPS port accepts"
+	else
+		fail "ftps: implicit FTPS port accepts" "nothing accepts on 127.0.0.1:$PI"
+	fi
+
+	CURLS=("${CURL[@]}" --ssl-reqd -k)
+	if client "curl FTPS upload (AUTH TLS, PROT P, STOR)" "${CURLS[@]}" -T "$L/up.bin" "$UF/up.bin"; then
+		same "curl FTPS upload (AUTH TLS, PROT P, STOR)" "$L/up.bin" "$F/up.bin"
+	fi
+
+	if client "curl FTPS download (RETR)" "${CURLS[@]}" -o "$L/ftps_dl.bin" "$UF/dl.bin"; then
+		same "curl FTPS download (RETR)" "$F/dl.bin" "$L/ftps_dl.bin"
+	fi
+
+	# No curl active FTPS: curl 7.88 accepts the data connection from the
+	# server but never starts TLS on it. ftps_check.py checks active mode.
+
+	if client "curl FTPS LIST" "${CURLS[@]}" "$UF/"; then
+		tr -d '\r' <"$WORK/out" >"$WORK/list"
+		size=$(awk '$NF == "up.bin" { print $5 }' "$WORK/list")
+		if [[ $size == 1048576 ]] && grep -q '^d.* tree$' "$WORK/list"; then
+			pass "curl FTPS LIST"
+		else
+			fail "curl FTPS LIST" "want ls -l lines for up.bin (size 1048576) and directory tree; got: $(tr '\n' '|' <"$WORK/list")"
+		fi
+	fi
+
+	rc=0
+	timeout "$T" "${CURL[@]}" -o /dev/null "$UF/" >"$WORK/out" 2>"$WORK/err" || rc=$?
+	if ((rc == 67)) && grep -q 530 "$WORK/err"; then # CURLE_LOGIN_DENIED
+		pass "curl plain FTP login is refused with 530 (tls-control-required)"
+	else
+		fail "curl plain FTP login is refused with 530 (tls-control-required)" "curl exit $rc, want 67 and a 530 reply: $(tail -n 2 "$WORK/err" | tr '\n' ' ')"
+	fi
+
+	UI=ftps://127.0.0.1:$PI
+	if client "curl implicit FTPS download" "${CURL[@]}" -k -o "$L/ftps_implicit.bin" "$UI/dl.bin"; then
+		same "curl implicit FTPS download" "$F/dl.bin" "$L/ftps_implicit.bin"
+	fi
+
+	if client "curl implicit FTPS NLST" "${CURL[@]}" -k -l "$UI/"; then
+		got=$(tr -d '\r' <"$WORK/out" | LC_ALL=C sort | tr '\n' '|')
+		if [[ $got == 'dl.bin|tree|up.bin|' ]]; then
+			pass "curl implicit FTPS NLST"
+		else
+			fail "curl implicit FTPS NLST" "want dl.bin|tree|up.bin|, got $got"
+		fi
+	fi
+
+	lftps_run() { # lftps_run NAME COMMANDS
+		client "$1" lftp -c "set net:max-retries 1; set net:timeout 10; set net:reconnect-interval-base 1; set ftp:ssl-force true; set ftp:ssl-protect-data true; set ssl:verify-certificate no; set file:charset UTF-8; set cmd:fail-exit yes; open -u $FTPUSER,$FTPPASS $UF; $2"
+	}
+
+	if lftps_run "lftp FTPS mirror (download)" "mirror --parallel=3 tree '$L/ftps_tree_dl'"; then
+		if diff -r "$TREE" "$L/ftps_tree_dl" >"$WORK/diff" 2>&1; then
+			pass "lftp FTPS mirror (download)"
+		else
+			fail "lftp FTPS mirror (download)" "trees differ: $(head -n 5 "$WORK/diff" | tr '\n' '|')"
+		fi
+	fi
+
+	if lftps_run "lftp FTPS mirror -R (upload)" "mirror -R --parallel=3 '$TREE' tree_up"; then
+		if diff -r "$TREE" "$F/tree_up" >"$WORK/diff" 2>&1; then
+			pass "lftp FTPS mirror -R (upload)"
+		else
+			fail "lftp FTPS mirror -R (upload)" "trees differ: $(head -n 5 "$WORK/diff" | tr '\n' '|')"
+		fi
+	fi
+
+	pycheck "ftplib FTPS (strict)" ftps_check.py strict 127.0.0.1 "$PF" "$FTPUSER" "$FTPPASS" "$F" "$CAFILE"
+else
+	fail "start the strict FTPS server" "it did not accept connections within 10 s"
+fi
+
+if start_server ftps2 127.0.0.1 "$F2" --tls-self-signed --tls-allow-no-reuse -u "$FTPUSER" -P "$FTPPASS" -w -D; then
+	check_startup_log ftps2
+	logged=$(grep -o -m1 'sha256=[0-9A-F:]*' "$SRV_LOG" | cut -d= -f2 || true)
+	if [[ ${#logged} == 95 ]]; then # 32 bytes: 64 hex digits, 31 colons
+		pass "ftps2: startup log has the certificate's sha256 fingerprint"
+		if client "ftps2: the logged fingerprint is the certificate served" "$PY" "$HERE/ftps_check.py" fingerprint 127.0.0.1 "$SRV_PORT"; then
+			if [[ $(<"$WORK/out") == "$logged" ]]; then
+				pass "ftps2: the logged fingerprint is the certificate served"
+			else
+				fail "ftps2: the logged fingerprint is the certificate served" "logged $logged, served $(<"$WORK/out")"
+			fi
+		fi
+	else
+		fail "ftps2: startup log has the certificate's sha256 fingerprint" "no sha256=XX:XX:... in the log: $(grep -m1 FTPS "$SRV_LOG")"
+	fi
+	pycheck "ftplib FTPS (self-signed, no reuse, nothing required)" ftps_check.py relaxed 127.0.0.1 "$SRV_PORT" "$FTPUSER" "$FTPPASS" "$F2" -
+else
+	fail "start the self-signed FTPS server" "it did not accept connections within 10 s"
 fi
 
 summary
