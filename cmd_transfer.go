@@ -70,6 +70,11 @@ func (s *session) cmdRETR(arg string) {
 		s.reply(550, "Is a directory.")
 		return
 	}
+	if !fi.Mode().IsRegular() {
+		// Opening a FIFO or a device would block the session forever.
+		s.reply(550, "Not a regular file.")
+		return
+	}
 	if rest > fi.Size() {
 		s.reply(554, "REST position ("+strconv.FormatInt(rest, 10)+") > file size ("+strconv.FormatInt(fi.Size(), 10)+").")
 		return

@@ -4,6 +4,7 @@
 package local
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -66,14 +67,34 @@ func (f *FS) Lstat(name string) (fs.FileInfo, error) {
 }
 
 // OpenFile implements pier.FileSystem. The file it returns is an *os.File,
-// so that plain transfers can use sendfile and splice.
+// so that plain transfers can use sendfile and splice. Only regular files
+// open: a FIFO or a device would block the session forever (it is opened
+// non-blocking, then refused), and a directory can't be written.
 func (f *FS) OpenFile(name string, flag int, perm fs.FileMode) (pier.File, error) {
-	file, err := f.root.OpenFile(name, flag, perm)
+	file, err := f.root.OpenFile(name, flag|syscall.O_NONBLOCK, perm)
 	if err != nil {
+		if errors.Is(err, syscall.ENXIO) { // a FIFO with no reader
+			err = &fs.PathError{Op: "open", Path: name, Err: errNotRegular}
+		}
 		return nil, mapErr(err)
+	}
+	st, err := file.Stat()
+	if err != nil {
+		file.Close()
+		return nil, mapErr(err)
+	}
+	if !st.Mode().IsRegular() {
+		file.Close()
+		if st.IsDir() {
+			return nil, &fs.PathError{Op: "open", Path: name, Err: syscall.EISDIR}
+		}
+		return nil, &fs.PathError{Op: "open", Path: name, Err: errNotRegular}
 	}
 	return file, nil
 }
+
+// errNotRegular refuses FIFOs, sockets and devices.
+var errNotRegular = fmt.Errorf("not a regular file: %w", fs.ErrPermission)
 
 // OpenDir implements pier.FileSystem.
 func (f *FS) OpenDir(name string) (pier.DirReader, error) {

@@ -1,0 +1,362 @@
+package pier_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/pierftp/pier"
+	"github.com/pierftp/pier/auth"
+	"github.com/pierftp/pier/ftptest"
+)
+
+func TestBanner(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		banner, want string
+	}{
+		{"", pier.DefaultBanner},
+		{"Welcome to the test server.", "Welcome to the test server."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			t.Parallel()
+			srv := newServer(t, func(s *pier.Server) { s.Banner = tt.banner })
+			if got := srv.Dial(t).Banner; got != tt.want {
+				t.Errorf("banner %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoginAndQuitMessages(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, nil)
+	if err := srv.Users.AddUser("greeted", auth.Account{
+		Password: "pw", FS: srv.Root, Perm: pier.ReadPerms,
+		LoginMessage: "Hello, greeted.", QuitMessage: "See you.",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	runSteps(t, srv.Dial(t), []step{
+		{"USER greeted", 331, ""},
+		{"PASS pw", 230, "Hello, greeted."},
+		{"QUIT", 221, "See you."},
+	})
+}
+
+func TestIdleTimeout(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, func(s *pier.Server) { s.IdleTimeout = 300 * time.Millisecond })
+	t.Run("before login", func(t *testing.T) {
+		t.Parallel()
+		c := srv.Dial(t)
+		c.ExpectReply(t, 421)
+		expectClosed(t, c)
+	})
+	t.Run("after login", func(t *testing.T) {
+		t.Parallel()
+		c := login(t, srv)
+		c.ExpectReply(t, 421)
+		expectClosed(t, c)
+	})
+	t.Run("not during a transfer", func(t *testing.T) {
+		t.Parallel()
+		data := pattern(8 << 20)
+		writeFile(t, srv, "f", data)
+		c := login(t, srv)
+		dc := c.Passive(t)
+		c.Send(t, "RETR f")
+		expectPrelim(t, c)
+		// Stall the transfer for longer than the idle timeout.
+		time.Sleep(time.Second)
+		if got := readAll(t, dc); !bytes.Equal(got, data) {
+			t.Fatalf("got %d bytes, want %d", len(got), len(data))
+		}
+		c.ExpectReply(t, 226)
+		// The timer runs again after it.
+		c.ExpectReply(t, 421)
+	})
+}
+
+func TestMaxConnections(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, func(s *pier.Server) { s.MaxConnections = 2 })
+	a := srv.Dial(t)
+	b := srv.Dial(t)
+	third := srv.DialRaw(t)
+	code, text, err := third.ReadReply()
+	if err != nil || code != 421 {
+		t.Fatalf("third connection: got %d %q %v, want 421 before any banner", code, text, err)
+	}
+	expectClosed(t, third)
+	a.Expect(t, "NOOP", 200)
+	b.Expect(t, "NOOP", 200)
+
+	// Once one leaves, a new one gets in. The server notices the closed
+	// session asynchronously: retry a bounded number of times.
+	a.Expect(t, "QUIT", 221)
+	expectClosed(t, a)
+	for i := 0; ; i++ {
+		c := srv.DialRaw(t)
+		code, _, err := c.ReadReply()
+		if err == nil && code == 220 {
+			c.Expect(t, "NOOP", 200)
+			break
+		}
+		if i == 100 {
+			t.Fatalf("no connection accepted after one left: last %d %v", code, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestMaxConnectionsPerIP(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, func(s *pier.Server) { s.MaxConnectionsPerIP = 1 })
+	first := srv.Dial(t)
+	second := srv.DialRaw(t)
+	if code, text, err := second.ReadReply(); err != nil || code != 421 {
+		t.Fatalf("second connection from 127.0.0.1: got %d %q %v, want 421", code, text, err)
+	}
+	expectClosed(t, second)
+	// Another address has its own count.
+	other := dial(t, srv.Addr, netip.MustParseAddr("127.0.0.2"))
+	other.SetReadDeadline(time.Now().Add(ioDeadline))
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(other, buf); err != nil || string(buf) != "220 " {
+		t.Fatalf("connection from 127.0.0.2: got %q %v, want 220", buf, err)
+	}
+	first.Expect(t, "NOOP", 200)
+}
+
+// TestShutdown: a graceful shutdown lets a running transfer finish and
+// tells idle sessions 421.
+func TestShutdown(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, nil)
+	data := pattern(16 << 20)
+	writeFile(t, srv, "f", data)
+
+	idle := login(t, srv)
+	anon := srv.Dial(t)
+	busy := login(t, srv)
+	dc := busy.Passive(t)
+	busy.Send(t, "RETR f")
+	expectPrelim(t, busy)
+	head := make([]byte, 64<<10)
+	dc.SetReadDeadline(time.Now().Add(ioDeadline))
+	if _, err := io.ReadFull(dc, head); err != nil {
+		t.Fatal(err)
+	}
+
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), ioDeadline)
+		defer cancel()
+		done <- srv.Shutdown(ctx)
+	}()
+	idle.ExpectReply(t, 421)
+	expectClosed(t, idle)
+	anon.ExpectReply(t, 421)
+	expectClosed(t, anon)
+
+	// The listener is closed: new connections are refused. Shutdown closes
+	// it before it tells the sessions, so this is already true.
+	if nc, err := net.DialTimeout("tcp", srv.Addr, ioDeadline); err == nil {
+		nc.SetReadDeadline(time.Now().Add(ioDeadline))
+		b, _ := io.ReadAll(nc)
+		nc.Close()
+		if bytes.HasPrefix(b, []byte("220")) {
+			t.Errorf("a new connection got the banner during shutdown: %q", b)
+		}
+	}
+
+	select {
+	case err := <-done:
+		t.Fatalf("Shutdown returned %v while a transfer runs", err)
+	default:
+	}
+	rest := readAll(t, dc)
+	if got := append(head, rest...); !bytes.Equal(got, data) {
+		t.Errorf("transfer got %d bytes, want %d", len(got), len(data))
+	}
+	busy.ExpectReply(t, 226)
+	busy.ExpectReply(t, 421)
+	expectClosed(t, busy)
+	if err := <-done; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+}
+
+func TestShutdownContextExpires(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, nil)
+	sparseFile(t, srv, "big", 64<<20)
+	c := login(t, srv)
+	c.Passive(t) // connected, never read
+	c.Send(t, "RETR big")
+	expectPrelim(t, c)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := srv.Shutdown(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Shutdown with a stuck transfer and a done context: %v, want context.Canceled", err)
+	}
+	// Close ends it at once. The session may still get its shutdown 421
+	// out before its connection closes.
+	srv.Close()
+	c.SetReadDeadline(time.Now().Add(ioDeadline))
+	code, text, err := c.ReadReply()
+	var ne net.Error
+	switch {
+	case err == nil && code == 421:
+		expectClosed(t, c)
+	case err == nil:
+		t.Fatalf("after Close: got %d %q", code, text)
+	case errors.As(err, &ne) && ne.Timeout():
+		t.Fatalf("after Close: the connection is still open")
+	}
+}
+
+func TestClose(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, nil)
+	sparseFile(t, srv, "big", 64<<20)
+	idle := login(t, srv)
+	busy := login(t, srv)
+	dc := busy.Passive(t)
+	busy.Send(t, "RETR big")
+	expectPrelim(t, busy)
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	expectClosed(t, idle)
+	// The data connection ends before the whole file is sent.
+	dc.SetReadDeadline(time.Now().Add(ioDeadline))
+	n, _ := io.Copy(io.Discard, dc)
+	if n >= 64<<20 {
+		t.Errorf("the whole file was sent after Close")
+	}
+}
+
+func TestServeAfterShutdown(t *testing.T) {
+	t.Parallel()
+	s := &pier.Server{}
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Serve(ln); !errors.Is(err, pier.ErrServerClosed) {
+		t.Errorf("Serve after Shutdown: %v, want ErrServerClosed", err)
+	}
+	// Serve closed the listener.
+	if _, err := net.DialTimeout("tcp", ln.Addr().String(), ioDeadline); err == nil {
+		t.Errorf("the listener is still open")
+	}
+	if err := s.ListenAndServe(); !errors.Is(err, pier.ErrServerClosed) {
+		t.Errorf("ListenAndServe after Shutdown: %v, want ErrServerClosed", err)
+	}
+}
+
+func TestBadEncoding(t *testing.T) {
+	t.Parallel()
+	s := &pier.Server{Encoding: "no-such-charset"}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Serve(ln); err == nil || errors.Is(err, pier.ErrServerClosed) {
+		t.Errorf("Serve with a bad encoding: %v, want an error", err)
+	}
+	if err := pier.ValidateEncoding("no-such-charset"); err == nil {
+		t.Error("ValidateEncoding accepted a bad name")
+	}
+	if err := pier.ValidateEncoding("latin1"); err != nil {
+		t.Errorf("ValidateEncoding(latin1): %v", err)
+	}
+}
+
+func TestAuthenticator(t *testing.T) {
+	t.Parallel()
+	type call struct {
+		info       pier.ConnInfo
+		user, pass string
+	}
+	calls := make(chan call, 10)
+	srv := ftptest.NewServer(t, &ftptest.Options{Configure: func(s *ftptest.Server) {
+		root := s.Root
+		s.Auth = pier.AuthenticatorFunc(func(ctx context.Context, c pier.ConnInfo, user, pass string) (*pier.User, error) {
+			calls <- call{c, user, pass}
+			switch user {
+			case "good":
+				return &pier.User{Name: user, Perm: pier.ReadPerms, FS: root}, nil
+			case "nofs":
+				return &pier.User{Name: user}, nil
+			case "broken":
+				return nil, errors.New("database down")
+			}
+			return nil, pier.ErrAuthFailed
+		})
+	}})
+	runSteps(t, srv.Dial(t), []step{
+		{"USER bad", 331, ""}, {"PASS x", 530, ""},
+		{"USER nofs", 331, ""}, {"PASS x", 530, ""},
+	})
+	// The error's text is not shown to the client.
+	runSteps(t, srv.Dial(t), []step{{"USER broken", 331, ""}, {"PASS x", 530, "Authentication failed."}})
+	c := srv.Dial(t)
+	runSteps(t, c, []step{{"USER good", 331, ""}, {"PASS pass word", 230, ""}, {"PWD", 257, ""}})
+	var last call
+	for range 4 {
+		last = <-calls
+	}
+	if last.user != "good" || last.pass != "pass word" {
+		t.Errorf("Authenticate got %q %q", last.user, last.pass)
+	}
+	if last.info.RemoteAddr.Addr() != netip.MustParseAddr("127.0.0.1") || last.info.LocalAddr.String() != srv.Addr || last.info.ID == 0 {
+		t.Errorf("ConnInfo %+v", last.info)
+	}
+
+	t.Run("no Authenticator", func(t *testing.T) {
+		t.Parallel()
+		srv := ftptest.NewServer(t, &ftptest.Options{Configure: func(s *ftptest.Server) { s.Auth = nil }})
+		runSteps(t, srv.Dial(t), []step{
+			{"USER user", 331, ""}, {"PASS secret", 530, ""},
+			{"USER anonymous", 331, ""}, {"PASS x", 530, ""},
+		})
+	})
+}
+
+// TestConcurrentSessions runs many sessions against one server at once;
+// with -race it checks that sessions share nothing unguarded.
+func TestConcurrentSessions(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, nil)
+	data := pattern(256 << 10)
+	writeFile(t, srv, "f", data)
+	for i := range 16 {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			t.Parallel()
+			c := login(t, srv)
+			name := fmt.Sprintf("up%d", i)
+			c.Store(t, "STOR "+name, data)
+			if got := c.Retrieve(t, "RETR "+name); !bytes.Equal(got, data) {
+				t.Errorf("%s: got %d bytes back, want %d", name, len(got), len(data))
+			}
+			if got := c.Retrieve(t, "RETR f"); !bytes.Equal(got, data) {
+				t.Errorf("f: got %d bytes, want %d", len(got), len(data))
+			}
+			c.Expect(t, "STAT", 211)
+			c.Expect(t, "QUIT", 221)
+		})
+	}
+}
