@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"path"
 	"strings"
 )
 
@@ -64,6 +65,55 @@ type User struct {
 	LoginMessage string
 	// QuitMessage is sent in the 221 reply. If empty, "Goodbye.".
 	QuitMessage string
+	// Overrides give other permissions under some folders (pyftpdlib's
+	// override_perm). The deepest matching override wins; elsewhere Perm
+	// applies.
+	Overrides []PermOverride
+	// ReadLimit and WriteLimit, if positive, cap this user's upload
+	// (read from the client) and download (written to the client) rates
+	// in bytes per second, instead of the server's per-session limits.
+	ReadLimit, WriteLimit int64
+}
+
+// PermOverride sets the permissions under one folder.
+type PermOverride struct {
+	// Dir is the folder's virtual absolute path, such as "/incoming".
+	Dir string
+	// Perm is the permission letters there.
+	Perm Perm
+	// Recursive applies Perm to the whole subtree; otherwise to the folder
+	// itself and the entries directly in it.
+	Recursive bool
+}
+
+// PermAt returns the permissions that apply at a virtual absolute path.
+func (u *User) PermAt(vpath string) Perm {
+	perm, best := u.Perm, -1
+	for _, o := range u.Overrides {
+		dir := path.Clean("/" + o.Dir)
+		match := vpath == dir ||
+			(o.Recursive && (dir == "/" || strings.HasPrefix(vpath, dir+"/"))) ||
+			(!o.Recursive && path.Dir(vpath) == dir)
+		if match && len(dir) > best {
+			perm, best = o.Perm, len(dir)
+		}
+	}
+	return perm
+}
+
+// mayHave reports whether the user has the letter anywhere, the check made
+// before a command runs; the path's own permission is checked when the
+// handler resolves it.
+func (u *User) mayHave(letter byte) bool {
+	if u.Perm.Has(letter) {
+		return true
+	}
+	for _, o := range u.Overrides {
+		if o.Perm.Has(letter) {
+			return true
+		}
+	}
+	return false
 }
 
 // ConnInfo describes the control connection an authentication request comes

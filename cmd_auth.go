@@ -63,17 +63,27 @@ func (s *session) cmdPASS(arg string) {
 		if s.loginAttempts >= max {
 			s.reply(530, "Authentication failed. Disconnecting.")
 			s.quit = true
+			if h := s.srv.Hooks.LoginFailed; h != nil {
+				h(s.pub, name)
+			}
 			return
 		}
 		s.reply(530, "Authentication failed.")
+		if h := s.srv.Hooks.LoginFailed; h != nil {
+			h(s.pub, name)
+		}
 		return
 	}
 	s.user = u
+	s.sessionLimits(u)
 	s.loginAttempts = 0
 	s.cwd = "/"
 	s.reply(230, cmp.Or(u.LoginMessage, "Login successful."))
 	s.log = s.log.With("user", u.Name)
 	s.log.Info("user logged in")
+	if h := s.srv.Hooks.Login; h != nil {
+		h(s.pub)
+	}
 }
 
 func (s *session) cmdQUIT(string) {
@@ -98,6 +108,9 @@ func (s *session) cmdREIN(string) {
 func (s *session) logout() {
 	if s.user != nil {
 		s.log.Info("user logged out")
+		if h := s.srv.Hooks.Logout; h != nil {
+			h(s.pub)
+		}
 	}
 }
 

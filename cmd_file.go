@@ -11,7 +11,10 @@ import (
 )
 
 func (s *session) cmdMKD(arg string) {
-	vpath, name := s.resolve(arg)
+	vpath, name, ok := s.resolveAllowed(arg)
+	if !ok {
+		return
+	}
 	if name == "." {
 		s.reply(550, "File exists.")
 		return
@@ -27,7 +30,10 @@ func (s *session) cmdMKD(arg string) {
 }
 
 func (s *session) cmdRMD(arg string) {
-	vpath, name := s.resolve(arg)
+	vpath, name, ok := s.resolveAllowed(arg)
+	if !ok {
+		return
+	}
 	if name == "." {
 		s.reply(550, "Can't remove root directory.")
 		return
@@ -53,7 +59,10 @@ func (s *session) cmdRMD(arg string) {
 }
 
 func (s *session) cmdDELE(arg string) {
-	vpath, name := s.resolve(arg)
+	vpath, name, ok := s.resolveAllowed(arg)
+	if !ok {
+		return
+	}
 	fi, err := lstat(s.user.FS, name)
 	if err != nil {
 		s.replyErr(err)
@@ -72,7 +81,10 @@ func (s *session) cmdDELE(arg string) {
 }
 
 func (s *session) cmdRNFR(arg string) {
-	vpath, name := s.resolve(arg)
+	vpath, name, ok := s.resolveAllowed(arg)
+	if !ok {
+		return
+	}
 	if name == "." {
 		s.reply(550, "Can't rename home directory.")
 		return
@@ -92,7 +104,10 @@ func (s *session) cmdRNTO(arg string) {
 		return
 	}
 	s.renameFrom = ""
-	vpath, name := s.resolve(arg)
+	vpath, name, ok := s.resolveAllowed(arg)
+	if !ok {
+		return
+	}
 	if name == "." {
 		s.reply(553, "Can't overwrite the root directory.")
 		return
@@ -188,7 +203,7 @@ func (s *session) cmdMFMT(arg string) {
 // cmdSITE runs a SITE sub-command through the same checks as a command.
 func (s *session) cmdSITE(arg string) {
 	sub, rest := splitCommand(arg)
-	c, ok := siteCommands[sub]
+	c, ok := s.srv.tables().site[sub]
 	if !ok {
 		s.reply(500, "Command \"SITE "+sub+"\" not understood.")
 		return
@@ -198,10 +213,10 @@ func (s *session) cmdSITE(arg string) {
 
 func (s *session) siteHELP(arg string) {
 	if arg == "" {
-		s.replyLines(214, "The following SITE commands are recognized:", helpLines(siteCommands), "Help SITE command successful.")
+		s.replyLines(214, "The following SITE commands are recognized:", helpLines(s.srv.tables().site), "Help SITE command successful.")
 		return
 	}
-	c, ok := siteCommands[strings.ToUpper(strings.TrimSpace(arg))]
+	c, ok := s.srv.tables().site[strings.ToUpper(strings.TrimSpace(arg))]
 	if !ok {
 		s.reply(501, "Unrecognized SITE command.")
 		return
@@ -226,7 +241,10 @@ func (s *session) siteCHMOD(arg string) {
 		s.replyErr(ErrNotSupported)
 		return
 	}
-	vpath, name := s.resolve(p)
+	vpath, name, ok := s.resolveAllowed(p)
+	if !ok {
+		return
+	}
 	// Set-user-ID and set-group-ID bits from an FTP client are a privilege
 	// escalation waiting to happen; the sticky bit is harmless.
 	if mode&0o6000 != 0 {

@@ -55,7 +55,10 @@ func (s *session) list(cmd, arg string, format listFormat) {
 	if !s.requireDataSetup() {
 		return
 	}
-	vpath, name := s.resolve(arg)
+	vpath, name, ok := s.resolveAllowed(arg)
+	if !ok {
+		return
+	}
 	fi, err := s.user.FS.Stat(name)
 	if err != nil {
 		// A broken symlink is still listed by LIST and NLST.
@@ -254,7 +257,10 @@ func (c *ownerCache) names(fi fs.FileInfo) (owner, group string, nlink uint64) {
 
 // cmdMLST describes one path over the control connection (RFC 3659 §7.3).
 func (s *session) cmdMLST(arg string) {
-	vpath, name := s.resolve(arg)
+	vpath, name, ok := s.resolveAllowed(arg)
+	if !ok {
+		return
+	}
 	fi, err := lstat(s.user.FS, name)
 	if err != nil {
 		s.replyErr(err)
@@ -279,7 +285,10 @@ func appendSafeString(text string) string { return string(appendSafe(nil, text))
 // statPath lists a path over the control connection, as STAT <path> does
 // (RFC 959 §4.1.3: "like LIST, but over the control connection").
 func (s *session) statPath(arg string) {
-	vpath, name := s.resolve(splitListArg(arg))
+	vpath, name, ok := s.resolveAllowed(splitListArg(arg))
+	if !ok {
+		return
+	}
 	lfi, err := lstat(s.user.FS, name)
 	if err != nil {
 		s.replyErr(err)

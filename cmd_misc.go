@@ -53,7 +53,7 @@ func (s *session) cmdMODE(arg string) {
 
 func (s *session) cmdHELP(arg string) {
 	if arg == "" {
-		s.replyLines(214, "The following commands are recognized:", helpLines(commands), "Help command successful.")
+		s.replyLines(214, "The following commands are recognized:", helpLines(s.srv.tables().commands), "Help command successful.")
 		return
 	}
 	verb, rest := splitCommand(strings.TrimSpace(arg))
@@ -61,7 +61,7 @@ func (s *session) cmdHELP(arg string) {
 		s.siteHELP(rest)
 		return
 	}
-	c, ok := commands[verb]
+	c, ok := s.srv.tables().commands[verb]
 	if !ok {
 		s.reply(501, "Unrecognized command.")
 		return
@@ -70,22 +70,32 @@ func (s *session) cmdHELP(arg string) {
 }
 
 // cmdFEAT lists the extensions (RFC 2389 §3.2), one per line with a
-// leading space, generated from what the server has.
+// leading space, generated from the server's command table: a removed or
+// replaced command is not advertised beyond what is there.
 func (s *session) cmdFEAT(string) {
+	cmds := s.srv.tables().commands
+	has := func(name string) bool { _, ok := cmds[name]; return ok }
 	var feats []string
-	if s.srv.TLSConfig != nil {
+	if s.srv.TLSConfig != nil && has("AUTH") {
 		feats = append(feats, " AUTH TLS", " AUTH SSL", " PBSZ", " PROT")
 	}
-	feats = append(feats,
-		" EPRT",
-		" EPSV",
-		" MDTM",
-		" MFMT",
-		" MLST "+s.facts.FeatString(),
-		" REST STREAM",
-		" SIZE",
-		" TVFS",
-	)
+	for _, f := range []struct{ cmd, feat string }{
+		{"EPRT", " EPRT"}, {"EPSV", " EPSV"}, {"MDTM", " MDTM"}, {"MFMT", " MFMT"},
+	} {
+		if has(f.cmd) {
+			feats = append(feats, f.feat)
+		}
+	}
+	if has("MLST") || has("MLSD") {
+		feats = append(feats, " MLST "+s.facts.FeatString())
+	}
+	if has("REST") {
+		feats = append(feats, " REST STREAM")
+	}
+	if has("SIZE") {
+		feats = append(feats, " SIZE")
+	}
+	feats = append(feats, " TVFS")
 	if s.srv.codec.utf8 {
 		feats = append(feats, " UTF8")
 	}
@@ -143,5 +153,6 @@ func (s *session) cmdSTAT(arg string) {
 		return
 	}
 	s.waitTransfer()
+	s.curPerm = PermList
 	s.statPath(arg)
 }

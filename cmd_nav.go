@@ -21,6 +21,18 @@ func (s *session) resolve(arg string) (vpath, name string) {
 	return vpath, vpath[1:]
 }
 
+// resolveAllowed resolves arg and checks the running command's permission
+// letter at the resulting path (per-path overrides, pyftpdlib's
+// override_perm); on refusal it replies 550.
+func (s *session) resolveAllowed(arg string) (vpath, name string, ok bool) {
+	vpath, name = s.resolve(arg)
+	if s.curPerm != 0 && s.user != nil && !s.user.PermAt(vpath).Has(s.curPerm) {
+		s.reply(550, "Not enough privileges.")
+		return vpath, name, false
+	}
+	return vpath, name, true
+}
+
 func (s *session) cmdPWD(string) {
 	s.reply(257, "\""+quote(s.cwd)+"\" is the current directory.")
 }
@@ -35,7 +47,10 @@ func (s *session) cmdCWD(arg string) {
 func (s *session) cmdCDUP(string) { s.changeDir("..") }
 
 func (s *session) changeDir(arg string) {
-	vpath, name := s.resolve(arg)
+	vpath, name, ok := s.resolveAllowed(arg)
+	if !ok {
+		return
+	}
 	fi, err := s.user.FS.Stat(name)
 	if err != nil {
 		s.replyErr(err)

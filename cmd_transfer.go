@@ -60,7 +60,10 @@ func (s *session) cmdRETR(arg string) {
 		return
 	}
 	rest := s.takeRest()
-	vpath, name := s.resolve(arg)
+	vpath, name, ok := s.resolveAllowed(arg)
+	if !ok {
+		return
+	}
 	fi, err := s.user.FS.Stat(name)
 	if err != nil {
 		s.replyErr(err)
@@ -144,7 +147,10 @@ func (s *session) store(cmd, arg string) {
 		return
 	}
 	rest := s.takeRest()
-	vpath, name := s.resolve(arg)
+	vpath, name, ok := s.resolveAllowed(arg)
+	if !ok {
+		return
+	}
 	if name == "." {
 		s.reply(553, "Can't store onto the root directory.")
 		return

@@ -8,12 +8,12 @@ import (
 )
 
 // argRule says whether a command takes an argument.
-type argRule uint8
+type argRule = ArgRule
 
 const (
-	argNone argRule = iota
-	argOptional
-	argRequired
+	argNone     = ArgNone
+	argOptional = ArgOptional
+	argRequired = ArgRequired
 )
 
 // command is one entry of the command table: the single source of truth for
@@ -27,15 +27,17 @@ type command struct {
 	// duringTransfer: runs at once while a transfer is in progress; other
 	// commands wait for the transfer to end, so replies stay in order.
 	duringTransfer bool
-	handler        func(s *session, arg string)
+	handler        func(s *session, arg string) // built-in commands
+	public         func(s *Session, arg string) // commands added with HandleCommand
 }
 
-// commands is the table of FTP commands. SITE sub-commands live in
-// siteCommands.
-var commands map[string]*command
+// builtinCommands is the table of FTP commands every server starts with.
+// SITE sub-commands live in builtinSite. A Server copies them when it adds,
+// replaces or removes a command.
+var builtinCommands map[string]*command
 
-// siteCommands is the table of SITE sub-commands.
-var siteCommands map[string]*command
+// builtinSite is the table of SITE sub-commands.
+var builtinSite map[string]*command
 
 func init() {
 	list := []*command{
@@ -97,18 +99,19 @@ func init() {
 		// OPTS works before login: clients send "OPTS UTF8 ON" first.
 		{name: "OPTS", arg: argRequired, handler: (*session).cmdOPTS, help: "Syntax: OPTS <SP> cmd [<SP> option] (set option for command)."},
 	}
-	commands = make(map[string]*command, len(list))
+	builtinCommands = make(map[string]*command, len(list))
 	for _, c := range list {
-		commands[c.name] = c
+		builtinCommands[c.name] = c
 	}
 	siteList := []*command{
 		{name: "CHMOD", login: true, perm: PermChmod, arg: argRequired, handler: (*session).siteCHMOD, help: "Syntax: SITE CHMOD <SP> mode path (change file mode)."},
 		{name: "HELP", arg: argOptional, handler: (*session).siteHELP, help: "Syntax: SITE HELP [<SP> cmd] (show SITE command help)."},
 	}
-	siteCommands = make(map[string]*command, len(siteList))
+	builtinSite = make(map[string]*command, len(siteList))
 	for _, c := range siteList {
-		siteCommands[c.name] = c
+		builtinSite[c.name] = c
 	}
+	builtinTables = &commandTables{commands: builtinCommands, site: builtinSite}
 }
 
 // splitCommand splits a command line into its upper-cased verb and its
@@ -121,7 +124,7 @@ func splitCommand(line string) (verb, arg string) {
 
 // lookupCommand finds a command. Telnet IP/Synch bytes that some clients
 // send before ABOR, STAT or QUIT (RFC 959 §4.1.3) are tolerated.
-func lookupCommand(verb string) *command {
+func lookupCommand(commands map[string]*command, verb string) *command {
 	if c, ok := commands[verb]; ok {
 		return c
 	}
@@ -145,7 +148,7 @@ func (s *session) dispatch(line string) {
 		}
 		s.log.Debug("<-", "cmd", shown)
 	}
-	c := lookupCommand(verb)
+	c := lookupCommand(s.srv.tables().commands, verb)
 	if c == nil {
 		s.reply(500, "Command \""+verb+"\" not understood.")
 		return
@@ -153,7 +156,27 @@ func (s *session) dispatch(line string) {
 	if !c.duringTransfer {
 		s.waitTransfer()
 	}
-	s.runCommand(c, arg)
+	mw := s.srv.Middleware
+	if len(mw) == 0 {
+		s.runCommand(c, arg)
+		return
+	}
+	// Middleware sees SITE sub-commands by their full name.
+	name, mwArg := c.name, arg
+	if name == "SITE" && arg != "" {
+		sub, rest := splitCommand(arg)
+		name, mwArg = "SITE "+sub, rest
+	}
+	s.runMiddleware(mw, name, mwArg, func() { s.runCommand(c, arg) })
+}
+
+// runMiddleware runs the chain mw around run.
+func (s *session) runMiddleware(mw []Middleware, name, arg string, run func()) {
+	if len(mw) == 0 {
+		run()
+		return
+	}
+	mw[0](s.public(), name, arg, func() { s.runMiddleware(mw[1:], name, arg, run) })
 }
 
 // runCommand checks the argument, login and permission rules of c, then
@@ -171,7 +194,7 @@ func (s *session) runCommand(c *command, arg string) {
 		s.reply(530, "Log in with USER and PASS first.")
 		return
 	}
-	if c.perm != 0 && !s.user.Perm.Has(c.perm) {
+	if c.perm != 0 && !s.user.mayHave(c.perm) {
 		s.reply(550, "Not enough privileges.")
 		return
 	}
@@ -179,7 +202,12 @@ func (s *session) runCommand(c *command, arg string) {
 		s.reply(501, "Invalid character in argument.")
 		return
 	}
-	c.handler(s, arg)
+	s.curPerm = c.perm
+	if c.handler != nil {
+		c.handler(s, arg)
+	} else {
+		c.public(s.public(), arg)
+	}
 }
 
 // helpLines lays out command names eight to a line, like pyftpdlib.

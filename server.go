@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Defaults for the zero values of Server's fields.
@@ -137,6 +139,23 @@ type Server struct {
 	// set it for clients that can't resume sessions (stock Python ftplib).
 	TLSAllowNoReuse bool
 
+	// ReadLimit and WriteLimit cap each session's upload (read from the
+	// client) and download (written to it) rates, in bytes per second;
+	// User.ReadLimit and User.WriteLimit override them per user. Zero means
+	// no limit. Throttled transfers don't use sendfile.
+	ReadLimit, WriteLimit int64
+
+	// TotalReadLimit and TotalWriteLimit cap the whole server's upload and
+	// download rates, shared by all sessions. Zero means no limit.
+	TotalReadLimit, TotalWriteLimit int64
+
+	// Hooks are called on session events: connect, login, transfers...
+	Hooks Hooks
+
+	// Middleware wraps every recognised command, in order: the first runs
+	// outermost.
+	Middleware []Middleware
+
 	// Logger receives the server's logs. If nil, slog.Default(). At debug
 	// level every command and reply is logged, with PASS masked.
 	Logger *slog.Logger
@@ -148,6 +167,11 @@ type Server struct {
 	nextID     atomic.Uint64
 	inShutdown atomic.Bool
 	sessionsWG sync.WaitGroup
+
+	cmdMu     sync.Mutex // serialises HandleCommand and friends
+	cmdTables atomic.Pointer[commandTables]
+
+	totalRead, totalWrite *rate.Limiter
 
 	codecOnce sync.Once
 	codec     *wireCodec
@@ -246,6 +270,8 @@ func isTemporary(err error) bool {
 func (s *Server) init() error {
 	s.codecOnce.Do(func() {
 		s.codec, s.codecErr = newWireCodec(s.Encoding)
+		s.totalRead = newLimiter(s.TotalReadLimit)
+		s.totalWrite = newLimiter(s.TotalWriteLimit)
 	})
 	return s.codecErr
 }

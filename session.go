@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/pierftp/pier/internal/listing"
 )
 
@@ -53,6 +55,11 @@ type session struct {
 	pasv   *net.TCPListener
 	active netip.AddrPort
 
+	pub *Session // the public view handed to hooks and custom commands
+
+	readLimiter, writeLimiter *rate.Limiter // set at login; nil: no limit
+	curPerm                   byte          // permission letter of the running command
+
 	tls         tlsState
 	implicitTLS bool
 
@@ -72,6 +79,7 @@ func newSession(srv *Server, conn net.Conn, id uint64) *session {
 		cwd:    "/",
 		facts:  listing.AllFacts,
 	}
+	s.pub = &Session{s: s}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.log = srv.logger().With("session", id, "remote", s.remote.String())
 	return s
@@ -93,6 +101,9 @@ func (s *session) serve() {
 		s.closeDataSetup()
 		s.conn.Close()
 		s.log.Info("FTP session closed")
+		if h := s.srv.Hooks.Disconnect; h != nil {
+			h(s.pub)
+		}
 	}()
 	if tc, ok := s.conn.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
@@ -105,6 +116,13 @@ func (s *session) serve() {
 			return
 		}
 		s.tls.pbsz, s.tls.prot = true, 'P'
+	}
+	if h := s.srv.Hooks.Connect; h != nil {
+		if err := h(s.pub); err != nil {
+			s.log.Info("connection refused by the Connect hook", "err", err)
+			s.reply(421, err.Error())
+			return
+		}
 	}
 	s.reply(220, cmp.Or(s.srv.Banner, DefaultBanner))
 	for !s.quit {

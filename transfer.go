@@ -1,6 +1,8 @@
 package pier
 
 import (
+	"cmp"
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -17,11 +19,13 @@ import (
 // control connection still takes ABOR, STAT, NOOP and QUIT meanwhile. The
 // control goroutine and the transfer goroutine share only this struct.
 type transfer struct {
-	cmd   string // RETR, STOR, APPE, STOU, LIST, NLST, MLSD
-	path  string // virtual path
-	start time.Time
-	bytes atomic.Int64
-	done  chan struct{} // closed when the transfer has ended and replied
+	cmd     string // RETR, STOR, APPE, STOU, LIST, NLST, MLSD
+	path    string // virtual path
+	start   time.Time
+	bytes   atomic.Int64
+	done    chan struct{} // closed when the transfer has ended and replied
+	ctx     context.Context
+	stopCtx context.CancelFunc // ends ctx on abort, waking a throttled wait
 
 	mu       sync.Mutex // guards the fields below
 	finished bool       // the transfer goroutine is sending its final reply
@@ -54,6 +58,7 @@ func (t *transfer) abort() bool {
 		return false
 	}
 	t.aborted = true
+	t.stopCtx()
 	if t.stop != nil {
 		t.stop()
 	}
@@ -117,6 +122,7 @@ type transferJob struct {
 	closeFile func() error
 	logFile   bool        // log the transfer line (files, not listings)
 	protect   *tls.Config // PROT P: the data connection's TLS configuration
+	upload    bool        // data flows from the client
 }
 
 // startTransfer sends 150 and runs the job in its own goroutine. The caller
@@ -128,6 +134,8 @@ func (s *session) startTransfer(job transferJob) {
 		job.protect = s.tls.config
 	}
 	t := &transfer{cmd: job.cmd, path: job.path, start: time.Now(), done: make(chan struct{})}
+	t.ctx, t.stopCtx = context.WithCancel(s.ctx)
+	job.upload = job.cmd == "STOR" || job.cmd == "APPE" || job.cmd == "STOU"
 	s.xferMu.Lock()
 	s.xfer = t
 	s.xferMu.Unlock()
@@ -144,6 +152,7 @@ func (s *session) runTransfer(t *transfer, job transferJob, ln *net.TCPListener,
 		s.xferMu.Lock()
 		s.xfer = nil
 		s.xferMu.Unlock()
+		t.stopCtx()
 		close(t.done)
 	}()
 	var err error
@@ -160,7 +169,7 @@ func (s *session) runTransfer(t *transfer, job transferJob, ln *net.TCPListener,
 	}
 	if connErr == nil {
 		if t.setWaiter(conn.Close) {
-			err = job.body(t, conn)
+			err = job.body(t, s.throttle(t.ctx, conn, job.upload))
 		} else {
 			err = errAborted
 		}
@@ -180,6 +189,7 @@ func (s *session) runTransfer(t *transfer, job transferJob, ln *net.TCPListener,
 		s.log.Info("transfer", "cmd", job.cmd, "path", job.path, "completed", completed,
 			"bytes", t.bytes.Load(), "seconds", float64(time.Since(t.start).Milliseconds())/1000)
 	}
+	defer s.fileHook(job, t, completed, cmp.Or(connErr, err, errAbortedIf(aborted)))
 	switch {
 	case aborted:
 		// cmdABOR or the session's end sends the replies.
@@ -208,6 +218,41 @@ func (s *session) runTransfer(t *transfer, job transferJob, ln *net.TCPListener,
 		}
 		s.reply(426, "Connection closed; transfer aborted.")
 	}
+}
+
+func errAbortedIf(aborted bool) error {
+	if aborted {
+		return errAborted
+	}
+	return nil
+}
+
+// fileHook calls the file-transfer hook for a finished transfer, after its
+// reply.
+func (s *session) fileHook(job transferJob, t *transfer, completed bool, why error) {
+	if !job.logFile {
+		return // listings fire no file hooks
+	}
+	h := &s.srv.Hooks
+	var hook func(*Session, TransferInfo)
+	switch {
+	case job.cmd == "RETR" && completed:
+		hook = h.FileSent
+	case job.cmd == "RETR":
+		hook = h.IncompleteFileSent
+	case completed:
+		hook = h.FileReceived
+	default:
+		hook = h.IncompleteFileReceived
+	}
+	if hook == nil {
+		return
+	}
+	info := TransferInfo{Command: job.cmd, Path: job.path, Bytes: t.bytes.Load(), Duration: time.Since(t.start)}
+	if !completed {
+		info.Err = cmp.Or(why, errAborted)
+	}
+	hook(s.pub, info)
 }
 
 func isTimeout(err error) bool {

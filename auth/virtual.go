@@ -8,6 +8,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/pierftp/pier"
@@ -31,6 +32,12 @@ type Account struct {
 	Perm pier.Perm
 	// LoginMessage and QuitMessage override the 230 and 221 texts.
 	LoginMessage, QuitMessage string
+	// Overrides give other permissions under some folders (pyftpdlib's
+	// override_perm).
+	Overrides []pier.PermOverride
+	// ReadLimit and WriteLimit cap the user's upload and download rates in
+	// bytes per second (0: the server's per-session limits).
+	ReadLimit, WriteLimit int64
 }
 
 // Virtual is an Authenticator over an in-memory table of users. The zero
@@ -61,6 +68,14 @@ func (v *Virtual) AddUser(name string, a Account) error {
 	}
 	if err := a.Perm.Validate(); err != nil {
 		return fmt.Errorf("auth: user %q: %w", name, err)
+	}
+	for _, o := range a.Overrides {
+		if err := o.Perm.Validate(); err != nil {
+			return fmt.Errorf("auth: user %q: override %s: %w", name, o.Dir, err)
+		}
+		if !strings.HasPrefix(o.Dir, "/") {
+			return fmt.Errorf("auth: user %q: override %q: want a virtual absolute path such as /incoming", name, o.Dir)
+		}
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -113,5 +128,8 @@ func (v *Virtual) Authenticate(_ context.Context, _ pier.ConnInfo, name, pass st
 		FS:           a.FS,
 		LoginMessage: a.LoginMessage,
 		QuitMessage:  a.QuitMessage,
+		Overrides:    a.Overrides,
+		ReadLimit:    a.ReadLimit,
+		WriteLimit:   a.WriteLimit,
 	}, nil
 }

@@ -1,0 +1,108 @@
+package pier
+
+import (
+	"context"
+	"net"
+
+	"golang.org/x/time/rate"
+)
+
+// Bandwidth throttling (pyftpdlib's ThrottledDTPHandler): token buckets per
+// session and for the whole server, applied to data connections. A
+// throttled transfer goes through a wrapper, so it does not use sendfile.
+
+// limiter returns a token bucket for limit bytes per second, or nil for no
+// limit. The burst is a tenth of a second's worth (at least 4 KiB, at most
+// 256 KiB), so the rate is smooth without a syscall per few bytes.
+func newLimiter(limit int64) *rate.Limiter {
+	if limit <= 0 {
+		return nil
+	}
+	burst := min(max(limit/10, 4<<10), 256<<10)
+	return rate.NewLimiter(rate.Limit(limit), int(burst))
+}
+
+// sessionLimits builds a session's limiters at login: the user's own
+// limits, else the server's per-session ones.
+func (s *session) sessionLimits(u *User) {
+	s.readLimiter = newLimiter(firstPositive(u.ReadLimit, s.srv.ReadLimit))
+	s.writeLimiter = newLimiter(firstPositive(u.WriteLimit, s.srv.WriteLimit))
+}
+
+func firstPositive(a, b int64) int64 {
+	if a > 0 {
+		return a
+	}
+	return b
+}
+
+// throttle wraps a data connection in the limiters that apply to it, or
+// returns it unchanged when none do.
+func (s *session) throttle(ctx context.Context, conn net.Conn, upload bool) net.Conn {
+	var ls []*rate.Limiter
+	if upload {
+		ls = append(ls, s.readLimiter, s.srv.totalRead)
+	} else {
+		ls = append(ls, s.writeLimiter, s.srv.totalWrite)
+	}
+	tc := &throttledConn{Conn: conn, ctx: ctx}
+	for _, l := range ls {
+		if l != nil {
+			tc.limiters = append(tc.limiters, l)
+			if tc.chunk == 0 || l.Burst() < tc.chunk {
+				tc.chunk = l.Burst()
+			}
+		}
+	}
+	if len(tc.limiters) == 0 {
+		return conn
+	}
+	return tc
+}
+
+// throttledConn waits for tokens before each write and after each read.
+type throttledConn struct {
+	net.Conn
+	ctx      context.Context
+	limiters []*rate.Limiter
+	chunk    int // the smallest burst: no wait may ask more
+}
+
+func (c *throttledConn) wait(n int) error {
+	for _, l := range c.limiters {
+		if err := l.WaitN(c.ctx, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *throttledConn) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		n := min(len(p), c.chunk)
+		if err := c.wait(n); err != nil {
+			return written, err
+		}
+		m, err := c.Conn.Write(p[:n])
+		written += m
+		if err != nil {
+			return written, err
+		}
+		p = p[n:]
+	}
+	return written, nil
+}
+
+func (c *throttledConn) Read(p []byte) (int, error) {
+	if len(p) > c.chunk {
+		p = p[:c.chunk]
+	}
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		if werr := c.wait(n); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	return n, err
+}
