@@ -59,6 +59,8 @@ type options struct {
 	timeout                                 int
 	banner, encoding, logFormat             string
 	usersFile                               string
+	readLimit, writeLimit                   string
+	totalReadLimit, totalWriteLimit         string
 	permitForeign, permitPrivileged         bool
 	useLocaltime, disableSendfile           bool
 	maxCons, maxConsPerIP, maxLoginAttempts int
@@ -97,6 +99,10 @@ func newFlagSet(o *options) *pflag.FlagSet {
 	fs.IntVar(&o.maxConsPerIP, "max-cons-per-ip", 0, "most simultaneous connections (`N`) from one address; 0 means no limit")
 	fs.IntVar(&o.maxLoginAttempts, "max-login-attempts", 3, "failed logins (`N`) before disconnect")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log `FORMAT`: text or json")
+	fs.StringVar(&o.readLimit, "read-limit", "0", "most bytes per second each session may upload (`RATE`, with K/M/G suffixes: 512K, 10M); 0: no limit")
+	fs.StringVar(&o.writeLimit, "write-limit", "0", "most bytes per second each session may download (`RATE`); 0: no limit")
+	fs.StringVar(&o.totalReadLimit, "total-read-limit", "0", "most bytes per second all uploads together may take (`RATE`); 0: no limit")
+	fs.StringVar(&o.totalWriteLimit, "total-write-limit", "0", "most bytes per second all downloads together may take (`RATE`); 0: no limit")
 	fs.StringVar(&o.usersFile, "users-file", "", "read accounts from `FILE` (lines name:hash:perms:home; make hashes with \"pier passwd\") instead of -u/-P or anonymous")
 	fs.BoolVarP(&o.help, "help", "h", false, "show this help and exit")
 	return fs
@@ -309,6 +315,15 @@ func configure(o *options, fs *pflag.FlagSet, stderr io.Writer) (*pier.Server, *
 	if o.banner == "" {
 		return nil, nil, usagef("--banner: must not be empty")
 	}
+	var limits [4]int64
+	for i, f := range []struct{ name, value string }{
+		{"read-limit", o.readLimit}, {"write-limit", o.writeLimit},
+		{"total-read-limit", o.totalReadLimit}, {"total-write-limit", o.totalWriteLimit},
+	} {
+		if limits[i], err = parseRate(f.value); err != nil {
+			return nil, nil, usagef("--%s %q: %v", f.name, f.value, err)
+		}
+	}
 	logger, err := newLogger(o, stderr)
 	if err != nil {
 		return nil, nil, err
@@ -372,6 +387,10 @@ func configure(o *options, fs *pflag.FlagSet, stderr io.Writer) (*pier.Server, *
 		DisableSendfile:        o.disableSendfile,
 		Encoding:               o.encoding,
 		Logger:                 logger,
+		ReadLimit:              limits[0],
+		WriteLimit:             limits[1],
+		TotalReadLimit:         limits[2],
+		TotalWriteLimit:        limits[3],
 		TLSConfig:              tlsConfig,
 		TLSControlRequired:     o.tlsControlRequired,
 		TLSDataRequired:        o.tlsDataRequired,
@@ -404,6 +423,29 @@ func logTLS(log *slog.Logger, srv *pier.Server, cfg *config) {
 		"control_required", srv.TLSControlRequired,
 		"data_required", srv.TLSDataRequired,
 		"session_reuse_required", !srv.TLSAllowNoReuse)
+}
+
+// parseRate parses a rate in bytes per second with an optional K, M or G
+// suffix (powers of 1024): "0", "30720", "512K", "10M".
+func parseRate(s string) (int64, error) {
+	t := strings.ToUpper(strings.TrimSpace(s))
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "/S"), "B")
+	mult := int64(1)
+	if n := len(t); n > 0 {
+		switch t[n-1] {
+		case 'K':
+			mult, t = 1<<10, t[:n-1]
+		case 'M':
+			mult, t = 1<<20, t[:n-1]
+		case 'G':
+			mult, t = 1<<30, t[:n-1]
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, errors.New("want bytes per second such as 30720, 512K or 10M")
+	}
+	return n * mult, nil
 }
 
 // parseRange parses "FROM-TO", an inclusive passive port range.
@@ -491,6 +533,8 @@ func serve(srv *pier.Server, cfg *config) int {
 		"timeout", cfg.o.timeout,
 		"sendfile", !srv.DisableSendfile,
 		"encoding", cfg.o.encoding,
+		"read_limit", srv.ReadLimit,
+		"write_limit", srv.WriteLimit,
 		"pid", os.Getpid(),
 	)
 	if cfg.o.iface == "" {

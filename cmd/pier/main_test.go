@@ -54,6 +54,9 @@ func TestBadFlags(t *testing.T) {
 		{"write takes no value", []string{"-w", "foo"}, "unexpected argument"},
 		{"debug takes no value", []string{"-D", "xxx"}, "unexpected argument"},
 		{"bad interface", []string{"-i", "no.such.host.invalid"}, "--interface"},
+		{"bad read limit", []string{"--read-limit", "fast"}, "--read-limit"},
+		{"negative write limit", []string{"--write-limit", "-5"}, "--write-limit"},
+		{"bad total limit", []string{"--total-write-limit", "10X"}, "--total-write-limit"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -96,6 +99,20 @@ func TestVersion(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := run([]string{"-v"}, &stdout, &stderr); code != 0 || !strings.HasPrefix(stdout.String(), "pier ") {
 		t.Fatalf("exit %d, stdout %q", code, stdout.String())
+	}
+}
+
+func TestParseRate(t *testing.T) {
+	cases := map[string]int64{"0": 0, "30720": 30720, "512K": 512 << 10, "10M": 10 << 20, "1g": 1 << 30, "2MB/s": 2 << 20, " 7 ": 7}
+	for in, want := range cases {
+		if got, err := parseRate(in); err != nil || got != want {
+			t.Errorf("parseRate(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "x", "-1", "1.5M", "K", "99999999999G"} {
+		if _, err := parseRate(bad); err == nil {
+			t.Errorf("parseRate(%q) accepted", bad)
+		}
 	}
 }
 
