@@ -52,6 +52,10 @@ func (s *session) cmdPASS(arg string) {
 			s.log.Error("authentication error", "user", name, "err", err)
 		}
 		s.log.Warn("failed login", "user", name, "attempt", s.loginAttempts)
+		if s.srv.loginFailed(s.remote.Addr(), time.Now()) {
+			_, d := s.srv.banLimits()
+			s.log.Warn("address banned after repeated failed logins", "addr", banKey(s.remote.Addr()).String(), "for", d.String())
+		}
 		if d := durationOr(s.srv.LoginFailDelay, DefaultLoginFailDelay); d > 0 {
 			select {
 			case <-time.After(d):
@@ -75,6 +79,7 @@ func (s *session) cmdPASS(arg string) {
 		return
 	}
 	s.user = u
+	s.srv.loginSucceeded(s.remote.Addr())
 	s.sessionLimits(u)
 	s.loginAttempts = 0
 	s.cwd = "/"

@@ -100,6 +100,16 @@ type Server struct {
 	// one gets 500 and is discarded. If zero, 2048.
 	MaxLineLength int
 
+	// BanAfter is the number of failed logins from one address (an IPv6
+	// /64), across its connections, within BanTime, after which the address
+	// is refused (421 before the banner) for BanTime. If zero, 10;
+	// negative disables bans.
+	BanAfter int
+
+	// BanTime is how long a ban lasts, and the window in which failures
+	// count. If zero, 15 minutes.
+	BanTime time.Duration
+
 	// PermitForeignAddresses allows data connections to (PORT, EPRT) and
 	// from (PASV, EPSV) an address other than the client's: FXP. Off by
 	// default, which stops FTP bounce attacks (RFC 2577).
@@ -172,6 +182,7 @@ type Server struct {
 	cmdTables atomic.Pointer[commandTables]
 
 	totalRead, totalWrite *rate.Limiter
+	bans                  banTable
 
 	codecOnce sync.Once
 	codec     *wireCodec
@@ -305,6 +316,8 @@ func (s *Server) handleConn(conn net.Conn, implicitTLS bool) {
 	}
 	var refuse string
 	switch {
+	case s.banned(ip, time.Now()):
+		refuse = "421 Too many failed logins from your address; try again later.\r\n"
 	case s.maxConnections() > 0 && len(s.sessions) >= s.maxConnections():
 		refuse = "421 Too many connections. Service temporarily unavailable.\r\n"
 	case s.MaxConnectionsPerIP > 0 && s.perIP[ip] >= s.MaxConnectionsPerIP:

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -359,4 +360,58 @@ func TestConcurrentSessions(t *testing.T) {
 			c.Expect(t, "QUIT", 221)
 		})
 	}
+}
+
+// TestBanAfterFailedLogins: failures across connections ban the address;
+// the ban lifts after BanTime; a success forgets earlier failures.
+func TestBanAfterFailedLogins(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, func(s *pier.Server) {
+		s.BanAfter = 3
+		s.BanTime = 500 * time.Millisecond
+		s.MaxLoginAttempts = 1
+	})
+	fail := func() {
+		t.Helper()
+		c := srv.Dial(t)
+		c.Expect(t, "USER user", 331)
+		c.Expect(t, "PASS wrong", 530)
+	}
+	fail()
+	fail()
+	login(t, srv) // a success resets the count
+	fail()
+	fail()
+	fail() // third failure since the success: banned
+	c := srv.DialRaw(t)
+	if code, text, _ := c.ReadReply(); code != 421 || !strings.Contains(text, "failed logins") {
+		t.Fatalf("banned address got %d %q, want 421", code, text)
+	}
+	expectClosed(t, c)
+	// The ban lifts (bounded poll, not a timing assertion).
+	deadline := time.Now().Add(ioDeadline)
+	for {
+		c := srv.DialRaw(t)
+		code, _, _ := c.ReadReply()
+		c.Close()
+		if code == 220 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("ban never lifted")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	login(t, srv)
+}
+
+func TestBanDisabled(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, func(s *pier.Server) { s.BanAfter = -1; s.MaxLoginAttempts = 1 })
+	for range 12 {
+		c := srv.Dial(t)
+		c.Expect(t, "USER user", 331)
+		c.Expect(t, "PASS wrong", 530)
+	}
+	login(t, srv)
 }

@@ -60,6 +60,8 @@ type options struct {
 	banner, encoding, logFormat             string
 	usersFile                               string
 	readLimit, writeLimit                   string
+	banAfter                                int
+	banTime                                 time.Duration
 	totalReadLimit, totalWriteLimit         string
 	permitForeign, permitPrivileged         bool
 	useLocaltime, disableSendfile           bool
@@ -99,6 +101,8 @@ func newFlagSet(o *options) *pflag.FlagSet {
 	fs.IntVar(&o.maxConsPerIP, "max-cons-per-ip", 0, "most simultaneous connections (`N`) from one address; 0 means no limit")
 	fs.IntVar(&o.maxLoginAttempts, "max-login-attempts", 3, "failed logins (`N`) before disconnect")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log `FORMAT`: text or json")
+	fs.IntVar(&o.banAfter, "ban-after", pier.DefaultBanAfter, "ban an address after `N` failed logins across its connections within --ban-time; 0: no bans")
+	fs.DurationVar(&o.banTime, "ban-time", pier.DefaultBanTime, "how long a ban lasts, and the window failures count in (`DURATION`: 90s, 15m, 1h)")
 	fs.StringVar(&o.readLimit, "read-limit", "0", "most bytes per second each session may upload (`RATE`, with K/M/G suffixes: 512K, 10M); 0: no limit")
 	fs.StringVar(&o.writeLimit, "write-limit", "0", "most bytes per second each session may download (`RATE`); 0: no limit")
 	fs.StringVar(&o.totalReadLimit, "total-read-limit", "0", "most bytes per second all uploads together may take (`RATE`); 0: no limit")
@@ -306,6 +310,12 @@ func configure(o *options, fs *pflag.FlagSet, stderr io.Writer) (*pier.Server, *
 	if o.maxCons < 0 || o.maxConsPerIP < 0 {
 		return nil, nil, usagef("--max-cons and --max-cons-per-ip must be 0 or more")
 	}
+	if o.banAfter < 0 {
+		return nil, nil, usagef("--ban-after %d: must be 0 or more", o.banAfter)
+	}
+	if o.banTime <= 0 {
+		return nil, nil, usagef("--ban-time %s: must be positive", o.banTime)
+	}
 	if o.maxLoginAttempts < 1 {
 		return nil, nil, usagef("--max-login-attempts %d: must be 1 or more", o.maxLoginAttempts)
 	}
@@ -387,6 +397,8 @@ func configure(o *options, fs *pflag.FlagSet, stderr io.Writer) (*pier.Server, *
 		DisableSendfile:        o.disableSendfile,
 		Encoding:               o.encoding,
 		Logger:                 logger,
+		BanAfter:               banAfter(o.banAfter),
+		BanTime:                o.banTime,
 		ReadLimit:              limits[0],
 		WriteLimit:             limits[1],
 		TotalReadLimit:         limits[2],
@@ -423,6 +435,14 @@ func logTLS(log *slog.Logger, srv *pier.Server, cfg *config) {
 		"control_required", srv.TLSControlRequired,
 		"data_required", srv.TLSDataRequired,
 		"session_reuse_required", !srv.TLSAllowNoReuse)
+}
+
+// banAfter maps the flag (0: off) to the Server field (negative: off).
+func banAfter(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 // parseRate parses a rate in bytes per second with an optional K, M or G
@@ -533,6 +553,8 @@ func serve(srv *pier.Server, cfg *config) int {
 		"timeout", cfg.o.timeout,
 		"sendfile", !srv.DisableSendfile,
 		"encoding", cfg.o.encoding,
+		"ban_after", cfg.o.banAfter,
+		"ban_time", cfg.o.banTime.String(),
 		"read_limit", srv.ReadLimit,
 		"write_limit", srv.WriteLimit,
 		"pid", os.Getpid(),
