@@ -1,0 +1,101 @@
+package aferofs_test
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/pierftp/pier"
+	"github.com/pierftp/pier/fsys/aferofs"
+	"github.com/pierftp/pier/fsys/fstest"
+	"github.com/spf13/afero"
+)
+
+func TestConformanceMemMapFs(t *testing.T) {
+	fstest.TestFileSystem(t, func(t *testing.T) pier.FileSystem {
+		return aferofs.New(afero.NewMemMapFs())
+	})
+}
+
+func TestConformanceBasePathOsFs(t *testing.T) {
+	fstest.TestFileSystem(t, func(t *testing.T) pier.FileSystem {
+		return aferofs.New(afero.NewBasePathFs(afero.NewOsFs(), t.TempDir()))
+	})
+}
+
+func TestLinks(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "target"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("target", filepath.Join(dir, "link")); err != nil {
+		t.Skip(err)
+	}
+	tests := []struct {
+		desc      string
+		fsys      afero.Fs
+		name      string
+		wantLink  string
+		wantErr   error
+		wantLstat fs.FileMode // type bits Lstat reports
+	}{
+		{desc: "os", fsys: afero.NewBasePathFs(afero.NewOsFs(), dir), name: "link", wantLink: "target", wantLstat: fs.ModeSymlink},
+		{desc: "os, not a link", fsys: afero.NewBasePathFs(afero.NewOsFs(), dir), name: "target", wantErr: syscall.EINVAL},
+		{desc: "os, missing", fsys: afero.NewBasePathFs(afero.NewOsFs(), dir), name: "missing", wantErr: fs.ErrNotExist},
+		{desc: "memory, no LinkReader", fsys: afero.NewMemMapFs(), name: "target", wantErr: pier.ErrNotSupported},
+		{desc: "base path over memory", fsys: afero.NewBasePathFs(afero.NewMemMapFs(), "/base"), name: "target", wantErr: pier.ErrNotSupported},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			f := aferofs.New(tt.fsys)
+			afero.WriteFile(tt.fsys, "/target", []byte("x"), 0o644)
+			got, err := f.Readlink(tt.name)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Errorf("Readlink: %q, %v; want %v", got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.wantLink {
+				t.Errorf("Readlink: %q, %v; want %q", got, err, tt.wantLink)
+			}
+			fi, err := f.Lstat(tt.name)
+			if err != nil || fi.Mode().Type() != tt.wantLstat {
+				t.Errorf("Lstat: %v, %v; want type %v", fi, err, tt.wantLstat)
+			}
+			if fi, err := f.Stat(tt.name); err != nil || !fi.Mode().IsRegular() {
+				t.Errorf("Stat: %v, %v; want a regular file", fi, err)
+			}
+		})
+	}
+}
+
+// A read-only afero.Fs refuses writes with an error pier maps to a reply.
+func TestReadOnly(t *testing.T) {
+	base := afero.NewMemMapFs()
+	afero.WriteFile(base, "/f", []byte("x"), 0o644)
+	f := aferofs.New(afero.NewReadOnlyFs(base))
+	tests := []struct {
+		desc string
+		op   func() error
+	}{
+		{"create", func() error { _, err := f.OpenFile("g", os.O_WRONLY|os.O_CREATE, 0o666); return err }},
+		{"mkdir", func() error { return f.Mkdir("d", 0o755) }},
+		{"remove", func() error { return f.Remove("f") }},
+		{"rename", func() error { return f.Rename("f", "g") }},
+		{"chmod", func() error { return f.Chmod("f", 0o600) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			if err := tt.op(); !errors.Is(err, syscall.EPERM) && !errors.Is(err, fs.ErrPermission) {
+				t.Errorf("%v, want a permission error", err)
+			}
+		})
+	}
+	if got, err := afero.ReadFile(base, "/f"); err != nil || string(got) != "x" {
+		t.Errorf("file changed: %q, %v", got, err)
+	}
+}
