@@ -309,3 +309,44 @@ func TestPasswdAndUsersFile(t *testing.T) {
 		}
 	}
 }
+
+// TestDualStackDefault: with no -i, pier listens on IPv4 and IPv6 at once.
+func TestDualStackDefault(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	if ln, err := net.Listen("tcp6", "[::1]:0"); err != nil {
+		t.Skip("no IPv6 loopback")
+	} else {
+		ln.Close()
+	}
+	bin := filepath.Join(t.TempDir(), "pier")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	port := freePort(t)
+	cmd := exec.Command(bin, "-p", strconv.Itoa(port), "-d", t.TempDir())
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for _, host := range []string{"127.0.0.1", "::1"} {
+		var c net.Conn
+		var err error
+		for range 100 { // wait (bounded) for the server to listen
+			if c, err = net.DialTimeout("tcp", net.JoinHostPort(host, strconv.Itoa(port)), time.Second); err == nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", host, err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		line, err := bufio.NewReader(c).ReadString('\n')
+		c.Close()
+		if err != nil || !strings.HasPrefix(line, "220 ") {
+			t.Fatalf("%s: greeting %q %v", host, line, err)
+		}
+	}
+}
