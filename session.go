@@ -313,7 +313,9 @@ func (s *session) timeLocation() *time.Location {
 	return time.UTC
 }
 
-// hostname is used in STAT; we show the address, never a real host name.
+// statusLines is the body of STAT without an argument (RFC 959 §4.1.3):
+// the session's state, also during a transfer. It shows the client's
+// address, never a host name.
 func (s *session) statusLines() []string {
 	lines := []string{"Connected to: " + s.remote.String()}
 	switch {

@@ -289,7 +289,7 @@ func (s *session) sendStream(t *transfer, conn net.Conn, src io.Reader) error {
 				n, err := tc.ReadFrom(lr)
 				t.bytes.Add(n)
 				if err != nil {
-					return classify(err, tc)
+					return classify(err)
 				}
 				if n < zeroCopyChunk {
 					return nil
@@ -308,7 +308,7 @@ func (s *session) sendStream(t *transfer, conn net.Conn, src io.Reader) error {
 }
 
 // classify tells a file read error from a network one after ReadFrom.
-func classify(err error, _ net.Conn) error {
+func classify(err error) error {
 	var op *net.OpError
 	if errors.As(err, &op) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) || isTimeout(err) {
 		return err
@@ -332,7 +332,7 @@ func (s *session) receiveStream(t *transfer, conn net.Conn, dst io.Writer) error
 				n, err := f.ReadFrom(lr)
 				t.bytes.Add(n)
 				if err != nil {
-					return classify(err, tc)
+					return classify(err)
 				}
 				if n < zeroCopyChunk {
 					return nil
