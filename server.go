@@ -30,6 +30,8 @@ const (
 
 // PortRange is an inclusive range of TCP ports for passive data connections.
 type PortRange struct {
+	// First and Last are the lowest and highest port; the zero range
+	// means any free port.
 	First, Last uint16
 }
 
