@@ -70,7 +70,9 @@ func (c Command) toInternal() (*command, error) {
 
 // Middleware wraps every command a client sends (after the server has
 // recognised it): it runs before the command, may refuse it by replying and
-// not calling next, and may act after next returns. name is the upper-case
+// not calling next (or reply 421 and call Session.Close), and may act after
+// next returns. For transfer commands (RETR, STOR, LIST...) next returns
+// once the transfer has started, before its 226. name is the upper-case
 // verb, "SITE CHMOD" for SITE sub-commands. arg is the argument as sent:
 // for PASS it is the password, so never log it.
 type Middleware func(s *Session, name, arg string, next func())
@@ -203,16 +205,35 @@ func (p *Session) ReplyLines(code int, first string, lines []string, last string
 // ReplyError sends the reply the server gives for a FileSystem error.
 func (p *Session) ReplyError(err error) { p.s.replyErr(err) }
 
+// Close ends the session at once: a running transfer is aborted and the
+// control connection closed, without a reply (send one first, such as 421).
+// It is safe to call from any goroutine.
+func (p *Session) Close() { p.s.kill() }
+
+// Refusal is an error a Connect hook returns to choose the reply sent before
+// the connection closes; other errors give "421 Service not available."
+type Refusal struct {
+	// Code is a 4xx or 5xx reply code; if zero, 421.
+	Code int
+	// Text is the reply text, such as "You are banned."
+	Text string
+}
+
+// Error returns the reply text.
+func (r *Refusal) Error() string { return r.Text }
+
 // Hooks are functions the server calls on session events, each with the
 // Session (its ID, addresses, user and TLS state). Nil hooks are skipped.
-// A hook runs on its session's goroutine: a slow hook delays only its own
-// session (and, for the file hooks, that session's next reply). To do slow
-// work without holding the client, start a goroutine, and use
-// Session.Context if the work should stop with the session.
+// A hook runs on its session's goroutine (the file hooks on the session's
+// transfer goroutine, after the transfer's reply): a slow hook delays only
+// its own session's next command. To do slow work without holding the
+// client, start a goroutine, and use Session.Context if the work should
+// stop with the session.
 type Hooks struct {
 	// Connect runs when a connection has passed the connection limits,
-	// before the 220 banner. A non-nil error refuses the client with
-	// "421 <error>" and closes the connection.
+	// before the 220 banner. A non-nil error refuses the client and closes
+	// the connection: with the code and text of a *Refusal, else with
+	// "421 Service not available." (the error is logged).
 	Connect func(s *Session) error
 	// Disconnect runs when the control connection has closed, for any
 	// reason.

@@ -181,7 +181,7 @@ func TestHooksFiles(t *testing.T) {
 
 func TestConnectHookRefuses(t *testing.T) {
 	srv := newServer(t, func(s *pier.Server) {
-		s.Hooks.Connect = func(*pier.Session) error { return errors.New("You are banned.") }
+		s.Hooks.Connect = func(*pier.Session) error { return &pier.Refusal{Text: "You are banned."} }
 	})
 	c := srv.DialRaw(t)
 	if code, text, _ := c.ReadReply(); code != 421 || text != "You are banned." {
@@ -355,4 +355,30 @@ func TestThrottle(t *testing.T) {
 	c.ExpectReply(t, 426)
 	c.ExpectReply(t, 226)
 	c.Expect(t, "NOOP", 200)
+}
+
+func TestConnectHookPlainErrorAndSessionClose(t *testing.T) {
+	srv := newServer(t, func(s *pier.Server) {
+		s.Hooks.Connect = func(s *pier.Session) error {
+			if s.ID() == 1 {
+				return errors.New("internal reason, not for the client")
+			}
+			return nil
+		}
+		s.Middleware = []pier.Middleware{func(s *pier.Session, name, arg string, next func()) {
+			if name == "SITE" || name == "SITE KICK" {
+				s.Reply(421, "Bye.")
+				s.Close()
+				return
+			}
+			next()
+		}}
+	})
+	c := srv.DialRaw(t)
+	if code, text, _ := c.ReadReply(); code != 421 || text != "Service not available." {
+		t.Fatalf("got %d %q", code, text)
+	}
+	c2 := login(t, srv)
+	c2.Expect(t, "SITE KICK", 421)
+	expectClosed(t, c2)
 }

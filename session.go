@@ -120,7 +120,12 @@ func (s *session) serve() {
 	if h := s.srv.Hooks.Connect; h != nil {
 		if err := h(s.pub); err != nil {
 			s.log.Info("connection refused by the Connect hook", "err", err)
-			s.reply(421, err.Error())
+			code, text := 421, "Service not available."
+			var r *Refusal
+			if errors.As(err, &r) {
+				code, text = cmp.Or(r.Code, 421), r.Text
+			}
+			s.reply(code, text)
 			return
 		}
 	}

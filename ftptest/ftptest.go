@@ -161,6 +161,13 @@ func (c *Conn) StartTLS(t testing.TB, cfg *tls.Config) {
 	c.r = bufio.NewReader(tc)
 }
 
+// Dial connects to an FTP server at addr ("host:port"), one this package
+// did not start, and reads its 220 greeting.
+func Dial(t testing.TB, addr string) *Conn {
+	t.Helper()
+	return (&Server{Addr: addr}).Dial(t)
+}
+
 // Dial connects to the server and reads the 220 greeting.
 func (s *Server) Dial(t testing.TB) *Conn {
 	t.Helper()
