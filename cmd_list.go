@@ -126,6 +126,12 @@ type lister struct {
 	now    time.Time
 	line   []byte
 	prefix string // MLST lines and STAT lines
+
+	// Reused per entry, so the hot path allocates nothing for them.
+	ls        listing.Entry
+	mlsx      listing.MLSxEntry
+	permFacts [2]string
+	permDone  [2]bool
 }
 
 func (s *session) newLister(format listFormat) *lister {
@@ -162,42 +168,63 @@ func (l *lister) streamDir(w io.Writer, vdir string, dir DirReader) error {
 	}
 }
 
-// write formats one entry; fi is its Lstat.
+// write formats one entry; fi is its Lstat. It is the listing hot path:
+// the line is built in a buffer the lister reuses, and the entry's file
+// system name is only computed for symlinks.
 func (l *lister) write(w io.Writer, vdir, name string, fi fs.FileInfo) error {
-	fsName := strings.TrimPrefix(path.Join(vdir, name), "/")
+	fsName := func() string { return strings.TrimPrefix(path.Join(vdir, name), "/") }
 	wireName := l.srv.codec.encode(name)
 	b := append(l.line[:0], l.prefix...)
 	switch l.format {
 	case formatNlst:
 		b = listing.AppendNlst(b, wireName)
 	case formatLs:
-		e := listing.Entry{Name: wireName, Info: fi}
-		if fi.Mode()&fs.ModeSymlink != 0 && !l.escapes(fsName) {
+		e := &l.ls
+		*e = listing.Entry{Name: wireName, Info: fi}
+		if fi.Mode()&fs.ModeSymlink != 0 && !l.escapes(fsName()) {
 			if rl, ok := l.fsys.(ReadlinkFS); ok {
-				if target, err := rl.Readlink(fsName); err == nil {
+				if target, err := rl.Readlink(fsName()); err == nil {
 					e.LinkTarget = l.srv.codec.encode(target)
 				}
 			}
 		}
 		e.Owner, e.Group, e.Nlink = l.srv.owners.names(fi)
-		b = listing.AppendLs(b, &e, l.now, l.loc)
+		b = listing.AppendLs(b, e, l.now, l.loc)
 	case formatMLSx:
-		e := listing.MLSxEntry{Name: wireName, Info: fi}
+		e := &l.mlsx
+		*e = listing.MLSxEntry{Name: wireName, Info: fi}
 		if fi.Mode()&fs.ModeSymlink != 0 {
 			e.IsLink = true
 			// The link's target gives size and time when it stays
 			// inside the root; otherwise the link's own facts.
-			if tfi, err := l.fsys.Stat(fsName); err == nil {
+			if tfi, err := l.fsys.Stat(fsName()); err == nil {
 				e.Info = tfi
 			}
 		}
-		e.Perm = listing.PermFact(e.Info.IsDir(), l.perm)
-		e.Unique, e.UID, e.GID = uniqueFact(e.Info)
-		b = listing.AppendMLSx(b, &e, l.facts, l.loc)
+		e.Perm = l.permFact(e.Info.IsDir())
+		if st, ok := e.Info.Sys().(*syscall.Stat_t); ok {
+			e.Dev, e.Ino, e.HasDevIno = uint64(st.Dev), st.Ino, true
+			e.UID, e.GID = st.Uid, st.Gid
+		}
+		b = listing.AppendMLSx(b, e, l.facts, l.loc)
 	}
 	l.line = b
 	_, err := w.Write(b)
 	return err
+}
+
+// permFact returns the perm fact for a file or a folder, computed once per
+// listing: it depends only on the user's letters.
+func (l *lister) permFact(isDir bool) string {
+	i := 0
+	if isDir {
+		i = 1
+	}
+	if !l.permDone[i] {
+		l.permFacts[i] = listing.PermFact(isDir, l.perm)
+		l.permDone[i] = true
+	}
+	return l.permFacts[i]
 }
 
 // escapes reports whether the symlink name points outside the root; its
@@ -205,16 +232,6 @@ func (l *lister) write(w io.Writer, vdir, name string, fi fs.FileInfo) error {
 func (l *lister) escapes(name string) bool {
 	_, err := l.fsys.Stat(name)
 	return errors.Is(err, ErrOutsideRoot)
-}
-
-// uniqueFact returns the unique fact (device and inode, RFC 3659 §7.5.2)
-// and the owner ids of a local file.
-func uniqueFact(fi fs.FileInfo) (string, uint32, uint32) {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return "", 0, 0
-	}
-	return strconv.FormatUint(uint64(st.Dev), 16) + "g" + strconv.FormatUint(st.Ino, 16), st.Uid, st.Gid
 }
 
 // ownerCache resolves user and group ids to names once per server.

@@ -125,6 +125,10 @@ type MLSxEntry struct {
 	// IsLink reports that the entry is a symbolic link, shown with the
 	// type OS.unix=symlink.
 	IsLink bool
+	// Dev and Ino, when HasDevIno is set and Unique is empty, make the
+	// unique fact: device and inode in hex joined by 'g'.
+	Dev, Ino  uint64
+	HasDevIno bool
 }
 
 // AppendMLSx appends to dst one MLSD line for e (RFC 3659 §7.2) and
@@ -181,10 +185,21 @@ func AppendMLSx(dst []byte, e *MLSxEntry, facts Facts, loc *time.Location) []byt
 			dst = append(dst, "type=file;"...)
 		}
 	}
-	if facts&FactUnique != 0 && e.Unique != "" {
-		dst = append(dst, "unique="...)
-		dst = append(dst, e.Unique...)
-		dst = append(dst, ';')
+	if facts&FactUnique != 0 {
+		switch {
+		case e.Unique != "":
+			dst = append(dst, "unique="...)
+			dst = append(dst, e.Unique...)
+			dst = append(dst, ';')
+		case e.HasDevIno:
+			// The device and inode in hex, "fe00g53ef" (pyftpdlib's
+			// form), formatted here to spare the caller a string.
+			dst = append(dst, "unique="...)
+			dst = strconv.AppendUint(dst, e.Dev, 16)
+			dst = append(dst, 'g')
+			dst = strconv.AppendUint(dst, e.Ino, 16)
+			dst = append(dst, ';')
+		}
 	}
 	if facts&FactUnixGID != 0 {
 		dst = append(dst, "unix.gid="...)
