@@ -537,7 +537,10 @@ func (b *bench) ensureListDir(c *client, entries int) error {
 func nlst(c *client) (map[string]bool, error) {
 	names := map[string]bool{}
 	err := c.listing("NLST", func(line string) {
-		names[path.Base(line)] = true
+		// Some servers (pure-ftpd) list the folder itself and its parent.
+		if name := path.Base(line); name != "." && name != ".." {
+			names[name] = true
+		}
 	})
 	var re *replyError
 	if errors.As(err, &re) && (re.code == 450 || re.code == 550) && re.cmd == "NLST" {
