@@ -1,0 +1,650 @@
+// Command chart summarises the results of bench/compare.sh: it reads the
+// ftpbench JSON files of one comparison (SERVER-rROUND.json, one a server and
+// round, and ceiling-rROUND.json), computes the median of every workload for
+// every server over the rounds, and writes the tables of medians and of the
+// ratio pier/peer as Markdown and a bar chart as SVG.
+//
+// Usage:
+//
+//	go run ./bench/chart --results DIR --svg docs/benchmarks.svg --markdown tables.md
+//
+// Throughputs (unit MB/s) are better when higher; times (s) and memory
+// (MiB) when lower. Runs in which a workload had errors are left out of its
+// median and counted. The memory row is the server's proportional set size
+// (its resident set when PSS is not readable), summed over the server
+// process and its descendants, sampled by ftpbench right after the logins
+// workload, while all its clients are still logged in.
+//
+// In the chart, every workload is normalised to its best server: the best
+// server's bar is full length, for times and memory too (a bar is
+// best/value there), so a longer bar is always better. The highlighted
+// server (pier) is drawn in colour, the others in grey.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"html"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "chart:", err)
+		os.Exit(1)
+	}
+}
+
+// result is one row of ftpbench's --json output.
+type result struct {
+	Workload  string  `json:"workload"`
+	Clients   int     `json:"clients"`
+	Value     float64 `json:"value"`
+	Unit      string  `json:"unit"`
+	Errors    int     `json:"errors"`
+	ServerRSS int64   `json:"server_rss_bytes"`
+	ServerPSS int64   `json:"server_pss_bytes"`
+	Error     string  `json:"error"`
+	// FailedAttempts counts connections that had to be retried (a full
+	// listen queue) in the logins workload.
+	FailedAttempts int `json:"failed_attempts"`
+}
+
+// memoryWorkload is the pseudo-workload of the server's memory with all
+// clients of the logins workload logged in.
+const memoryWorkload = "memory"
+
+// cell collects one server's values of one workload over the rounds.
+type cell struct {
+	values  []float64 // from runs without errors
+	retried []float64 // failed connection attempts of those runs
+	failed  int       // runs with errors
+	clients int
+	lastErr string
+}
+
+// summary is everything read from a results folder.
+type summary struct {
+	units   map[string]string           // workload -> unit
+	cells   map[string]map[string]*cell // server -> workload -> cell
+	ceiling map[string]*cell            // ceiling workload -> cell
+	rounds  int
+}
+
+var fileName = regexp.MustCompile(`^(.+)-r([0-9]+)\.json$`)
+
+// load reads every SERVER-rROUND.json in dir.
+func load(dir string) (*summary, error) {
+	names, err := filepath.Glob(filepath.Join(dir, "*-r*.json"))
+	if err != nil {
+		return nil, err
+	}
+	s := &summary{units: map[string]string{}, cells: map[string]map[string]*cell{}, ceiling: map[string]*cell{}}
+	for _, name := range names {
+		m := fileName.FindStringSubmatch(filepath.Base(name))
+		if m == nil {
+			continue
+		}
+		server := m[1]
+		if round, _ := strconv.Atoi(m[2]); round > s.rounds {
+			s.rounds = round
+		}
+		data, err := os.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		var rows []result
+		if err := json.Unmarshal(data, &rows); err != nil {
+			return nil, fmt.Errorf("%s: %v", name, err)
+		}
+		for _, r := range rows {
+			if server == "ceiling" || strings.HasPrefix(r.Workload, "ceiling") {
+				if server == "ceiling" {
+					add(s.ceiling, r.Workload, r)
+				}
+				continue
+			}
+			if s.cells[server] == nil {
+				s.cells[server] = map[string]*cell{}
+			}
+			s.units[r.Workload] = r.Unit
+			add(s.cells[server], r.Workload, r)
+			if r.Workload == "logins" {
+				mem := r.ServerPSS
+				if mem == 0 {
+					mem = r.ServerRSS
+				}
+				if mem > 0 || r.Errors > 0 {
+					m := r
+					m.Workload, m.Unit, m.Value = memoryWorkload, "MiB", float64(mem)/(1<<20)
+					m.FailedAttempts = 0
+					s.units[memoryWorkload] = "MiB"
+					add(s.cells[server], memoryWorkload, m)
+				}
+			}
+		}
+	}
+	if len(s.cells) == 0 {
+		return nil, fmt.Errorf("no SERVER-rROUND.json results in %s", dir)
+	}
+	return s, nil
+}
+
+func add(m map[string]*cell, workload string, r result) {
+	c := m[workload]
+	if c == nil {
+		c = &cell{}
+		m[workload] = c
+	}
+	c.clients = r.Clients
+	if r.Errors > 0 || math.IsNaN(r.Value) || r.Value <= 0 {
+		c.failed++
+		if r.Error != "" {
+			c.lastErr = r.Error
+		}
+		return
+	}
+	c.values = append(c.values, r.Value)
+	c.retried = append(c.retried, float64(r.FailedAttempts))
+}
+
+// median of the values; ok is false when there are none.
+func median(v []float64) (m float64, ok bool) {
+	if len(v) == 0 {
+		return 0, false
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2], true
+	}
+	return (s[n/2-1] + s[n/2]) / 2, true
+}
+
+// higherBetter tells whether a larger value of unit is better.
+func higherBetter(unit string) bool { return unit == "MB/s" }
+
+// better tells whether value a beats b in unit.
+func better(unit string, a, b float64) bool {
+	if higherBetter(unit) {
+		return a > b
+	}
+	return a < b
+}
+
+// serverOrder: the highlighted server first, then the usual peers, then the
+// rest alphabetically.
+func serverOrder(s *summary, highlight string) []string {
+	known := []string{highlight, highlight + "-tls", "fclairamb", "pyftpdlib", "proftpd", "pure-ftpd", "vsftpd"}
+	var out []string
+	seen := map[string]bool{}
+	for _, k := range known {
+		if _, ok := s.cells[k]; ok && !seen[k] {
+			out = append(out, k)
+			seen[k] = true
+		}
+	}
+	var rest []string
+	for k := range s.cells {
+		if !seen[k] {
+			rest = append(rest, k)
+		}
+	}
+	sort.Strings(rest)
+	return append(out, rest...)
+}
+
+// workloadOrder: ftpbench's order, listings by size, memory last.
+func workloadOrder(s *summary) []string {
+	rank := map[string]int{"stor": 0, "retr": 1, "stor-idle": 2, "retr-idle": 3, "logins": 4,
+		"retr-many": 5, "stor-many": 6, "quit": 7, "list": 8, "mlsd": 9, memoryWorkload: 10}
+	var ws []string
+	for w := range s.units {
+		ws = append(ws, w)
+	}
+	key := func(w string) (int, int) {
+		base, n := w, 0
+		if i := strings.LastIndexByte(w, '-'); i > 0 {
+			if v, err := strconv.Atoi(w[i+1:]); err == nil {
+				base, n = w[:i], v
+			}
+		}
+		r, ok := rank[base]
+		if !ok {
+			r = 100
+		}
+		return r, n
+	}
+	sort.Slice(ws, func(i, j int) bool {
+		ri, ni := key(ws[i])
+		rj, nj := key(ws[j])
+		if ri != rj {
+			return ri < rj
+		}
+		if ni != nj {
+			return ni < nj
+		}
+		return ws[i] < ws[j]
+	})
+	return ws
+}
+
+// label is the human name of a workload.
+func label(w string, clients int) string {
+	switch {
+	case w == "stor":
+		return "STOR, 1 client"
+	case w == "retr":
+		return "RETR, 1 client"
+	case w == "stor-idle":
+		return fmt.Sprintf("STOR, %d idle", clients-1)
+	case w == "retr-idle":
+		return fmt.Sprintf("RETR, %d idle", clients-1)
+	case w == "logins":
+		return fmt.Sprintf("%d logins", clients)
+	case w == "retr-many":
+		return fmt.Sprintf("%d × RETR", clients)
+	case w == "stor-many":
+		return fmt.Sprintf("%d × STOR", clients)
+	case w == "quit":
+		return fmt.Sprintf("%d × QUIT", clients)
+	case w == memoryWorkload:
+		return fmt.Sprintf("memory, %d logged in", clients)
+	case strings.HasPrefix(w, "list-"):
+		return "LIST " + w[len("list-"):] + " entries"
+	case strings.HasPrefix(w, "mlsd-"):
+		return "MLSD " + w[len("mlsd-"):] + " entries"
+	}
+	return w
+}
+
+// clientsOf is the number of clients of a workload (the largest seen).
+func clientsOf(s *summary, w string) int {
+	n := 0
+	for _, m := range s.cells {
+		if c := m[w]; c != nil && c.clients > n {
+			n = c.clients
+		}
+	}
+	return n
+}
+
+func format(v float64, unit string) string {
+	switch {
+	case unit == "MB/s" || unit == "MiB":
+		if v >= 100 {
+			return fmt.Sprintf("%.0f %s", v, unit)
+		}
+		return fmt.Sprintf("%.1f %s", v, unit)
+	case v >= 10:
+		return fmt.Sprintf("%.1f %s", v, unit)
+	case v >= 0.1:
+		return fmt.Sprintf("%.2f %s", v, unit)
+	default:
+		return fmt.Sprintf("%.4f %s", v, unit)
+	}
+}
+
+func (c *cell) text(unit string) string {
+	if c == nil {
+		return "–"
+	}
+	m, ok := median(c.values)
+	if !ok {
+		return fmt.Sprintf("failed (%d run(s))", c.failed)
+	}
+	t := format(m, unit)
+	if r, _ := median(c.retried); r > 0 {
+		t += fmt.Sprintf(" (%.0f retried)", r)
+	}
+	if c.failed > 0 {
+		t += fmt.Sprintf(" (+%d failed)", c.failed)
+	}
+	return t
+}
+
+// writeMarkdown writes the tables of medians and ratios.
+func writeMarkdown(w io.Writer, s *summary, highlight string) error {
+	servers := serverOrder(s, highlight)
+	workloads := workloadOrder(s)
+	var peers []string
+	for _, sv := range servers {
+		if sv != highlight && !strings.HasPrefix(sv, highlight+"-") {
+			peers = append(peers, sv)
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "## Medians (%d round(s))\n\n", s.rounds)
+	b.WriteString("| Workload | Better |")
+	for _, sv := range servers {
+		fmt.Fprintf(&b, " %s |", sv)
+	}
+	b.WriteString("\n|---|---|")
+	for range servers {
+		b.WriteString("---:|")
+	}
+	b.WriteString("\n")
+	for _, wl := range workloads {
+		unit := s.units[wl]
+		dir := "lower"
+		if higherBetter(unit) {
+			dir = "higher"
+		}
+		fmt.Fprintf(&b, "| %s | %s |", label(wl, clientsOf(s, wl)), dir)
+		best, bestOK := bestValue(s, wl, servers)
+		for _, sv := range servers {
+			c := s.cells[sv][wl]
+			t := c.text(unit)
+			if m, ok := median(cellValues(c)); ok && bestOK && m == best {
+				t = "**" + t + "**"
+			}
+			fmt.Fprintf(&b, " %s |", t)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\nBold: the best median of the row. \"(N retried)\": the median number of connection attempts that\n")
+	b.WriteString("failed (a full listen queue) and were retried by ftpbench; they count in the time.\n")
+
+	if _, ok := s.cells[highlight]; ok && len(peers) > 0 {
+		fmt.Fprintf(&b, "\n## Ratio %s/peer\n\n", highlight)
+		fmt.Fprintf(&b, "%s's median divided by the peer's. For throughput (MB/s) higher is better, so above 1 means %s wins;\n", highlight, highlight)
+		fmt.Fprintf(&b, "for times (s) and memory (MiB) lower is better, so below 1 means %s wins. ✓: %s better, ✗: %s worse.\n\n", highlight, highlight, highlight)
+		b.WriteString("| Workload | Better |")
+		for _, p := range peers {
+			fmt.Fprintf(&b, " %s/%s |", highlight, p)
+		}
+		b.WriteString("\n|---|---|")
+		for range peers {
+			b.WriteString("---:|")
+		}
+		b.WriteString("\n")
+		wins, total := 0, 0
+		var misses []string
+		for _, wl := range workloads {
+			unit := s.units[wl]
+			dir := "lower"
+			if higherBetter(unit) {
+				dir = "higher"
+			}
+			pm, pok := median(cellValues(s.cells[highlight][wl]))
+			fmt.Fprintf(&b, "| %s | %s |", label(wl, clientsOf(s, wl)), dir)
+			for _, p := range peers {
+				m, ok := median(cellValues(s.cells[p][wl]))
+				if !pok || !ok {
+					b.WriteString(" – |")
+					continue
+				}
+				total++
+				mark := "✗"
+				if better(unit, pm, m) {
+					mark = "✓"
+					wins++
+				} else {
+					misses = append(misses, fmt.Sprintf("%s vs %s", label(wl, clientsOf(s, wl)), p))
+				}
+				fmt.Fprintf(&b, " %s %s |", ratio(pm/m), mark)
+			}
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(&b, "\n%s is better in %d of %d comparisons.", highlight, wins, total)
+		if len(misses) > 0 {
+			fmt.Fprintf(&b, " Not better: %s.", strings.Join(misses, "; "))
+		}
+		b.WriteString("\n")
+	}
+
+	if len(s.ceiling) > 0 {
+		b.WriteString("\n## Loopback ceiling (no FTP server)\n\n")
+		b.WriteString("What one loopback TCP connection carries on this machine, measured once a round by ftpbench's `ceiling`\n")
+		b.WriteString("workload: a file sent with sendfile, and a buffer written with write.\n\n")
+		b.WriteString("| Ceiling | Median |")
+		for _, sv := range []string{highlight, highlight + "-tls"} {
+			if _, ok := s.cells[sv]; ok {
+				fmt.Fprintf(&b, " %s STOR | %s RETR |", sv, sv)
+			}
+		}
+		b.WriteString("\n|---|---:|")
+		for _, sv := range []string{highlight, highlight + "-tls"} {
+			if _, ok := s.cells[sv]; ok {
+				b.WriteString("---:|---:|")
+			}
+		}
+		b.WriteString("\n")
+		var cws []string
+		for k := range s.ceiling {
+			cws = append(cws, k)
+		}
+		sort.Strings(cws)
+		for _, k := range cws {
+			cm, ok := median(s.ceiling[k].values)
+			fmt.Fprintf(&b, "| %s | %s |", k, s.ceiling[k].text("MB/s"))
+			for _, sv := range []string{highlight, highlight + "-tls"} {
+				if _, has := s.cells[sv]; !has {
+					continue
+				}
+				for _, wl := range []string{"stor", "retr"} {
+					m, mok := median(cellValues(s.cells[sv][wl]))
+					if ok && mok {
+						fmt.Fprintf(&b, " %.0f%% |", 100*m/cm)
+					} else {
+						b.WriteString(" – |")
+					}
+				}
+			}
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(&b, "\nThe %s columns: its single-client throughput as a share of the ceiling.\n", highlight)
+	}
+
+	var failures []string
+	for _, sv := range servers {
+		for _, wl := range workloads {
+			if c := s.cells[sv][wl]; c != nil && c.failed > 0 && wl != memoryWorkload {
+				f := fmt.Sprintf("- %s, %s: %d run(s) with errors", sv, wl, c.failed)
+				if c.lastErr != "" {
+					f += ": " + strings.ReplaceAll(c.lastErr, "|", "\\|")
+				}
+				failures = append(failures, f)
+			}
+		}
+	}
+	if len(failures) > 0 {
+		b.WriteString("\n## Workloads with errors (left out of the medians)\n\n")
+		b.WriteString(strings.Join(failures, "\n") + "\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// ratio formats r with two decimals, or two significant digits below 0.1.
+func ratio(r float64) string {
+	if r >= 0.1 {
+		return strconv.FormatFloat(r, 'f', 2, 64)
+	}
+	return strconv.FormatFloat(r, 'g', 2, 64)
+}
+
+func cellValues(c *cell) []float64 {
+	if c == nil {
+		return nil
+	}
+	return c.values
+}
+
+// bestValue is the best median of workload wl over servers.
+func bestValue(s *summary, wl string, servers []string) (float64, bool) {
+	unit := s.units[wl]
+	var best float64
+	found := false
+	for _, sv := range servers {
+		m, ok := median(cellValues(s.cells[sv][wl]))
+		if !ok {
+			continue
+		}
+		if !found || better(unit, m, best) {
+			best, found = m, true
+		}
+	}
+	return best, found
+}
+
+// SVG layout, in pixels.
+const (
+	svgWidth    = 900
+	marginLeft  = 12
+	labelWidth  = 190 // workload label
+	nameWidth   = 84  // server name
+	barMax      = 440 // full-length bar
+	barHeight   = 13
+	barGap      = 3
+	groupGap    = 16
+	headerLines = 3
+	lineHeight  = 18
+)
+
+// writeSVG draws one group of bars a workload, each normalised to the best
+// server of the workload.
+func writeSVG(w io.Writer, s *summary, highlight, title string) error {
+	servers := serverOrder(s, highlight)
+	workloads := workloadOrder(s)
+	type bar struct {
+		server string
+		value  float64
+		score  float64
+	}
+	type group struct {
+		label string
+		unit  string
+		bars  []bar
+	}
+	var groups []group
+	height := 10 + headerLines*lineHeight + 8
+	for _, wl := range workloads {
+		unit := s.units[wl]
+		best, ok := bestValue(s, wl, servers)
+		if !ok {
+			continue
+		}
+		g := group{label: label(wl, clientsOf(s, wl)), unit: unit}
+		for _, sv := range servers {
+			m, ok := median(cellValues(s.cells[sv][wl]))
+			if !ok {
+				if c := s.cells[sv][wl]; c != nil {
+					g.bars = append(g.bars, bar{server: sv, value: math.NaN()})
+				}
+				continue
+			}
+			score := m / best
+			if !higherBetter(unit) {
+				score = best / m
+			}
+			g.bars = append(g.bars, bar{server: sv, value: m, score: score})
+		}
+		groups = append(groups, g)
+		height += len(g.bars)*(barHeight+barGap) + groupGap
+	}
+	if len(groups) == 0 {
+		return errors.New("nothing to draw")
+	}
+	height += lineHeight
+
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="Helvetica, Arial, sans-serif" font-size="12">`+"\n",
+		svgWidth, height, svgWidth, height)
+	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#ffffff"/>`+"\n", svgWidth, height)
+	y := 10 + lineHeight
+	fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="15" font-weight="bold">%s</text>`+"\n", marginLeft, y, html.EscapeString(title))
+	y += lineHeight
+	fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#555555">Each workload normalised to its best server: the longest bar is the best (highest throughput, or shortest time, or least memory).</text>`+"\n", marginLeft, y)
+	y += lineHeight
+	fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#555555">Numbers are medians over the rounds; <tspan fill="#d9480f" font-weight="bold">%s</tspan> in colour.</text>`+"\n", marginLeft, y, html.EscapeString(highlight))
+	y += 8
+	barX := marginLeft + labelWidth + nameWidth
+	for gi, g := range groups {
+		top := y + groupGap/2
+		if gi%2 == 0 {
+			fmt.Fprintf(&b, `<rect x="0" y="%d" width="%d" height="%d" fill="#f6f7f8"/>`+"\n",
+				y+groupGap/4, svgWidth, len(g.bars)*(barHeight+barGap)+groupGap/2)
+		}
+		mid := top + len(g.bars)*(barHeight+barGap)/2 + 4
+		fmt.Fprintf(&b, `<text x="%d" y="%d" font-weight="bold">%s</text>`+"\n", marginLeft, mid, html.EscapeString(g.label))
+		for i, br := range g.bars {
+			by := top + i*(barHeight+barGap)
+			fill, weight := "#adb5bd", "normal"
+			if br.server == highlight {
+				fill, weight = "#d9480f", "bold"
+			} else if strings.HasPrefix(br.server, highlight+"-") {
+				fill, weight = "#f59f00", "bold"
+			}
+			fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end" font-size="11" font-weight="%s">%s</text>`+"\n",
+				barX-6, by+barHeight-2, weight, html.EscapeString(br.server))
+			if math.IsNaN(br.value) {
+				fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="11" fill="#c92a2a">failed</text>`+"\n", barX+4, by+barHeight-2)
+				continue
+			}
+			bw := int(math.Round(br.score * barMax))
+			if bw < 1 {
+				bw = 1
+			}
+			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="%s"/>`+"\n", barX, by, bw, barHeight, fill)
+			fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="11" font-weight="%s">%s</text>`+"\n",
+				barX+bw+5, by+barHeight-2, weight, html.EscapeString(format(br.value, g.unit)))
+		}
+		y += len(g.bars)*(barHeight+barGap) + groupGap
+	}
+	fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="10" fill="#777777">Generated by bench/compare.sh and bench/chart from cmd/ftpbench results; see docs/benchmarks.md.</text>`+"\n",
+		marginLeft, y+lineHeight-4)
+	b.WriteString("</svg>\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func run(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("chart", flag.ContinueOnError)
+	results := fs.String("results", "", "folder of SERVER-rROUND.json files written by ftpbench --json")
+	svgOut := fs.String("svg", "", "write the bar chart to this SVG file")
+	mdOut := fs.String("markdown", "", "write the tables to this Markdown file (default: standard output)")
+	highlight := fs.String("highlight", "pier", "the server compared with the others")
+	title := fs.String("title", "pier vs. its peers (medians)", "title of the chart")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *results == "" || fs.NArg() > 0 {
+		return errors.New("usage: chart --results DIR [--svg FILE] [--markdown FILE] [--highlight NAME] [--title TEXT]")
+	}
+	s, err := load(*results)
+	if err != nil {
+		return err
+	}
+	write := func(name string, f func(io.Writer) error) error {
+		if name == "" {
+			return f(stdout)
+		}
+		out, err := os.Create(name)
+		if err != nil {
+			return err
+		}
+		if err := f(out); err != nil {
+			out.Close()
+			return err
+		}
+		return out.Close()
+	}
+	if err := write(*mdOut, func(w io.Writer) error { return writeMarkdown(w, s, *highlight) }); err != nil {
+		return err
+	}
+	if *svgOut != "" {
+		return write(*svgOut, func(w io.Writer) error { return writeSVG(w, s, *highlight, *title) })
+	}
+	return nil
+}

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeResults(t *testing.T, dir, name string, rows []result) {
+	t.Helper()
+	data, err := json.Marshal(rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func fixture(t *testing.T) string {
+	dir := t.TempDir()
+	// three rounds of pier and one peer; round 2 of the peer's logins failed
+	for i, v := range []float64{1000, 1200, 1100} {
+		writeResults(t, dir, "pier-r"+string(rune('1'+i))+".json", []result{
+			{Workload: "retr", Clients: 1, Value: v, Unit: "MB/s"},
+			{Workload: "logins", Clients: 300, Value: 0.1 * float64(i+1), Unit: "s", ServerPSS: 10 << 20},
+			{Workload: "list-10000", Clients: 1, Value: 0.01, Unit: "s"},
+		})
+	}
+	writeResults(t, dir, "vsftpd-r1.json", []result{
+		{Workload: "retr", Clients: 1, Value: 900, Unit: "MB/s"},
+		{Workload: "logins", Clients: 300, Value: 30, Unit: "s", ServerPSS: 200 << 20, FailedAttempts: 97},
+		{Workload: "list-10000", Clients: 1, Value: 0.005, Unit: "s"},
+	})
+	writeResults(t, dir, "vsftpd-r2.json", []result{
+		{Workload: "retr", Clients: 1, Value: 1500, Unit: "MB/s"},
+		{Workload: "logins", Clients: 300, Value: 99, Unit: "s", Errors: 3, Error: "connection refused"},
+	})
+	writeResults(t, dir, "ceiling-r1.json", []result{{Workload: "ceiling-sendfile", Clients: 1, Value: 2000, Unit: "MB/s"}})
+	writeResults(t, dir, "notes.json", []result{{Workload: "ignored"}}) // not SERVER-rN.json
+	return dir
+}
+
+func TestMedian(t *testing.T) {
+	for _, tc := range []struct {
+		in   []float64
+		want float64
+		ok   bool
+	}{{nil, 0, false}, {[]float64{3}, 3, true}, {[]float64{3, 1, 2}, 2, true}, {[]float64{4, 1, 2, 3}, 2.5, true}} {
+		got, ok := median(tc.in)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("median(%v) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestLoad(t *testing.T) {
+	s, err := load(fixture(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.rounds != 3 {
+		t.Errorf("rounds = %d, want 3", s.rounds)
+	}
+	if m, _ := median(s.cells["pier"]["retr"].values); m != 1100 {
+		t.Errorf("pier retr median = %v, want 1100", m)
+	}
+	c := s.cells["vsftpd"]["logins"]
+	if len(c.values) != 1 || c.failed != 1 || c.lastErr != "connection refused" {
+		t.Errorf("vsftpd logins = %+v, want 1 value and 1 failed run", c)
+	}
+	if m, _ := median(s.cells["pier"][memoryWorkload].values); m != 10 {
+		t.Errorf("pier memory = %v MiB, want 10", m)
+	}
+	if _, ok := s.cells["notes"]; ok {
+		t.Error("notes.json was read")
+	}
+	if _, ok := s.cells["ceiling"]; ok || s.ceiling["ceiling-sendfile"] == nil {
+		t.Error("ceiling results not kept apart")
+	}
+}
+
+func TestMarkdown(t *testing.T) {
+	s, err := load(fixture(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := writeMarkdown(&b, s, "pier"); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{
+		"| RETR, 1 client | higher | 1100 MB/s | **1200 MB/s** |", // vsftpd: median of 900 and 1500
+		"| pier/vsftpd |",
+		"| RETR, 1 client | higher | 0.92 ✗ |",
+		"| 300 logins | lower | 0.0067 ✓ |",       // 0.2 / 30
+		"| LIST 10000 entries | lower | 2.00 ✗ |", // 0.01 / 0.005
+		"| memory, 300 logged in | lower | 0.05 ✓ |",
+		"pier is better in 2 of 4 comparisons.",
+		"30.0 s (97 retried) (+1 failed)",
+		"vsftpd, logins: 1 run(s) with errors: connection refused",
+		"| ceiling-sendfile | 2000 MB/s | – | 55% |", // pier: no stor; retr 1100 of 2000
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+func TestSVG(t *testing.T) {
+	s, err := load(fixture(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := writeSVG(&b, s, "pier", "a <title> & more"); err != nil {
+		t.Fatal(err)
+	}
+	// well-formed XML
+	d := xml.NewDecoder(bytes.NewReader(b.Bytes()))
+	rects := 0
+	for {
+		tok, err := d.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("SVG is not well-formed: %v\n%s", err, b.String())
+		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "rect" {
+			rects++
+		}
+	}
+	if rects < 2*4 {
+		t.Errorf("only %d rects", rects)
+	}
+	svg := b.String()
+	// the best of a workload gets the full bar, pier is highlighted
+	if !strings.Contains(svg, `width="440" height="13" fill="#d9480f"`) {
+		t.Errorf("no full-length pier bar:\n%s", svg)
+	}
+	if !strings.Contains(svg, "a &lt;title&gt; &amp; more") {
+		t.Error("title not escaped")
+	}
+}
+
+func TestRun(t *testing.T) {
+	dir := fixture(t)
+	svg := filepath.Join(t.TempDir(), "out.svg")
+	var out bytes.Buffer
+	if err := run([]string{"--results", dir, "--svg", svg}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "## Medians") {
+		t.Errorf("no tables on standard output: %s", out.String())
+	}
+	if fi, err := os.Stat(svg); err != nil || fi.Size() == 0 {
+		t.Errorf("no SVG: %v", err)
+	}
+	if err := run([]string{"--results", t.TempDir()}, io.Discard); err == nil {
+		t.Error("empty folder: no error")
+	}
+	if err := run(nil, io.Discard); err == nil {
+		t.Error("no --results: no error")
+	}
+}
