@@ -144,10 +144,19 @@ func (s *session) startTransfer(job transferJob) {
 }
 
 func (s *session) runTransfer(t *transfer, job transferJob, ln *net.TCPListener, active netip.AddrPort) {
+	var conn net.Conn
+	fileClosed := false
 	defer func() {
 		if v := recover(); v != nil {
 			s.log.Error("panic in transfer", "panic", v)
 			s.conn.Close()
+			// Free what the transfer held, rather than leave it to the GC.
+			if conn != nil {
+				conn.Close()
+			}
+			if job.closeFile != nil && !fileClosed {
+				job.closeFile()
+			}
 		}
 		s.xferMu.Lock()
 		s.xfer = nil
@@ -156,7 +165,8 @@ func (s *session) runTransfer(t *transfer, job transferJob, ln *net.TCPListener,
 		close(t.done)
 	}()
 	var err error
-	conn, connErr := s.openData(t, ln, active)
+	var connErr error
+	conn, connErr = s.openData(t, ln, active)
 	handshakeFailed := false
 	if connErr == nil && job.protect != nil {
 		raw := conn
@@ -176,6 +186,7 @@ func (s *session) runTransfer(t *transfer, job transferJob, ln *net.TCPListener,
 		conn.Close()
 	}
 	if job.closeFile != nil {
+		fileClosed = true
 		if cerr := job.closeFile(); err == nil && connErr == nil {
 			err = cerr
 		}
@@ -267,9 +278,38 @@ type fileError struct{ err error }
 func (e *fileError) Error() string { return e.err.Error() }
 func (e *fileError) Unwrap() error { return e.err }
 
-// zeroCopyChunk is how much one sendfile or splice call may move before the
-// stall deadline is renewed and STAT's byte count updated.
-const zeroCopyChunk = 256 << 10
+// chunkSizer decides how much one sendfile or splice call may move before
+// the stall deadline is renewed and STAT's byte count updated. It starts
+// small and doubles while chunks complete quickly, so a fast transfer makes
+// few calls, and halves when a chunk is slow, so a slow client still
+// renews the deadline long before it expires.
+type chunkSizer struct {
+	size    int64
+	timeout time.Duration
+}
+
+const (
+	minChunk = 64 << 10
+	maxChunk = 16 << 20
+)
+
+func newChunkSizer(timeout time.Duration) chunkSizer {
+	return chunkSizer{size: 256 << 10, timeout: timeout}
+}
+
+// adapt updates the size after a full chunk took elapsed.
+func (c *chunkSizer) adapt(elapsed time.Duration) {
+	slow := 5 * time.Second
+	if c.timeout > 0 {
+		slow = min(slow, c.timeout/8)
+	}
+	switch {
+	case elapsed < 50*time.Millisecond:
+		c.size = min(2*c.size, maxChunk)
+	case elapsed > slow:
+		c.size = max(c.size/2, minChunk)
+	}
+}
 
 var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
 
@@ -281,19 +321,22 @@ func (s *session) sendStream(t *transfer, conn net.Conn, src io.Reader) error {
 	if tc, ok := conn.(*net.TCPConn); ok && !s.srv.DisableSendfile {
 		if _, isFile := src.(*os.File); isFile {
 			lr := &io.LimitedReader{R: src}
+			chunk := newChunkSizer(dataTimeout)
 			for {
+				start := time.Now()
 				if dataTimeout > 0 {
-					tc.SetWriteDeadline(time.Now().Add(dataTimeout))
+					tc.SetWriteDeadline(start.Add(dataTimeout))
 				}
-				lr.N = zeroCopyChunk
+				lr.N = chunk.size
 				n, err := tc.ReadFrom(lr)
 				t.bytes.Add(n)
 				if err != nil {
 					return classify(err)
 				}
-				if n < zeroCopyChunk {
-					return nil
+				if n < chunk.size {
+					return nil // end of file
 				}
+				chunk.adapt(time.Since(start))
 			}
 		}
 	}
@@ -324,19 +367,22 @@ func (s *session) receiveStream(t *transfer, conn net.Conn, dst io.Writer) error
 	if f, ok := dst.(*os.File); ok && !s.srv.DisableSendfile {
 		if tc, ok := conn.(*net.TCPConn); ok {
 			lr := &io.LimitedReader{R: tc}
+			chunk := newChunkSizer(dataTimeout)
 			for {
+				start := time.Now()
 				if dataTimeout > 0 {
-					tc.SetReadDeadline(time.Now().Add(dataTimeout))
+					tc.SetReadDeadline(start.Add(dataTimeout))
 				}
-				lr.N = zeroCopyChunk
+				lr.N = chunk.size
 				n, err := f.ReadFrom(lr)
 				t.bytes.Add(n)
 				if err != nil {
 					return classify(err)
 				}
-				if n < zeroCopyChunk {
-					return nil
+				if n < chunk.size {
+					return nil // the client closed the connection
 				}
+				chunk.adapt(time.Since(start))
 			}
 		}
 	}
