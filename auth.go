@@ -59,6 +59,9 @@ type User struct {
 	Name string
 	// Perm is the set of permission letters the user has.
 	Perm Perm
+	// Anonymous marks a guest account: it never gets SITE CHMOD, whatever
+	// its letters. auth.Virtual sets it for "anonymous".
+	Anonymous bool
 	// FS is the user's file system; its root is the user's home.
 	FS FileSystem
 	// LoginMessage is sent in the 230 reply. If empty, "Login successful.".

@@ -226,6 +226,14 @@ func (s *session) siteHELP(arg string) {
 
 // siteCHMOD changes permission bits: SITE CHMOD <octal mode> <path>.
 func (s *session) siteCHMOD(arg string) {
+	// Anonymous never gets SITE CHMOD, whatever its permission letters
+	// (vsftpd's rule): even a writable drop box must not let strangers
+	// make files executable or world-writable. "anonymous" is
+	// auth.AnonymousName.
+	if s.user.Anonymous || s.user.Name == "anonymous" {
+		s.reply(550, "SITE CHMOD is not allowed for anonymous users.")
+		return
+	}
 	modeText, p, ok := strings.Cut(arg, " ")
 	if !ok || p == "" {
 		s.reply(501, "Syntax error: command needs two arguments.")

@@ -124,6 +124,7 @@ func (v *Virtual) Authenticate(_ context.Context, _ pier.ConnInfo, name, pass st
 	}
 	return &pier.User{
 		Name:         name,
+		Anonymous:    name == AnonymousName,
 		Perm:         a.Perm,
 		FS:           a.FS,
 		LoginMessage: a.LoginMessage,
