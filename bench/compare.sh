@@ -573,6 +573,11 @@ cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 	echo
 	cat "$RESULTS/tables.md"
 	echo
+	# Hand-written: micro-benchmarks of the hot paths and what changed them.
+	if [ -f "$REPO/bench/hotpaths.md" ]; then
+		cat "$REPO/bench/hotpaths.md"
+		echo
+	fi
 	echo "## Notes"
 	echo
 	echo "- Throughput (MB/s, 10^6 bytes a second): higher is better. Times (s): lower is better."
