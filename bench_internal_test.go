@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -79,5 +80,41 @@ func BenchmarkMLSDLine(b *testing.B) {
 	l.format = formatMLSx
 	for b.Loop() {
 		l.write(io.Discard, "/", fi.Name(), fi)
+	}
+}
+
+// BenchmarkStreamDir lists a folder of 20,000 files as LIST does, into
+// io.Discard: the per-entry cost of a listing, file system included.
+func BenchmarkStreamDir(b *testing.B) {
+	dir := b.TempDir()
+	for i := range 20000 {
+		f, err := os.Create(filepath.Join(dir, "file-"+strconv.Itoa(i)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer root.Close()
+	for _, format := range []listFormat{formatLs, formatMLSx} {
+		name := map[listFormat]string{formatLs: "LIST", formatMLSx: "MLSD"}[format]
+		b.Run(name, func(b *testing.B) {
+			srv := &Server{}
+			srv.init()
+			for b.Loop() {
+				d, err := root.Open(".")
+				if err != nil {
+					b.Fatal(err)
+				}
+				l := &lister{srv: srv, format: format, facts: listing.AllFacts, perm: "elr", loc: time.UTC, now: time.Now()}
+				if err := l.streamDir(io.Discard, "/", d); err != nil {
+					b.Fatal(err)
+				}
+				d.Close()
+			}
+		})
 	}
 }
