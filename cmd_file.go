@@ -128,7 +128,10 @@ func (s *session) cmdRNTO(arg string) {
 // statRegular returns the info of a regular file (following symlinks), for
 // SIZE, MDTM and MFMT, which RFC 3659 defines on files only.
 func (s *session) statRegular(arg string) (vpath, name string, fi fs.FileInfo, ok bool) {
-	vpath, name = s.resolve(arg)
+	vpath, name, ok = s.resolveAllowed(arg)
+	if !ok {
+		return vpath, name, nil, false
+	}
 	fi, err := s.user.FS.Stat(name)
 	if err != nil {
 		s.replyErr(err)

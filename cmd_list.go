@@ -124,6 +124,7 @@ type lister struct {
 	perm   string
 	loc    *time.Location
 	now    time.Time
+	user   *User
 	line   []byte
 	prefix string // MLST lines and STAT lines
 
@@ -141,6 +142,7 @@ func (s *session) newLister(format listFormat) *lister {
 		format: format,
 		facts:  s.facts,
 		perm:   string(s.user.Perm),
+		user:   s.user,
 		loc:    s.timeLocation(),
 		now:    time.Now(),
 	}
@@ -201,7 +203,12 @@ func (l *lister) write(w io.Writer, vdir, name string, fi fs.FileInfo) error {
 				e.Info = tfi
 			}
 		}
-		e.Perm = l.permFact(e.Info.IsDir())
+		if l.user != nil && len(l.user.Overrides) > 0 {
+			// Per-path overrides: the entry's own permissions.
+			e.Perm = listing.PermFact(e.Info.IsDir(), string(l.user.PermAt(path.Join(vdir, name))))
+		} else {
+			e.Perm = l.permFact(e.Info.IsDir())
+		}
 		if st, ok := e.Info.Sys().(*syscall.Stat_t); ok {
 			e.Dev, e.Ino, e.HasDevIno = uint64(st.Dev), st.Ino, true
 			e.UID, e.GID = st.Uid, st.Gid
@@ -248,26 +255,31 @@ func (c *ownerCache) names(fi fs.FileInfo) (owner, group string, nlink uint64) {
 		return "owner", "group", 1
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.users == nil {
-		c.users = make(map[uint32]string)
-		c.groups = make(map[uint32]string)
-	}
-	owner, ok = c.users[st.Uid]
-	if !ok {
-		owner = strconv.FormatUint(uint64(st.Uid), 10)
-		if u, err := user.LookupId(owner); err == nil {
-			owner = u.Username
+	owner, okU := c.users[st.Uid]
+	group, okG := c.groups[st.Gid]
+	c.mu.Unlock()
+	if !okU || !okG {
+		// Look up outside the lock: a slow name service must not stall
+		// every other listing.
+		if !okU {
+			owner = strconv.FormatUint(uint64(st.Uid), 10)
+			if u, err := user.LookupId(owner); err == nil {
+				owner = u.Username
+			}
 		}
-		c.users[st.Uid] = owner
-	}
-	group, ok = c.groups[st.Gid]
-	if !ok {
-		group = strconv.FormatUint(uint64(st.Gid), 10)
-		if g, err := user.LookupGroupId(group); err == nil {
-			group = g.Name
+		if !okG {
+			group = strconv.FormatUint(uint64(st.Gid), 10)
+			if g, err := user.LookupGroupId(group); err == nil {
+				group = g.Name
+			}
 		}
-		c.groups[st.Gid] = group
+		c.mu.Lock()
+		if c.users == nil {
+			c.users = make(map[uint32]string)
+			c.groups = make(map[uint32]string)
+		}
+		c.users[st.Uid], c.groups[st.Gid] = owner, group
+		c.mu.Unlock()
 	}
 	return owner, group, uint64(st.Nlink)
 }

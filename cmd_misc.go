@@ -148,11 +148,11 @@ func (s *session) cmdSTAT(arg string) {
 		s.reply(530, "Log in with USER and PASS first.")
 		return
 	}
-	if !s.user.Perm.Has(PermList) {
+	if !s.user.mayHave(PermList) {
 		s.reply(550, "Not enough privileges.")
 		return
 	}
 	s.waitTransfer()
-	s.curPerm = PermList
+	s.curPerm = PermList // statPath checks it at the path
 	s.statPath(arg)
 }

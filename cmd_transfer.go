@@ -209,6 +209,9 @@ func (s *session) store(cmd, arg string) {
 // and says which in the 150 reply, in RFC 1123 §4.1.2.9's "FILE: name" form.
 func (s *session) cmdSTOU(arg string) {
 	if s.restOffset > 0 {
+		// Drop the offset too, so that a client falling back to STOR
+		// does not resume at it by surprise.
+		s.restOffset = 0
 		s.reply(450, "Can't STOU while REST request is pending.")
 		return
 	}
@@ -219,6 +222,11 @@ func (s *session) cmdSTOU(arg string) {
 	if arg != "" {
 		vpath, _ := s.resolve(arg)
 		dir, prefix = path.Dir(vpath), path.Base(vpath)+"."
+	}
+	// The new file's folder must allow uploads (per-path overrides).
+	if !s.user.PermAt(path.Join(dir, prefix)).Has(PermWrite) {
+		s.reply(550, "Not enough privileges.")
+		return
 	}
 	for range 50 {
 		vpath := path.Join(dir, prefix+randomSuffix())

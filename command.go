@@ -36,10 +36,9 @@ type Command struct {
 	Help string
 	// NeedsLogin refuses the command with 530 before login.
 	NeedsLogin bool
-	// Perm, if not zero, is a permission letter the user must have (550
-	// otherwise). For users with per-path overrides it is checked at the
-	// working directory; a handler that acts on a path should also call
-	// Session.Allowed for it.
+	// Perm, if not zero, is a permission letter the user must have at the
+	// working directory (550 otherwise). A handler that acts on another
+	// path should also call Session.Allowed for it.
 	Perm byte
 	// Arg is the argument rule.
 	Arg ArgRule
@@ -115,7 +114,14 @@ func (s *Server) HandleCommand(c Command) error {
 	if ic.name == "SITE" {
 		return errors.New("pier: use HandleSite for SITE sub-commands")
 	}
-	s.changeTables(func(t *commandTables) { t.commands[ic.name] = ic })
+	s.changeTables(func(t *commandTables) {
+		// A replacement for ABOR, STAT, NOOP or QUIT still runs during
+		// transfers, as the command it replaces did.
+		if old, ok := builtinCommands[ic.name]; ok {
+			ic.duringTransfer = old.duringTransfer
+		}
+		t.commands[ic.name] = ic
+	})
 	return nil
 }
 
@@ -245,7 +251,9 @@ type Hooks struct {
 	// Logout runs on QUIT, REIN or USER while logged in (not when the
 	// client just drops the connection: see Disconnect).
 	Logout func(s *Session)
-	// FileSent runs after a download completed (after the 226).
+	// FileSent runs after a download completed (after the 226). The file
+	// hooks run before the session takes its next command; for a transfer
+	// cut by ABOR they run before ABOR's replies.
 	FileSent func(s *Session, t TransferInfo)
 	// FileReceived runs after an upload (STOR, APPE, STOU) completed.
 	FileReceived func(s *Session, t TransferInfo)

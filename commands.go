@@ -143,14 +143,22 @@ func (s *session) dispatch(line string) {
 	verb, arg := splitCommand(line)
 	if s.log.Enabled(context.Background(), slog.LevelDebug) {
 		shown := line
-		if verb == "PASS" {
+		// Any line that starts like PASS (also with a tab or other
+		// junk after it) is masked: it may hold a password.
+		if len(line) >= 4 && strings.EqualFold(line[:4], "PASS") {
 			shown = "PASS ******"
 		}
 		s.log.Debug("<-", "cmd", shown)
 	}
 	c := lookupCommand(s.srv.tables().commands, verb)
 	if c == nil {
-		s.reply(500, "Command \""+verb+"\" not understood.")
+		// Echo the verb only when it looks like one: a mangled line
+		// (say "PASS<TAB>secret") must not come back in the reply.
+		if len(verb) <= 8 && isLetters(verb) {
+			s.reply(500, "Command \""+verb+"\" not understood.")
+		} else {
+			s.reply(500, "Command not understood.")
+		}
 		return
 	}
 	if !c.duringTransfer {
@@ -168,6 +176,15 @@ func (s *session) dispatch(line string) {
 		name, mwArg = "SITE "+sub, rest
 	}
 	s.runMiddleware(mw, name, mwArg, func() { s.runCommand(c, arg) })
+}
+
+func isLetters(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 'A' || c > 'Z' {
+			return false
+		}
+	}
+	return true
 }
 
 // runMiddleware runs the chain mw around run.
@@ -195,6 +212,12 @@ func (s *session) runCommand(c *command, arg string) {
 		return
 	}
 	if c.perm != 0 && !s.user.mayHave(c.perm) {
+		s.reply(550, "Not enough privileges.")
+		return
+	}
+	// Commands added with HandleCommand are checked at the working
+	// directory, as Command.Perm documents; built-in ones at their path.
+	if c.perm != 0 && c.public != nil && !s.user.PermAt(s.cwd).Has(c.perm) {
 		s.reply(550, "Not enough privileges.")
 		return
 	}

@@ -15,8 +15,9 @@ import (
 type wireCodec struct {
 	name string
 	utf8 bool
-	enc  *encoding.Encoder
-	dec  *encoding.Decoder
+	// enc makes an encoder or decoder per call: they keep state and are
+	// not safe for concurrent use, and every session shares the codec.
+	enc encoding.Encoding
 }
 
 func newWireCodec(name string) (*wireCodec, error) {
@@ -28,11 +29,7 @@ func newWireCodec(name string) (*wireCodec, error) {
 	if err != nil || e == nil {
 		return nil, fmt.Errorf("pier: unknown encoding %q", name)
 	}
-	return &wireCodec{
-		name: name,
-		enc:  encoding.ReplaceUnsupported(e.NewEncoder()),
-		dec:  e.NewDecoder(),
-	}, nil
+	return &wireCodec{name: name, enc: e}, nil
 }
 
 // ValidateEncoding reports whether name is an encoding Server.Encoding
@@ -47,7 +44,10 @@ func (c *wireCodec) decode(s string) string {
 	if c == nil || c.utf8 {
 		return s
 	}
-	out, err := c.dec.String(s)
+	if isASCII(s) {
+		return s
+	}
+	out, err := c.enc.NewDecoder().String(s)
 	if err != nil {
 		return s
 	}
@@ -60,7 +60,7 @@ func (c *wireCodec) encode(s string) string {
 	if c == nil || c.utf8 || isASCII(s) {
 		return s
 	}
-	out, err := c.enc.String(s)
+	out, err := encoding.ReplaceUnsupported(c.enc.NewEncoder()).String(s)
 	if err != nil {
 		return s
 	}

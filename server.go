@@ -370,7 +370,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeListeners()
 	s.mu.Lock()
 	for sess := range s.sessions {
-		sess.interrupt()
+		sess.interrupt() // only sets a deadline: never blocks
 	}
 	s.mu.Unlock()
 	done := make(chan struct{})
@@ -392,10 +392,14 @@ func (s *Server) Close() error {
 	s.inShutdown.Store(true)
 	s.closeListeners()
 	s.mu.Lock()
+	sessions := make([]*session, 0, len(s.sessions))
 	for sess := range s.sessions {
-		sess.kill()
+		sessions = append(sessions, sess)
 	}
 	s.mu.Unlock()
+	for _, sess := range sessions {
+		sess.kill()
+	}
 	return nil
 }
 

@@ -221,10 +221,14 @@ func (s *session) shutdownSession() {
 // interrupt wakes the reader so that it notices the shutdown.
 func (s *session) interrupt() { s.conn.SetReadDeadline(time.Now()) }
 
-// kill ends the session at once.
+// kill ends the session at once. It does not wait for a running transfer
+// to wind down (the session's own goroutine does), so it is safe to call
+// from anywhere, a file hook on the transfer goroutine included.
 func (s *session) kill() {
 	s.cancel()
-	s.abortTransfer()
+	if t := s.currentTransfer(); t != nil {
+		t.abort()
+	}
 	s.conn.Close()
 }
 

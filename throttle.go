@@ -3,6 +3,7 @@ package pier
 import (
 	"context"
 	"net"
+	"time"
 
 	"golang.org/x/time/rate"
 )
@@ -39,13 +40,14 @@ func firstPositive(a, b int64) int64 {
 // throttle wraps a data connection in the limiters that apply to it, or
 // returns it unchanged when none do.
 func (s *session) throttle(ctx context.Context, conn net.Conn, upload bool) net.Conn {
+	timeout := durationOr(s.srv.DataTimeout, DefaultDataTimeout)
 	var ls []*rate.Limiter
 	if upload {
 		ls = append(ls, s.readLimiter, s.srv.totalRead)
 	} else {
 		ls = append(ls, s.writeLimiter, s.srv.totalWrite)
 	}
-	tc := &throttledConn{Conn: conn, ctx: ctx}
+	tc := &throttledConn{Conn: conn, ctx: ctx, timeout: timeout}
 	for _, l := range ls {
 		if l != nil {
 			tc.limiters = append(tc.limiters, l)
@@ -65,7 +67,8 @@ type throttledConn struct {
 	net.Conn
 	ctx      context.Context
 	limiters []*rate.Limiter
-	chunk    int // the smallest burst: no wait may ask more
+	chunk    int           // the smallest burst: no wait may ask more
+	timeout  time.Duration // the stall timeout, renewed per chunk
 }
 
 func (c *throttledConn) wait(n int) error {
@@ -84,6 +87,10 @@ func (c *throttledConn) Write(p []byte) (int, error) {
 		if err := c.wait(n); err != nil {
 			return written, err
 		}
+		// The wait is not a stall: the deadline counts from now.
+		if c.timeout > 0 {
+			c.Conn.SetWriteDeadline(time.Now().Add(c.timeout))
+		}
 		m, err := c.Conn.Write(p[:n])
 		written += m
 		if err != nil {
@@ -97,6 +104,9 @@ func (c *throttledConn) Write(p []byte) (int, error) {
 func (c *throttledConn) Read(p []byte) (int, error) {
 	if len(p) > c.chunk {
 		p = p[:c.chunk]
+	}
+	if c.timeout > 0 {
+		c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
 	}
 	n, err := c.Conn.Read(p)
 	if n > 0 {
