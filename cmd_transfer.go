@@ -40,15 +40,16 @@ func (s *session) takeRest() int64 {
 
 // cmdREST records a restart offset (RFC 3659 §5.3, stream mode: a byte
 // count). In ASCII mode offsets on the wire and on disk differ, so it is
-// refused there.
+// refused there, except "REST 0", which clients send to probe for REST
+// support and which means no offset at all.
 func (s *session) cmdREST(arg string) {
-	if !s.binary {
-		s.reply(501, "Resuming transfers not allowed in ASCII mode.")
-		return
-	}
 	n, err := strconv.ParseInt(arg, 10, 64)
 	if err != nil || n < 0 || arg[0] == '+' {
 		s.reply(501, "Invalid parameter.")
+		return
+	}
+	if !s.binary && n != 0 {
+		s.reply(501, "Resuming transfers not allowed in ASCII mode.")
 		return
 	}
 	s.restOffset = n

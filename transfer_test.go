@@ -263,7 +263,7 @@ func TestREST(t *testing.T) {
 		{name: "APPE from an offset", steps: []step{{"REST 4", 350, ""}},
 			cmd: "APPE f", upload: []byte("XY"), want: []byte("0123XY6789")},
 		{name: "APPE beyond the end", steps: []step{{"REST 11", 350, ""}, {"APPE f", 554, ""}}},
-		{name: "refused in ASCII mode", steps: []step{{"TYPE A", 200, ""}, {"REST 4", 501, ""}, {"TYPE I", 200, ""}},
+		{name: "refused in ASCII mode", steps: []step{{"TYPE A", 200, ""}, {"REST 4", 501, ""}, {"REST 0", 350, ""}, {"TYPE I", 200, ""}},
 			cmd: "RETR f", want: content},
 		{name: "bad offsets", steps: []step{
 			{"REST x", 501, ""}, {"REST -1", 501, ""}, {"REST +5", 501, ""},
