@@ -521,6 +521,14 @@ func versionString() string {
 // everything at once.
 func serve(srv *pier.Server, cfg *config) int {
 	log := cfg.logger
+	// Take the signals before anything is logged: a SIGHUP that arrives
+	// right after the start-up lines must reload, not kill.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	defer signal.Stop(hup)
 	ln, err := pier.Listen(cfg.addr)
 	if err != nil {
 		log.Error("can't listen", "err", err)
@@ -579,10 +587,6 @@ func serve(srv *pier.Server, cfg *config) int {
 		}
 	}
 
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
 		for range hup {
 			if cfg.reloader == nil {

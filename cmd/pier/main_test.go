@@ -3,6 +3,9 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"io"
 	"net"
 	"os"
@@ -18,6 +21,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/pierftp/pier"
+	"github.com/pierftp/pier/tlscert"
 )
 
 func TestBadFlags(t *testing.T) {
@@ -349,4 +353,79 @@ func TestDualStackDefault(t *testing.T) {
 			t.Fatalf("%s: greeting %q %v", host, line, err)
 		}
 	}
+}
+
+// TestSIGHUPReloadsCertificate: FTPS with certificate files; replacing the
+// files and sending SIGHUP makes pier log the new certificate's
+// fingerprint.
+func TestSIGHUPReloadsCertificate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	first := writeCertPair(t, certFile, keyFile)
+	bin := filepath.Join(t.TempDir(), "pier")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "-i", "127.0.0.1", "-p", strconv.Itoa(freePort(t)), "-d", dir, "--tls", "--certfile", certFile, "--keyfile", keyFile)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	waitFor := func(want ...string) string {
+		t.Helper()
+		timeout := time.After(20 * time.Second)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("pier exited; wanted a line with %q", want)
+				}
+				match := true
+				for _, w := range want {
+					match = match && strings.Contains(l, w)
+				}
+				if match {
+					return l
+				}
+			case <-timeout:
+				t.Fatalf("no log line with %q", want)
+			}
+		}
+	}
+	waitFor("starting pier")
+	waitFor("FTPS enabled", "sha256="+tlscert.Fingerprint(first))
+	second := writeCertPair(t, certFile, keyFile)
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor("certificate reloaded", "sha256="+tlscert.Fingerprint(second))
+}
+
+// writeCertPair writes a fresh self-signed pair as PEM files.
+func writeCertPair(t *testing.T, certFile, keyFile string) *tls.Certificate {
+	t.Helper()
+	cert, err := tlscert.SelfSigned("localhost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
+	return &cert
 }
