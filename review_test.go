@@ -111,3 +111,26 @@ func TestPassWithTabNotLogged(t *testing.T) {
 }
 
 var _ = ftptest.User
+
+// TestPanickingHooks: a panic in a hook closes at most its own session;
+// the server keeps serving.
+func TestPanickingHooks(t *testing.T) {
+	srv := newServer(t, func(s *pier.Server) {
+		s.Hooks.Disconnect = func(*pier.Session) { panic("disconnect hook") }
+		s.Hooks.Login = func(s *pier.Session) {
+			if s.User().Name == "anonymous" {
+				panic("login hook")
+			}
+		}
+	})
+	c := srv.Dial(t)
+	c.Expect(t, "USER anonymous", 331)
+	c.Send(t, "PASS x")
+	c.ExpectReply(t, 230) // the hook runs after the reply, then panics
+	expectClosed(t, c)
+	for range 3 {
+		c := login(t, srv)
+		c.Expect(t, "QUIT", 221)
+	}
+	login(t, srv).Expect(t, "NOOP", 200)
+}

@@ -102,6 +102,13 @@ func (s *session) serve() {
 		s.conn.Close()
 		s.log.Info("FTP session closed")
 		if h := s.srv.Hooks.Disconnect; h != nil {
+			// This runs after the recover above: a panic in the hook
+			// must not take the whole server down.
+			defer func() {
+				if v := recover(); v != nil {
+					s.log.Error("panic in the Disconnect hook", "panic", v)
+				}
+			}()
 			h(s.pub)
 		}
 	}()
