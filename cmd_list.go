@@ -150,6 +150,20 @@ func (s *session) newLister(format listFormat) *lister {
 
 // streamDir writes every entry of dir, batch by batch.
 func (l *lister) streamDir(w io.Writer, vdir string, dir DirReader) error {
+	if dr, ok := dir.(DirInfoReader); ok {
+		var werr error
+		err := dr.ReadDirInfo(func(fi fs.FileInfo) error {
+			werr = l.write(w, vdir, fi.Name(), fi)
+			return werr
+		})
+		if werr != nil {
+			return werr
+		}
+		if err != nil {
+			return &fileError{err}
+		}
+		return nil
+	}
 	for {
 		entries, err := dir.ReadDir(listBatch)
 		for _, e := range entries {

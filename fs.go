@@ -77,6 +77,23 @@ type DirReader interface {
 	Close() error
 }
 
+// DirInfoReader is an optional interface of a DirReader that hands out each
+// entry's information (as Lstat gives it) without building an fs.DirEntry
+// first: back-ends that get sizes and times with the names (a local
+// folder's fstatat, an object store's listing) implement it so that listings
+// cost no allocation per entry. pier uses it in place of ReadDir when
+// present.
+type DirInfoReader interface {
+	DirReader
+	// ReadDirInfo calls fn for every remaining entry ("." and ".." left
+	// out), streaming: it holds no more than a batch of entries at a time.
+	// The FileInfo, and the string its Name returns, are valid only during
+	// the call: fn must copy what it keeps. ReadDirInfo stops at, and
+	// returns, the first error fn returns; entries that vanish while it
+	// reads are skipped.
+	ReadDirInfo(fn func(fs.FileInfo) error) error
+}
+
 // ReadlinkFS is implemented by file systems that have symbolic links; LIST
 // shows their targets.
 type ReadlinkFS interface {

@@ -78,6 +78,7 @@ func TestFileSystem(t *testing.T, newFS func(t *testing.T) pier.FileSystem, opts
 	t.Run("Chtimes", func(t *testing.T) { testChtimes(t, newFS) })
 	t.Run("OpenDir", func(t *testing.T) { testOpenDir(t, newFS) })
 	t.Run("OpenDirStreaming", func(t *testing.T) { testOpenDirStreaming(t, newFS) })
+	t.Run("ReadDirInfo", func(t *testing.T) { testReadDirInfo(t, newFS) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, newFS) })
 }
 
@@ -943,6 +944,98 @@ func testOpenDirStreaming(t *testing.T, newFS func(*testing.T) pier.FileSystem) 
 	}
 	if _, err := d.ReadDir(batch); err != io.EOF {
 		t.Errorf("ReadDir after the end: %v, want io.EOF", err)
+	}
+}
+
+// testReadDirInfo checks the optional pier.DirInfoReader against ReadDir and
+// Info of the same folder: same entries, same facts, early stop on fn's
+// error.
+func testReadDirInfo(t *testing.T, newFS func(*testing.T) pier.FileSystem) {
+	fsys := newFS(t)
+	build(t, fsys, fixture)
+	const many = 1500 // more than one batch of any sensible size
+	for i := range many {
+		writeFile(t, fsys, fmt.Sprintf("d/m%04d", i), strings.Repeat("x", i%7))
+	}
+	if l, ok := fsys.(interface{ Dir() string }); ok { // a local folder
+		if err := os.Symlink("g", l.Dir()+"/d/link"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := fsys.OpenDir("d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ok := d.(pier.DirInfoReader)
+	d.Close()
+	if !ok {
+		t.Skip("the file system's DirReader has no ReadDirInfo")
+	}
+	type facts struct {
+		size  int64
+		mode  fs.FileMode
+		mtime int64
+		dir   bool
+	}
+	want := map[string]facts{}
+	entries, err := readDir(fsys, "d", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		fi, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[e.Name()] = facts{fi.Size(), fi.Mode(), fi.ModTime().UnixNano(), fi.IsDir()}
+	}
+
+	d, err = fsys.OpenDir("d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dr := d.(pier.DirInfoReader)
+	got := map[string]facts{}
+	err = dr.ReadDirInfo(func(fi fs.FileInfo) error {
+		name := strings.Clone(fi.Name()) // valid only during the call
+		if _, dup := got[name]; dup {
+			t.Errorf("%q listed twice", name)
+		}
+		got[name] = facts{fi.Size(), fi.Mode(), fi.ModTime().UnixNano(), fi.IsDir()}
+		return nil
+	})
+	d.Close()
+	if err != nil {
+		t.Fatalf("ReadDirInfo: %v", err)
+	}
+	if len(got) != len(want) {
+		t.Errorf("ReadDirInfo gave %d entries, ReadDir %d", len(got), len(want))
+	}
+	for name, w := range want {
+		if g, ok := got[name]; !ok {
+			t.Errorf("%q missing from ReadDirInfo", name)
+		} else if g != w {
+			t.Errorf("%q: ReadDirInfo %+v, ReadDir+Info %+v", name, g, w)
+		}
+	}
+
+	// fn's error stops the walk and comes back as is.
+	d, err = fsys.OpenDir("d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	stop := errors.New("stop")
+	calls := 0
+	err = d.(pier.DirInfoReader).ReadDirInfo(func(fs.FileInfo) error {
+		calls++
+		if calls == 10 {
+			return stop
+		}
+		return nil
+	})
+	if err != stop || calls != 10 {
+		t.Errorf("ReadDirInfo after fn failed: %v after %d calls, want %v after 10", err, calls, stop)
 	}
 }
 

@@ -29,6 +29,8 @@ var (
 	_ pier.RenameFS   = (*FS)(nil)
 	_ pier.ChmodFS    = (*FS)(nil)
 	_ pier.ChtimesFS  = (*FS)(nil)
+
+	_ pier.DirInfoReader = (*dir)(nil)
 )
 
 // New opens dir as the root of a file system. It fails if dir does not exist
@@ -111,7 +113,7 @@ func (f *FS) OpenDir(name string) (pier.DirReader, error) {
 		file.Close()
 		return nil, &fs.PathError{Op: "opendir", Path: name, Err: syscall.ENOTDIR}
 	}
-	return file, nil
+	return &dir{File: file}, nil
 }
 
 // Mkdir implements pier.FileSystem.
