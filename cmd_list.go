@@ -133,6 +133,12 @@ type lister struct {
 	mlsx      listing.MLSxEntry
 	permFacts [2]string
 	permDone  [2]bool
+
+	// The owner and group names of the last entry: a folder's entries
+	// mostly share them, so most lines skip the server-wide cache's lock.
+	memoOK            bool
+	memoUID, memoGID  uint32
+	memoUser, memoGrp string
 }
 
 func (s *session) newLister(format listFormat) *lister {
@@ -204,7 +210,7 @@ func (l *lister) write(w io.Writer, vdir, name string, fi fs.FileInfo) error {
 				}
 			}
 		}
-		e.Owner, e.Group, e.Nlink = l.srv.owners.names(fi)
+		e.Owner, e.Group, e.Nlink = l.ownerNames(fi)
 		b = listing.AppendLs(b, e, l.now, l.loc)
 	case formatMLSx:
 		e := &l.mlsx
@@ -232,6 +238,19 @@ func (l *lister) write(w io.Writer, vdir, name string, fi fs.FileInfo) error {
 	l.line = b
 	_, err := w.Write(b)
 	return err
+}
+
+// ownerNames is ownerCache.names, remembering the last entry's answer.
+func (l *lister) ownerNames(fi fs.FileInfo) (owner, group string, nlink uint64) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if ok && l.memoOK && st.Uid == l.memoUID && st.Gid == l.memoGID {
+		return l.memoUser, l.memoGrp, uint64(st.Nlink)
+	}
+	owner, group, nlink = l.srv.owners.names(fi)
+	if ok {
+		l.memoOK, l.memoUID, l.memoGID, l.memoUser, l.memoGrp = true, st.Uid, st.Gid, owner, group
+	}
+	return owner, group, nlink
 }
 
 // permFact returns the perm fact for a file or a folder, computed once per

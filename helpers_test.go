@@ -24,12 +24,17 @@ const ioDeadline = 20 * time.Second
 
 // newServer starts a test server; configure, if not nil, changes the
 // pier.Server before it starts.
+//
+// Its RETRs use sendfile although the client is on loopback (where pier
+// normally copies), so that the suite exercises the zero-copy path.
 func newServer(t *testing.T, configure func(*pier.Server)) *ftptest.Server {
 	t.Helper()
-	if configure == nil {
-		return ftptest.NewServer(t, nil)
-	}
-	return ftptest.NewServer(t, &ftptest.Options{Configure: func(s *ftptest.Server) { configure(s.Server) }})
+	return ftptest.NewServer(t, &ftptest.Options{Configure: func(s *ftptest.Server) {
+		pier.SetZeroCopyLoopback(s.Server, true)
+		if configure != nil {
+			configure(s.Server)
+		}
+	}})
 }
 
 // login dials srv and logs in as the full-permission test user (TYPE I).

@@ -124,6 +124,10 @@ type Server struct {
 	UseLocalTime bool
 
 	// DisableSendfile turns off zero-copy transfers (sendfile, splice).
+	// Downloads to a client on the same machine (a loopback address: a
+	// local proxy, a tunnel) never use sendfile: the receiving process
+	// then pays more for the page-by-page data sendfile queues than the
+	// server saves (docs/benchmarks.md).
 	DisableSendfile bool
 
 	// Encoding is the character set of file names on the wire. If empty,
@@ -188,6 +192,9 @@ type Server struct {
 
 	codecOnce sync.Once
 	codec     *wireCodec
+	// zeroCopyLoopback makes RETR use sendfile to loopback peers too
+	// (tests, so the zero-copy path is exercised on 127.0.0.1).
+	zeroCopyLoopback bool
 	codecErr  error
 	owners    ownerCache
 }

@@ -2,7 +2,6 @@ package pier_test
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"path"
 	"path/filepath"
@@ -45,10 +44,15 @@ func TestRETR(t *testing.T) {
 			}
 		})
 	}
-	for _, disable := range []bool{true, false} {
-		t.Run(fmt.Sprintf("large with DisableSendfile=%v", disable), func(t *testing.T) {
+	modes := map[string]func(*pier.Server){
+		"sendfile":              func(s *pier.Server) {},
+		"DisableSendfile":       func(s *pier.Server) { s.DisableSendfile = true },
+		"copy to loopback peer": func(s *pier.Server) { pier.SetZeroCopyLoopback(s, false) },
+	}
+	for mode, configure := range modes {
+		t.Run("large with "+mode, func(t *testing.T) {
 			t.Parallel()
-			srv := newServer(t, func(s *pier.Server) { s.DisableSendfile = disable })
+			srv := newServer(t, configure)
 			writeFile(t, srv, "large.bin", large)
 			c := login(t, srv)
 			if got := c.Retrieve(t, "RETR large.bin"); !bytes.Equal(got, large) {
