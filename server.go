@@ -195,8 +195,8 @@ type Server struct {
 	// zeroCopyLoopback makes RETR use sendfile to loopback peers too
 	// (tests, so the zero-copy path is exercised on 127.0.0.1).
 	zeroCopyLoopback bool
-	codecErr  error
-	owners    ownerCache
+	codecErr         error
+	owners           ownerCache
 }
 
 // ErrServerClosed is returned by Serve and ListenAndServe after Shutdown or
