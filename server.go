@@ -124,10 +124,11 @@ type Server struct {
 	UseLocalTime bool
 
 	// DisableSendfile turns off zero-copy transfers (sendfile, splice).
-	// Downloads to a client on the same machine (a loopback address: a
-	// local proxy, a tunnel) never use sendfile: the receiving process
-	// then pays more for the page-by-page data sendfile queues than the
-	// server saves (docs/benchmarks.md).
+	// Whatever it says, no more than four downloads to clients on the same
+	// machine (loopback addresses: a local proxy, a tunnel) use sendfile
+	// at once: beyond that, the receiving processes pay more for the
+	// page-by-page data sendfile queues than the server saves
+	// (docs/benchmarks.md).
 	DisableSendfile bool
 
 	// Encoding is the character set of file names on the wire. If empty,
@@ -195,8 +196,11 @@ type Server struct {
 	// zeroCopyLoopback makes RETR use sendfile to loopback peers too
 	// (tests, so the zero-copy path is exercised on 127.0.0.1).
 	zeroCopyLoopback bool
-	codecErr         error
-	owners           ownerCache
+	// loopbackSendfiles counts the downloads to loopback peers now using
+	// sendfile.
+	loopbackSendfiles atomic.Int32
+	codecErr          error
+	owners            ownerCache
 }
 
 // ErrServerClosed is returned by Serve and ListenAndServe after Shutdown or

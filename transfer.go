@@ -314,20 +314,23 @@ func (c *chunkSizer) adapt(elapsed time.Duration) {
 var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
 
 // sendStream copies src to the data connection. For a plain TCP connection
-// to another machine and an *os.File source it keeps both concrete types
-// visible, so the kernel's sendfile moves the bytes.
+// and an *os.File source it keeps both concrete types visible, so the
+// kernel's sendfile moves the bytes.
 //
-// To a loopback peer it copies instead. sendfile saves the server a copy
-// when a network card takes the pages, but on loopback the receiving
-// process must copy them out of the socket anyway, and the page-sized
-// pieces sendfile queues cost it more than the server saves: 300 local
-// clients downloading 10 MiB each took 30 % longer with sendfile, and the
-// machine spent 20 % more CPU, while a single download ran at the same
-// speed either way (docs/benchmarks.md).
+// Except to loopback peers when many download at once: on loopback the
+// receiving process must copy the data out of its socket itself, and the
+// page-sized fragments sendfile queues cost it more and more as
+// connections multiply (300 local clients downloading 10 MiB each took
+// 30 % longer with sendfile, the client spending 75 % more CPU, while up
+// to four ran at the same speed either way and a single one was faster
+// with sendfile). Downloads to other machines always use sendfile: there
+// the network card takes the pages without a copy. docs/benchmarks.md has
+// the measurements.
 func (s *session) sendStream(t *transfer, conn net.Conn, src io.Reader) error {
 	dataTimeout := durationOr(s.srv.DataTimeout, DefaultDataTimeout)
-	if tc, ok := conn.(*net.TCPConn); ok && !s.srv.DisableSendfile && (s.srv.zeroCopyLoopback || !isLoopback(tc.RemoteAddr())) {
-		if _, isFile := src.(*os.File); isFile {
+	if tc, ok := conn.(*net.TCPConn); ok && !s.srv.DisableSendfile {
+		if _, isFile := src.(*os.File); isFile && s.zeroCopyTo(tc) {
+			defer s.srv.zeroCopyDone(tc)
 			lr := &io.LimitedReader{R: src}
 			chunk := newChunkSizer(dataTimeout)
 			for {
@@ -356,6 +359,30 @@ func (s *session) sendStream(t *transfer, conn net.Conn, src io.Reader) error {
 		return &fileError{err}
 	}
 	return err
+}
+
+// loopbackSendfileMax is how many downloads to loopback peers may use
+// sendfile at once; the others copy (see sendStream).
+const loopbackSendfileMax = 4
+
+// zeroCopyTo reports whether a download on tc may use sendfile, counting
+// it among the loopback ones when it is one; zeroCopyDone must follow a
+// true answer.
+func (s *session) zeroCopyTo(tc *net.TCPConn) bool {
+	if s.srv.zeroCopyLoopback || !isLoopback(tc.RemoteAddr()) {
+		return true
+	}
+	if s.srv.loopbackSendfiles.Add(1) > loopbackSendfileMax {
+		s.srv.loopbackSendfiles.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (srv *Server) zeroCopyDone(tc *net.TCPConn) {
+	if !srv.zeroCopyLoopback && isLoopback(tc.RemoteAddr()) {
+		srv.loopbackSendfiles.Add(-1)
+	}
 }
 
 // isLoopback reports whether addr is a loopback address (127.0.0.0/8, ::1,

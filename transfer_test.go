@@ -6,10 +6,12 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/jlaffaye/ftp"
 	"github.com/pierftp/pier"
 	"github.com/pierftp/pier/ftptest"
 )
@@ -54,10 +56,36 @@ func TestRETR(t *testing.T) {
 			t.Parallel()
 			srv := newServer(t, configure)
 			writeFile(t, srv, "large.bin", large)
-			c := login(t, srv)
-			if got := c.Retrieve(t, "RETR large.bin"); !bytes.Equal(got, large) {
-				t.Errorf("got %d bytes, want %d", len(got), len(large))
+			// More simultaneous downloads than may use sendfile to a
+			// loopback client, so the default mode mixes both paths.
+			var wg sync.WaitGroup
+			for range 6 {
+				wg.Go(func() {
+					c, err := ftp.Dial(srv.Addr, ftp.DialWithTimeout(ioDeadline))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					defer c.Quit()
+					if err := c.Login(ftptest.User, ftptest.Password); err != nil {
+						t.Error(err)
+						return
+					}
+					r, err := c.Retr("large.bin")
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					got, err := io.ReadAll(r)
+					if cerr := r.Close(); err == nil {
+						err = cerr
+					}
+					if err != nil || !bytes.Equal(got, large) {
+						t.Errorf("got %d bytes (%v), want %d", len(got), err, len(large))
+					}
+				})
 			}
+			wg.Wait()
 		})
 	}
 
