@@ -32,6 +32,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -403,6 +404,8 @@ func writeMarkdown(w io.Writer, s *summary, highlight string) error {
 		b.WriteString("\n")
 	}
 
+	writeSpread(&b, s, servers, workloads)
+
 	if len(s.ceiling) > 0 {
 		b.WriteString("\n## Loopback ceiling (no FTP server)\n\n")
 		b.WriteString("What one loopback TCP connection carries on this machine, measured once a round by ftpbench's `ceiling`\n")
@@ -467,6 +470,39 @@ func writeMarkdown(w io.Writer, s *summary, highlight string) error {
 }
 
 // ratio formats r with two decimals, or two significant digits below 0.1.
+// writeSpread writes the lowest and highest value of every cell over the
+// rounds, so a reader can tell a steady lead from an overlap.
+func writeSpread(b *strings.Builder, s *summary, servers, workloads []string) {
+	if s.rounds < 2 {
+		return
+	}
+	b.WriteString("\n## Spread (lowest–highest over the rounds)\n\n")
+	b.WriteString("Where two servers' ranges overlap, the order of their medians can change from one run to the next.\n\n")
+	b.WriteString("| Workload |")
+	for _, sv := range servers {
+		fmt.Fprintf(b, " %s |", sv)
+	}
+	b.WriteString("\n|---|")
+	for range servers {
+		b.WriteString("---:|")
+	}
+	b.WriteString("\n")
+	for _, wl := range workloads {
+		unit := s.units[wl]
+		fmt.Fprintf(b, "| %s (%s) |", label(wl, clientsOf(s, wl)), unit)
+		for _, sv := range servers {
+			v := cellValues(s.cells[sv][wl])
+			if len(v) == 0 {
+				b.WriteString(" – |")
+				continue
+			}
+			lo, hi := slices.Min(v), slices.Max(v)
+			fmt.Fprintf(b, " %s–%s |", strings.TrimSuffix(format(lo, unit), " "+unit), strings.TrimSuffix(format(hi, unit), " "+unit))
+		}
+		b.WriteString("\n")
+	}
+}
+
 func ratio(r float64) string {
 	if r >= 0.1 {
 		return strconv.FormatFloat(r, 'f', 2, 64)
