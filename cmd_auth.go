@@ -96,9 +96,11 @@ func (s *session) cmdQUIT(string) {
 	msg := "Goodbye."
 	if s.user != nil {
 		msg = cmp.Or(s.user.QuitMessage, msg)
-		s.logout()
 	}
+	// The reply first, as pyftpdlib does: the log line and the Logout
+	// hook need not hold the client up.
 	s.reply(221, msg)
+	s.logout()
 	s.quit = true
 }
 
