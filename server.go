@@ -199,8 +199,10 @@ type Server struct {
 	// loopbackSendfiles counts the downloads to loopback peers now using
 	// sendfile.
 	loopbackSendfiles atomic.Int32
-	codecErr          error
-	owners            ownerCache
+	// splices counts the uploads now splicing.
+	splices  atomic.Int32
+	codecErr error
+	owners   ownerCache
 }
 
 // ErrServerClosed is returned by Serve and ListenAndServe after Shutdown or

@@ -47,3 +47,27 @@ func TestLoopbackSendfileLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestSpliceLimit: no more than spliceLimit uploads splice at once.
+func TestSpliceLimit(t *testing.T) {
+	srv := &Server{}
+	limit := spliceLimit()
+	if limit < 1 {
+		t.Fatalf("spliceLimit() = %d", limit)
+	}
+	if limit > 1<<16 {
+		t.Skip("no pipe limit on this machine")
+	}
+	for i := range limit {
+		if !srv.spliceSlot() {
+			t.Fatalf("upload %d refused a splice slot", i+1)
+		}
+	}
+	if srv.spliceSlot() {
+		t.Fatalf("upload %d spliced, over the limit of %d", limit+1, limit)
+	}
+	srv.splices.Add(-1)
+	if !srv.spliceSlot() {
+		t.Fatal("a freed slot was not given to the next upload")
+	}
+}

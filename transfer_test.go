@@ -2,6 +2,7 @@ package pier_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"path"
 	"path/filepath"
@@ -175,6 +176,35 @@ func TestStore(t *testing.T) {
 		c.Store(t, "APPE big", data)
 		if got := readFile(t, srv, "big"); !bytes.Equal(got, append(append([]byte{}, data...), data...)) {
 			t.Errorf("big holds %d bytes, want %d", len(got), 2*len(data))
+		}
+	})
+	t.Run("more simultaneous uploads than may splice", func(t *testing.T) {
+		t.Parallel()
+		srv := newServer(t, nil)
+		const uploads = 24 // the splice limit is 16 with Linux's default pipe limit
+		var wg sync.WaitGroup
+		for i := range uploads {
+			wg.Go(func() {
+				c, err := ftp.Dial(srv.Addr, ftp.DialWithTimeout(ioDeadline))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer c.Quit()
+				if err := c.Login(ftptest.User, ftptest.Password); err != nil {
+					t.Error(err)
+					return
+				}
+				if err := c.Stor(fmt.Sprintf("up-%d", i), bytes.NewReader(data)); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		for i := range uploads {
+			if got := readFile(t, srv, fmt.Sprintf("up-%d", i)); !bytes.Equal(got, data) {
+				t.Errorf("up-%d holds %d bytes, want %d", i, len(got), len(data))
+			}
 		}
 	})
 	for _, tt := range tests {
