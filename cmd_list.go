@@ -212,6 +212,7 @@ func (l *lister) write(w io.Writer, vdir, name string, fi fs.FileInfo) error {
 		}
 		e.Owner, e.Group, e.Nlink = l.ownerNames(fi)
 		b = listing.AppendLs(b, e, l.now, l.loc)
+		*e = listing.Entry{} // name and info may live in the reader's buffer
 	case formatMLSx:
 		e := &l.mlsx
 		*e = listing.MLSxEntry{Name: wireName, Info: fi}
@@ -234,6 +235,7 @@ func (l *lister) write(w io.Writer, vdir, name string, fi fs.FileInfo) error {
 			e.UID, e.GID = st.Uid, st.Gid
 		}
 		b = listing.AppendMLSx(b, e, l.facts, l.loc)
+		*e = listing.MLSxEntry{}
 	}
 	l.line = b
 	_, err := w.Write(b)

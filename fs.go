@@ -85,8 +85,9 @@ type DirReader interface {
 // present.
 type DirInfoReader interface {
 	DirReader
-	// ReadDirInfo calls fn for every remaining entry ("." and ".." left
-	// out), streaming: it holds no more than a batch of entries at a time.
+	// ReadDirInfo calls fn for every entry ("." and ".." left out),
+	// streaming: it holds no more than a batch of entries at a time. It is
+	// called instead of ReadDir, never after it on the same DirReader.
 	// The FileInfo, and the string its Name returns, are valid only during
 	// the call: fn must copy what it keeps. ReadDirInfo stops at, and
 	// returns, the first error fn returns; entries that vanish while it

@@ -124,11 +124,12 @@ type Server struct {
 	UseLocalTime bool
 
 	// DisableSendfile turns off zero-copy transfers (sendfile, splice).
-	// Whatever it says, no more than four downloads to clients on the same
-	// machine (loopback addresses: a local proxy, a tunnel) use sendfile
-	// at once: beyond that, the receiving processes pay more for the
-	// page-by-page data sendfile queues than the server saves
-	// (docs/benchmarks.md).
+	// Where zero-copy costs more than it saves, pier copies anyway: no
+	// more than four downloads to clients on the same machine (loopback
+	// addresses: a local proxy, a tunnel) use sendfile at once, and no more
+	// than a quarter of the user's pipe budget splices uploads (16 uploads
+	// with Linux's default fs.pipe-user-pages-soft); docs/benchmarks.md
+	// has the measurements.
 	DisableSendfile bool
 
 	// Encoding is the character set of file names on the wire. If empty,
@@ -196,13 +197,8 @@ type Server struct {
 	// zeroCopyLoopback makes RETR use sendfile to loopback peers too
 	// (tests, so the zero-copy path is exercised on 127.0.0.1).
 	zeroCopyLoopback bool
-	// loopbackSendfiles counts the downloads to loopback peers now using
-	// sendfile.
-	loopbackSendfiles atomic.Int32
-	// splices counts the uploads now splicing.
-	splices  atomic.Int32
-	codecErr error
-	owners   ownerCache
+	codecErr         error
+	owners           ownerCache
 }
 
 // ErrServerClosed is returned by Serve and ListenAndServe after Shutdown or

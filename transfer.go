@@ -324,16 +324,16 @@ var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return 
 // receiving process must copy the data out of its socket itself, and the
 // page-sized fragments sendfile queues cost it more and more as
 // connections multiply (300 local clients downloading 10 MiB each took
-// 30 % longer with sendfile, the client spending 75 % more CPU, while up
-// to four ran at the same speed either way and a single one was faster
-// with sendfile). Downloads to other machines always use sendfile: there
-// the network card takes the pages without a copy. docs/benchmarks.md has
-// the measurements.
+// 30 % longer with sendfile, the client spending 60 % more CPU; two ran at
+// the same speed either way, eight 7 % slower with sendfile). So no more
+// than loopbackSendfileMax loopback downloads use sendfile at once.
+// Downloads to other machines always do: there the network card takes
+// the pages without a copy. docs/benchmarks.md has the measurements.
 func (s *session) sendStream(t *transfer, conn net.Conn, src io.Reader) error {
 	dataTimeout := durationOr(s.srv.DataTimeout, DefaultDataTimeout)
 	if tc, ok := conn.(*net.TCPConn); ok && !s.srv.DisableSendfile {
-		if _, isFile := src.(*os.File); isFile && s.zeroCopyTo(tc) {
-			defer s.srv.zeroCopyDone(tc)
+		if _, isFile := src.(*os.File); isFile && s.sendfileSlot(tc) {
+			defer s.sendfileDone(tc)
 			lr := &io.LimitedReader{R: src}
 			chunk := newChunkSizer(dataTimeout)
 			for {
@@ -364,39 +364,61 @@ func (s *session) sendStream(t *transfer, conn net.Conn, src io.Reader) error {
 	return err
 }
 
-// loopbackSendfileMax is how many downloads to loopback peers may use
-// sendfile at once; the others copy (see sendStream).
-const loopbackSendfileMax = 4
+// slots counts the transfers that use sendfile or splice where too many at
+// once cost more than they save. It is process-wide, like what it guards:
+// the pipe budget is per user, the loopback receivers share one machine.
+var slots struct {
+	loopbackSendfiles atomic.Int32 // downloads to loopback peers using sendfile
+	splices           atomic.Int32 // uploads splicing
+}
 
-// zeroCopyTo reports whether a download on tc may use sendfile, counting
-// it among the loopback ones when it is one; zeroCopyDone must follow a
-// true answer.
-func (s *session) zeroCopyTo(tc *net.TCPConn) bool {
-	if s.srv.zeroCopyLoopback || !isLoopback(tc.RemoteAddr()) {
-		return true
-	}
-	if s.srv.loopbackSendfiles.Add(1) > loopbackSendfileMax {
-		s.srv.loopbackSendfiles.Add(-1)
+// acquire takes one of limit slots counted by n; a true answer must be
+// followed by n.Add(-1).
+func acquire(n *atomic.Int32, limit int32) bool {
+	if n.Add(1) > limit {
+		n.Add(-1)
 		return false
 	}
 	return true
 }
 
-func (srv *Server) zeroCopyDone(tc *net.TCPConn) {
-	if !srv.zeroCopyLoopback && isLoopback(tc.RemoteAddr()) {
-		srv.loopbackSendfiles.Add(-1)
+// loopbackSendfileMax is how many downloads to loopback peers may use
+// sendfile at once; the others copy (see sendStream).
+const loopbackSendfileMax = 4
+
+// sendfileSlot reports whether a download on tc may use sendfile; a true
+// answer must be followed by sendfileDone(tc).
+func (s *session) sendfileSlot(tc *net.TCPConn) bool {
+	if !s.countsAsLoopback(tc) {
+		return true
 	}
+	return acquire(&slots.loopbackSendfiles, loopbackSendfileMax)
+}
+
+func (s *session) sendfileDone(tc *net.TCPConn) {
+	if s.countsAsLoopback(tc) {
+		slots.loopbackSendfiles.Add(-1)
+	}
+}
+
+// countsAsLoopback reports whether a download on tc is limited by
+// loopbackSendfileMax. zeroCopyLoopback is set before the server starts, so
+// the answer is the same when the download ends.
+func (s *session) countsAsLoopback(tc *net.TCPConn) bool {
+	return !s.srv.zeroCopyLoopback && isLoopback(tc.RemoteAddr())
 }
 
 // spliceLimit is how many uploads may splice at once. Go splices through a
 // pipe it enlarges to 1 MiB, and Linux lets an unprivileged user hold
 // pipes of no more than fs.pipe-user-pages-soft pages (16,384, 64 MiB, by
 // default) before it refuses to enlarge pipes and gives new ones two pages:
-// 300 simultaneous uploads as an ordinary user left 236 of them splicing
-// through pipes of 8 KiB or 64 KiB, and took 1.65–1.75 s where copying
-// through a 64 KiB buffer took 1.47–1.56 s. A quarter of the user's budget
-// (16 uploads by default) leaves room for the pipes Go keeps pooled and for
-// other processes of the same user.
+// with 300 simultaneous uploads as an ordinary user, 162 of Go's 229
+// attempts to enlarge a pipe failed, most uploads spliced through pipes of
+// 8 or 64 KiB, and they took 1.65–1.75 s where copying through a 64 KiB
+// buffer took 1.47–1.56 s. A quarter of the user's budget (16 uploads by
+// default) leaves room for the pipes Go keeps pooled and for other
+// processes of the same user. Root is held to it too: in a container it
+// usually lacks the capabilities that lift the limit.
 var spliceLimit = sync.OnceValue(func() int32 {
 	const pipePages = (1 << 20) / 4096
 	b, err := os.ReadFile("/proc/sys/fs/pipe-user-pages-soft")
@@ -412,16 +434,6 @@ var spliceLimit = sync.OnceValue(func() int32 {
 	}
 	return int32(max(1, soft/pipePages/4))
 })
-
-// spliceSlot reports whether an upload may splice; the caller decrements
-// srv.splices when it is done.
-func (srv *Server) spliceSlot() bool {
-	if srv.splices.Add(1) > spliceLimit() {
-		srv.splices.Add(-1)
-		return false
-	}
-	return true
-}
 
 // isLoopback reports whether addr is a loopback address (127.0.0.0/8, ::1,
 // or IPv4-mapped 127.x).
@@ -445,8 +457,8 @@ func classify(err error) error {
 func (s *session) receiveStream(t *transfer, conn net.Conn, dst io.Writer) error {
 	dataTimeout := durationOr(s.srv.DataTimeout, DefaultDataTimeout)
 	if f, ok := dst.(*os.File); ok && !s.srv.DisableSendfile {
-		if tc, ok := conn.(*net.TCPConn); ok && s.srv.spliceSlot() {
-			defer s.srv.splices.Add(-1)
+		if tc, ok := conn.(*net.TCPConn); ok && acquire(&slots.splices, spliceLimit()) {
+			defer slots.splices.Add(-1)
 			lr := &io.LimitedReader{R: tc}
 			chunk := newChunkSizer(dataTimeout)
 			for {

@@ -2,12 +2,35 @@ package pier
 
 import (
 	"net"
+	"sync/atomic"
 	"testing"
 )
 
-// TestLoopbackSendfileLimit: at most loopbackSendfileMax downloads to
-// loopback peers use sendfile at once; a slot frees when one ends.
-func TestLoopbackSendfileLimit(t *testing.T) {
+// TestAcquire: no more than limit slots are taken at once, and a freed one
+// goes to the next taker.
+func TestAcquire(t *testing.T) {
+	var n atomic.Int32
+	const limit = 4
+	for i := range limit {
+		if !acquire(&n, limit) {
+			t.Fatalf("slot %d refused", i+1)
+		}
+	}
+	if acquire(&n, limit) {
+		t.Fatalf("slot %d given, over the limit of %d", limit+1, limit)
+	}
+	n.Add(-1)
+	if !acquire(&n, limit) {
+		t.Fatal("a freed slot was not given to the next taker")
+	}
+	if got := n.Load(); got != limit {
+		t.Errorf("count %d, want %d", got, limit)
+	}
+}
+
+// TestSendfileSlot: downloads to a loopback peer take a slot and give it
+// back; with zeroCopyLoopback (the test suite's setting) they take none.
+func TestSendfileSlot(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -21,53 +44,32 @@ func TestLoopbackSendfileLimit(t *testing.T) {
 	tc := c.(*net.TCPConn)
 
 	s := &session{srv: &Server{}}
-	for i := range loopbackSendfileMax {
-		if !s.zeroCopyTo(tc) {
-			t.Fatalf("download %d refused sendfile", i+1)
-		}
+	before := slots.loopbackSendfiles.Load()
+	if !s.sendfileSlot(tc) {
+		t.Skip("every loopback sendfile slot is in use by another test")
 	}
-	if s.zeroCopyTo(tc) {
-		t.Fatalf("download %d got sendfile, over the limit of %d", loopbackSendfileMax+1, loopbackSendfileMax)
+	if got := slots.loopbackSendfiles.Load(); got != before+1 {
+		t.Errorf("a loopback download took %d slots, want 1", got-before)
 	}
-	s.srv.zeroCopyDone(tc)
-	if !s.zeroCopyTo(tc) {
-		t.Fatal("a freed slot was not given to the next download")
-	}
-	for range loopbackSendfileMax {
-		s.srv.zeroCopyDone(tc)
-	}
-	if n := s.srv.loopbackSendfiles.Load(); n != 0 {
-		t.Errorf("%d slots still held after every download ended", n)
+	s.sendfileDone(tc)
+	if got := slots.loopbackSendfiles.Load(); got != before {
+		t.Errorf("%d slots still held after the download ended", got-before)
 	}
 
-	SetZeroCopyLoopback(s.srv, true) // the test suite's setting: no limit
+	SetZeroCopyLoopback(s.srv, true)
 	for range 2 * loopbackSendfileMax {
-		if !s.zeroCopyTo(tc) {
+		if !s.sendfileSlot(tc) {
 			t.Fatal("sendfile refused with zeroCopyLoopback")
 		}
 	}
+	if got := slots.loopbackSendfiles.Load(); got != before {
+		t.Errorf("zeroCopyLoopback downloads took %d slots, want none", got-before)
+	}
 }
 
-// TestSpliceLimit: no more than spliceLimit uploads splice at once.
+// TestSpliceLimit: the limit follows Linux's pipe budget, at least one.
 func TestSpliceLimit(t *testing.T) {
-	srv := &Server{}
-	limit := spliceLimit()
-	if limit < 1 {
+	if limit := spliceLimit(); limit < 1 {
 		t.Fatalf("spliceLimit() = %d", limit)
-	}
-	if limit > 1<<16 {
-		t.Skip("no pipe limit on this machine")
-	}
-	for i := range limit {
-		if !srv.spliceSlot() {
-			t.Fatalf("upload %d refused a splice slot", i+1)
-		}
-	}
-	if srv.spliceSlot() {
-		t.Fatalf("upload %d spliced, over the limit of %d", limit+1, limit)
-	}
-	srv.splices.Add(-1)
-	if !srv.spliceSlot() {
-		t.Fatal("a freed slot was not given to the next upload")
 	}
 }

@@ -58,7 +58,8 @@ func TestRETR(t *testing.T) {
 			srv := newServer(t, configure)
 			writeFile(t, srv, "large.bin", large)
 			// More simultaneous downloads than may use sendfile to a
-			// loopback client, so the default mode mixes both paths.
+			// loopback client: in the "copy to loopback peer" mode (the
+			// default outside tests), those that overlap mix both paths.
 			var wg sync.WaitGroup
 			for range 6 {
 				wg.Go(func() {

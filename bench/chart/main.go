@@ -469,7 +469,6 @@ func writeMarkdown(w io.Writer, s *summary, highlight string) error {
 	return err
 }
 
-// ratio formats r with two decimals, or two significant digits below 0.1.
 // writeSpread writes the lowest and highest value of every cell over the
 // rounds, so a reader can tell a steady lead from an overlap.
 func writeSpread(b *strings.Builder, s *summary, servers, workloads []string) {
@@ -503,6 +502,7 @@ func writeSpread(b *strings.Builder, s *summary, servers, workloads []string) {
 	}
 }
 
+// ratio formats r with two decimals, or two significant digits below 0.1.
 func ratio(r float64) string {
 	if r >= 0.1 {
 		return strconv.FormatFloat(r, 'f', 2, 64)
