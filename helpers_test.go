@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jlaffaye/ftp"
 	"github.com/pierftp/pier"
 	"github.com/pierftp/pier/ftptest"
 )
@@ -35,6 +36,23 @@ func newServer(t *testing.T, configure func(*pier.Server)) *ftptest.Server {
 			configure(s.Server)
 		}
 	}})
+}
+
+// goClient dials srv with jlaffaye/ftp and logs in as the full-permission
+// test user. It reports failures with t.Error and returns nil, so it may
+// run in any goroutine.
+func goClient(t *testing.T, srv *ftptest.Server) *ftp.ServerConn {
+	c, err := ftp.Dial(srv.Addr, ftp.DialWithTimeout(ioDeadline))
+	if err != nil {
+		t.Error(err)
+		return nil
+	}
+	if err := c.Login(ftptest.User, ftptest.Password); err != nil {
+		t.Error(err)
+		c.Quit()
+		return nil
+	}
+	return c
 }
 
 // login dials srv and logs in as the full-permission test user (TYPE I).

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jlaffaye/ftp"
 	"github.com/pierftp/pier"
 	"github.com/pierftp/pier/ftptest"
 )
@@ -63,16 +62,11 @@ func TestRETR(t *testing.T) {
 			var wg sync.WaitGroup
 			for range 6 {
 				wg.Go(func() {
-					c, err := ftp.Dial(srv.Addr, ftp.DialWithTimeout(ioDeadline))
-					if err != nil {
-						t.Error(err)
+					c := goClient(t, srv)
+					if c == nil {
 						return
 					}
 					defer c.Quit()
-					if err := c.Login(ftptest.User, ftptest.Password); err != nil {
-						t.Error(err)
-						return
-					}
 					r, err := c.Retr("large.bin")
 					if err != nil {
 						t.Error(err)
@@ -186,16 +180,11 @@ func TestStore(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range uploads {
 			wg.Go(func() {
-				c, err := ftp.Dial(srv.Addr, ftp.DialWithTimeout(ioDeadline))
-				if err != nil {
-					t.Error(err)
+				c := goClient(t, srv)
+				if c == nil {
 					return
 				}
 				defer c.Quit()
-				if err := c.Login(ftptest.User, ftptest.Password); err != nil {
-					t.Error(err)
-					return
-				}
 				if err := c.Stor(fmt.Sprintf("up-%d", i), bytes.NewReader(data)); err != nil {
 					t.Error(err)
 				}
