@@ -314,7 +314,14 @@ func (c *chunkSizer) adapt(elapsed time.Duration) {
 	}
 }
 
+// copyBufPool holds the buffers of downloads that are not zero-copy.
 var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
+// uploadBufPool holds the buffers of uploads that don't splice. They are
+// larger: with 300 simultaneous uploads (ftpbench -b stor-many), 128 KiB
+// took 1.33 s where 64 KiB took 1.40-1.51 s; 256 KiB and 1 MiB gained
+// nothing more. Downloads showed no such difference.
+var uploadBufPool = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b }}
 
 // sendStream copies src to the data connection. For a plain TCP connection
 // and an *os.File source it keeps both concrete types visible, so the
@@ -480,8 +487,8 @@ func (s *session) receiveStream(t *transfer, conn net.Conn, dst io.Writer) error
 		}
 	}
 	r := &meteredReader{conn: conn, t: t, timeout: dataTimeout}
-	bp := copyBufPool.Get().(*[]byte)
-	defer copyBufPool.Put(bp)
+	bp := uploadBufPool.Get().(*[]byte)
+	defer uploadBufPool.Put(bp)
 	_, err := io.CopyBuffer(writerOnly{dst}, r, *bp)
 	if err != nil && !r.failed {
 		return &fileError{err}
