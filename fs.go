@@ -21,8 +21,9 @@ import (
 // The interface asks only what any storage can do, object stores included:
 // no atomic rename, no random-access write, no folders apart from their
 // contents. Optional abilities are small interfaces a FileSystem (or a
-// File) may also implement: LstatFS, RenameFS, ReadlinkFS, ChmodFS,
-// ChtimesFS, and io.Seeker on a File. A command that needs one the file
+// File, or a DirReader) may also implement: LstatFS, RenameFS, ReadlinkFS,
+// ChmodFS, ChtimesFS, io.Seeker on a File, and DirInfoReader on a
+// DirReader. A command that needs one the file
 // system lacks is answered with 502 (504 for REST+STOR on a file that
 // can't seek); a FileSystem method may also return ErrNotSupported.
 type FileSystem interface {
