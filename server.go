@@ -370,6 +370,34 @@ func (s *Server) removeSession(sess *session) {
 	s.sessionsWG.Done()
 }
 
+// ServeContext serves ln until ctx ends, then shuts the server down: it
+// calls Shutdown, giving transfers in progress up to grace to finish, and
+// Close after that. It returns nil once the server has stopped because ctx
+// ended, or Serve's error if serving fails first. It is the whole life of
+// an embedded server in one call:
+//
+//	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+//	defer stop()
+//	err := srv.ServeContext(ctx, ln, 10*time.Second)
+func (s *Server) ServeContext(ctx context.Context, ln net.Listener, grace time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := s.Shutdown(shutdownCtx); err != nil {
+		s.Close()
+	}
+	if err := <-errc; !errors.Is(err, ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
 // Shutdown stops the server gracefully: it closes the listeners, tells idle
 // sessions "421" and closes them, and lets sessions with a transfer in
 // progress finish it before they close. It returns when every session has

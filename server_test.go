@@ -14,6 +14,7 @@ import (
 
 	"github.com/pierftp/pier"
 	"github.com/pierftp/pier/auth"
+	"github.com/pierftp/pier/fsys/mem"
 	"github.com/pierftp/pier/ftptest"
 )
 
@@ -414,4 +415,70 @@ func TestBanDisabled(t *testing.T) {
 		c.Expect(t, "PASS wrong", 530)
 	}
 	login(t, srv)
+}
+
+// TestServeContext: the server serves until the context ends, then tells
+// idle sessions 421, waits up to the grace period for a transfer, closes
+// what is left, and returns nil.
+func TestServeContext(t *testing.T) {
+	t.Parallel()
+	fsys := mem.New()
+	if err := fsys.WriteFile("big", make([]byte, 64<<20)); err != nil {
+		t.Fatal(err)
+	}
+	users := &auth.Virtual{}
+	if err := users.AddUser("u", auth.Account{Password: "p", FS: fsys, Perm: pier.ReadPerms}); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &pier.Server{Auth: users}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	const grace = 200 * time.Millisecond
+	go func() { done <- srv.ServeContext(ctx, ln, grace) }()
+
+	idle := ftptest.Dial(t, ln.Addr().String())
+	stuck := ftptest.Dial(t, ln.Addr().String())
+	stuck.Login(t, "u", "p")
+	dc := stuck.Passive(t) // connected, never read: the transfer can't end
+	defer dc.Close()
+	stuck.Send(t, "RETR big")
+	expectPrelim(t, stuck)
+
+	start := time.Now()
+	cancel()
+	idle.ExpectReply(t, 421)
+	expectClosed(t, idle)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("ServeContext: %v, want nil", err)
+		}
+		if waited := time.Since(start); waited < grace {
+			t.Errorf("returned after %v, before the grace period of %v", waited, grace)
+		}
+	case <-time.After(ioDeadline):
+		t.Fatal("ServeContext did not return after the grace period")
+	}
+	stuck.SetReadDeadline(time.Now().Add(ioDeadline))
+	if _, err := io.ReadAll(stuck); err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Error("the stuck session's connection is still open")
+		}
+	}
+
+	// Serving that fails at once is reported, not hidden.
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed.Close()
+	if err := (&pier.Server{Auth: users}).ServeContext(context.Background(), closed, grace); err == nil {
+		t.Error("ServeContext on a closed listener returned nil")
+	}
 }

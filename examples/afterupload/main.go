@@ -14,7 +14,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -102,7 +101,7 @@ func run(ctx context.Context, ln net.Listener, dir string, workers int, process 
 		},
 		Logger: logger,
 	}
-	err = serve(ctx, srv, ln)
+	err = srv.ServeContext(ctx, ln, 10*time.Second)
 	// No hook runs after Shutdown: finish the queued jobs, then return.
 	close(queue)
 	wg.Wait()
@@ -135,24 +134,4 @@ func writeChecksum(u upload) error {
 		u.log.Info("checksum written", "path", u.vpath+".sha256")
 	}
 	return err
-}
-
-// serve runs srv on ln until ctx ends, then shuts it down gracefully.
-func serve(ctx context.Context, srv *pier.Server, ln net.Listener) error {
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		srv.Close()
-	}
-	if err := <-errc; !errors.Is(err, pier.ErrServerClosed) {
-		return err
-	}
-	return nil
 }

@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -70,7 +69,7 @@ func run(ctx context.Context, ln net.Listener, dir string, perIP int, guard *flo
 		Middleware: []pier.Middleware{guard.middleware},
 		Logger:     logger,
 	}
-	return serve(ctx, srv, ln)
+	return srv.ServeContext(ctx, ln, 10*time.Second)
 }
 
 // floodGuard counts each session's commands with a token bucket and bans
@@ -156,24 +155,4 @@ func (g *floodGuard) middleware(s *pier.Session, name, arg string, next func()) 
 // bannedText is the reply text for a banned client.
 func bannedText(until time.Time) string {
 	return fmt.Sprintf("You are banned for %s.", time.Until(until).Round(time.Second))
-}
-
-// serve runs srv on ln until ctx ends, then shuts it down gracefully.
-func serve(ctx context.Context, srv *pier.Server, ln net.Listener) error {
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		srv.Close()
-	}
-	if err := <-errc; !errors.Is(err, pier.ErrServerClosed) {
-		return err
-	}
-	return nil
 }

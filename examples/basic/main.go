@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"log"
 	"log/slog"
@@ -66,26 +65,5 @@ func run(ctx context.Context, ln net.Listener, dir, user, pass string, logger *s
 		Logger:              logger,
 	}
 	logger.Info("serving", "addr", ln.Addr().String(), "dir", dir)
-	return serve(ctx, srv, ln)
-}
-
-// serve runs srv on ln until ctx ends, then shuts it down, giving running
-// transfers ten seconds to finish.
-func serve(ctx context.Context, srv *pier.Server, ln net.Listener) error {
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		srv.Close()
-	}
-	if err := <-errc; !errors.Is(err, pier.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return srv.ServeContext(ctx, ln, 10*time.Second)
 }

@@ -13,7 +13,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"flag"
 	"log"
 	"log/slog"
@@ -94,25 +93,5 @@ func run(ctx context.Context, ln net.Listener, dir string, cfg *tls.Config, logg
 		// it), so nobody can race the client to a passive port.
 		Logger: logger,
 	}
-	return serve(ctx, srv, ln)
-}
-
-// serve runs srv on ln until ctx ends, then shuts it down gracefully.
-func serve(ctx context.Context, srv *pier.Server, ln net.Listener) error {
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		srv.Close()
-	}
-	if err := <-errc; !errors.Is(err, pier.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return srv.ServeContext(ctx, ln, 10*time.Second)
 }

@@ -76,7 +76,7 @@ func run(ctx context.Context, ln net.Listener, dir string, logger *slog.Logger) 
 	if err != nil {
 		return err
 	}
-	return serve(ctx, srv, ln)
+	return srv.ServeContext(ctx, ln, 10*time.Second)
 }
 
 // siteRMTREE removes the folder arg names and its contents.
@@ -162,24 +162,4 @@ func readDir(fsys pier.FileSystem, name string) ([]fs.DirEntry, error) {
 			return nil, err
 		}
 	}
-}
-
-// serve runs srv on ln until ctx ends, then shuts it down gracefully.
-func serve(ctx context.Context, srv *pier.Server, ln net.Listener) error {
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		srv.Close()
-	}
-	if err := <-errc; !errors.Is(err, pier.ErrServerClosed) {
-		return err
-	}
-	return nil
 }
