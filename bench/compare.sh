@@ -148,11 +148,13 @@ pause_page_reporting() {
 	fi
 	PR_SAVED=$was
 	PR_STATE="free page reporting paused for the run (order $was restored after)"
-	say "paused free page reporting (order $was -> 11); warming 4 GiB of memory"
 	# Freed pages reported before the pause still fault on the host at
-	# their next use: use a few GiB once, so the run starts warm.
-	local warm="$DATAROOT/warm-memory"
-	head -c 4G /dev/zero >"$warm" 2>/dev/null || true
+	# their next use: use a few GiB once (4 GiB, or a quarter of the
+	# available memory on a smaller machine), so the run starts warm.
+	local warm="$DATAROOT/warm-memory" mib
+	mib=$(awk '/^MemAvailable/ { m = int($2 / 1024 / 4); print (m < 4096 ? m : 4096) }' /proc/meminfo)
+	say "paused free page reporting (order $was -> 11); warming ${mib:-0} MiB of memory"
+	head -c "${mib:-0}M" /dev/zero >"$warm" 2>/dev/null || true
 	rm -f "$warm"
 }
 
