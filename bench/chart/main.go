@@ -404,6 +404,10 @@ func writeMarkdown(w io.Writer, s *summary, highlight string) error {
 		b.WriteString("\n")
 	}
 
+	if _, ok := s.cells[highlight]; ok && len(peers) > 0 {
+		writeTargets(&b, s, highlight, peers, workloads)
+	}
+
 	writeSpread(&b, s, servers, workloads)
 
 	if len(s.ceiling) > 0 {
@@ -683,4 +687,148 @@ func run(args []string, stdout io.Writer) error {
 		return write(*svgOut, func(w io.Writer) error { return writeSVG(w, s, *highlight, *title) })
 	}
 	return nil
+}
+
+// Kinds of target: how the highlighted server's median must compare.
+const (
+	atLeastBest = iota // at least as good as the best peer
+	beatAll            // strictly better than every peer
+	noMoreThan         // no worse than one named peer
+	ofCeiling          // a share of the loopback sendfile ceiling
+)
+
+// target is one of the performance targets the comparison checks (issue 7:
+// the targets are ratios measured side by side in one run).
+type target struct {
+	name      string
+	kind      int
+	workloads func(w string) bool
+	peer      string  // noMoreThan
+	share     float64 // ofCeiling
+}
+
+var targets = []target{
+	{name: "single-client STOR and RETR: at least the best peer", kind: atLeastBest,
+		workloads: func(w string) bool { return w == "stor" || w == "retr" }},
+	{name: "the same beside idle clients: at least the best peer", kind: atLeastBest,
+		workloads: func(w string) bool { return w == "stor-idle" || w == "retr-idle" }},
+	{name: "single-client STOR and RETR: 80 % of the loopback sendfile ceiling", kind: ofCeiling, share: 0.8,
+		workloads: func(w string) bool { return w == "stor" || w == "retr" }},
+	{name: "simultaneous logins (and no failed attempt) and QUITs: faster than every peer", kind: beatAll,
+		workloads: func(w string) bool { return w == "logins" || w == "quit" }},
+	{name: "many clients transferring at once: at least the best peer", kind: atLeastBest,
+		workloads: func(w string) bool { return w == "retr-many" || w == "stor-many" }},
+	{name: "memory with the clients logged in: no more than pyftpdlib", kind: noMoreThan, peer: "pyftpdlib",
+		workloads: func(w string) bool { return w == memoryWorkload }},
+	{name: "LIST and MLSD: faster than every peer", kind: beatAll,
+		workloads: func(w string) bool { return strings.HasPrefix(w, "list-") || strings.HasPrefix(w, "mlsd-") }},
+}
+
+// overlaps reports whether the ranges of values a and b overlap.
+func overlaps(a, b []float64) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return false
+	}
+	return slices.Min(a) <= slices.Max(b) && slices.Min(b) <= slices.Max(a)
+}
+
+// writeTargets checks every target against the medians of this run: one
+// row a workload, with the peer to beat, the ratio, and whether the two
+// ranges over the rounds overlap (then the verdict can change from one
+// run to the next).
+func writeTargets(b *strings.Builder, s *summary, highlight string, peers, workloads []string) {
+	type row struct{ target, workload, value, against, ratio, overlap, verdict string }
+	var rows []row
+	met, total := 0, 0
+	var missed []string
+	for _, tg := range targets {
+		for _, wl := range workloads {
+			if !tg.workloads(wl) {
+				continue
+			}
+			unit := s.units[wl]
+			hc := s.cells[highlight][wl]
+			hm, ok := median(cellValues(hc))
+			if !ok {
+				continue
+			}
+			r := row{target: tg.name, workload: label(wl, clientsOf(s, wl)), value: format(hm, unit)}
+			var ok2 bool
+			vs := "" // whom a miss is against
+			switch tg.kind {
+			case ofCeiling:
+				c := s.ceiling["ceiling-sendfile"]
+				if c == nil {
+					continue
+				}
+				cm, cok := median(c.values)
+				if !cok {
+					continue
+				}
+				r.against = "ceiling-sendfile " + format(cm, "MB/s")
+				r.ratio = fmt.Sprintf("%.0f%%", 100*hm/cm)
+				r.overlap = "–"
+				ok2 = hm >= tg.share*cm
+				vs = fmt.Sprintf("%.0f %% of the ceiling", 100*tg.share)
+			default:
+				// the peer to compare with: the named one, or the best peer
+				against := ""
+				var am float64
+				for _, p := range peers {
+					if tg.kind == noMoreThan && p != tg.peer {
+						continue
+					}
+					m, mok := median(cellValues(s.cells[p][wl]))
+					if mok && (against == "" || better(unit, m, am)) {
+						against, am = p, m
+					}
+				}
+				if against == "" {
+					continue
+				}
+				r.against = against + " " + format(am, unit)
+				vs = against
+				r.ratio = ratio(hm / am)
+				r.overlap = "no"
+				if overlaps(cellValues(hc), cellValues(s.cells[against][wl])) {
+					r.overlap = "yes"
+				}
+				switch tg.kind {
+				case beatAll:
+					ok2 = better(unit, hm, am)
+					if wl == "logins" {
+						retried, _ := median(hc.retried)
+						ok2 = ok2 && retried == 0 && hc.failed == 0
+					}
+				default: // atLeastBest, noMoreThan
+					ok2 = hm == am || better(unit, hm, am)
+				}
+			}
+			total++
+			if ok2 {
+				met++
+				r.verdict = "met"
+			} else {
+				r.verdict = "**missed**"
+				missed = append(missed, r.workload+" vs "+vs)
+			}
+			rows = append(rows, r)
+		}
+	}
+	if total == 0 {
+		return
+	}
+	b.WriteString("\n## Targets\n\n")
+	fmt.Fprintf(b, "The performance targets, checked against this run's medians. \"Ranges overlap\": %s's lowest–highest\n", highlight)
+	b.WriteString("range over the rounds overlaps the other's, so the verdict may change from one run to the next.\n\n")
+	b.WriteString("| Target | Workload | " + highlight + " | Compared with | Ratio | Ranges overlap | Verdict |\n")
+	b.WriteString("|---|---|---:|---|---:|---|---|\n")
+	for _, r := range rows {
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s |\n", r.target, r.workload, r.value, r.against, r.ratio, r.overlap, r.verdict)
+	}
+	fmt.Fprintf(b, "\n%s meets %d of %d targets here.", highlight, met, total)
+	if len(missed) > 0 {
+		fmt.Fprintf(b, " Missed: %s.", strings.Join(missed, "; "))
+	}
+	b.WriteString("\n")
 }

@@ -174,3 +174,50 @@ func TestRun(t *testing.T) {
 		t.Error("no --results: no error")
 	}
 }
+
+func TestTargets(t *testing.T) {
+	s, err := load(fixture(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := writeMarkdown(&b, s, "pier"); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{
+		"## Targets",
+		// vsftpd's median 1200 beats pier's 1100; the ranges 1000–1200 and 900–1500 overlap
+		"| RETR, 1 client | 1100 MB/s | vsftpd 1200 MB/s | 0.92 | yes | **missed** |",
+		"| RETR, 1 client | 1100 MB/s | ceiling-sendfile 2000 MB/s | 55% | – | **missed** |",
+		// faster than vsftpd's 30 s, ranges apart, no retried attempt
+		"| 300 logins | 0.20 s | vsftpd 30.0 s | 0.0067 | no | met |",
+		"| LIST 10000 entries | 0.0100 s | vsftpd 0.0050 s | 2.00 | no | **missed** |",
+		"pier meets 1 of 4 targets here. Missed: RETR, 1 client vs vsftpd; RETR, 1 client vs 80 % of the ceiling; LIST 10000 entries vs vsftpd.",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	// no pyftpdlib in the fixture: the memory target has nothing to compare with
+	if strings.Contains(md, "| memory, 300 logged in | 10.0 MiB |") {
+		t.Errorf("memory target checked without pyftpdlib:\n%s", md)
+	}
+}
+
+func TestTargetsLoginRetries(t *testing.T) {
+	dir := t.TempDir()
+	writeResults(t, dir, "pier-r1.json", []result{{Workload: "logins", Clients: 300, Value: 0.1, Unit: "s", FailedAttempts: 2}})
+	writeResults(t, dir, "vsftpd-r1.json", []result{{Workload: "logins", Clients: 300, Value: 30, Unit: "s"}})
+	s, err := load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := writeMarkdown(&b, s, "pier"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "| 300 logins | 0.10 s | vsftpd 30.0 s | 0.0033 | no | **missed** |") {
+		t.Errorf("faster logins with retried attempts should miss the target:\n%s", b.String())
+	}
+}
