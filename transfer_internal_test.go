@@ -1,9 +1,14 @@
 package pier
 
 import (
+	"bytes"
+	"errors"
+	"io"
 	"net"
+	"os"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestAcquire: no more than limit slots are taken at once, and a freed one
@@ -71,5 +76,102 @@ func TestSendfileSlot(t *testing.T) {
 func TestSpliceLimit(t *testing.T) {
 	if limit := spliceLimit(); limit < 1 {
 		t.Fatalf("spliceLimit() = %d", limit)
+	}
+}
+
+// failingWriter accepts ok bytes, then fails; short makes it report one
+// byte less than it was given, without an error.
+type failingWriter struct {
+	ok    int
+	short bool
+}
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if w.short {
+		return len(p) - 1, nil
+	}
+	if len(p) > w.ok {
+		return 0, errors.New("disk full")
+	}
+	w.ok -= len(p)
+	return len(p), nil
+}
+
+// TestReceiveCopy: an upload that copies (no splice) arrives whole when the
+// client sends faster than one small buffer a read (the buffer is traded
+// for a large one then), counts its bytes, and tells the file's errors from
+// the connection's.
+func TestReceiveCopy(t *testing.T) {
+	data := make([]byte, 3<<20+5)
+	for i := range data {
+		data[i] = byte(i * 7 / 3)
+	}
+	send := func(t *testing.T, conn net.Conn, chunk int) {
+		t.Helper()
+		go func() {
+			defer conn.Close()
+			for b := data; len(b) > 0; {
+				n := min(chunk, len(b))
+				if _, err := conn.Write(b[:n]); err != nil {
+					return
+				}
+				b = b[n:]
+			}
+		}()
+	}
+	for _, chunk := range []int{1 << 20, 4 << 10} { // reads fill the small buffer, or never do
+		server, client := net.Pipe()
+		send(t, client, chunk)
+		tr := &transfer{}
+		var got bytes.Buffer
+		if err := receiveCopy(&got, &meteredReader{conn: server, t: tr, timeout: time.Minute}); err != nil {
+			t.Fatalf("chunks of %d: %v", chunk, err)
+		}
+		if !bytes.Equal(got.Bytes(), data) {
+			t.Errorf("chunks of %d: received %d bytes, not the %d sent", chunk, got.Len(), len(data))
+		}
+		if n := tr.bytes.Load(); n != int64(len(data)) {
+			t.Errorf("chunks of %d: counted %d bytes, want %d", chunk, n, len(data))
+		}
+		server.Close()
+	}
+
+	for _, w := range []*failingWriter{{ok: 1 << 20}, {short: true}} {
+		server, client := net.Pipe()
+		send(t, client, 64<<10)
+		err := receiveCopy(w, &meteredReader{conn: server, t: &transfer{}, timeout: time.Minute})
+		var fe *fileError
+		if !errors.As(err, &fe) {
+			t.Errorf("writer %+v: error %v, want a *fileError", *w, err)
+		}
+		if w.short && !errors.Is(err, io.ErrShortWrite) {
+			t.Errorf("short writer: error %v, want io.ErrShortWrite", err)
+		}
+		server.Close()
+	}
+
+	// a client that stops sending: the stall deadline ends the upload with
+	// the connection's timeout, not a file error
+	server, client := net.Pipe()
+	defer client.Close()
+	defer server.Close()
+	err := receiveCopy(io.Discard, &meteredReader{conn: server, t: &transfer{}, timeout: 50 * time.Millisecond})
+	var fe *fileError
+	if !errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &fe) {
+		t.Errorf("stalled client: error %v, want the deadline's", err)
+	}
+}
+
+// TestRenewAfter: the stall deadline is renewed often enough to keep the
+// timeout within an eighth of what was set, and at most once a second.
+func TestRenewAfter(t *testing.T) {
+	for _, tc := range []struct{ timeout, want time.Duration }{
+		{80 * time.Millisecond, 10 * time.Millisecond},
+		{8 * time.Second, time.Second},
+		{5 * time.Minute, time.Second},
+	} {
+		if got := renewAfter(tc.timeout); got != tc.want {
+			t.Errorf("renewAfter(%v) = %v, want %v", tc.timeout, got, tc.want)
+		}
 	}
 }
