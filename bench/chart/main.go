@@ -71,6 +71,7 @@ type cell struct {
 	failed  int       // runs with errors
 	clients int
 	lastErr string
+	rss     []float64 // the server's resident set (MiB) after each run without errors, where sampled
 }
 
 // summary is everything read from a results folder.
@@ -156,6 +157,9 @@ func add(m map[string]*cell, workload string, r result) {
 	}
 	c.values = append(c.values, r.Value)
 	c.retried = append(c.retried, float64(r.FailedAttempts))
+	if r.ServerRSS > 0 {
+		c.rss = append(c.rss, float64(r.ServerRSS)/(1<<20))
+	}
 }
 
 // median of the values; ok is false when there are none.
@@ -724,6 +728,11 @@ var targets = []target{
 		workloads: func(w string) bool { return strings.HasPrefix(w, "list-") || strings.HasPrefix(w, "mlsd-") }},
 }
 
+// flatListingMiB is how much more memory the highlighted server may hold
+// after listing the largest folder than after listing the smallest: a
+// folder of 100,000 entries held in memory would take tens of MiB.
+const flatListingMiB = 2.0
+
 // overlaps reports whether the ranges of values a and b overlap.
 func overlaps(a, b []float64) bool {
 	if len(a) == 0 || len(b) == 0 {
@@ -814,6 +823,44 @@ func writeTargets(b *strings.Builder, s *summary, highlight string, peers, workl
 			}
 			rows = append(rows, r)
 		}
+	}
+	// the server's memory must stay flat as the listed folder grows: compare
+	// its resident set after the smallest and the largest listing
+	for _, verb := range []string{"list", "mlsd"} {
+		small, large := "", ""
+		sn, ln := 0, 0
+		for _, wl := range workloads {
+			n, err := strconv.Atoi(strings.TrimPrefix(wl, verb+"-"))
+			if err != nil || !strings.HasPrefix(wl, verb+"-") || s.cells[highlight][wl] == nil {
+				continue
+			}
+			if small == "" || n < sn {
+				small, sn = wl, n
+			}
+			if large == "" || n > ln {
+				large, ln = wl, n
+			}
+		}
+		if small == large {
+			continue
+		}
+		a, aok := median(s.cells[highlight][small].rss)
+		z, zok := median(s.cells[highlight][large].rss)
+		if !aok || !zok {
+			continue
+		}
+		total++
+		r := row{target: fmt.Sprintf("%s: memory flat as the folder grows (at most %.0f MiB more)", strings.ToUpper(verb), flatListingMiB),
+			workload: fmt.Sprintf("%s %d → %d entries", strings.ToUpper(verb), sn, ln),
+			value:    fmt.Sprintf("%+.1f MiB", z-a), against: fmt.Sprintf("%.1f MiB resident after %d entries", a, sn),
+			ratio: "–", overlap: "–", verdict: "met"}
+		if z-a > flatListingMiB {
+			r.verdict = "**missed**"
+			missed = append(missed, r.workload+" memory")
+		} else {
+			met++
+		}
+		rows = append(rows, r)
 	}
 	if total == 0 {
 		return

@@ -221,3 +221,33 @@ func TestTargetsLoginRetries(t *testing.T) {
 		t.Errorf("faster logins with retried attempts should miss the target:\n%s", b.String())
 	}
 }
+
+func TestTargetsListingMemory(t *testing.T) {
+	dir := t.TempDir()
+	const mib = 1 << 20
+	writeResults(t, dir, "pier-r1.json", []result{
+		{Workload: "list-10000", Clients: 1, Value: 0.01, Unit: "s", ServerRSS: 10 * mib},
+		{Workload: "list-100000", Clients: 1, Value: 0.1, Unit: "s", ServerRSS: 10*mib + mib/2},
+		{Workload: "mlsd-10000", Clients: 1, Value: 0.01, Unit: "s", ServerRSS: 10 * mib},
+		{Workload: "mlsd-100000", Clients: 1, Value: 0.1, Unit: "s", ServerRSS: 40 * mib},
+	})
+	writeResults(t, dir, "vsftpd-r1.json", []result{{Workload: "list-10000", Clients: 1, Value: 0.02, Unit: "s"}})
+	s, err := load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := writeMarkdown(&b, s, "pier"); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{
+		"| LIST 10000 → 100000 entries | +0.5 MiB | 10.0 MiB resident after 10000 entries | – | – | met |",
+		"| MLSD 10000 → 100000 entries | +30.0 MiB | 10.0 MiB resident after 10000 entries | – | – | **missed** |",
+		"MLSD 10000 → 100000 entries memory",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+}
