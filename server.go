@@ -73,7 +73,8 @@ type Server struct {
 	IdleTimeout time.Duration
 
 	// DataTimeout aborts a transfer during which no data moves for this long
-	// (426). If zero, 300 s; negative disables it.
+	// (426), measured to within an eighth of it and at most a second. If
+	// zero, 300 s; negative disables it.
 	DataTimeout time.Duration
 
 	// ConnectTimeout bounds the wait for a passive data connection to

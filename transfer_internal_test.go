@@ -175,3 +175,61 @@ func TestRenewAfter(t *testing.T) {
 		}
 	}
 }
+
+// scriptedConn is a net.Conn whose reads return the chunks of script in
+// turn, then err; it counts the deadlines set on it.
+type scriptedConn struct {
+	net.Conn // nil: only the methods below are called
+	script   [][]byte
+	err      error
+	reads    int
+	deadline int
+}
+
+func (c *scriptedConn) Read(p []byte) (int, error) {
+	c.reads++
+	if len(c.script) == 0 {
+		return 0, c.err
+	}
+	n := copy(p, c.script[0])
+	c.script = c.script[1:]
+	if len(c.script) == 0 && c.err != io.EOF {
+		return n, c.err // the last chunk comes with the error
+	}
+	return n, nil
+}
+
+func (c *scriptedConn) SetReadDeadline(time.Time) error { c.deadline++; return nil }
+
+// TestMeteredReaderDeadline: the stall deadline is set on the first read
+// and not again within renewAfter; data that comes with a connection error
+// is kept, and the error is the connection's.
+func TestMeteredReaderDeadline(t *testing.T) {
+	chunks := make([][]byte, 1000)
+	for i := range chunks {
+		chunks[i] = []byte{byte(i)}
+	}
+	c := &scriptedConn{script: chunks, err: io.EOF}
+	var got bytes.Buffer
+	if err := receiveCopy(&got, &meteredReader{conn: c, t: &transfer{}, timeout: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if got.Len() != len(chunks) {
+		t.Errorf("received %d bytes, want %d", got.Len(), len(chunks))
+	}
+	if c.deadline != 1 {
+		t.Errorf("deadline set %d times in %d reads, want once", c.deadline, c.reads)
+	}
+
+	reset := errors.New("connection reset")
+	c = &scriptedConn{script: [][]byte{[]byte("abc"), []byte("de")}, err: reset}
+	got.Reset()
+	err := receiveCopy(&got, &meteredReader{conn: c, t: &transfer{}, timeout: time.Hour})
+	var fe *fileError
+	if !errors.Is(err, reset) || errors.As(err, &fe) {
+		t.Errorf("error %v, want the connection's", err)
+	}
+	if got.String() != "abcde" {
+		t.Errorf("received %q, want the data read with the error too", got.String())
+	}
+}
