@@ -176,8 +176,10 @@ func TestRun(t *testing.T) {
 	}
 }
 
-func TestTargets(t *testing.T) {
-	s, err := load(fixture(t))
+// markdownOf is the Markdown that writeMarkdown makes of the results in dir.
+func markdownOf(t *testing.T, dir string) string {
+	t.Helper()
+	s, err := load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,8 +187,21 @@ func TestTargets(t *testing.T) {
 	if err := writeMarkdown(&b, s, "pier"); err != nil {
 		t.Fatal(err)
 	}
-	md := b.String()
-	for _, want := range []string{
+	return b.String()
+}
+
+func wantLines(t *testing.T, md string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+func TestTargets(t *testing.T) {
+	md := markdownOf(t, fixture(t))
+	wantLines(t, md,
 		"## Targets",
 		// vsftpd's median 1200 beats pier's 1100; the ranges 1000–1200 and 900–1500 overlap
 		"| RETR, 1 client | 1100 MB/s | vsftpd 1200 MB/s | 0.92 | yes | **missed** |",
@@ -195,16 +210,9 @@ func TestTargets(t *testing.T) {
 		"| 300 logins | 0.20 s | vsftpd 30.0 s | 0.0067 | no | met |",
 		"| LIST 10000 entries | 0.0100 s | vsftpd 0.0050 s | 2.00 | no | **missed** |",
 		"pier passes 1 of 4 checks here. Missed: RETR, 1 client (vs vsftpd); RETR, 1 client (80 % of the ceiling); LIST 10000 entries (vs vsftpd).",
+		// no pyftpdlib in the fixture: the memory target has nothing to compare with
 		"Not checked: memory, 300 logged in (pyftpdlib has no result).",
-	} {
-		if !strings.Contains(md, want) {
-			t.Errorf("markdown lacks %q:\n%s", want, md)
-		}
-	}
-	// no pyftpdlib in the fixture: the memory target has nothing to compare with
-	if strings.Contains(md, "| memory, 300 logged in | 10.0 MiB |") {
-		t.Errorf("memory target checked without pyftpdlib:\n%s", md)
-	}
+	)
 }
 
 // TestTargetsLoginRetries: a failed login attempt in any round misses the
@@ -215,22 +223,10 @@ func TestTargetsLoginRetries(t *testing.T) {
 		writeResults(t, dir, fmt.Sprintf("pier-r%d.json", i+1), []result{{Workload: "logins", Clients: 300, Value: 0.1, Unit: "s", FailedAttempts: retried}})
 	}
 	writeResults(t, dir, "vsftpd-r1.json", []result{{Workload: "logins", Clients: 300, Value: 30, Unit: "s"}})
-	s, err := load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	if err := writeMarkdown(&b, s, "pier"); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{
+	wantLines(t, markdownOf(t, dir),
 		"| 300 logins | 0.10 s | vsftpd 30.0 s | 0.0033 | no | **missed** |",
 		"Missed: 300 logins (failed attempts).",
-	} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("faster logins with a retried attempt should miss the target; markdown lacks %q:\n%s", want, b.String())
-		}
-	}
+	)
 }
 
 // TestTargetsNoResult: a workload every run of which failed is a missed
@@ -245,24 +241,14 @@ func TestTargetsNoResult(t *testing.T) {
 		{Workload: "stor-many", Clients: 300, Value: 1.2, Unit: "s"},
 		{Workload: "retr", Clients: 1, Value: 900, Unit: "MB/s"},
 	})
-	s, err := load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	if err := writeMarkdown(&b, s, "pier"); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{
+	wantLines(t, markdownOf(t, dir),
 		"| 300 × STOR | no result | – | – | – | **missed** |",
 		"pier passes 1 of 2 checks here. Missed: 300 × STOR (no result). Not checked: RETR, 1 client (no loopback ceiling measured).",
-	} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("markdown lacks %q:\n%s", want, b.String())
-		}
-	}
+	)
 }
 
+// TestTargetsListingMemory: the server's memory after the largest listing
+// against the smallest.
 func TestTargetsListingMemory(t *testing.T) {
 	dir := t.TempDir()
 	const mib = 1 << 20
@@ -273,22 +259,9 @@ func TestTargetsListingMemory(t *testing.T) {
 		{Workload: "mlsd-100000", Clients: 1, Value: 0.1, Unit: "s", ServerRSS: 40 * mib},
 	})
 	writeResults(t, dir, "vsftpd-r1.json", []result{{Workload: "list-10000", Clients: 1, Value: 0.02, Unit: "s"}})
-	s, err := load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	if err := writeMarkdown(&b, s, "pier"); err != nil {
-		t.Fatal(err)
-	}
-	md := b.String()
-	for _, want := range []string{
+	wantLines(t, markdownOf(t, dir),
 		"| LIST 10000 → 100000 entries | +0.5 MiB | 10.0 MiB resident after 10000 entries | – | – | met |",
 		"| MLSD 10000 → 100000 entries | +30.0 MiB | 10.0 MiB resident after 10000 entries | – | – | **missed** |",
 		"Missed: MLSD 10000 → 100000 entries (memory).",
-	} {
-		if !strings.Contains(md, want) {
-			t.Errorf("markdown lacks %q:\n%s", want, md)
-		}
-	}
+	)
 }
