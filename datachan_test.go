@@ -3,6 +3,7 @@ package pier_test
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"regexp"
@@ -460,6 +461,42 @@ func TestDataTimeout(t *testing.T) {
 		c.ExpectReply(t, 426)
 		c.Expect(t, "NOOP", 200)
 	})
+}
+
+// TestDataTimeoutSlowClient: the data timeout is for transfers that stop,
+// not for slow ones. A download starts fast while socket buffers fill,
+// which makes the zero-copy steps large; the client then reads slowly, so
+// that one step takes longer than the timeout while data keeps moving.
+func TestDataTimeoutSlowClient(t *testing.T) {
+	t.Parallel()
+	const timeout = 400 * time.Millisecond
+	srv := newServer(t, func(s *pier.Server) { s.DataTimeout = timeout })
+	data := pattern(16 << 20)
+	writeFile(t, srv, "big", data)
+	c := login(t, srv)
+	dc := c.Passive(t)
+	c.Send(t, "RETR big")
+	expectPrelim(t, c)
+	// let the server fill the buffers and grow its steps, then read at
+	// about 4 MB/s: 64 KiB every 16 ms
+	time.Sleep(timeout / 2)
+	var got []byte
+	buf := make([]byte, 64<<10)
+	dc.SetReadDeadline(time.Now().Add(time.Minute))
+	for {
+		n, err := io.ReadFull(dc, buf)
+		got = append(got, buf[:n]...)
+		if err != nil {
+			break
+		}
+		time.Sleep(16 * time.Millisecond)
+	}
+	if code, text, err := c.ReadReply(); code != 226 {
+		t.Fatalf("slow download: got %d %q (%v) after %d of %d bytes, want 226", code, text, err, len(got), len(data))
+	}
+	if !bytes.Equal(got, data) {
+		t.Errorf("received %d bytes, want %d", len(got), len(data))
+	}
 }
 
 func TestIPv6(t *testing.T) {

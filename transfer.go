@@ -282,10 +282,9 @@ func (e *fileError) Error() string { return e.err.Error() }
 func (e *fileError) Unwrap() error { return e.err }
 
 // chunkSizer decides how much one sendfile or splice call may move before
-// the stall deadline is renewed and STAT's byte count updated. It starts
-// small and doubles while chunks complete quickly, so a fast transfer makes
-// few calls, and halves when a chunk is slow, so a slow client still
-// renews the deadline long before it expires.
+// STAT's byte count is updated. It starts small and doubles while chunks
+// complete quickly, so a fast transfer makes few calls, and halves when a
+// chunk is slow.
 type chunkSizer struct {
 	size    int64
 	timeout time.Duration
@@ -311,6 +310,44 @@ func (c *chunkSizer) adapt(elapsed time.Duration) {
 		c.size = min(2*c.size, maxChunk)
 	case elapsed > slow:
 		c.size = max(c.size/2, minChunk)
+	}
+}
+
+// zeroCopy runs step, one sendfile or splice call that may move up to size
+// bytes, until a step moves less than that (the end of the file, or the
+// client closed the connection), fails, or no data has moved for timeout.
+//
+// Each step gets a deadline of renewAfter(timeout) only, and one that
+// passes while data is still moving is not an error: a download starts
+// fast while the socket buffers fill, which grows the steps, and a client
+// that then reads slowly may take longer than the whole timeout over one
+// step without ever stalling. So the transfer fails when a step moves
+// nothing and the last data moved at least timeout ago, which finds a
+// stall to within renewAfter(timeout).
+func zeroCopy(t *transfer, timeout time.Duration, setDeadline func(time.Time) error, step func(size int64) (int64, error)) error {
+	chunk := newChunkSizer(timeout)
+	moved := time.Now()
+	for {
+		start := time.Now()
+		if timeout > 0 {
+			setDeadline(start.Add(renewAfter(timeout)))
+		}
+		n, err := step(chunk.size)
+		t.bytes.Add(n)
+		now := time.Now()
+		if n > 0 {
+			moved = now
+		}
+		if err != nil {
+			if timeout > 0 && isTimeout(err) && now.Sub(moved) < timeout {
+				continue // slow, not stalled
+			}
+			return classify(err)
+		}
+		if n < chunk.size {
+			return nil
+		}
+		chunk.adapt(now.Sub(start))
 	}
 }
 
@@ -349,23 +386,10 @@ func (s *session) sendStream(t *transfer, conn net.Conn, src io.Reader) error {
 		if _, isFile := src.(*os.File); isFile && s.sendfileSlot(tc) {
 			defer s.sendfileDone(tc)
 			lr := &io.LimitedReader{R: src}
-			chunk := newChunkSizer(dataTimeout)
-			for {
-				start := time.Now()
-				if dataTimeout > 0 {
-					tc.SetWriteDeadline(start.Add(dataTimeout))
-				}
-				lr.N = chunk.size
-				n, err := tc.ReadFrom(lr)
-				t.bytes.Add(n)
-				if err != nil {
-					return classify(err)
-				}
-				if n < chunk.size {
-					return nil // end of file
-				}
-				chunk.adapt(time.Since(start))
-			}
+			return zeroCopy(t, dataTimeout, tc.SetWriteDeadline, func(size int64) (int64, error) {
+				lr.N = size
+				return tc.ReadFrom(lr)
+			})
 		}
 	}
 	w := &meteredWriter{conn: conn, t: t, timeout: dataTimeout}
@@ -474,23 +498,10 @@ func (s *session) receiveStream(t *transfer, conn net.Conn, dst io.Writer) error
 		if tc, ok := conn.(*net.TCPConn); ok && acquire(&slots.splices, spliceLimit()) {
 			defer slots.splices.Add(-1)
 			lr := &io.LimitedReader{R: tc}
-			chunk := newChunkSizer(dataTimeout)
-			for {
-				start := time.Now()
-				if dataTimeout > 0 {
-					tc.SetReadDeadline(start.Add(dataTimeout))
-				}
-				lr.N = chunk.size
-				n, err := f.ReadFrom(lr)
-				t.bytes.Add(n)
-				if err != nil {
-					return classify(err)
-				}
-				if n < chunk.size {
-					return nil // the client closed the connection
-				}
-				chunk.adapt(time.Since(start))
-			}
+			return zeroCopy(t, dataTimeout, tc.SetReadDeadline, func(size int64) (int64, error) {
+				lr.N = size
+				return f.ReadFrom(lr)
+			})
 		}
 	}
 	return receiveCopy(dst, &meteredReader{conn: conn, t: t, timeout: dataTimeout})

@@ -233,3 +233,57 @@ func TestMeteredReaderDeadline(t *testing.T) {
 		t.Errorf("received %q, want the data read with the error too", got.String())
 	}
 }
+
+// TestZeroCopy: a step cut by its deadline while data still moves is not
+// the end of the transfer; steps that move nothing for the data timeout
+// are; other errors end it at once.
+func TestZeroCopy(t *testing.T) {
+	deadline := &net.OpError{Op: "write", Err: os.ErrDeadlineExceeded}
+	const timeout = 40 * time.Millisecond
+	setDeadline := func(time.Time) error { return nil }
+
+	// a slow client: every step is cut by its deadline after moving a
+	// little, for longer than the whole timeout
+	tr := &transfer{}
+	steps := 0
+	start := time.Now()
+	err := zeroCopy(tr, timeout, setDeadline, func(size int64) (int64, error) {
+		steps++
+		if time.Since(start) < 3*timeout {
+			time.Sleep(renewAfter(timeout))
+			return 10, deadline
+		}
+		return 5, nil // less than size: the end
+	})
+	if err != nil {
+		t.Fatalf("slow but moving transfer: %v", err)
+	}
+	if want := int64(10*(steps-1) + 5); tr.bytes.Load() != want {
+		t.Errorf("counted %d bytes, want %d", tr.bytes.Load(), want)
+	}
+
+	// a stalled client: nothing moves
+	steps = 0
+	err = zeroCopy(&transfer{}, timeout, setDeadline, func(size int64) (int64, error) {
+		steps++
+		time.Sleep(renewAfter(timeout))
+		return 0, deadline
+	})
+	if !isTimeout(err) {
+		t.Errorf("stalled transfer: error %v, want a timeout", err)
+	}
+	if steps < 2 {
+		t.Errorf("stalled transfer gave up after %d step(s), before the timeout", steps)
+	}
+
+	// a reset connection ends the transfer at once
+	reset := &net.OpError{Op: "write", Err: errors.New("connection reset by peer")}
+	steps = 0
+	err = zeroCopy(&transfer{}, timeout, setDeadline, func(size int64) (int64, error) {
+		steps++
+		return 10, reset
+	})
+	if !errors.Is(err, reset) || steps != 1 {
+		t.Errorf("reset: error %v after %d steps, want the reset after 1", err, steps)
+	}
+}
