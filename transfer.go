@@ -538,10 +538,11 @@ func receiveCopy(dst io.Writer, r *meteredReader) error {
 }
 
 // renewAfter is how long a copying transfer goes on before its stall
-// deadline is moved forward again. Setting a deadline updates a runtime
+// deadline is moved forward again, and how long one step of a zero-copy
+// transfer may wait (see zeroCopy). Setting a deadline updates a runtime
 // timer; doing it on every read or write of hundreds of simultaneous
-// transfers is work for nothing, and renewing at most this often shortens
-// the effective stall timeout by no more than an eighth.
+// transfers is work for nothing, and renewing at most this often moves
+// the moment a stall is found by no more than an eighth of the timeout.
 func renewAfter(timeout time.Duration) time.Duration { return min(timeout/8, time.Second) }
 
 // meteredWriter writes to the data connection, renewing the stall deadline
