@@ -326,6 +326,13 @@ func (b *bench) single(w string, upload bool) (r result) {
 			return r
 		}
 	}
+	if upload {
+		if err := b.removeBefore(c, name); err != nil {
+			b.dropMain()
+			r.fail(err)
+			return r
+		}
+	}
 	b.prog.begin(w, 1)
 	t0 := time.Now()
 	if upload {
@@ -419,8 +426,18 @@ func (b *bench) many(upload bool) (r result) {
 			bufs[i] = make([]byte, bufSize)
 		}
 		names[i] = fmt.Sprintf("%s-stor-%d.dat", b.tag, i)
-		if upload {
-			b.files[names[i]] = size
+	}
+	if upload {
+		c, err := b.getMain()
+		if err == nil {
+			err = b.removeBefore(c, names...)
+		}
+		if err != nil {
+			r.fail(err)
+			return r
+		}
+		for _, name := range names {
+			b.files[name] = size
 		}
 	}
 	b.prog.begin(w, n)
@@ -597,6 +614,25 @@ func (b *bench) list(w string, entries int) result {
 	r.Value = r.Seconds
 	b.sample(&r)
 	return r
+}
+
+// removeBefore deletes those of names that an earlier workload or
+// repetition uploaded, before an upload to them is timed: servers replace
+// an existing file in different ways (truncating it first, writing over
+// its pages, writing a new file and renaming it), and freeing a large file
+// can take a good part of the time of writing it again, so a timed upload
+// always makes a new file.
+func (b *bench) removeBefore(c *client, names ...string) error {
+	for _, name := range names {
+		if _, ok := b.files[name]; !ok {
+			continue
+		}
+		if _, err := c.expect("DELE "+name, 250); err != nil {
+			return fmt.Errorf("deleting %s before uploading it again: %w", name, err)
+		}
+		delete(b.files, name)
+	}
+	return nil
 }
 
 // finish deletes the files this run made (and with --cleanup the listing

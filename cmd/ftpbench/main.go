@@ -42,6 +42,9 @@
 // spread over processes, and the sum of their proportional set size (Pss,
 // from smaps_rollup) where readable.
 //
+// A timed upload always makes a new file: a file that an earlier workload
+// or repetition uploaded under the same name is deleted first, untimed.
+//
 // Files it creates (ftpbench-PID-*) are deleted at the end; the listing
 // folders (ftpbench-list-ENTRIES) are kept and reused by later runs because
 // they are slow to make, unless --cleanup is given.
