@@ -73,7 +73,7 @@ type Server struct {
 	IdleTimeout time.Duration
 
 	// DataTimeout aborts a transfer during which no data moves for this long
-	// (426), measured to within an eighth of it and at most a second. If
+	// (426), measured to within a quarter of it and at most two seconds. If
 	// zero, 300 s; negative disables it.
 	DataTimeout time.Duration
 

@@ -284,7 +284,7 @@ func (e *fileError) Unwrap() error { return e.err }
 // chunkSizer decides how much one sendfile or splice call may move before
 // STAT's byte count is updated. It starts small and doubles while chunks
 // complete quickly, so a fast transfer makes few calls, and halves when a
-// chunk is slow.
+// chunk is slow or cut short by its deadline.
 type chunkSizer struct {
 	size    int64
 	timeout time.Duration
@@ -298,6 +298,9 @@ const (
 func newChunkSizer(timeout time.Duration) chunkSizer {
 	return chunkSizer{size: 256 << 10, timeout: timeout}
 }
+
+// shrink halves the size after a chunk its deadline cut short.
+func (c *chunkSizer) shrink() { c.size = max(c.size/2, minChunk) }
 
 // adapt updates the size after a full chunk took elapsed.
 func (c *chunkSizer) adapt(elapsed time.Duration) {
@@ -321,9 +324,10 @@ func (c *chunkSizer) adapt(elapsed time.Duration) {
 // passes while data is still moving is not an error: a download starts
 // fast while the socket buffers fill, which grows the steps, and a client
 // that then reads slowly may take longer than the whole timeout over one
-// step without ever stalling. So the transfer fails when a step moves
-// nothing and the last data moved at least timeout ago, which finds a
-// stall to within renewAfter(timeout).
+// step without ever stalling. Such a step halves the next ones. The
+// transfer fails when a step moves nothing and the last step that moved
+// data ended at least timeout ago: between timeout and timeout plus twice
+// renewAfter(timeout) after the last byte moved.
 func zeroCopy(t *transfer, timeout time.Duration, setDeadline func(time.Time) error, step func(size int64) (int64, error)) error {
 	chunk := newChunkSizer(timeout)
 	moved := time.Now()
@@ -340,7 +344,8 @@ func zeroCopy(t *transfer, timeout time.Duration, setDeadline func(time.Time) er
 		}
 		if err != nil {
 			if timeout > 0 && isTimeout(err) && now.Sub(moved) < timeout {
-				continue // slow, not stalled
+				chunk.shrink() // slow, not stalled
+				continue
 			}
 			return classify(err)
 		}
@@ -349,6 +354,30 @@ func zeroCopy(t *transfer, timeout time.Duration, setDeadline func(time.Time) er
 		}
 		chunk.adapt(now.Sub(start))
 	}
+}
+
+// sendfileStep returns zeroCopy's step for a download of f, from its
+// current offset, to tc. After a step that fails, f is put back at the
+// offset of the first byte not sent: when Go's sendfile cannot start (its
+// deadline passed already), it falls back to reading the file into a
+// buffer and writing that, and the read may go further than the write.
+func sendfileStep(tc *net.TCPConn, f *os.File) (func(size int64) (int64, error), error) {
+	off, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, err
+	}
+	lr := &io.LimitedReader{R: f}
+	return func(size int64) (int64, error) {
+		lr.N = size
+		n, err := tc.ReadFrom(lr)
+		off += n
+		if err != nil {
+			if _, serr := f.Seek(off, io.SeekStart); serr != nil {
+				return n, &fileError{serr}
+			}
+		}
+		return n, err
+	}, nil
 }
 
 // copyBufPool holds the buffers of downloads that are not zero-copy.
@@ -383,13 +412,13 @@ var (
 func (s *session) sendStream(t *transfer, conn net.Conn, src io.Reader) error {
 	dataTimeout := durationOr(s.srv.DataTimeout, DefaultDataTimeout)
 	if tc, ok := conn.(*net.TCPConn); ok && !s.srv.DisableSendfile {
-		if _, isFile := src.(*os.File); isFile && s.sendfileSlot(tc) {
+		if f, isFile := src.(*os.File); isFile && s.sendfileSlot(tc) {
 			defer s.sendfileDone(tc)
-			lr := &io.LimitedReader{R: src}
-			return zeroCopy(t, dataTimeout, tc.SetWriteDeadline, func(size int64) (int64, error) {
-				lr.N = size
-				return tc.ReadFrom(lr)
-			})
+			step, err := sendfileStep(tc, f)
+			if err != nil {
+				return &fileError{err}
+			}
+			return zeroCopy(t, dataTimeout, tc.SetWriteDeadline, step)
 		}
 	}
 	w := &meteredWriter{conn: conn, t: t, timeout: dataTimeout}
@@ -542,7 +571,8 @@ func receiveCopy(dst io.Writer, r *meteredReader) error {
 // transfer may wait (see zeroCopy). Setting a deadline updates a runtime
 // timer; doing it on every read or write of hundreds of simultaneous
 // transfers is work for nothing, and renewing at most this often moves
-// the moment a stall is found by no more than an eighth of the timeout.
+// the moment a stall is found by no more than an eighth of the timeout
+// (a quarter for zero-copy transfers).
 func renewAfter(timeout time.Duration) time.Duration { return min(timeout/8, time.Second) }
 
 // meteredWriter writes to the data connection, renewing the stall deadline

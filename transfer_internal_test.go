@@ -287,3 +287,70 @@ func TestZeroCopy(t *testing.T) {
 		t.Errorf("reset: error %v after %d steps, want the reset after 1", err, steps)
 	}
 }
+
+// TestSendfileStepResumes: a step that fails puts the file back where the
+// data sent ends, so the next step sends what the failed one did not, even
+// when Go fell back from sendfile to reading the file into a buffer (it
+// does when the deadline has passed before sendfile starts).
+func TestSendfileStepResumes(t *testing.T) {
+	data := make([]byte, 1<<20)
+	for i := range data {
+		data[i] = byte(i * 13 / 7)
+	}
+	name := t.TempDir() + "/f"
+	if err := os.WriteFile(name, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	const rest = 100 // as after REST 100
+	if _, err := f.Seek(rest, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	tc, err := ln.AcceptTCP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	received := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(client)
+		received <- b
+	}()
+
+	step, err := sendfileStep(tc, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.SetWriteDeadline(time.Now().Add(-time.Second))
+	sent, err := step(int64(len(data)))
+	if !isTimeout(err) {
+		t.Fatalf("step past its deadline: %d bytes, error %v; want a timeout", sent, err)
+	}
+	if off, _ := f.Seek(0, io.SeekCurrent); off != rest+sent {
+		t.Errorf("after the failed step the file is at %d, want %d (%d sent)", off, rest+sent, sent)
+	}
+	tc.SetWriteDeadline(time.Time{})
+	n, err := step(int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.Close()
+	got := <-received
+	if sent+n != int64(len(data)-rest) || !bytes.Equal(got, data[rest:]) {
+		t.Errorf("received %d bytes (steps sent %d and %d), want the %d after offset %d", len(got), sent, n, len(data)-rest, rest)
+	}
+}

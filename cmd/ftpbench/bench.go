@@ -430,7 +430,9 @@ func (b *bench) many(upload bool) (r result) {
 	if upload {
 		c, err := b.getMain()
 		if err == nil {
-			err = b.removeBefore(c, names...)
+			if err = b.removeBefore(c, names...); err != nil {
+				b.dropMain()
+			}
 		}
 		if err != nil {
 			r.fail(err)
@@ -628,7 +630,11 @@ func (b *bench) removeBefore(c *client, names ...string) error {
 			continue
 		}
 		if _, err := c.expect("DELE "+name, 250); err != nil {
-			return fmt.Errorf("deleting %s before uploading it again: %w", name, err)
+			// 450 or 550: the earlier upload failed before it made the file
+			var re *replyError
+			if !errors.As(err, &re) || re.code != 450 && re.code != 550 {
+				return fmt.Errorf("deleting %s before uploading it again: %w", name, err)
+			}
 		}
 		delete(b.files, name)
 	}

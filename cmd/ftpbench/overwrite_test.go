@@ -2,7 +2,10 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -37,7 +40,7 @@ func TestUploadsMakeNewFiles(t *testing.T) {
 	srv := ftptest.NewServer(t, &ftptest.Options{Configure: func(s *ftptest.Server) {
 		s.Logger = slog.New(slog.NewTextHandler(&log, nil))
 	}})
-	runBench(t, benchArgs(t, srv, "-b", "stor,stor-idle,stor-many", "--repeat", "2", "--quiet")...)
+	runBench(t, benchArgs(t, srv, "-b", "stor,retr,stor-idle,retr-idle,stor-many", "--repeat", "2", "--quiet")...)
 
 	// the server logs a STOR when it ends and a DELE when it is done;
 	// ftpbench deletes before it starts the next upload of a name
@@ -63,5 +66,37 @@ func TestUploadsMakeNewFiles(t *testing.T) {
 	}
 	if len(exists) != 0 {
 		t.Errorf("left on the server: %v", exists)
+	}
+}
+
+// TestRemoveBefore: the file an earlier upload made is deleted; one that a
+// failed upload never made is taken as gone, not as an error.
+func TestRemoveBefore(t *testing.T) {
+	srv := ftptest.NewServer(t, nil)
+	o, err := parseFlags(benchArgs(t, srv, "--quiet"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := newBench(o, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := b.getMain()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.finish()
+	if err := os.WriteFile(filepath.Join(srv.Dir, "made.dat"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.files["made.dat"], b.files["never-made.dat"] = 1, 1
+	if err := b.removeBefore(c, "made.dat", "never-made.dat", "not-uploaded.dat"); err != nil {
+		t.Fatalf("removeBefore: %v", err)
+	}
+	if len(b.files) != 0 {
+		t.Errorf("still counted as uploaded: %v", b.files)
+	}
+	if _, err := os.Stat(filepath.Join(srv.Dir, "made.dat")); !os.IsNotExist(err) {
+		t.Errorf("made.dat not deleted: %v", err)
 	}
 }
