@@ -499,6 +499,36 @@ func TestDataTimeoutSlowClient(t *testing.T) {
 	}
 }
 
+// TestDataTimeoutSlowUpload: the same for an upload that starts fast and
+// then trickles in, each pause well under the timeout.
+func TestDataTimeoutSlowUpload(t *testing.T) {
+	t.Parallel()
+	const timeout = 400 * time.Millisecond
+	srv := newServer(t, func(s *pier.Server) { s.DataTimeout = timeout })
+	data := pattern(12 << 20)
+	c := login(t, srv)
+	dc := c.Passive(t)
+	c.Send(t, "STOR slow")
+	expectPrelim(t, c)
+	fast := 8 << 20
+	if _, err := dc.Write(data[:fast]); err != nil {
+		t.Fatal(err)
+	}
+	for b := data[fast:]; len(b) > 0; b = b[min(len(b), 64<<10):] {
+		if _, err := dc.Write(b[:min(len(b), 64<<10)]); err != nil {
+			t.Fatalf("after %d bytes: %v", len(data)-len(b), err)
+		}
+		time.Sleep(16 * time.Millisecond)
+	}
+	dc.Close()
+	if code, text, err := c.ReadReply(); code != 226 {
+		t.Fatalf("slow upload: got %d %q (%v), want 226", code, text, err)
+	}
+	if got := readFile(t, srv, "slow"); !bytes.Equal(got, data) {
+		t.Errorf("stored %d bytes, want %d", len(got), len(data))
+	}
+}
+
 func TestIPv6(t *testing.T) {
 	t.Parallel()
 	srv := ftptest.NewServer(t, &ftptest.Options{Network: "tcp6"})
