@@ -469,7 +469,7 @@ func TestDataTimeout(t *testing.T) {
 // that one step takes longer than the timeout while data keeps moving.
 func TestDataTimeoutSlowClient(t *testing.T) {
 	t.Parallel()
-	const timeout = 400 * time.Millisecond
+	const timeout = time.Second
 	srv := newServer(t, func(s *pier.Server) { s.DataTimeout = timeout })
 	data := pattern(16 << 20)
 	writeFile(t, srv, "big", data)
@@ -503,9 +503,9 @@ func TestDataTimeoutSlowClient(t *testing.T) {
 // then trickles in, each pause well under the timeout.
 func TestDataTimeoutSlowUpload(t *testing.T) {
 	t.Parallel()
-	const timeout = 400 * time.Millisecond
+	const timeout = time.Second
 	srv := newServer(t, func(s *pier.Server) { s.DataTimeout = timeout })
-	data := pattern(12 << 20)
+	data := pattern(16 << 20)
 	c := login(t, srv)
 	dc := c.Passive(t)
 	c.Send(t, "STOR slow")

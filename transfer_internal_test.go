@@ -33,20 +33,32 @@ func TestAcquire(t *testing.T) {
 	}
 }
 
-// TestSendfileSlot: downloads to a loopback peer take a slot and give it
-// back; with zeroCopyLoopback (the test suite's setting) they take none.
-func TestSendfileSlot(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// loopbackPair is both ends of a TCP connection on 127.0.0.1, closed when
+// the test ends.
+func loopbackPair(t *testing.T) (server *net.TCPConn, client net.Conn) {
+	t.Helper()
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
+	client, err = net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	tc := c.(*net.TCPConn)
+	t.Cleanup(func() { client.Close() })
+	server, err = ln.AcceptTCP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Close() })
+	return server, client
+}
+
+// TestSendfileSlot: downloads to a loopback peer take a slot and give it
+// back; with zeroCopyLoopback (the test suite's setting) they take none.
+func TestSendfileSlot(t *testing.T) {
+	tc, _ := loopbackPair(t)
 
 	s := &session{srv: &Server{}}
 	before := slots.loopbackSendfiles.Load()
@@ -311,20 +323,7 @@ func TestSendfileStepResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	tc, err := ln.AcceptTCP()
-	if err != nil {
-		t.Fatal(err)
-	}
+	tc, client := loopbackPair(t)
 	received := make(chan []byte)
 	go func() {
 		b, _ := io.ReadAll(client)
