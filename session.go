@@ -112,9 +112,6 @@ func (s *session) serve() {
 			h(s.pub)
 		}
 	}()
-	if tc, ok := s.conn.(*net.TCPConn); ok {
-		tc.SetNoDelay(true)
-	}
 	s.log.Info("FTP session opened", "local", s.local.String())
 	s.r = bufio.NewReaderSize(s.conn, 1024)
 	if s.implicitTLS {
