@@ -197,9 +197,41 @@ stop_server() {
 	SERVER_PID=""
 }
 
+# Each server runs in a cgroup of its own, so that ftpbench (--cgroup) can
+# measure the CPU time it uses, forked session processes included: cgroup v2
+# (cpu.stat) or v1's cpuacct controller, whichever this machine mounts.
+CG_ROOT=""
+if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+	CG_ROOT=/sys/fs/cgroup
+elif [ -f /sys/fs/cgroup/cpuacct/cpuacct.usage ]; then
+	CG_ROOT=/sys/fs/cgroup/cpuacct
+fi
+SERVER_CG=""
+
+make_cgroup() { # server -> sets SERVER_CG (empty if none can be made)
+	SERVER_CG=""
+	[ -n "$CG_ROOT" ] || return 0
+	local cg="$CG_ROOT/pier-bench-$1"
+	rmdir "$cg" 2>/dev/null || true
+	if mkdir -p "$cg" 2>/dev/null && [ -e "$cg/cgroup.procs" ]; then
+		SERVER_CG=$cg
+	fi
+}
+
+remove_cgroup() {
+	local i
+	[ -n "$SERVER_CG" ] || return 0
+	for i in $(seq 20); do
+		rmdir "$SERVER_CG" 2>/dev/null && break
+		sleep 0.1
+	done
+	SERVER_CG=""
+}
+
 cleanup() {
 	local f
 	stop_server "$SERVER_PID"
+	remove_cgroup
 	for f in "${CREATED_PAM[@]}"; do
 		rm -f "$f"
 	done
@@ -437,13 +469,18 @@ start_server() { # name round
 	fi
 	# standard input: a file too, as vsftpd writes its "500 OOPS" errors to fd 0
 	: >"$logf.fd0"
-	(cd "$DATA" && exec "${cmd[@]}") >>"$logf" 2>&1 0<>"$logf.fd0" &
+	make_cgroup "$s"
+	(
+		if [ -n "$SERVER_CG" ]; then echo "$BASHPID" >"$SERVER_CG/cgroup.procs"; fi
+		cd "$DATA" && exec "${cmd[@]}"
+	) >>"$logf" 2>&1 0<>"$logf.fd0" &
 	SERVER_PID=$!
 	local i line=""
 	for i in $(seq $((READY_TIMEOUT * 5))); do
 		if ! kill -0 "$SERVER_PID" 2>/dev/null; then
 			wait "$SERVER_PID" 2>/dev/null || true
 			SERVER_PID=""
+			remove_cgroup
 			START_ERR="exited at start: $(cat "$logf.fd0"; tail -n 3 "$logf" | tr '\n' ' ')"
 			return 1
 		fi
@@ -453,6 +490,7 @@ start_server() { # name round
 	done
 	START_ERR="no 220 greeting on port $port within ${READY_TIMEOUT}s (last: ${line:-nothing})"
 	stop_server "$SERVER_PID"
+	remove_cgroup
 	return 1
 }
 
@@ -484,9 +522,12 @@ run_one() { # server round
 	fi
 	say "  $s (pid $SERVER_PID, port ${PORT[$s]}): ftpbench $(workloads "$s")"
 	# shellcheck disable=SC2046
-	timeout --signal=INT "$RUN_TIMEOUT" "$BIN/ftpbench" $(bench_args "$s") --pid "$SERVER_PID" \
+	local cg=()
+	[ -n "$SERVER_CG" ] && cg=(--cgroup "$SERVER_CG")
+	timeout --signal=INT "$RUN_TIMEOUT" "$BIN/ftpbench" $(bench_args "$s") --pid "$SERVER_PID" "${cg[@]}" \
 		--json "$out.json" >"$out.txt" 2>&1 || rc=$?
 	stop_server "$SERVER_PID"
+	remove_cgroup
 	if [ "$rc" != 0 ]; then
 		local why
 		why=$(grep -oE '(error|panic|fatal)[: ].*' "$out.txt" | sed 's/[[:space:]]*$//' | sort -u | head -n 3 | tr '\n' ';')
@@ -619,7 +660,7 @@ cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 	echo "# against each server in turn:"
 	for s in "${SERVER_LIST[@]}"; do
 		[ -n "${SKIP[$s]:-}" ] && continue
-		echo "ftpbench $(bench_args "$s") --pid PID --json $s-rR.json"
+		echo "ftpbench $(bench_args "$s") --pid PID$([ -n "$CG_ROOT" ] && echo " --cgroup $CG_ROOT/pier-bench-$s") --json $s-rR.json"
 	done
 	echo '```'
 	echo

@@ -58,6 +58,11 @@ type result struct {
 	// FailedAttempts counts connections that had to be retried (a full
 	// listen queue) in the logins workload.
 	FailedAttempts int `json:"failed_attempts"`
+	// ServerCPU and ClientCPU are the CPU seconds the server (measured
+	// through its cgroup; 0 when it was not) and ftpbench used during the
+	// timed part.
+	ServerCPU float64 `json:"server_cpu_seconds"`
+	ClientCPU float64 `json:"client_cpu_seconds"`
 }
 
 // memoryWorkload is the pseudo-workload of the server's memory with all
@@ -72,6 +77,8 @@ type cell struct {
 	clients int
 	lastErr string
 	rss     []float64 // the server's resident set (MiB) after each run without errors, where sampled
+	cpu     []float64 // the server's CPU seconds in runs without errors, where measured
+	ccpu    []float64 // ftpbench's CPU seconds in the same runs
 }
 
 // summary is everything read from a results folder.
@@ -159,6 +166,10 @@ func add(m map[string]*cell, workload string, r result) {
 	c.retried = append(c.retried, float64(r.FailedAttempts))
 	if r.ServerRSS > 0 {
 		c.rss = append(c.rss, float64(r.ServerRSS)/(1<<20))
+	}
+	if r.ServerCPU > 0 {
+		c.cpu = append(c.cpu, r.ServerCPU)
+		c.ccpu = append(c.ccpu, r.ClientCPU)
 	}
 }
 
@@ -413,6 +424,7 @@ func writeMarkdown(w io.Writer, s *summary, highlight string) error {
 	}
 
 	writeSpread(&b, s, servers, workloads)
+	writeCPU(&b, s, servers, workloads)
 
 	if len(s.ceiling) > 0 {
 		b.WriteString("\n## Loopback ceiling (no FTP server)\n\n")
@@ -508,6 +520,63 @@ func writeSpread(b *strings.Builder, s *summary, servers, workloads []string) {
 		}
 		b.WriteString("\n")
 	}
+}
+
+// writeCPU writes the CPU time the server and the client used during the
+// timed part of each workload (medians over the rounds), where ftpbench
+// measured the server's through its cgroup.
+func writeCPU(b *strings.Builder, s *summary, servers, workloads []string) {
+	measured := false
+	for _, sv := range servers {
+		for _, c := range s.cells[sv] {
+			measured = measured || len(c.cpu) > 0
+		}
+	}
+	if !measured {
+		return
+	}
+	b.WriteString("\n## CPU time (medians, seconds: server + client)\n\n")
+	b.WriteString("The CPU time the server used while a workload was timed (all its processes: ftpbench reads the\n")
+	b.WriteString("cgroup compare.sh starts it in), plus what the client, ftpbench, used. Both share this machine's CPUs,\n")
+	b.WriteString("so they cannot use more than the time times the number of CPUs between them; for the transfers,\n")
+	b.WriteString("less CPU for the same bytes leaves more to the client and is what makes a server faster here.\n\n")
+	b.WriteString("| Workload |")
+	for _, sv := range servers {
+		fmt.Fprintf(b, " %s |", sv)
+	}
+	b.WriteString("\n|---|")
+	for range servers {
+		b.WriteString("---:|")
+	}
+	b.WriteString("\n")
+	for _, wl := range workloads {
+		if wl == memoryWorkload {
+			continue
+		}
+		fmt.Fprintf(b, "| %s |", label(wl, clientsOf(s, wl)))
+		for _, sv := range servers {
+			c := s.cells[sv][wl]
+			sm, ok := 0.0, false
+			if c != nil {
+				sm, ok = median(c.cpu)
+			}
+			if !ok {
+				b.WriteString(" – |")
+				continue
+			}
+			cm, _ := median(c.ccpu)
+			fmt.Fprintf(b, " %s + %s |", seconds(sm), seconds(cm))
+		}
+		b.WriteString("\n")
+	}
+}
+
+// seconds formats a CPU time: two decimals from 1 s up, three below.
+func seconds(v float64) string {
+	if v >= 1 {
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 3, 64)
 }
 
 // ratio formats r with two decimals, or two significant digits below 0.1.

@@ -265,3 +265,29 @@ func TestTargetsListingMemory(t *testing.T) {
 		"Missed: MLSD 10000 → 100000 entries (memory).",
 	)
 }
+
+// TestCPU: the CPU table shows the medians of the server's and the
+// client's CPU time over the rounds that measured them, and is left out
+// when no round did.
+func TestCPU(t *testing.T) {
+	if md := markdownOf(t, fixture(t)); strings.Contains(md, "## CPU time") {
+		t.Error("CPU table without any CPU measurement")
+	}
+	dir := t.TempDir()
+	for i, cpu := range []float64{0.5, 0.7, 0.6} {
+		writeResults(t, dir, fmt.Sprintf("pier-r%d.json", i+1), []result{
+			{Workload: "stor-many", Clients: 300, Value: 1.1, Unit: "s", ServerCPU: cpu, ClientCPU: cpu / 10},
+		})
+	}
+	writeResults(t, dir, "pure-ftpd-r1.json", []result{
+		{Workload: "stor-many", Clients: 300, Value: 1.0, Unit: "s", ServerCPU: 1.5, ClientCPU: 0.3},
+	})
+	writeResults(t, dir, "pyftpdlib-r1.json", []result{ // not measured
+		{Workload: "stor-many", Clients: 300, Value: 2.0, Unit: "s"},
+	})
+	wantLines(t, markdownOf(t, dir),
+		"## CPU time (medians, seconds: server + client)",
+		"| Workload | pier | pyftpdlib | pure-ftpd |",
+		"| 300 × STOR | 0.600 + 0.060 | – | 1.50 + 0.300 |",
+	)
+}

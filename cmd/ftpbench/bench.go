@@ -168,8 +168,8 @@ func parsePWD(text string) (string, error) {
 }
 
 // parallel runs fn(0..n-1) in n goroutines released together, and returns
-// the time from the release until the last one returned.
-func (b *bench) parallel(n int, fn func(i int) error) (time.Duration, []error) {
+// the time (see timed) from the release until the last one returned.
+func (b *bench) parallel(n int, fn func(i int) error) (timing, []error) {
 	errs := make([]error, n)
 	start := make(chan struct{})
 	var ready, done sync.WaitGroup
@@ -185,10 +185,43 @@ func (b *bench) parallel(n int, fn func(i int) error) (time.Duration, []error) {
 		}()
 	}
 	ready.Wait()
-	t0 := time.Now()
-	close(start)
-	done.Wait()
-	return time.Since(t0), errs
+	t := b.timed(func() {
+		close(start)
+		done.Wait()
+	})
+	return t, errs
+}
+
+// timing is what the timed part of a workload took: wall time, and the CPU
+// time the client and, with --cgroup, the server used meanwhile.
+type timing struct {
+	wall      time.Duration
+	client    time.Duration
+	server    time.Duration
+	hasServer bool
+}
+
+// timed runs fn, the timed part of a workload, and measures it.
+func (b *bench) timed(fn func()) timing {
+	s0, serr := b.serverCPU()
+	c0 := clientCPU()
+	start := time.Now()
+	fn()
+	t := timing{wall: time.Since(start)}
+	t.client = clientCPU() - c0
+	if s1, err := b.serverCPU(); err == nil && serr == nil {
+		t.server, t.hasServer = s1-s0, true
+	}
+	return t
+}
+
+// serverCPU reads the CPU time used so far by the processes in --cgroup;
+// without --cgroup it fails.
+func (b *bench) serverCPU() (time.Duration, error) {
+	if b.o.cgroup == "" {
+		return 0, errNoCgroup
+	}
+	return cgroupCPU(b.o.cgroup)
 }
 
 // bounded runs fn(0..n-1) with at most limit at a time (untimed setup).
@@ -334,15 +367,18 @@ func (b *bench) single(w string, upload bool) (r result) {
 		}
 	}
 	b.prog.begin(w, 1)
-	t0 := time.Now()
-	if upload {
-		b.files[name] = size
-		err = c.stor(name, size, b.wbuf)
-	} else {
-		buf := make([]byte, 256<<10)
-		_, err = c.retr(name, size, buf)
+	var buf []byte
+	if !upload {
+		buf = make([]byte, 256<<10)
 	}
-	r.Seconds = time.Since(t0).Seconds()
+	r.setTiming(b.timed(func() {
+		if upload {
+			b.files[name] = size
+			err = c.stor(name, size, b.wbuf)
+		} else {
+			_, err = c.retr(name, size, buf)
+		}
+	}))
 	b.prog.add(1)
 	b.prog.end()
 	if err != nil {
@@ -363,13 +399,13 @@ func (b *bench) logins() (r result) {
 	clients := make([]*client, n)
 	failed := make([]int, n)
 	b.prog.begin("logins", n)
-	wall, errs := b.parallel(n, func(i int) error {
+	t, errs := b.parallel(n, func(i int) error {
 		c, f, err := b.connectLogin()
 		clients[i], failed[i] = c, f
 		return err
 	})
 	b.prog.end()
-	r.Seconds = wall.Seconds()
+	r.setTiming(t)
 	for i := range errs {
 		r.FailedAttempts += failed[i]
 		r.fail(errs[i])
@@ -443,7 +479,7 @@ func (b *bench) many(upload bool) (r result) {
 		}
 	}
 	b.prog.begin(w, n)
-	wall, errs := b.parallel(n, func(i int) error {
+	t, errs := b.parallel(n, func(i int) error {
 		if upload {
 			return clients[i].stor(names[i], size, b.wbuf)
 		}
@@ -451,7 +487,7 @@ func (b *bench) many(upload bool) (r result) {
 		return err
 	})
 	b.prog.end()
-	r.Seconds = wall.Seconds()
+	r.setTiming(t)
 	for _, err := range errs {
 		r.fail(err)
 	}
@@ -485,12 +521,12 @@ func (b *bench) quitAll() (r result) {
 	clients := b.idle
 	b.idle = nil
 	b.prog.begin("quit", n)
-	wall, errs := b.parallel(n, func(i int) error {
+	t, errs := b.parallel(n, func(i int) error {
 		_, err := clients[i].expect("QUIT", 221)
 		return err
 	})
 	b.prog.end()
-	r.Seconds = wall.Seconds()
+	r.setTiming(t)
 	for i, err := range errs {
 		clients[i].close()
 		r.fail(err)
@@ -600,9 +636,7 @@ func (b *bench) list(w string, entries int) result {
 		}
 	}
 	b.prog.begin(r.Workload, 1)
-	t0 := time.Now()
-	err = c.listing(cmd, fn)
-	r.Seconds = time.Since(t0).Seconds()
+	r.setTiming(b.timed(func() { err = c.listing(cmd, fn) }))
 	b.prog.add(1)
 	b.prog.end()
 	if err == nil && count != entries {

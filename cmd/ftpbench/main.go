@@ -42,6 +42,14 @@
 // spread over processes, and the sum of their proportional set size (Pss,
 // from smaps_rollup) where readable.
 //
+// Each workload also reports the CPU time (user and system) ftpbench used
+// while it was timed, and, with --cgroup DIR, the CPU time the server used
+// meanwhile: all the processes in that cgroup (v2's cpu.stat, or v1's
+// cpuacct.usage), forked sessions that exited included. Start the server in
+// a cgroup of its own for this; bench/compare.sh does. On a machine where
+// the client and the server share the CPUs, a server that needs less CPU
+// for the same work leaves more to the client, and is faster.
+//
 // A timed upload always makes a new file: a file that an earlier workload
 // or repetition uploaded under the same name is deleted first, untimed.
 //
@@ -59,7 +67,8 @@
 // table goes to standard output and, with --json, the results to a file as an
 // array of objects with the fields workload, clients, bytes, seconds, value,
 // unit, errors, server_rss_bytes and server_pss_bytes (plus failed_attempts,
-// mb_per_s, mib_per_s and error where they apply). Throughputs are in MB/s
+// mb_per_s, mib_per_s, client_cpu_seconds, server_cpu_seconds and error
+// where they apply). Throughputs are in MB/s
 // (10^6 bytes a second); the table adds MiB/s.
 package main
 
@@ -102,6 +111,7 @@ type options struct {
 	singleSize  byteSize
 	entries     []int
 	pid         int
+	cgroup      string
 	jsonFile    string
 	tls         bool
 	timeout     time.Duration
@@ -202,6 +212,7 @@ func newFlagSet(o *options) *pflag.FlagSet {
 	fs.Var(&o.singleSize, "single-size", "file `SIZE` of the single-client stor and retr (and ceiling); streamed, never held in memory")
 	fs.IntSliceVar(&o.entries, "entries", []int{10000}, "comma list of folder sizes (`N` entries) for list and mlsd")
 	fs.IntVar(&o.pid, "pid", 0, "server `PID`: sample its memory (and its descendants') after each workload")
+	fs.StringVar(&o.cgroup, "cgroup", "", "the server's cgroup `DIR` (v2, or v1 cpuacct): measure the CPU time the server uses during each timed part")
 	fs.StringVar(&o.jsonFile, "json", "", "write the results as JSON to `FILE`")
 	fs.BoolVar(&o.tls, "tls", false, "explicit FTPS: AUTH TLS, PBSZ 0, PROT P (certificate not verified)")
 	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "`TIMEOUT` of each operation (connect, reply, data stall)")
@@ -299,10 +310,21 @@ type result struct {
 	Errors         int     `json:"errors"`
 	ServerRSS      int64   `json:"server_rss_bytes"`
 	ServerPSS      int64   `json:"server_pss_bytes"`
+	ServerCPU      float64 `json:"server_cpu_seconds,omitempty"`
+	ClientCPU      float64 `json:"client_cpu_seconds,omitempty"`
 	FailedAttempts int     `json:"failed_attempts,omitempty"`
 	MBps           float64 `json:"mb_per_s,omitempty"`
 	MiBps          float64 `json:"mib_per_s,omitempty"`
 	Error          string  `json:"error,omitempty"`
+}
+
+// setTiming records the timed part's wall and CPU times.
+func (r *result) setTiming(t timing) {
+	r.Seconds = t.wall.Seconds()
+	r.ClientCPU = t.client.Seconds()
+	if t.hasServer {
+		r.ServerCPU = t.server.Seconds()
+	}
 }
 
 // setThroughput fills Value, Unit and the rates from Bytes and Seconds.
@@ -367,6 +389,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
+	if o.cgroup != "" {
+		if _, err := cgroupCPU(o.cgroup); err != nil {
+			fmt.Fprintf(stderr, "ftpbench: --cgroup: %v\n", err)
+			return 2
+		}
+	}
+
 	var results []result
 	for _, w := range o.workloads {
 		runs := make([][]result, 0, o.repeat)
@@ -401,7 +430,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // median merges the repeats of one workload: each result's value and
-// seconds are the medians over the runs, errors and failed attempts are
+// seconds (and CPU times) are the medians over the runs, errors and failed attempts are
 // summed, memory is the last run's.
 func median(runs [][]result) []result {
 	if len(runs) == 1 {
@@ -409,7 +438,7 @@ func median(runs [][]result) []result {
 	}
 	out := append([]result(nil), runs[len(runs)-1]...)
 	for i := range out {
-		var vals, secs []float64
+		var vals, secs, scpu, ccpu []float64
 		errs, failed, firstErr := 0, 0, ""
 		for _, rs := range runs {
 			if i >= len(rs) {
@@ -417,6 +446,8 @@ func median(runs [][]result) []result {
 			}
 			vals = append(vals, rs[i].Value)
 			secs = append(secs, rs[i].Seconds)
+			scpu = append(scpu, rs[i].ServerCPU)
+			ccpu = append(ccpu, rs[i].ClientCPU)
 			errs += rs[i].Errors
 			failed += rs[i].FailedAttempts
 			if firstErr == "" {
@@ -424,6 +455,7 @@ func median(runs [][]result) []result {
 			}
 		}
 		out[i].Seconds = mid(secs)
+		out[i].ServerCPU, out[i].ClientCPU = mid(scpu), mid(ccpu)
 		if out[i].Unit == "MB/s" {
 			out[i].Value = mid(vals)
 			out[i].MBps = out[i].Value
@@ -460,7 +492,7 @@ func printTable(w io.Writer, o *options, results []result) {
 	fmt.Fprintf(w, "ftpbench: %s %s:%d, %d clients, %s files, %s single transfers, %d run(s) each (median)\n",
 		mode, o.host, o.port, o.clients, formatSize(int64(o.fileSize)), formatSize(int64(o.singleSize)), o.repeat)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "WORKLOAD\tCLIENTS\tRESULT\tUNIT\tERRORS\tSERVER RSS\tSERVER PSS\tDETAIL\t")
+	fmt.Fprintln(tw, "WORKLOAD\tCLIENTS\tRESULT\tUNIT\tERRORS\tSERVER RSS\tSERVER PSS\tSERVER CPU\tCLIENT CPU\tDETAIL\t")
 	for _, r := range results {
 		var detail []string
 		switch {
@@ -482,6 +514,13 @@ func printTable(w io.Writer, o *options, results []result) {
 		if r.ServerPSS > 0 {
 			pss = humanBytes(r.ServerPSS)
 		}
+		scpu, ccpu := "-", "-"
+		if !strings.HasPrefix(r.Workload, "ceiling") { // no server, client and receiver in one process
+			ccpu = fmt.Sprintf("%.3f s", r.ClientCPU)
+			if o.cgroup != "" {
+				scpu = fmt.Sprintf("%.3f s", r.ServerCPU)
+			}
+		}
 		val := fmt.Sprintf("%.2f", r.Value)
 		if r.Unit == "s" {
 			val = fmt.Sprintf("%.3f", r.Value)
@@ -489,7 +528,7 @@ func printTable(w io.Writer, o *options, results []result) {
 				val = fmt.Sprintf("%.4f", r.Value)
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%s\t%s\t%s\t\n", r.Workload, r.Clients, val, r.Unit, r.Errors, rss, pss, strings.Join(detail, "; "))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t\n", r.Workload, r.Clients, val, r.Unit, r.Errors, rss, pss, scpu, ccpu, strings.Join(detail, "; "))
 	}
 	tw.Flush()
 }

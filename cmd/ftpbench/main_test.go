@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pierftp/pier/ftptest"
 	"github.com/pierftp/pier/tlscert"
@@ -196,5 +197,43 @@ func TestFlags(t *testing.T) {
 	}
 	if dir, err := parsePWD(`"/a ""b""" is the current directory`); err != nil || dir != `/a "b"` {
 		t.Errorf("parsePWD: %q, %v", dir, err)
+	}
+}
+
+// TestCPU: the client's CPU time is measured for every timed part, the
+// server's through the cgroup files of v2 (cpu.stat) and v1
+// (cpuacct.usage), and an unreadable --cgroup is refused before any
+// workload runs.
+func TestCPU(t *testing.T) {
+	v2, v1, bad, none := t.TempDir(), t.TempDir(), t.TempDir(), t.TempDir()
+	write := func(dir, name, data string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(v2, "cpu.stat", "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n")
+	write(v1, "cpuacct.usage", "2000000\n")
+	write(bad, "cpu.stat", "user_usec 1000\n")
+	for dir, want := range map[string]time.Duration{v2: 1500 * time.Microsecond, v1: 2 * time.Millisecond} {
+		if got, err := cgroupCPU(dir); err != nil || got != want {
+			t.Errorf("cgroupCPU(%s) = %v, %v; want %v", dir, got, err, want)
+		}
+	}
+	for _, dir := range []string{bad, none} {
+		if _, err := cgroupCPU(dir); err == nil {
+			t.Errorf("cgroupCPU(%s) succeeded", dir)
+		}
+	}
+
+	srv := ftptest.NewServer(t, nil)
+	var stdout, stderr bytes.Buffer
+	if code := run(benchArgs(t, srv, "-b", "stor", "--cgroup", none), &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "--cgroup") {
+		t.Errorf("--cgroup %s: exit %d, want 2\n%s", none, code, stderr.String())
+	}
+	// A cgroup whose usage does not move: the server used no CPU.
+	for _, r := range runBench(t, benchArgs(t, srv, "-b", "stor,retr", "--cgroup", v2, "--quiet")...) {
+		if r.ClientCPU <= 0 || r.ServerCPU != 0 {
+			t.Errorf("%s: client CPU %v s, server CPU %v s; want > 0 and 0", r.Workload, r.ClientCPU, r.ServerCPU)
+		}
 	}
 }

@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +30,47 @@ func raiseNoFile() (uint64, error) {
 		}
 	}
 	return rl.Cur, nil
+}
+
+// clientCPU is the CPU time (user and system) this process has used.
+func clientCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// errNoCgroup: no --cgroup, so the server's CPU time is not measured.
+var errNoCgroup = errors.New("no cgroup given")
+
+// cgroupCPU reads the CPU time used so far by every process that ran in
+// the cgroup dir, exited ones included: usage_usec of cpu.stat (cgroup
+// v2) or cpuacct.usage (v1, nanoseconds). Unlike the times of /proc/PID/stat,
+// counted in ticks of 10 ms per process, both are exact, and they keep
+// counting a forking server's session processes after they exit.
+func cgroupCPU(dir string) (time.Duration, error) {
+	if data, err := os.ReadFile(filepath.Join(dir, "cpu.stat")); err == nil {
+		for line := range strings.SplitSeq(string(data), "\n") {
+			if rest, ok := strings.CutPrefix(line, "usage_usec "); ok {
+				us, err := strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
+				if err != nil {
+					return 0, fmt.Errorf("%s/cpu.stat: %w", dir, err)
+				}
+				return time.Duration(us) * time.Microsecond, nil
+			}
+		}
+		return 0, fmt.Errorf("%s/cpu.stat: no usage_usec line", dir)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "cpuacct.usage"))
+	if err != nil {
+		return 0, fmt.Errorf("%s: neither cpu.stat (cgroup v2) nor cpuacct.usage (v1) readable: %w", dir, err)
+	}
+	ns, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s/cpuacct.usage: %w", dir, err)
+	}
+	return time.Duration(ns), nil
 }
 
 // serverMemory sums the resident set (VmRSS) and the proportional set size
