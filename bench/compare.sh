@@ -690,6 +690,12 @@ cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 	echo "  (up to 3 times, counted in failed_attempts in the JSON)."
 	echo "- The forking servers (vsftpd, proftpd, pure-ftpd) use one or two processes per session, so their"
 	echo "  memory grows with the clients; the others are single processes."
+	if [ -n "$CG_ROOT" ]; then
+		echo "- CPU time: the server's from its cgroup (every process in it, exited ones included), the client's"
+		echo "  from ftpbench's own usage, both read before and after each timed part. For vsftpd, proftpd and"
+		echo "  pure-ftpd, the logins row includes 300 password hashes (about $CRYPT_COST each) and the processes"
+		echo "  they start for each session."
+	fi
 	echo "- Noise: $(nproc) CPUs shared by the client and the server; the load average is shown above."
 	echo "  Single-transfer throughputs vary by 10-30% from run to run; compare ratios from one run, not"
 	echo "  absolute numbers from different runs. The table counts only runs without errors; runs with"
