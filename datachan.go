@@ -34,41 +34,18 @@ func (s *session) listenPassive() (*net.TCPListener, error) {
 	ip := s.local.Addr()
 	r := s.srv.PassivePorts
 	if r.First == 0 {
-		return listenData(netip.AddrPortFrom(ip, 0), s.dataKeepAlive())
+		return net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
 	}
 	n := int(r.Last) - int(r.First) + 1
 	start := rand.IntN(n)
 	for i := range n {
 		port := uint16(int(r.First) + (start+i)%n)
-		ln, err := listenData(netip.AddrPortFrom(ip, port), s.dataKeepAlive())
+		ln, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, port)))
 		if err == nil {
 			return ln, nil
 		}
 	}
 	return nil, fmt.Errorf("no free port in the passive range %s", r)
-}
-
-// dataKeepAlive is the KeepAlive of the listeners and dialers of data
-// connections: none (-1) while DataTimeout ends transfers that stop moving,
-// long before a keep-alive probe would tell, which saves four system calls
-// a transfer; Go's default (0) when DataTimeout is disabled, so that a
-// client that vanishes in the middle of an upload is still found.
-func (s *session) dataKeepAlive() time.Duration {
-	if s.srv.DataTimeout < 0 {
-		return 0
-	}
-	return -1
-}
-
-// listenData opens a passive-mode listener on addr whose connections have
-// the given keep-alive (see dataKeepAlive).
-func listenData(addr netip.AddrPort, keepAlive time.Duration) (*net.TCPListener, error) {
-	lc := net.ListenConfig{KeepAlive: keepAlive}
-	ln, err := lc.Listen(context.Background(), "tcp", addr.String())
-	if err != nil {
-		return nil, err
-	}
-	return ln.(*net.TCPListener), nil
 }
 
 func (s *session) cmdPASV(string) {
@@ -236,10 +213,7 @@ func (s *session) openData(t *transfer, ln *net.TCPListener, active netip.AddrPo
 	if !t.setWaiter(func() error { cancel(); return nil }) {
 		return nil, errAborted
 	}
-	d := net.Dialer{
-		LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(s.local.Addr(), 0)),
-		KeepAlive: s.dataKeepAlive(),
-	}
+	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(s.local.Addr(), 0))}
 	c, err := d.DialContext(ctx, "tcp", active.String())
 	if err == nil {
 		s.log.Log(s.ctx, LevelVerbose, "active data connection", "peer", active.String())

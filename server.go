@@ -222,22 +222,10 @@ func (s *Server) ListenAndServe() error {
 	return s.Serve(ln)
 }
 
-// Keep-alive of control connections accepted by a listener from Listen
-// (Go's defaults): the first probe after 15 s without traffic, then one every
-// 15 s, and the connection is dropped after 9 unanswered. They keep a
-// control connection open through NAT routers and firewalls while a long
-// transfer leaves it silent, and find clients that vanished.
-const (
-	keepAliveIdle     = 15 * time.Second
-	keepAliveInterval = 15 * time.Second
-	keepAliveCount    = 9
-)
-
 // Listen opens a TCP listener for addr with a large accept backlog, so that
-// a storm of logins is queued rather than refused. The connections it
-// accepts have TCP keep-alive on (first probe after 15 s idle).
+// a storm of logins is queued rather than refused.
 func Listen(addr string) (net.Listener, error) {
-	lc := controlListenConfig()
+	var lc net.ListenConfig
 	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("pier: listen %s: %w", addr, err)
