@@ -207,24 +207,54 @@ elif [ -f /sys/fs/cgroup/cpuacct/cpuacct.usage ]; then
 	CG_ROOT=/sys/fs/cgroup/cpuacct
 fi
 SERVER_CG=""
+CG_USED=0
 
-make_cgroup() { # server -> sets SERVER_CG (empty if none can be made)
+make_cgroup() { # server round -> sets SERVER_CG (empty if none can be made)
 	SERVER_CG=""
 	[ -n "$CG_ROOT" ] || return 0
-	local cg="$CG_ROOT/pier-bench-$1"
-	rmdir "$cg" 2>/dev/null || true
-	if mkdir -p "$cg" 2>/dev/null && [ -e "$cg/cgroup.procs" ]; then
+	# a fresh name each time: a cgroup that could not be removed is never reused
+	local cg="$CG_ROOT/pier-bench-$1-$$-r$2"
+	if mkdir "$cg" 2>/dev/null && [ -w "$cg/cgroup.procs" ]; then
 		SERVER_CG=$cg
+	else
+		rmdir "$cg" 2>/dev/null || true
 	fi
+}
+
+check_cgroup() { # after the start: did the server land in its cgroup?
+	[ -n "$SERVER_CG" ] || return 0
+	if grep -qx "$SERVER_PID" "$SERVER_CG/cgroup.procs" 2>/dev/null; then
+		CG_USED=1
+	else
+		say "  note: could not move the server into $SERVER_CG; its CPU time is not measured"
+		remove_cgroup
+	fi
+}
+
+# kill_cgroup ends what is left in the server's cgroup: processes the
+# server started (sessions reparented away from it, for one) that
+# stop_server's list of descendants missed.
+kill_cgroup() {
+	local i pids
+	[ -n "$SERVER_CG" ] || return 0
+	for i in $(seq 20); do
+		pids=$(cat "$SERVER_CG/cgroup.procs" 2>/dev/null) || return 0
+		[ -n "$pids" ] || return 0
+		# shellcheck disable=SC2086
+		kill -KILL $pids 2>/dev/null || true
+		sleep 0.1
+	done
 }
 
 remove_cgroup() {
 	local i
 	[ -n "$SERVER_CG" ] || return 0
+	kill_cgroup
 	for i in $(seq 20); do
 		rmdir "$SERVER_CG" 2>/dev/null && break
 		sleep 0.1
 	done
+	[ -d "$SERVER_CG" ] && say "  warning: could not remove $SERVER_CG"
 	SERVER_CG=""
 }
 
@@ -469,9 +499,9 @@ start_server() { # name round
 	fi
 	# standard input: a file too, as vsftpd writes its "500 OOPS" errors to fd 0
 	: >"$logf.fd0"
-	make_cgroup "$s"
+	make_cgroup "$s" "$2"
 	(
-		if [ -n "$SERVER_CG" ]; then echo "$BASHPID" >"$SERVER_CG/cgroup.procs"; fi
+		if [ -n "$SERVER_CG" ]; then echo "$BASHPID" 2>/dev/null >"$SERVER_CG/cgroup.procs" || true; fi
 		cd "$DATA" && exec "${cmd[@]}"
 	) >>"$logf" 2>&1 0<>"$logf.fd0" &
 	SERVER_PID=$!
@@ -485,7 +515,7 @@ start_server() { # name round
 			return 1
 		fi
 		line=$(greeting "$port")
-		case "$line" in 220*) return 0 ;; esac
+		case "$line" in 220*) check_cgroup; return 0 ;; esac
 		sleep 0.2
 	done
 	START_ERR="no 220 greeting on port $port within ${READY_TIMEOUT}s (last: ${line:-nothing})"
@@ -521,9 +551,9 @@ run_one() { # server round
 		return 0
 	fi
 	say "  $s (pid $SERVER_PID, port ${PORT[$s]}): ftpbench $(workloads "$s")"
-	# shellcheck disable=SC2046
 	local cg=()
 	[ -n "$SERVER_CG" ] && cg=(--cgroup "$SERVER_CG")
+	# shellcheck disable=SC2046
 	timeout --signal=INT "$RUN_TIMEOUT" "$BIN/ftpbench" $(bench_args "$s") --pid "$SERVER_PID" "${cg[@]}" \
 		--json "$out.json" >"$out.txt" 2>&1 || rc=$?
 	stop_server "$SERVER_PID"
@@ -660,7 +690,7 @@ cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 	echo "# against each server in turn:"
 	for s in "${SERVER_LIST[@]}"; do
 		[ -n "${SKIP[$s]:-}" ] && continue
-		echo "ftpbench $(bench_args "$s") --pid PID$([ -n "$CG_ROOT" ] && echo " --cgroup $CG_ROOT/pier-bench-$s") --json $s-rR.json"
+		echo "ftpbench $(bench_args "$s") --pid PID$([ "$CG_USED" = 1 ] && echo " --cgroup CGROUP") --json $s-rR.json"
 	done
 	echo '```'
 	echo
@@ -690,7 +720,7 @@ cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 	echo "  (up to 3 times, counted in failed_attempts in the JSON)."
 	echo "- The forking servers (vsftpd, proftpd, pure-ftpd) use one or two processes per session, so their"
 	echo "  memory grows with the clients; the others are single processes."
-	if [ -n "$CG_ROOT" ]; then
+	if [ "$CG_USED" = 1 ]; then
 		echo "- CPU time: the server's from its cgroup (every process in it, exited ones included), the client's"
 		echo "  from ftpbench's own usage, both read before and after each timed part. For vsftpd, proftpd and"
 		echo "  pure-ftpd, the logins row includes 300 password hashes (about $CRYPT_COST each) and the processes"

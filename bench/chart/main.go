@@ -539,7 +539,9 @@ func writeCPU(b *strings.Builder, s *summary, servers, workloads []string) {
 	b.WriteString("The CPU time the server used while a workload was timed (all its processes: ftpbench reads the\n")
 	b.WriteString("cgroup compare.sh starts it in), plus what the client, ftpbench, used. Both share this machine's CPUs,\n")
 	b.WriteString("so they cannot use more than the time times the number of CPUs between them; for the transfers,\n")
-	b.WriteString("less CPU for the same bytes leaves more to the client and is what makes a server faster here.\n\n")
+	b.WriteString("less CPU for the same bytes leaves more to the client and is what makes a server faster here.\n")
+	b.WriteString("On loopback the kernel does part of the receiving side's TCP work in the sending process (and\n")
+	b.WriteString("some in ksoftirqd, counted for neither), so the split between server and client is approximate.\n\n")
 	b.WriteString("| Workload |")
 	for _, sv := range servers {
 		fmt.Fprintf(b, " %s |", sv)

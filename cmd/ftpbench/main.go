@@ -48,7 +48,9 @@
 // cpuacct.usage), forked sessions that exited included. Start the server in
 // a cgroup of its own for this; bench/compare.sh does. On a machine where
 // the client and the server share the CPUs, a server that needs less CPU
-// for the same work leaves more to the client, and is faster.
+// for the same work leaves more to the client, and is faster. On loopback
+// the kernel does part of the receiver's TCP work in the sending process,
+// so the split between the two is approximate.
 //
 // A timed upload always makes a new file: a file that an earlier workload
 // or repetition uploaded under the same name is deleted first, untimed.
@@ -301,21 +303,21 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 
 // result is one measurement, as printed and written to JSON.
 type result struct {
-	Workload       string  `json:"workload"`
-	Clients        int     `json:"clients"`
-	Bytes          int64   `json:"bytes"`
-	Seconds        float64 `json:"seconds"`
-	Value          float64 `json:"value"`
-	Unit           string  `json:"unit"`
-	Errors         int     `json:"errors"`
-	ServerRSS      int64   `json:"server_rss_bytes"`
-	ServerPSS      int64   `json:"server_pss_bytes"`
-	ServerCPU      float64 `json:"server_cpu_seconds,omitempty"`
-	ClientCPU      float64 `json:"client_cpu_seconds,omitempty"`
-	FailedAttempts int     `json:"failed_attempts,omitempty"`
-	MBps           float64 `json:"mb_per_s,omitempty"`
-	MiBps          float64 `json:"mib_per_s,omitempty"`
-	Error          string  `json:"error,omitempty"`
+	Workload       string   `json:"workload"`
+	Clients        int      `json:"clients"`
+	Bytes          int64    `json:"bytes"`
+	Seconds        float64  `json:"seconds"`
+	Value          float64  `json:"value"`
+	Unit           string   `json:"unit"`
+	Errors         int      `json:"errors"`
+	ServerRSS      int64    `json:"server_rss_bytes"`
+	ServerPSS      int64    `json:"server_pss_bytes"`
+	ServerCPU      *float64 `json:"server_cpu_seconds,omitempty"` // nil: not measured
+	ClientCPU      float64  `json:"client_cpu_seconds,omitempty"`
+	FailedAttempts int      `json:"failed_attempts,omitempty"`
+	MBps           float64  `json:"mb_per_s,omitempty"`
+	MiBps          float64  `json:"mib_per_s,omitempty"`
+	Error          string   `json:"error,omitempty"`
 }
 
 // setTiming records the timed part's wall and CPU times.
@@ -323,7 +325,8 @@ func (r *result) setTiming(t timing) {
 	r.Seconds = t.wall.Seconds()
 	r.ClientCPU = t.client.Seconds()
 	if t.hasServer {
-		r.ServerCPU = t.server.Seconds()
+		v := t.server.Seconds()
+		r.ServerCPU = &v
 	}
 }
 
@@ -446,7 +449,9 @@ func median(runs [][]result) []result {
 			}
 			vals = append(vals, rs[i].Value)
 			secs = append(secs, rs[i].Seconds)
-			scpu = append(scpu, rs[i].ServerCPU)
+			if rs[i].ServerCPU != nil {
+				scpu = append(scpu, *rs[i].ServerCPU)
+			}
 			ccpu = append(ccpu, rs[i].ClientCPU)
 			errs += rs[i].Errors
 			failed += rs[i].FailedAttempts
@@ -455,7 +460,11 @@ func median(runs [][]result) []result {
 			}
 		}
 		out[i].Seconds = mid(secs)
-		out[i].ServerCPU, out[i].ClientCPU = mid(scpu), mid(ccpu)
+		out[i].ClientCPU = mid(ccpu)
+		if len(scpu) > 0 {
+			v := mid(scpu)
+			out[i].ServerCPU = &v
+		}
 		if out[i].Unit == "MB/s" {
 			out[i].Value = mid(vals)
 			out[i].MBps = out[i].Value
@@ -517,8 +526,8 @@ func printTable(w io.Writer, o *options, results []result) {
 		scpu, ccpu := "-", "-"
 		if !strings.HasPrefix(r.Workload, "ceiling") { // no server, client and receiver in one process
 			ccpu = fmt.Sprintf("%.3f s", r.ClientCPU)
-			if o.cgroup != "" {
-				scpu = fmt.Sprintf("%.3f s", r.ServerCPU)
+			if r.ServerCPU != nil {
+				scpu = fmt.Sprintf("%.3f s", *r.ServerCPU)
 			}
 		}
 		val := fmt.Sprintf("%.2f", r.Value)

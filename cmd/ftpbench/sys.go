@@ -45,32 +45,35 @@ func clientCPU() time.Duration {
 var errNoCgroup = errors.New("no cgroup given")
 
 // cgroupCPU reads the CPU time used so far by every process that ran in
-// the cgroup dir, exited ones included: usage_usec of cpu.stat (cgroup
-// v2) or cpuacct.usage (v1, nanoseconds). Unlike the times of /proc/PID/stat,
-// counted in ticks of 10 ms per process, both are exact, and they keep
-// counting a forking server's session processes after they exit.
+// the cgroup dir, exited ones included: cpuacct.usage (cgroup v1,
+// nanoseconds) or usage_usec of cpu.stat (v2). v1 is tried first: where
+// the cpu and cpuacct controllers are mounted together, a v1 folder has a
+// cpu.stat too, with throttling counters only. Unlike the times of
+// /proc/PID/stat, counted in ticks of 10 ms per process, both are exact,
+// and they keep counting a forking server's session processes after they
+// exit.
 func cgroupCPU(dir string) (time.Duration, error) {
-	if data, err := os.ReadFile(filepath.Join(dir, "cpu.stat")); err == nil {
-		for line := range strings.SplitSeq(string(data), "\n") {
-			if rest, ok := strings.CutPrefix(line, "usage_usec "); ok {
-				us, err := strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
-				if err != nil {
-					return 0, fmt.Errorf("%s/cpu.stat: %w", dir, err)
-				}
-				return time.Duration(us) * time.Microsecond, nil
-			}
+	if data, err := os.ReadFile(filepath.Join(dir, "cpuacct.usage")); err == nil {
+		ns, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%s/cpuacct.usage: %w", dir, err)
 		}
-		return 0, fmt.Errorf("%s/cpu.stat: no usage_usec line", dir)
+		return time.Duration(ns), nil
 	}
-	data, err := os.ReadFile(filepath.Join(dir, "cpuacct.usage"))
+	data, err := os.ReadFile(filepath.Join(dir, "cpu.stat"))
 	if err != nil {
-		return 0, fmt.Errorf("%s: neither cpu.stat (cgroup v2) nor cpuacct.usage (v1) readable: %w", dir, err)
+		return 0, fmt.Errorf("%s: neither cpuacct.usage (cgroup v1) nor cpu.stat (v2) readable: %w", dir, err)
 	}
-	ns, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%s/cpuacct.usage: %w", dir, err)
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "usage_usec "); ok {
+			us, err := strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("%s/cpu.stat: %w", dir, err)
+			}
+			return time.Duration(us) * time.Microsecond, nil
+		}
 	}
-	return time.Duration(ns), nil
+	return 0, fmt.Errorf("%s/cpu.stat: no usage_usec line", dir)
 }
 
 // serverMemory sums the resident set (VmRSS) and the proportional set size
