@@ -489,14 +489,9 @@ func writeMarkdown(w io.Writer, s *summary, highlight string) error {
 	return err
 }
 
-// writeSpread writes the lowest and highest value of every cell over the
-// rounds, so a reader can tell a steady lead from an overlap.
-func writeSpread(b *strings.Builder, s *summary, servers, workloads []string) {
-	if s.rounds < 2 {
-		return
-	}
-	b.WriteString("\n## Spread (lowest–highest over the rounds)\n\n")
-	b.WriteString("Where two servers' ranges overlap, the order of their medians can change from one run to the next.\n\n")
+// serverHeader writes the header of a table with a Workload column and
+// one column per server.
+func serverHeader(b *strings.Builder, servers []string) {
 	b.WriteString("| Workload |")
 	for _, sv := range servers {
 		fmt.Fprintf(b, " %s |", sv)
@@ -506,6 +501,17 @@ func writeSpread(b *strings.Builder, s *summary, servers, workloads []string) {
 		b.WriteString("---:|")
 	}
 	b.WriteString("\n")
+}
+
+// writeSpread writes the lowest and highest value of every cell over the
+// rounds, so a reader can tell a steady lead from an overlap.
+func writeSpread(b *strings.Builder, s *summary, servers, workloads []string) {
+	if s.rounds < 2 {
+		return
+	}
+	b.WriteString("\n## Spread (lowest–highest over the rounds)\n\n")
+	b.WriteString("Where two servers' ranges overlap, the order of their medians can change from one run to the next.\n\n")
+	serverHeader(b, servers)
 	for _, wl := range workloads {
 		unit := s.units[wl]
 		fmt.Fprintf(b, "| %s (%s) |", label(wl, clientsOf(s, wl)), unit)
@@ -542,15 +548,7 @@ func writeCPU(b *strings.Builder, s *summary, servers, workloads []string) {
 	b.WriteString("less CPU for the same bytes leaves more to the client and is what makes a server faster here.\n")
 	b.WriteString("On loopback the kernel does part of the receiving side's TCP work in the sending process (and\n")
 	b.WriteString("some in ksoftirqd, counted for neither), so the split between server and client is approximate.\n\n")
-	b.WriteString("| Workload |")
-	for _, sv := range servers {
-		fmt.Fprintf(b, " %s |", sv)
-	}
-	b.WriteString("\n|---|")
-	for range servers {
-		b.WriteString("---:|")
-	}
-	b.WriteString("\n")
+	serverHeader(b, servers)
 	for _, wl := range workloads {
 		if wl == memoryWorkload {
 			continue
