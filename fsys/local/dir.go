@@ -6,11 +6,27 @@ import (
 	"os"
 )
 
-// dir is an open folder. Besides ReadDir (from *os.File) it has
+// dir is an open folder. Besides ReadDir (os.File's, mended below) it has
 // ReadDirInfo, which lists without allocating per entry where the platform
 // allows (dir_linux.go).
 type dir struct {
 	*os.File
+}
+
+// ReadDir is os.File.ReadDir, except that for n > 0 it never returns an
+// empty batch without an error. For a folder opened in an os.Root, os
+// describes each entry with an lstat and counts one removed meanwhile
+// against n, so a batch whose entries were all removed came back empty
+// with a nil error (Go 1.26): io/fs forbids that, and a caller takes it for
+// the end of the folder or loops. Reading on gives the next entries or
+// io.EOF.
+func (d *dir) ReadDir(n int) ([]fs.DirEntry, error) {
+	for {
+		entries, err := d.File.ReadDir(n)
+		if n <= 0 || len(entries) > 0 || err != nil {
+			return entries, err
+		}
+	}
 }
 
 // readDirInfo is the portable ReadDirInfo: ReadDir in batches, each entry's
@@ -18,7 +34,7 @@ type dir struct {
 // folder was opened in an os.Root).
 func (d *dir) readDirInfo(fn func(fs.FileInfo) error) error {
 	for {
-		entries, err := d.File.ReadDir(256)
+		entries, err := d.ReadDir(256)
 		for _, e := range entries {
 			fi, ierr := e.Info()
 			if ierr != nil {
