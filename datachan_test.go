@@ -529,6 +529,36 @@ func TestDataTimeoutSlowUpload(t *testing.T) {
 	}
 }
 
+// TestDataTimeoutTrickleUpload: an upload that copies (not splices) waits
+// for a quarter MiB before it reads (uploadLowat); a client that sends a
+// byte at a time, never pausing as long as the timeout, still completes.
+func TestDataTimeoutTrickleUpload(t *testing.T) {
+	t.Parallel()
+	const timeout = 300 * time.Millisecond
+	srv := newServer(t, func(s *pier.Server) {
+		s.DataTimeout = timeout
+		s.DisableSendfile = true
+	})
+	c := login(t, srv)
+	dc := c.Passive(t)
+	c.Send(t, "STOR trickle")
+	expectPrelim(t, c)
+	data := []byte("three timeouts")
+	for i := range data {
+		if _, err := dc.Write(data[i : i+1]); err != nil {
+			t.Fatalf("after %d bytes: %v", i, err)
+		}
+		time.Sleep(timeout / 4)
+	}
+	dc.Close()
+	if code, text, err := c.ReadReply(); code != 226 {
+		t.Fatalf("trickling upload: got %d %q (%v), want 226", code, text, err)
+	}
+	if got := readFile(t, srv, "trickle"); !bytes.Equal(got, data) {
+		t.Errorf("stored %q, want %q", got, data)
+	}
+}
+
 func TestIPv6(t *testing.T) {
 	t.Parallel()
 	srv := ftptest.NewServer(t, &ftptest.Options{Network: "tcp6"})

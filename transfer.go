@@ -520,7 +520,8 @@ func classify(err error) error {
 // receiveStream copies the data connection to dst until the client closes
 // it. For an *os.File destination and a plain TCP connection it uses
 // (*os.File).ReadFrom, which splices, while few uploads do (spliceLimit);
-// the others copy through a buffer.
+// the others copy through a buffer, from a plain TCP connection with its
+// low-water mark raised (uploadLowat).
 func (s *session) receiveStream(t *transfer, conn net.Conn, dst io.Writer) error {
 	dataTimeout := durationOr(s.srv.DataTimeout, DefaultDataTimeout)
 	if f, ok := dst.(*os.File); ok && !s.srv.DisableSendfile {
@@ -533,7 +534,12 @@ func (s *session) receiveStream(t *transfer, conn net.Conn, dst io.Writer) error
 			})
 		}
 	}
-	return receiveCopy(dst, &meteredReader{conn: conn, t: t, timeout: dataTimeout})
+	r := &meteredReader{conn: conn, t: t, timeout: dataTimeout}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		r.tcp = tc
+		r.raiseLowat()
+	}
+	return receiveCopy(dst, r)
 }
 
 // receiveCopy copies r to dst until r ends, through a buffer from
@@ -607,16 +613,63 @@ type meteredReader struct {
 	timeout time.Duration
 	renewed time.Time
 	failed  bool
+	tcp     *net.TCPConn // conn, if it is a plain TCP connection
+	lowat   bool         // tcp's low-water mark is uploadLowat
 }
 
-func (r *meteredReader) Read(p []byte) (int, error) {
+// uploadLowat is the receive low-water mark (SO_RCVLOWAT) of an upload
+// that copies from a plain TCP connection: its goroutine wakes when a
+// quarter MiB has come, or the client has closed, rather than at every
+// few segments, which saves the kernel work of many small reads and file
+// writes. With 300 simultaneous uploads on loopback (ftpbench -b
+// stor-many, the server's CPU time while the bytes arrived, four
+// alternations) the server needed 0.48-0.50 s of CPU per GB with it and
+// 0.55-0.57 s without it, and the runs took 1.03-1.07 s instead of
+// 1.10-1.18 s. Setting it only once a read fills the small buffer saved
+// nothing (0.54-0.55 s per GB), and splicing uploads showed no difference.
+//
+// A client that sends less than the mark within the data timeout is not
+// stalled: when a read times out with bytes queued, the mark goes back to
+// one byte for the rest of the upload and the read is retried with a new
+// deadline. So a client that sends a few bytes and then stops is found
+// between one and two timeouts after its last byte.
+const uploadLowat = 256 << 10
+
+// raiseLowat sets the low-water mark of a plain TCP upload to uploadLowat.
+// Without one, or where the kernel refuses, reads go on as before.
+func (r *meteredReader) raiseLowat() {
+	if r.tcp != nil && !r.lowat && setRcvLowat(r.tcp, uploadLowat) == nil {
+		r.lowat = true
+	}
+}
+
+// lowerLowat handles a read that timed out with the low-water mark
+// raised: it reports whether bytes were queued, in which case the mark is
+// back to one byte and the read should be retried.
+func (r *meteredReader) lowerLowat() bool {
+	r.lowat = false
+	n, err := queued(r.tcp)
+	return err == nil && n > 0 && setRcvLowat(r.tcp, 1) == nil
+}
+
+// renew moves the stall deadline forward if it was last set renewAfter
+// ago, or now if force is set.
+func (r *meteredReader) renew(force bool) {
 	if r.timeout > 0 {
-		if now := time.Now(); now.Sub(r.renewed) >= renewAfter(r.timeout) {
+		if now := time.Now(); force || now.Sub(r.renewed) >= renewAfter(r.timeout) {
 			r.conn.SetReadDeadline(now.Add(r.timeout))
 			r.renewed = now
 		}
 	}
+}
+
+func (r *meteredReader) Read(p []byte) (int, error) {
+	r.renew(false)
 	n, err := r.conn.Read(p)
+	if err != nil && r.lowat && isTimeout(err) && r.lowerLowat() {
+		r.renew(true)
+		n, err = r.conn.Read(p)
+	}
 	r.t.bytes.Add(int64(n))
 	if err != nil && err != io.EOF {
 		r.failed = true
