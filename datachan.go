@@ -218,7 +218,9 @@ func (s *session) openData(t *transfer, ln *net.TCPListener, active netip.AddrPo
 	c, err := d.DialContext(ctx, "tcp", active.String())
 	if err == nil {
 		s.log.Log(s.ctx, LevelVerbose, "active data connection", "peer", active.String())
-		nagle(c.(*net.TCPConn))
+		if tc, ok := c.(*net.TCPConn); ok {
+			nagle(tc)
+		}
 	}
 	return c, err
 }
