@@ -43,7 +43,10 @@ func fixture(t *testing.T) string {
 		{Workload: "retr", Clients: 1, Value: 1500, Unit: "MB/s"},
 		{Workload: "logins", Clients: 300, Value: 99, Unit: "s", Errors: 3, Error: "connection refused"},
 	})
-	writeResults(t, dir, "ceiling-r1.json", []result{{Workload: "ceiling-sendfile", Clients: 1, Value: 2000, Unit: "MB/s"}})
+	writeResults(t, dir, "ceiling-r1.json", []result{
+		{Workload: "ceiling-sendfile", Clients: 1, Value: 2000, Unit: "MB/s"},
+		{Workload: "ceiling-store", Clients: 1, Value: 1500, Unit: "MB/s"},
+	})
 	writeResults(t, dir, "notes.json", []result{{Workload: "ignored"}}) // not SERVER-rN.json
 	return dir
 }
@@ -108,6 +111,7 @@ func TestMarkdown(t *testing.T) {
 		"30.0 s (97 retried) (+1 failed)",
 		"vsftpd, logins: 1 run(s) with errors: connection refused",
 		"| ceiling-sendfile | 2000 MB/s | – | 55% |", // pier: no stor; retr 1100 of 2000
+		"| ceiling-store | 1500 MB/s | – | – |",      // a share for uploads only
 		"## Spread (lowest–highest over the rounds)",
 		"| RETR, 1 client (MB/s) | 1000–1200 | 900–1500 |",
 		"| 300 logins (s) | 0.10–0.30 | 30.0–30.0 |", // vsftpd: the failed run left out

@@ -19,7 +19,11 @@
 // this order) are:
 //
 //	ceiling    no server: a file sent with sendfile over a loopback TCP socket,
-//	           and a buffer written over one, the most loopback carries
+//	           and a buffer written over one, the most loopback carries; and
+//	           that buffer stored in a new file by a plain receiving process
+//	           (reads and writes of 512 KiB), what an upload costs (MB/s); and
+//	           that buffer stored in a new file by the receiver, the most an
+//	           upload can reach (MB/s)
 //	stor       one client STORs --single-size bytes (MB/s)
 //	retr       one client RETRs that file back (MB/s)
 //	logins     -n clients connect and log in at once (seconds until all are in;
@@ -91,6 +95,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == storeReceiverArg {
+		os.Exit(storeReceiverMain(os.Args[2:]))
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

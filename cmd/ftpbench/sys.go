@@ -268,16 +268,21 @@ func (p *progress) printf(format string, args ...any) {
 
 // ceiling measures what loopback TCP carries, with no FTP server: a file of
 // --single-size bytes sent with sendfile (what a zero-copy RETR does), and
-// the same count written from a buffer (what an upload does), both read by
-// a plain read loop as the FTP client's are.
+// the same count written from a buffer (what an upload's client does), both
+// read by a plain read loop as the FTP client's are. ceiling-store sends
+// that count to a plain receiving process that stores it in a new file
+// beside the first (storeCeiling): what storing the bytes costs, which a
+// sendfile ceiling leaves out.
 func (b *bench) ceiling() (out []result) {
 	size := int64(b.o.singleSize)
 	send := result{Workload: "ceiling-sendfile", Clients: 1, Bytes: size}
 	write := result{Workload: "ceiling-write", Clients: 1, Bytes: size}
+	store := result{Workload: "ceiling-store", Clients: 1, Bytes: size}
 	defer func() {
 		send.setThroughput()
 		write.setThroughput()
-		out = []result{send, write}
+		store.setThroughput()
+		out = []result{send, write, store}
 	}()
 	dir := os.TempDir()
 	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
@@ -287,6 +292,7 @@ func (b *bench) ceiling() (out []result) {
 	if err != nil {
 		send.fail(err)
 		write.fail(err)
+		store.fail(err)
 		return nil
 	}
 	defer os.Remove(f.Name())
@@ -303,9 +309,10 @@ func (b *bench) ceiling() (out []result) {
 	if err != nil {
 		send.fail(err)
 		write.fail(err)
+		store.fail(err)
 		return nil
 	}
-	b.prog.begin("ceiling", 2)
+	b.prog.begin("ceiling", 3)
 	send.Seconds, err = b.loopback(size, func(c *net.TCPConn) (int64, error) {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return 0, err
@@ -326,6 +333,9 @@ func (b *bench) ceiling() (out []result) {
 		return n, nil
 	})
 	write.fail(err)
+	b.prog.add(1)
+	store.Seconds, err = b.storeCeiling(size, dir)
+	store.fail(err)
 	b.prog.add(1)
 	b.prog.end()
 	return nil

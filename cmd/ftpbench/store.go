@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// storeReceiverArg, as the first argument, makes ftpbench the receiving
+// end of the ceiling-store measurement instead (see storeReceiverMain).
+const storeReceiverArg = "--internal-store-receiver"
+
+// storeCeiling measures ceiling-store: what a plain receiver that stores
+// the bytes takes. It starts ftpbench again as that receiver, in a process
+// of its own as an FTP server is, sends it size bytes from b.wbuf as the
+// stor client does, and returns the seconds from the connection to the
+// receiver's answer that the file is written and closed.
+func (b *bench) storeCeiling(size int64, dir string) (float64, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return 0, fmt.Errorf("ceiling-store: %w", err)
+	}
+	cmd := exec.Command(exe, storeReceiverArg, dir, b.o.timeout.String())
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0, fmt.Errorf("ceiling-store: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("ceiling-store: %w", err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill() // a no-op once it has exited
+	lines := bufio.NewScanner(out)
+	if !lines.Scan() {
+		return 0, fmt.Errorf("ceiling-store: the receiver gave no address")
+	}
+	c, err := net.DialTimeout("tcp", lines.Text(), b.o.timeout)
+	if err != nil {
+		return 0, fmt.Errorf("ceiling-store: %w", err)
+	}
+	t0 := time.Now()
+	var sent int64
+	for sent < size && err == nil {
+		var m int
+		m, err = c.Write(b.wbuf[:min(int64(len(b.wbuf)), size-sent)])
+		sent += int64(m)
+	}
+	c.Close()
+	if err != nil {
+		return 0, fmt.Errorf("ceiling-store: after %d bytes: %w", sent, err)
+	}
+	if !lines.Scan() {
+		return 0, fmt.Errorf("ceiling-store: the receiver ended without an answer")
+	}
+	secs := time.Since(t0).Seconds()
+	answer := lines.Text()
+	if n, err := strconv.ParseInt(answer, 10, 64); err != nil || n != size {
+		return 0, fmt.Errorf("ceiling-store: the receiver stored %q bytes, want %d", answer, size)
+	}
+	return secs, nil
+}
+
+// storeReceiverMain is the receiving end of ceiling-store: it listens on a
+// loopback port, prints the address, takes one connection, writes what it
+// reads to a new file in args[0], 512 KiB at a time (the reads and writes
+// of pure-ftpd and pier), closes and removes the file, and prints the byte
+// count, or an error. args[1] is the stall timeout.
+func storeReceiverMain(args []string) int {
+	if len(args) != 2 {
+		fmt.Println("error: want DIR TIMEOUT")
+		return 2
+	}
+	timeout, err := time.ParseDuration(args[1])
+	if err != nil {
+		fmt.Println("error:", err)
+		return 2
+	}
+	n, name, err := storeOne(args[0], timeout)
+	if name != "" {
+		// After the answer: the sender's clock stops at it, as an FTP
+		// client's at the 226 that follows the file's close.
+		defer os.Remove(name)
+	}
+	if err != nil {
+		fmt.Println("error:", strings.ReplaceAll(err.Error(), "\n", " "))
+		return 1
+	}
+	fmt.Println(n)
+	return 0
+}
+
+// storeOne takes one connection and stores it in a new file, which it
+// closes and names.
+func storeOne(dir string, timeout time.Duration) (n int64, name string, err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, "", err
+	}
+	defer ln.Close()
+	fmt.Println(ln.Addr())
+	ln.(*net.TCPListener).SetDeadline(time.Now().Add(timeout))
+	c, err := ln.Accept()
+	if err != nil {
+		return 0, "", err
+	}
+	defer c.Close()
+	f, err := os.CreateTemp(dir, "ftpbench-ceiling-store-*")
+	if err != nil {
+		return 0, "", err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	st := stall{conn: c, timeout: timeout}
+	buf := make([]byte, 512<<10)
+	for {
+		st.touch()
+		m, rerr := c.Read(buf)
+		if m > 0 {
+			if _, err := f.Write(buf[:m]); err != nil {
+				return n, f.Name(), err
+			}
+			n += int64(m)
+		}
+		if rerr == io.EOF {
+			return n, f.Name(), nil
+		}
+		if rerr != nil {
+			return n, f.Name(), rerr
+		}
+	}
+}
