@@ -531,10 +531,11 @@ func TestDataTimeoutSlowUpload(t *testing.T) {
 
 // TestDataTimeoutTrickleUpload: an upload that copies (not splices) waits
 // for a quarter MiB before it reads (uploadLowat); a client that sends a
-// byte at a time, never pausing as long as the timeout, still completes.
+// byte at a time, never pausing as long as the timeout, still completes,
+// and STAT counts its bytes as they come.
 func TestDataTimeoutTrickleUpload(t *testing.T) {
 	t.Parallel()
-	const timeout = 300 * time.Millisecond
+	const timeout = time.Second
 	srv := newServer(t, func(s *pier.Server) {
 		s.DataTimeout = timeout
 		s.DisableSendfile = true
@@ -549,6 +550,11 @@ func TestDataTimeoutTrickleUpload(t *testing.T) {
 			t.Fatalf("after %d bytes: %v", i, err)
 		}
 		time.Sleep(timeout / 4)
+	}
+	// The last byte came a quarter of the timeout ago: two waits of an
+	// eighth at most, so STAT has counted it.
+	if text := c.Expect(t, "STAT", 211); !strings.Contains(text, fmt.Sprintf("Total bytes transferred: %d", len(data))) {
+		t.Errorf("STAT during the upload = %q, want all %d bytes counted", text, len(data))
 	}
 	dc.Close()
 	if code, text, err := c.ReadReply(); code != 226 {

@@ -5,6 +5,9 @@ package pier
 import (
 	"bytes"
 	"net"
+	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -31,20 +34,48 @@ func tcpPair(t *testing.T) (server *net.TCPConn, client net.Conn) {
 	return c.(*net.TCPConn), client
 }
 
-// TestUploadLowat: an upload's low-water mark is raised, and a client that
-// sends less than it within the data timeout, but keeps sending, is slow,
-// not stalled: the mark goes back to one byte and every byte arrives.
-func TestUploadLowat(t *testing.T) {
-	const timeout = 300 * time.Millisecond
-	server, client := tcpPair(t)
+// wantLowat is the mark Linux keeps for uploadLowat: at most half of
+// tcp_rmem's largest receive buffer.
+func wantLowat(t *testing.T) int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_rmem")
+	if err != nil {
+		return uploadLowat
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 3 {
+		return uploadLowat
+	}
+	maxBuf, err := strconv.Atoi(f[2])
+	if err != nil {
+		t.Fatalf("tcp_rmem %q: %v", b, err)
+	}
+	return min(uploadLowat, maxBuf/2)
+}
+
+// raised returns a meteredReader for server with its low-water mark
+// raised, skipping on kernels where uploads do without it.
+func raised(t *testing.T, server *net.TCPConn, timeout time.Duration) *meteredReader {
+	t.Helper()
+	if !lowatSupported() {
+		t.Skip("kernel older than 5.11: uploads do without the low-water mark")
+	}
 	r := &meteredReader{conn: server, t: &transfer{}, timeout: timeout, tcp: server}
 	r.raiseLowat()
 	if !r.lowat {
 		t.Fatal("raiseLowat did not raise the mark")
 	}
-	if got := sockopt(t, server, syscall.SOL_SOCKET, syscall.SO_RCVLOWAT); got != uploadLowat {
-		t.Fatalf("SO_RCVLOWAT = %d, want %d", got, uploadLowat)
+	if got, want := sockopt(t, server, syscall.SOL_SOCKET, syscall.SO_RCVLOWAT), wantLowat(t); got != want {
+		t.Fatalf("SO_RCVLOWAT = %d, want %d", got, want)
 	}
+	return r
+}
+
+// TestUploadLowat: a client that sends less than the mark within the data
+// timeout, but keeps sending, is slow, not stalled: every byte arrives.
+func TestUploadLowat(t *testing.T) {
+	const timeout = 600 * time.Millisecond
+	server, client := tcpPair(t)
+	r := raised(t, server, timeout)
 	var sent []byte
 	for i := range 18 { // a byte every sixth of the timeout, for three timeouts
 		sent = append(sent, 'a'+byte(i))
@@ -63,27 +94,62 @@ func TestUploadLowat(t *testing.T) {
 	if got.String() != string(sent) {
 		t.Errorf("received %q, want %q", got.String(), sent)
 	}
-	if r.lowat {
-		t.Error("the mark is still raised after a read timed out with bytes queued")
+}
+
+// TestUploadLowatProgress: bytes below the mark are read within a wait
+// (lowatWait), not held until the mark or the timeout: STAT counts them,
+// and they are in the file.
+func TestUploadLowatProgress(t *testing.T) {
+	const timeout = time.Minute // lowatWait: a second
+	server, client := tcpPair(t)
+	r := raised(t, server, timeout)
+	done := make(chan error, 1)
+	var got bytes.Buffer
+	go func() { done <- receiveCopy(&got, r) }()
+	// A first byte, read at once or after a wait; the reader then waits on
+	// the mark, and the next bytes come while it does.
+	if _, err := client.Write([]byte(">")); err != nil {
+		t.Fatal(err)
 	}
-	if got := sockopt(t, server, syscall.SOL_SOCKET, syscall.SO_RCVLOWAT); got != 1 {
-		t.Errorf("SO_RCVLOWAT = %d after the slow read, want 1", got)
+	for start := time.Now(); r.t.bytes.Load() == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Since(start) > 10*r.lowatWait() {
+			t.Fatal("the first byte was not read within ten waits")
+		}
+	}
+	if _, err := client.Write([]byte("below the mark")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * r.lowatWait())
+	if n := r.t.bytes.Load(); n != int64(len(">below the mark")) {
+		t.Errorf("after three waits, %d bytes counted, want %d", n, len(">below the mark"))
+	}
+	client.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != ">below the mark" {
+		t.Errorf("received %q", got.String())
 	}
 }
 
 // TestUploadLowatStall: a client that sends a few bytes and then nothing
-// is still found stalled, with its bytes kept.
+// is found stalled, no sooner than the timeout after its last byte, with
+// its bytes kept.
 func TestUploadLowatStall(t *testing.T) {
+	const timeout = 300 * time.Millisecond
 	server, client := tcpPair(t)
-	r := &meteredReader{conn: server, t: &transfer{}, timeout: 100 * time.Millisecond, tcp: server}
-	r.raiseLowat()
+	r := raised(t, server, timeout)
 	if _, err := client.Write([]byte("abc")); err != nil {
 		t.Fatal(err)
 	}
+	last := time.Now()
 	var got bytes.Buffer
 	err := receiveCopy(&got, r)
 	if !isTimeout(err) {
 		t.Errorf("stalled client: error %v, want a timeout", err)
+	}
+	if waited := time.Since(last); waited < timeout {
+		t.Errorf("stall found %v after the last byte, before the timeout of %v", waited, timeout)
 	}
 	if got.String() != "abc" {
 		t.Errorf("received %q before the stall, want %q", got.String(), "abc")
@@ -97,8 +163,7 @@ func TestUploadLowatStall(t *testing.T) {
 // once; the mark does not hold back the end of the data.
 func TestUploadLowatEOF(t *testing.T) {
 	server, client := tcpPair(t)
-	r := &meteredReader{conn: server, t: &transfer{}, timeout: time.Minute, tcp: server}
-	r.raiseLowat()
+	r := raised(t, server, time.Hour) // a hang fails the test by its own timeout
 	client.Write([]byte("small file"))
 	client.Close()
 	var got bytes.Buffer
@@ -108,7 +173,28 @@ func TestUploadLowatEOF(t *testing.T) {
 	if got.String() != "small file" {
 		t.Errorf("received %q", got.String())
 	}
-	if !r.lowat {
-		t.Error("the mark was lowered though no read timed out")
+}
+
+// TestKernelAtLeast: kernel releases as distributions spell them.
+func TestKernelAtLeast(t *testing.T) {
+	for _, tc := range []struct {
+		release string
+		want    bool
+	}{
+		{"6.18.44-fc-v669", true},
+		{"5.11.0", true},
+		{"5.15.0-91-generic", true},
+		{"10.0", true},
+		{"5.10.0-23-amd64", false},
+		{"4.14.355-275.572.amzn2.x86_64", false},
+		{"3.10.0-1160.el7.x86_64", false},
+		{"5.11-rc1", true},
+		{"5", false},
+		{"", false},
+		{"x.y", false},
+	} {
+		if got := kernelAtLeast(tc.release, 5, 11); got != tc.want {
+			t.Errorf("kernelAtLeast(%q, 5, 11) = %v, want %v", tc.release, got, tc.want)
+		}
 	}
 }

@@ -11,4 +11,6 @@ import (
 // uploadLowat).
 func setRcvLowat(*net.TCPConn, int) error { return errors.ErrUnsupported }
 
+func lowatSupported() bool { return false }
+
 func queued(*net.TCPConn) (int, error) { return 0, errors.ErrUnsupported }

@@ -608,13 +608,14 @@ func (w *meteredWriter) Write(p []byte) (int, error) {
 
 // meteredReader is meteredWriter's counterpart for uploads.
 type meteredReader struct {
-	conn    net.Conn
-	t       *transfer
-	timeout time.Duration
-	renewed time.Time
-	failed  bool
-	tcp     *net.TCPConn // conn, if it is a plain TCP connection
-	lowat   bool         // tcp's low-water mark is uploadLowat
+	conn     net.Conn
+	t        *transfer
+	timeout  time.Duration
+	renewed  time.Time
+	failed   bool
+	tcp      *net.TCPConn // conn, if it is a plain TCP connection
+	lowat    bool         // tcp's low-water mark is raised (uploadLowat)
+	lastData time.Time    // with the mark raised: when a read last returned data
 }
 
 // uploadLowat is the receive low-water mark (SO_RCVLOWAT) of an upload
@@ -622,41 +623,63 @@ type meteredReader struct {
 // quarter MiB has come, or the client has closed, rather than at every
 // few segments, which saves the kernel work of many small reads and file
 // writes. With 300 simultaneous uploads on loopback (ftpbench -b
-// stor-many, the server's CPU time while the bytes arrived, four
-// alternations) the server needed 0.48-0.50 s of CPU per GB with it and
-// 0.55-0.57 s without it, and the runs took 1.03-1.07 s instead of
-// 1.10-1.18 s. Setting it only once a read fills the small buffer saved
-// nothing (0.54-0.55 s per GB), and splicing uploads showed no difference.
+// stor-many, the server's CPU time while the bytes arrived, three
+// alternations) the server needed 0.43-0.48 s of CPU per GB with it and
+// 0.56-0.59 s without it, and the runs took 0.99-1.05 s instead of
+// 1.15-1.20 s. Setting it only once a read fills the small buffer saved
+// nothing, and splicing uploads showed no difference.
 //
-// A client that sends less than the mark within the data timeout is not
-// stalled: when a read times out with bytes queued, the mark goes back to
-// one byte for the rest of the upload and the read is retried with a new
-// deadline. So a client that sends a few bytes and then stops is found
-// between one and two timeouts after its last byte.
+// With the mark raised, a read waits no longer than lowatWait (an eighth
+// of the data timeout, at most a second) before it takes what has come
+// below the mark: a slow client's bytes reach the file, and STAT's count,
+// within that time, and the data timeout still ends an upload during
+// which no byte came, as precisely as without the mark. An upload ended by
+// ABOR or the session's end loses what came during its last wait (less
+// than the mark), which TCP had acknowledged; the reply says the file is
+// incomplete either way.
+//
+// The mark is used on Linux 5.11 and later only (lowatSupported): older
+// kernels may not wake a reader whose receive window filled below the
+// mark, or (before 4.18) not enlarge the receive buffer to hold it, and an
+// upload would then move one window per wait.
 const uploadLowat = 256 << 10
 
 // raiseLowat sets the low-water mark of a plain TCP upload to uploadLowat.
 // Without one, or where the kernel refuses, reads go on as before.
 func (r *meteredReader) raiseLowat() {
-	if r.tcp != nil && !r.lowat && setRcvLowat(r.tcp, uploadLowat) == nil {
+	if r.tcp != nil && !r.lowat && lowatSupported() && setRcvLowat(r.tcp, uploadLowat) == nil {
 		r.lowat = true
+		r.lastData = time.Now()
 	}
 }
 
-// lowerLowat handles a read that timed out with the low-water mark
-// raised: it reports whether bytes were queued, in which case the mark is
-// back to one byte and the read should be retried.
-func (r *meteredReader) lowerLowat() bool {
+// lowerLowat puts the low-water mark back to one byte, for good.
+func (r *meteredReader) lowerLowat() {
 	r.lowat = false
-	n, err := queued(r.tcp)
-	return err == nil && n > 0 && setRcvLowat(r.tcp, 1) == nil
+	setRcvLowat(r.tcp, 1)
 }
 
-// renew moves the stall deadline forward if it was last set renewAfter
-// ago, or now if force is set.
-func (r *meteredReader) renew(force bool) {
+// lowatWait is how long a read waits with the mark raised before it looks
+// for bytes below it.
+func (r *meteredReader) lowatWait() time.Duration {
 	if r.timeout > 0 {
-		if now := time.Now(); force || now.Sub(r.renewed) >= renewAfter(r.timeout) {
+		return renewAfter(r.timeout)
+	}
+	return time.Second
+}
+
+// renew moves the read deadline forward, now if force is set, else once
+// it has run for renewAfter: to the stall timeout, or, with the mark
+// raised, to lowatWait (renewed after half of it).
+func (r *meteredReader) renew(now time.Time, force bool) {
+	switch {
+	case r.lowat:
+		if wait := r.lowatWait(); force || now.Sub(r.renewed) >= wait/2 {
+			r.conn.SetReadDeadline(now.Add(wait))
+			r.renewed = now
+		}
+	case r.timeout > 0:
+		if force || now.Sub(r.renewed) >= renewAfter(r.timeout) {
 			r.conn.SetReadDeadline(now.Add(r.timeout))
 			r.renewed = now
 		}
@@ -664,11 +687,23 @@ func (r *meteredReader) renew(force bool) {
 }
 
 func (r *meteredReader) Read(p []byte) (int, error) {
-	r.renew(false)
+	r.renew(time.Now(), false)
 	n, err := r.conn.Read(p)
-	if err != nil && r.lowat && isTimeout(err) && r.lowerLowat() {
-		r.renew(true)
+	// With the mark raised, a deadline ends a wait, not the upload: read
+	// what has come below the mark, or wait on until no byte has come for
+	// the stall timeout.
+	for err != nil && r.lowat && isTimeout(err) {
+		now := time.Now()
+		if q, qerr := queued(r.tcp); qerr != nil {
+			r.lowerLowat() // blind below the mark: do without it
+		} else if q == 0 && r.timeout > 0 && now.Sub(r.lastData) >= r.timeout {
+			break // stalled
+		}
+		r.renew(now, true)
 		n, err = r.conn.Read(p)
+	}
+	if n > 0 && r.lowat {
+		r.lastData = time.Now()
 	}
 	r.t.bytes.Add(int64(n))
 	if err != nil && err != io.EOF {
