@@ -26,10 +26,10 @@ func raiseNoFile() (uint64, error) {
 	if rl.Cur < rl.Max {
 		rl.Cur = rl.Max
 		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
-			return rl.Cur, err
+			return uint64(rl.Cur), err
 		}
 	}
-	return rl.Cur, nil
+	return uint64(rl.Cur), nil
 }
 
 // clientCPU is the CPU time (user and system) this process has used.
