@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/pierftp/pier/internal/listing"
@@ -230,9 +229,9 @@ func (l *lister) write(w io.Writer, vdir, name string, fi fs.FileInfo) error {
 		} else {
 			e.Perm = l.permFact(e.Info.IsDir())
 		}
-		if st, ok := e.Info.Sys().(*syscall.Stat_t); ok {
-			e.Dev, e.Ino, e.HasDevIno = uint64(st.Dev), st.Ino, true
-			e.UID, e.GID = st.Uid, st.Gid
+		if st, ok := unixStat(e.Info); ok {
+			e.Dev, e.Ino, e.HasDevIno = st.dev, st.ino, true
+			e.UID, e.GID = st.uid, st.gid
 		}
 		b = listing.AppendMLSx(b, e, l.facts, l.loc)
 		*e = listing.MLSxEntry{}
@@ -244,13 +243,13 @@ func (l *lister) write(w io.Writer, vdir, name string, fi fs.FileInfo) error {
 
 // ownerNames is ownerCache.names, remembering the last entry's answer.
 func (l *lister) ownerNames(fi fs.FileInfo) (owner, group string, nlink uint64) {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if ok && l.memoOK && st.Uid == l.memoUID && st.Gid == l.memoGID {
-		return l.memoUser, l.memoGrp, uint64(st.Nlink)
+	st, ok := unixStat(fi)
+	if ok && l.memoOK && st.uid == l.memoUID && st.gid == l.memoGID {
+		return l.memoUser, l.memoGrp, st.nlink
 	}
 	owner, group, nlink = l.srv.owners.names(fi)
 	if ok {
-		l.memoOK, l.memoUID, l.memoGID, l.memoUser, l.memoGrp = true, st.Uid, st.Gid, owner, group
+		l.memoOK, l.memoUID, l.memoGID, l.memoUser, l.memoGrp = true, st.uid, st.gid, owner, group
 	}
 	return owner, group, nlink
 }
@@ -285,25 +284,25 @@ type ownerCache struct {
 
 // names returns the owner, group and link count shown by LIST.
 func (c *ownerCache) names(fi fs.FileInfo) (owner, group string, nlink uint64) {
-	st, ok := fi.Sys().(*syscall.Stat_t)
+	st, ok := unixStat(fi)
 	if !ok {
 		return "owner", "group", 1
 	}
 	c.mu.Lock()
-	owner, okU := c.users[st.Uid]
-	group, okG := c.groups[st.Gid]
+	owner, okU := c.users[st.uid]
+	group, okG := c.groups[st.gid]
 	c.mu.Unlock()
 	if !okU || !okG {
 		// Look up outside the lock: a slow name service must not stall
 		// every other listing.
 		if !okU {
-			owner = strconv.FormatUint(uint64(st.Uid), 10)
+			owner = strconv.FormatUint(uint64(st.uid), 10)
 			if u, err := user.LookupId(owner); err == nil {
 				owner = u.Username
 			}
 		}
 		if !okG {
-			group = strconv.FormatUint(uint64(st.Gid), 10)
+			group = strconv.FormatUint(uint64(st.gid), 10)
 			if g, err := user.LookupGroupId(group); err == nil {
 				group = g.Name
 			}
@@ -313,10 +312,16 @@ func (c *ownerCache) names(fi fs.FileInfo) (owner, group string, nlink uint64) {
 			c.users = make(map[uint32]string)
 			c.groups = make(map[uint32]string)
 		}
-		c.users[st.Uid], c.groups[st.Gid] = owner, group
+		c.users[st.uid], c.groups[st.gid] = owner, group
 		c.mu.Unlock()
 	}
-	return owner, group, uint64(st.Nlink)
+	return owner, group, st.nlink
+}
+
+// fileIDs are the numbers of a file that LIST and MLSD show or use.
+type fileIDs struct {
+	uid, gid        uint32
+	nlink, dev, ino uint64
 }
 
 // cmdMLST describes one path over the control connection (RFC 3659 §7.3).
