@@ -88,8 +88,20 @@ func dirNames(t *testing.T, dir string) []string {
 
 func TestAllWorkloads(t *testing.T) {
 	srv := ftptest.NewServer(t, nil)
+	ceilingFiles := func() []string {
+		var all []string
+		for _, dir := range []string{"/dev/shm", os.TempDir()} {
+			m, _ := filepath.Glob(filepath.Join(dir, "ftpbench-ceiling-*"))
+			all = append(all, m...)
+		}
+		return all
+	}
+	before := ceilingFiles()
 	// The server runs in this process: --pid samples our own memory.
 	results := runBench(t, benchArgs(t, srv, "-b", "all", "--pid", strconv.Itoa(os.Getpid()), "--quiet")...)
+	if after := ceilingFiles(); len(after) > len(before) {
+		t.Errorf("the ceiling left files behind: %q (before: %q)", after, before)
+	}
 	want := map[string]string{
 		"ceiling-sendfile": "MB/s", "ceiling-write": "MB/s", "ceiling-store": "MB/s",
 		"stor": "MB/s", "retr": "MB/s", "logins": "s", "stor-idle": "MB/s", "retr-idle": "MB/s",

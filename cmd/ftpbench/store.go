@@ -20,7 +20,7 @@ const storeReceiverArg = "--internal-store-receiver"
 // the bytes takes. It starts ftpbench again as that receiver, in a process
 // of its own as an FTP server is, sends it size bytes from b.wbuf as the
 // stor client does, and returns the seconds from the connection to the
-// receiver's answer that the file is written and closed.
+// receiver's answer that the file is written.
 func (b *bench) storeCeiling(size int64, dir string) (float64, error) {
 	exe, err := os.Executable()
 	if err != nil {
@@ -35,8 +35,13 @@ func (b *bench) storeCeiling(size int64, dir string) (float64, error) {
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("ceiling-store: %w", err)
 	}
-	defer cmd.Wait()
-	defer cmd.Process.Kill() // a no-op once it has exited
+	answered := false
+	defer func() {
+		if !answered {
+			cmd.Process.Kill()
+		}
+		cmd.Wait()
+	}()
 	lines := bufio.NewScanner(out)
 	if !lines.Scan() {
 		return 0, fmt.Errorf("ceiling-store: the receiver gave no address")
@@ -60,6 +65,7 @@ func (b *bench) storeCeiling(size int64, dir string) (float64, error) {
 		return 0, fmt.Errorf("ceiling-store: the receiver ended without an answer")
 	}
 	secs := time.Since(t0).Seconds()
+	answered = true
 	answer := lines.Text()
 	if n, err := strconv.ParseInt(answer, 10, 64); err != nil || n != size {
 		return 0, fmt.Errorf("ceiling-store: the receiver stored %q bytes, want %d", answer, size)
@@ -70,8 +76,10 @@ func (b *bench) storeCeiling(size int64, dir string) (float64, error) {
 // storeReceiverMain is the receiving end of ceiling-store: it listens on a
 // loopback port, prints the address, takes one connection, writes what it
 // reads to a new file in args[0], 512 KiB at a time (the reads and writes
-// of pure-ftpd and pier), closes and removes the file, and prints the byte
-// count, or an error. args[1] is the stall timeout.
+// of pure-ftpd and pier), and prints the byte count, or an error. The file
+// is removed as soon as it is made, so that nothing is left behind even if
+// the process is killed, and closed, which frees its pages, after the
+// answer. args[1] is the stall timeout.
 func storeReceiverMain(args []string) int {
 	if len(args) != 2 {
 		fmt.Println("error: want DIR TIMEOUT")
@@ -82,11 +90,9 @@ func storeReceiverMain(args []string) int {
 		fmt.Println("error:", err)
 		return 2
 	}
-	n, name, err := storeOne(args[0], timeout)
-	if name != "" {
-		// After the answer: the sender's clock stops at it, as an FTP
-		// client's at the 226 that follows the file's close.
-		defer os.Remove(name)
+	n, f, err := storeOne(args[0], timeout)
+	if f != nil {
+		defer f.Close()
 	}
 	if err != nil {
 		fmt.Println("error:", strings.ReplaceAll(err.Error(), "\n", " "))
@@ -96,30 +102,28 @@ func storeReceiverMain(args []string) int {
 	return 0
 }
 
-// storeOne takes one connection and stores it in a new file, which it
-// closes and names.
-func storeOne(dir string, timeout time.Duration) (n int64, name string, err error) {
+// storeOne takes one connection and stores it in a new, already removed,
+// file, which it returns open.
+func storeOne(dir string, timeout time.Duration) (n int64, f *os.File, err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, "", err
+		return 0, nil, err
 	}
 	defer ln.Close()
 	fmt.Println(ln.Addr())
 	ln.(*net.TCPListener).SetDeadline(time.Now().Add(timeout))
 	c, err := ln.Accept()
 	if err != nil {
-		return 0, "", err
+		return 0, nil, err
 	}
 	defer c.Close()
-	f, err := os.CreateTemp(dir, "ftpbench-ceiling-store-*")
+	f, err = os.CreateTemp(dir, "ftpbench-ceiling-store-*")
 	if err != nil {
-		return 0, "", err
+		return 0, nil, err
 	}
-	defer func() {
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}()
+	if err := os.Remove(f.Name()); err != nil {
+		return 0, f, err
+	}
 	st := stall{conn: c, timeout: timeout}
 	buf := make([]byte, 512<<10)
 	for {
@@ -127,15 +131,15 @@ func storeOne(dir string, timeout time.Duration) (n int64, name string, err erro
 		m, rerr := c.Read(buf)
 		if m > 0 {
 			if _, err := f.Write(buf[:m]); err != nil {
-				return n, f.Name(), err
+				return n, f, err
 			}
 			n += int64(m)
 		}
 		if rerr == io.EOF {
-			return n, f.Name(), nil
+			return n, f, nil
 		}
 		if rerr != nil {
-			return n, f.Name(), rerr
+			return n, f, rerr
 		}
 	}
 }
