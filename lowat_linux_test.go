@@ -13,27 +13,6 @@ import (
 	"time"
 )
 
-// tcpPair returns the two ends of a loopback TCP connection.
-func tcpPair(t *testing.T) (server *net.TCPConn, client net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err = net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close() })
-	c, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c.(*net.TCPConn), client
-}
-
 // wantLowat is the mark Linux keeps for uploadLowat: at most half of
 // tcp_rmem's largest receive buffer.
 func wantLowat(t *testing.T) int {
@@ -74,7 +53,7 @@ func raised(t *testing.T, server *net.TCPConn, timeout time.Duration) *meteredRe
 // timeout, but keeps sending, is slow, not stalled: every byte arrives.
 func TestUploadLowat(t *testing.T) {
 	const timeout = 600 * time.Millisecond
-	server, client := tcpPair(t)
+	server, client := loopbackPair(t)
 	r := raised(t, server, timeout)
 	var sent []byte
 	for i := range 18 { // a byte every sixth of the timeout, for three timeouts
@@ -101,7 +80,7 @@ func TestUploadLowat(t *testing.T) {
 // and they are in the file.
 func TestUploadLowatProgress(t *testing.T) {
 	const timeout = time.Minute // lowatWait: a second
-	server, client := tcpPair(t)
+	server, client := loopbackPair(t)
 	r := raised(t, server, timeout)
 	done := make(chan error, 1)
 	var got bytes.Buffer
@@ -137,7 +116,7 @@ func TestUploadLowatProgress(t *testing.T) {
 // its bytes kept.
 func TestUploadLowatStall(t *testing.T) {
 	const timeout = 300 * time.Millisecond
-	server, client := tcpPair(t)
+	server, client := loopbackPair(t)
 	r := raised(t, server, timeout)
 	if _, err := client.Write([]byte("abc")); err != nil {
 		t.Fatal(err)
@@ -162,7 +141,7 @@ func TestUploadLowatStall(t *testing.T) {
 // TestUploadLowatEOF: a small upload whose client closes at once ends at
 // once; the mark does not hold back the end of the data.
 func TestUploadLowatEOF(t *testing.T) {
-	server, client := tcpPair(t)
+	server, client := loopbackPair(t)
 	r := raised(t, server, time.Hour) // a hang fails the test by its own timeout
 	client.Write([]byte("small file"))
 	client.Close()
