@@ -231,7 +231,7 @@ func (l *lister) write(w io.Writer, vdir, name string, fi fs.FileInfo) error {
 		}
 		if st, ok := unixStat(e.Info); ok {
 			e.Dev, e.Ino, e.HasDevIno = st.dev, st.ino, true
-			e.UID, e.GID = st.uid, st.gid
+			e.UID, e.GID, e.HasOwner = st.uid, st.gid, true
 		}
 		b = listing.AppendMLSx(b, e, l.facts, l.loc)
 		*e = listing.MLSxEntry{}

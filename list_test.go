@@ -2,6 +2,7 @@ package pier_test
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pierftp/pier"
+	"github.com/pierftp/pier/auth"
+	"github.com/pierftp/pier/fsys/mem"
 	"github.com/pierftp/pier/ftptest"
 )
 
@@ -444,4 +448,36 @@ func TestLargeListing(t *testing.T) {
 			t.Errorf("STAT listed %d entries, want %d", got, n)
 		}
 	})
+}
+
+// TestMLSxNoOwner: a file system with no owners (here fsys/mem) gets no
+// unix.uid and unix.gid facts, rather than facts that claim root.
+func TestMLSxNoOwner(t *testing.T) {
+	t.Parallel()
+	fsys := mem.New()
+	if err := fsys.WriteFile("f", []byte("abc")); err != nil {
+		t.Fatal(err)
+	}
+	users := &auth.Virtual{}
+	if err := users.AddUser("u", auth.Account{Password: "p", FS: fsys, Perm: pier.ReadPerms}); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &pier.Server{Auth: users}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	c := ftptest.Dial(t, ln.Addr().String())
+	c.Login(t, "u", "p")
+	text := c.Expect(t, "MLST f", 250)
+	if !strings.Contains(text, "size=3;") {
+		t.Fatalf("MLST f = %q, want the size fact", text)
+	}
+	for _, fact := range []string{"unix.uid=", "unix.gid="} {
+		if strings.Contains(text, fact) {
+			t.Errorf("MLST f = %q: a %s fact for a file with no owner", text, fact)
+		}
+	}
 }

@@ -227,7 +227,7 @@ func TestAppendNlst(t *testing.T) {
 
 func TestNoAllocs(t *testing.T) {
 	ls := Entry{Name: "name", Info: &fileInfo{size: 10, mode: fs.ModeSymlink | fs.ModeSetuid | 0o755, mtime: recent}, LinkTarget: "t\r", Owner: "owner", Group: "group", Nlink: 3}
-	ml := MLSxEntry{Name: "name\n", Info: &fileInfo{size: 10, mode: fs.ModeDir | fs.ModeSticky | 0o755, mtime: recent}, Perm: "el", Unique: "fe00g1", UID: 1, GID: 2}
+	ml := MLSxEntry{Name: "name\n", Info: &fileInfo{size: 10, mode: fs.ModeDir | fs.ModeSticky | 0o755, mtime: recent}, Perm: "el", Unique: "fe00g1", UID: 1, GID: 2, HasOwner: true}
 	berlin := time.FixedZone("X", 3600)
 	buf := make([]byte, 0, 1024)
 	tests := []struct {

@@ -120,8 +120,11 @@ type MLSxEntry struct {
 	// Unique is the value of the unique fact, such as the device and inode
 	// numbers in hex; if empty the fact is left out.
 	Unique string
-	// UID and GID are the numeric owner and group.
+	// UID and GID are the numeric owner and group, shown when HasOwner is
+	// set: a file system that has no owners (a virtual one, or Windows)
+	// leaves the unix.uid and unix.gid facts out rather than claim root.
 	UID, GID uint32
+	HasOwner bool
 	// IsLink reports that the entry is a symbolic link, shown with the
 	// type OS.unix=symlink.
 	IsLink bool
@@ -201,7 +204,7 @@ func AppendMLSx(dst []byte, e *MLSxEntry, facts Facts, loc *time.Location) []byt
 			dst = append(dst, ';')
 		}
 	}
-	if facts&FactUnixGID != 0 {
+	if facts&FactUnixGID != 0 && e.HasOwner {
 		dst = append(dst, "unix.gid="...)
 		dst = strconv.AppendUint(dst, uint64(e.GID), 10)
 		dst = append(dst, ';')
@@ -211,7 +214,7 @@ func AppendMLSx(dst []byte, e *MLSxEntry, facts Facts, loc *time.Location) []byt
 		dst = appendUnixMode(dst, mode)
 		dst = append(dst, ';')
 	}
-	if facts&FactUnixUID != 0 {
+	if facts&FactUnixUID != 0 && e.HasOwner {
 		dst = append(dst, "unix.uid="...)
 		dst = strconv.AppendUint(dst, uint64(e.UID), 10)
 		dst = append(dst, ';')

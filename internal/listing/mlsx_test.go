@@ -68,7 +68,7 @@ func TestAppendMLSx(t *testing.T) {
 	}{
 		{
 			name:  "file all facts",
-			e:     MLSxEntry{Name: "a.txt", Info: file, Perm: "adfrw", Unique: "fe00g53ef", UID: 1000, GID: 100},
+			e:     MLSxEntry{Name: "a.txt", Info: file, Perm: "adfrw", Unique: "fe00g53ef", UID: 1000, GID: 100, HasOwner: true},
 			facts: AllFacts,
 			want:  "modify=20240509080503;perm=adfrw;size=1234;type=file;unique=fe00g53ef;unix.gid=100;unix.mode=0644;unix.uid=1000; a.txt\r\n",
 		},
@@ -147,9 +147,15 @@ func TestAppendMLSx(t *testing.T) {
 		},
 		{
 			name:  "max ids",
-			e:     MLSxEntry{Name: "a", Info: file, UID: 4294967295, GID: 0},
+			e:     MLSxEntry{Name: "a", Info: file, UID: 4294967295, GID: 0, HasOwner: true},
 			facts: FactUnixUID | FactUnixGID,
 			want:  "unix.gid=0;unix.uid=4294967295; a\r\n",
+		},
+		{
+			name:  "no owner known: the facts left out",
+			e:     MLSxEntry{Name: "a", Info: file},
+			facts: FactUnixUID | FactUnixGID | FactSize,
+			want:  "size=1234; a\r\n",
 		},
 	}
 	for _, tt := range tests {
@@ -295,13 +301,14 @@ func FuzzAppendMLSx(f *testing.F) {
 		perm = strings.Map(factValueRune, perm)
 		unique = strings.Map(factValueRune, unique)
 		e := MLSxEntry{
-			Name:   name,
-			Info:   &fileInfo{size: size, mode: fs.FileMode(mode), mtime: time.Unix(mtimeSec, 0)},
-			Perm:   perm,
-			Unique: unique,
-			UID:    uid,
-			GID:    gid,
-			IsLink: isLink,
+			Name:     name,
+			Info:     &fileInfo{size: size, mode: fs.FileMode(mode), mtime: time.Unix(mtimeSec, 0)},
+			Perm:     perm,
+			Unique:   unique,
+			UID:      uid,
+			GID:      gid,
+			HasOwner: uid%2 == 0,
+			IsLink:   isLink,
 		}
 		line := AppendMLSx(nil, &e, Facts(facts), time.UTC)
 		assertOneLine(t, line)
