@@ -4,6 +4,7 @@ package pier
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"os"
 	"strconv"
@@ -175,5 +176,45 @@ func TestKernelAtLeast(t *testing.T) {
 		if got := kernelAtLeast(tc.release, 5, 11); got != tc.want {
 			t.Errorf("kernelAtLeast(%q, 5, 11) = %v, want %v", tc.release, got, tc.want)
 		}
+	}
+}
+
+// TestUploadLowatTinyTimeout: with a data timeout far shorter than a look
+// at the queue takes, a wait that ends with bytes queued still reads them;
+// it does not spin on deadlines that pass before the read starts.
+func TestUploadLowatTinyTimeout(t *testing.T) {
+	server, client := loopbackPair(t)
+	r := raised(t, server, time.Nanosecond)
+	if _, err := client.Write([]byte("abc")); err != nil {
+		t.Fatal(err)
+	}
+	for start := time.Now(); ; time.Sleep(time.Millisecond) {
+		if q, err := queued(server); err != nil || q == 3 {
+			break
+		}
+		if time.Since(start) > time.Minute {
+			t.Fatal("the bytes never reached the receive queue")
+		}
+	}
+	// A wait that has just ended: the deadline passed, the bytes wait below
+	// the mark, the last data came now.
+	now := time.Now()
+	server.SetReadDeadline(now.Add(-time.Second))
+	r.renewed, r.lastData = now, now
+	done := make(chan string, 1)
+	go func() {
+		buf := make([]byte, 16)
+		n, err := r.Read(buf)
+		done <- fmt.Sprintf("%q %v", buf[:n], err)
+	}()
+	select {
+	case got := <-done:
+		if got != `"abc" <nil>` {
+			t.Errorf("Read = %s, want the queued bytes", got)
+		}
+	case <-time.After(10 * time.Second):
+		server.Close() // ends the loop, so the test can end
+		<-done
+		t.Fatal("the read did not return: the waits spin")
 	}
 }

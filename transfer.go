@@ -653,17 +653,25 @@ func (r *meteredReader) raiseLowat() {
 	}
 }
 
-// lowerLowat puts the low-water mark back to one byte, for good.
+// lowerLowat puts the low-water mark back to one byte, for good, and the
+// deadline to what it is without the mark.
 func (r *meteredReader) lowerLowat() {
 	r.lowat = false
 	setRcvLowat(r.tcp, 1)
+	if r.timeout <= 0 {
+		r.conn.SetReadDeadline(time.Time{})
+	}
 }
+
+// minLowatWait keeps a tiny data timeout from making the waits shorter
+// than the time it takes to look at the queue, which would spin.
+const minLowatWait = 10 * time.Millisecond
 
 // lowatWait is how long a read waits with the mark raised before it looks
 // for bytes below it.
 func (r *meteredReader) lowatWait() time.Duration {
 	if r.timeout > 0 {
-		return renewAfter(r.timeout)
+		return max(renewAfter(r.timeout), minLowatWait)
 	}
 	return time.Second
 }
@@ -693,8 +701,9 @@ func (r *meteredReader) Read(p []byte) (int, error) {
 	// what has come below the mark, or wait on until no byte has come for
 	// the stall timeout.
 	for err != nil && r.lowat && isTimeout(err) {
+		q, qerr := queued(r.tcp)
 		now := time.Now()
-		if q, qerr := queued(r.tcp); qerr != nil {
+		if qerr != nil {
 			r.lowerLowat() // blind below the mark: do without it
 		} else if q == 0 && r.timeout > 0 && now.Sub(r.lastData) >= r.timeout {
 			break // stalled
