@@ -21,9 +21,7 @@
 //	ceiling    no server: a file sent with sendfile over a loopback TCP socket,
 //	           and a buffer written over one, the most loopback carries; and
 //	           that buffer stored in a new file by a plain receiving process
-//	           (reads and writes of 512 KiB), what an upload costs (MB/s); and
-//	           that buffer stored in a new file by the receiver, the most an
-//	           upload can reach (MB/s)
+//	           (reads and writes of 512 KiB), what an upload costs (MB/s)
 //	stor       one client STORs --single-size bytes (MB/s)
 //	retr       one client RETRs that file back (MB/s)
 //	logins     -n clients connect and log in at once (seconds until all are in;
@@ -531,7 +529,7 @@ func printTable(w io.Writer, o *options, results []result) {
 			pss = humanBytes(r.ServerPSS)
 		}
 		scpu, ccpu := "-", "-"
-		if !strings.HasPrefix(r.Workload, "ceiling") { // no server, client and receiver in one process
+		if !strings.HasPrefix(r.Workload, "ceiling") { // no server; the receiver is this process or its child
 			ccpu = fmt.Sprintf("%.3f s", r.ClientCPU)
 			if r.ServerCPU != nil {
 				scpu = fmt.Sprintf("%.3f s", *r.ServerCPU)

@@ -46,6 +46,9 @@ func (b *bench) storeCeiling(size int64, dir string) (float64, error) {
 	if !lines.Scan() {
 		return 0, fmt.Errorf("ceiling-store: the receiver gave no address")
 	}
+	if msg, ok := strings.CutPrefix(lines.Text(), "error: "); ok {
+		return 0, fmt.Errorf("ceiling-store: the receiver: %s", msg)
+	}
 	c, err := net.DialTimeout("tcp", lines.Text(), b.o.timeout)
 	if err != nil {
 		return 0, fmt.Errorf("ceiling-store: %w", err)
@@ -67,6 +70,9 @@ func (b *bench) storeCeiling(size int64, dir string) (float64, error) {
 	secs := time.Since(t0).Seconds()
 	answered = true
 	answer := lines.Text()
+	if msg, ok := strings.CutPrefix(answer, "error: "); ok {
+		return 0, fmt.Errorf("ceiling-store: the receiver: %s", msg)
+	}
 	if n, err := strconv.ParseInt(answer, 10, 64); err != nil || n != size {
 		return 0, fmt.Errorf("ceiling-store: the receiver stored %q bytes, want %d", answer, size)
 	}

@@ -284,10 +284,7 @@ func (b *bench) ceiling() (out []result) {
 		store.setThroughput()
 		out = []result{send, write, store}
 	}()
-	dir := os.TempDir()
-	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
-		dir = "/dev/shm"
-	}
+	dir := ceilingDir()
 	f, err := os.CreateTemp(dir, "ftpbench-ceiling-*")
 	if err != nil {
 		send.fail(err)
@@ -339,6 +336,15 @@ func (b *bench) ceiling() (out []result) {
 	b.prog.add(1)
 	b.prog.end()
 	return nil
+}
+
+// ceilingDir is where the ceiling's files go: /dev/shm, tmpfs like the
+// data of compare.sh, where there is one. Tests point it elsewhere.
+var ceilingDir = func() string {
+	if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+		return "/dev/shm"
+	}
+	return os.TempDir()
 }
 
 // loopback times sending size bytes with fn over a fresh loopback TCP
