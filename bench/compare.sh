@@ -24,6 +24,9 @@ Usage: bash bench/compare.sh [--quick] [options]
   --filesize SIZE    file of each client in retr-many/stor-many (default 10M)
   --single-size SIZE single stor/retr size (default 1G; --quick: 64M)
   --entries LIST     listing folder sizes (default 10000,100000; --quick: 1000)
+  --idle N           after the rounds, pier alone: N clients log in and stay
+                     idle, for the memory target (default 10000; --quick:
+                     500; 0: skip)
   --servers LIST     comma list among vsftpd,proftpd,pure-ftpd,pyftpdlib,
                      fclairamb,pier,pier-tls (default: all)
   --out DIR          where benchmarks.md and benchmarks.svg go (default: docs)
@@ -59,6 +62,7 @@ while [ $# -gt 0 ]; do
 	--filesize) FILESIZE="$2"; shift ;;
 	--single-size) SINGLE="$2"; shift ;;
 	--entries) ENTRIES="$2"; shift ;;
+	--idle) IDLE="$2"; shift ;;
 	--servers) SERVERS="$2"; shift ;;
 	--out) OUT="$2"; shift ;;
 	--no-install) INSTALL=0 ;;
@@ -69,10 +73,13 @@ while [ $# -gt 0 ]; do
 	shift
 done
 if [ "$QUICK" = 1 ]; then
-	: "${ROUNDS:=1}" "${CLIENTS:=50}" "${FILESIZE:=1M}" "${SINGLE:=64M}" "${ENTRIES:=1000}"
+	: "${ROUNDS:=1}" "${CLIENTS:=50}" "${FILESIZE:=1M}" "${SINGLE:=64M}" "${ENTRIES:=1000}" "${IDLE:=500}"
 else
-	: "${ROUNDS:=3}" "${CLIENTS:=300}" "${FILESIZE:=10M}" "${SINGLE:=1G}" "${ENTRIES:=10000,100000}"
+	: "${ROUNDS:=3}" "${CLIENTS:=300}" "${FILESIZE:=10M}" "${SINGLE:=1G}" "${ENTRIES:=10000,100000}" "${IDLE:=10000}"
 fi
+case "$IDLE" in
+'' | *[!0-9]*) echo "compare.sh: --idle wants a number of clients, not $IDLE" >&2; exit 2 ;;
+esac
 
 if [ "$(id -u)" != 0 ]; then
 	echo "compare.sh: must run as root (installs packages, creates the user bench, starts servers)" >&2
@@ -570,6 +577,28 @@ run_one() { # server round
 	find "$DATA" -maxdepth 1 -name 'ftpbench-[0-9]*' -exec rm -rf {} + 2>/dev/null || true
 }
 
+# run_idle: pier alone, IDLE clients logged in at once and left idle, its
+# memory sampled (the target: no errors, under 150 MB). The chart reads
+# pier.idle.json.
+run_idle() {
+	local out="$RESULTS/pier.idle" rc=0
+	if ! start_server pier idle; then
+		say "  pier: could not start: $START_ERR"
+		FAILED_RUNS+=("pier, $IDLE idle clients: could not start: $START_ERR")
+		return 0
+	fi
+	say "  pier (pid $SERVER_PID, port ${PORT[pier]}): ftpbench logins -n $IDLE"
+	timeout --signal=INT "$RUN_TIMEOUT" "$BIN/ftpbench" -H 127.0.0.1 -P "${PORT[pier]}" -u "$BENCH_USER" \
+		-p "$BENCH_PASS" -b logins -n "$IDLE" --quiet --pid "$SERVER_PID" --json "$out.json" >"$out.txt" 2>&1 || rc=$?
+	stop_server "$SERVER_PID"
+	remove_cgroup
+	if [ "$rc" != 0 ]; then
+		say "  pier, $IDLE idle clients: ftpbench exit status $rc (see $out.txt)"
+		FAILED_RUNS+=("pier, $IDLE idle clients: ftpbench exit status $rc (see $out.txt)")
+	fi
+	sed 's/^/    /' "$out.txt" | tee -a "$LOG" >&2
+}
+
 # ---------------------------------------------------------------- main
 say "results in $RESULTS"
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -620,6 +649,10 @@ for r in $(seq 1 "$ROUNDS"); do
 		run_one "$s" "$r"
 	done
 done
+if [ "$IDLE" -gt 0 ] && wanted pier && [ -z "${SKIP[pier]:-}" ]; then
+	say "idle clients: $IDLE"
+	run_idle
+fi
 
 # ---------------------------------------------------------------- report
 mkdir -p "$OUT"

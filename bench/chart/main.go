@@ -86,10 +86,36 @@ type summary struct {
 	units   map[string]string           // workload -> unit
 	cells   map[string]map[string]*cell // server -> workload -> cell
 	ceiling map[string]*cell            // ceiling workload -> cell
+	idle    map[string]result           // server -> its logins of SERVER.idle.json
 	rounds  int
 }
 
 var fileName = regexp.MustCompile(`^(.+)-r([0-9]+)\.json$`)
+
+// loadIdle reads every SERVER.idle.json in dir: the many idle clients
+// compare.sh logs in once, after the rounds (its --idle).
+func loadIdle(dir string, s *summary) error {
+	names, err := filepath.Glob(filepath.Join(dir, "*.idle.json"))
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		var rows []result
+		if err := json.Unmarshal(data, &rows); err != nil {
+			return fmt.Errorf("%s: %v", name, err)
+		}
+		for _, r := range rows {
+			if r.Workload == "logins" {
+				s.idle[strings.TrimSuffix(filepath.Base(name), ".idle.json")] = r
+			}
+		}
+	}
+	return nil
+}
 
 // load reads every SERVER-rROUND.json in dir.
 func load(dir string) (*summary, error) {
@@ -97,7 +123,11 @@ func load(dir string) (*summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &summary{units: map[string]string{}, cells: map[string]map[string]*cell{}, ceiling: map[string]*cell{}}
+	s := &summary{units: map[string]string{}, cells: map[string]map[string]*cell{}, ceiling: map[string]*cell{},
+		idle: map[string]result{}}
+	if err := loadIdle(dir, s); err != nil {
+		return nil, err
+	}
 	for _, name := range names {
 		m := fileName.FindStringSubmatch(filepath.Base(name))
 		if m == nil {
@@ -799,6 +829,11 @@ var targets = []target{
 		workloads: func(w string) bool { return strings.HasPrefix(w, "list-") || strings.HasPrefix(w, "mlsd-") }},
 }
 
+// idleLimitMB is the most memory (resident set, 10^6 bytes) the
+// highlighted server may hold with compare.sh's --idle clients logged in
+// (issue 7: 10,000 of them under 150 MB).
+const idleLimitMB = 150
+
 // flatListingMiB is how much more memory the highlighted server may hold
 // after listing the largest folder than after listing the smallest: a
 // folder of 100,000 entries held in memory would take tens of MiB.
@@ -944,6 +979,27 @@ func writeTargets(b *strings.Builder, s *summary, highlight string, peers, workl
 		r.against = fmt.Sprintf("%.1f MiB resident after %d entries", a, sn)
 		r.ratio, r.overlap = "–", "–"
 		verdict(r, z-a <= flatListingMiB, "memory")
+	}
+	// many idle clients, one run: every login made, the server's resident
+	// set under idleLimitMB
+	if ir, ok := s.idle[highlight]; ok {
+		r := row{target: fmt.Sprintf("many idle logged-in clients: no errors, under %d MB", idleLimitMB),
+			workload: fmt.Sprintf("%d logged in, idle (one run)", ir.Clients),
+			against:  fmt.Sprintf("%d MB", idleLimitMB), overlap: "–"}
+		mb := float64(ir.ServerRSS) / 1e6
+		r.value = fmt.Sprintf("%.1f MiB (%.0f MB) resident", float64(ir.ServerRSS)/(1<<20), mb)
+		r.ratio = fmt.Sprintf("%.2f", mb/idleLimitMB)
+		switch {
+		case ir.Errors > 0:
+			r.value = fmt.Sprintf("%d errors", ir.Errors)
+			r.ratio = "–"
+			verdict(r, false, "errors")
+		case ir.ServerRSS <= 0:
+			r.value, r.ratio = "not measured", "–"
+			verdict(r, false, "memory not measured")
+		default:
+			verdict(r, mb <= idleLimitMB, "memory")
+		}
 	}
 	if len(rows) == 0 && len(unchecked) == 0 {
 		return

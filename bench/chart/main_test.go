@@ -295,3 +295,27 @@ func TestCPU(t *testing.T) {
 		"| 300 × STOR | 0.600 + 0.060 | – | 1.50 + 0.300 |",
 	)
 }
+
+// TestTargetsIdle: the many idle clients of pier.idle.json, under the
+// memory limit with no errors, over it, and with errors.
+func TestTargetsIdle(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		r    result
+		want []string
+	}{
+		{"met", result{Workload: "logins", Clients: 10000, Value: 0.8, Unit: "s", ServerRSS: 128 << 20},
+			[]string{"| many idle logged-in clients: no errors, under 150 MB | 10000 logged in, idle (one run) | 128.0 MiB (134 MB) resident | 150 MB | 0.89 | – | met |"}},
+		{"too much memory", result{Workload: "logins", Clients: 10000, Value: 0.8, Unit: "s", ServerRSS: 150 << 20},
+			[]string{"| 150.0 MiB (157 MB) resident | 150 MB | 1.05 | – | **missed** |", "Missed: 10000 logged in, idle (one run) (memory)."}},
+		{"errors", result{Workload: "logins", Clients: 10000, Value: 0.8, Unit: "s", ServerRSS: 10 << 20, Errors: 3, Error: "refused"},
+			[]string{"| 3 errors | 150 MB | – | – | **missed** |", "Missed: 10000 logged in, idle (one run) (errors)."}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeResults(t, dir, "pier-r1.json", []result{{Workload: "logins", Clients: 300, Value: 0.03, Unit: "s"}})
+			writeResults(t, dir, "pier.idle.json", []result{tc.r})
+			wantLines(t, markdownOf(t, dir), tc.want...)
+		})
+	}
+}
