@@ -15,6 +15,8 @@ import (
 
 	"github.com/jlaffaye/ftp"
 	"github.com/pierftp/pier"
+	"github.com/pierftp/pier/auth"
+	"github.com/pierftp/pier/fsys/mem"
 	"github.com/pierftp/pier/ftptest"
 )
 
@@ -291,4 +293,24 @@ func tail(b []byte) []byte {
 		return b[len(b)-200:]
 	}
 	return b
+}
+
+// memSetup makes an fsys/mem file system holding name with data, a
+// read-only virtual user "u" (password "p") on it, and a loopback
+// listener for the server to serve.
+func memSetup(t *testing.T, name string, data []byte) (*auth.Virtual, net.Listener) {
+	t.Helper()
+	fsys := mem.New()
+	if err := fsys.WriteFile(name, data); err != nil {
+		t.Fatal(err)
+	}
+	users := &auth.Virtual{}
+	if err := users.AddUser("u", auth.Account{Password: "p", FS: fsys, Perm: pier.ReadPerms}); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return users, ln
 }

@@ -2,7 +2,6 @@ package pier_test
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,8 +12,6 @@ import (
 	"time"
 
 	"github.com/pierftp/pier"
-	"github.com/pierftp/pier/auth"
-	"github.com/pierftp/pier/fsys/mem"
 	"github.com/pierftp/pier/ftptest"
 )
 
@@ -454,18 +451,7 @@ func TestLargeListing(t *testing.T) {
 // unix.uid and unix.gid facts, rather than facts that claim root.
 func TestMLSxNoOwner(t *testing.T) {
 	t.Parallel()
-	fsys := mem.New()
-	if err := fsys.WriteFile("f", []byte("abc")); err != nil {
-		t.Fatal(err)
-	}
-	users := &auth.Virtual{}
-	if err := users.AddUser("u", auth.Account{Password: "p", FS: fsys, Perm: pier.ReadPerms}); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	users, ln := memSetup(t, "f", []byte("abc"))
 	srv := &pier.Server{Auth: users}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })

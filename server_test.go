@@ -14,7 +14,6 @@ import (
 
 	"github.com/pierftp/pier"
 	"github.com/pierftp/pier/auth"
-	"github.com/pierftp/pier/fsys/mem"
 	"github.com/pierftp/pier/ftptest"
 )
 
@@ -422,18 +421,7 @@ func TestBanDisabled(t *testing.T) {
 // what is left, and returns nil.
 func TestServeContext(t *testing.T) {
 	t.Parallel()
-	fsys := mem.New()
-	if err := fsys.WriteFile("big", make([]byte, 64<<20)); err != nil {
-		t.Fatal(err)
-	}
-	users := &auth.Virtual{}
-	if err := users.AddUser("u", auth.Account{Password: "p", FS: fsys, Perm: pier.ReadPerms}); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	users, ln := memSetup(t, "big", make([]byte, 64<<20))
 	srv := &pier.Server{Auth: users}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
