@@ -50,6 +50,7 @@ CLIENTS=""
 FILESIZE=""
 SINGLE=""
 ENTRIES=""
+IDLE=""
 SERVERS="vsftpd,proftpd,pure-ftpd,pyftpdlib,fclairamb,pier,pier-tls"
 OUT=""
 INSTALL=1
@@ -593,9 +594,12 @@ run_idle() {
 	stop_server "$SERVER_PID"
 	remove_cgroup
 	if [ "$rc" != 0 ]; then
-		say "  pier, $IDLE idle clients: ftpbench exit status $rc (see $out.txt)"
-		FAILED_RUNS+=("pier, $IDLE idle clients: ftpbench exit status $rc (see $out.txt)")
+		local why
+		why=$(grep -oE '(error|panic|fatal)[: ].*' "$out.txt" | sed 's/[[:space:]]*$//' | sort -u | head -n 3 | tr '\n' ';')
+		say "  pier, $IDLE idle clients: ftpbench exit status $rc: ${why:-see $out.txt}"
+		FAILED_RUNS+=("pier, $IDLE idle clients: ftpbench exit status $rc: ${why:-see $out.txt}")
 	fi
+	[ -s "$out.json" ] || { say "  pier, $IDLE idle clients: no results"; rm -f "$out.json"; }
 	sed 's/^/    /' "$out.txt" | tee -a "$LOG" >&2
 }
 
@@ -717,7 +721,7 @@ cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 	echo "## Commands"
 	echo
 	echo '```sh'
-	echo "bash bench/compare.sh$([ "$QUICK" = 1 ] && echo " --quick") --rounds $ROUNDS --clients $CLIENTS --filesize $FILESIZE --single-size $SINGLE --entries $ENTRIES"
+	echo "bash bench/compare.sh$([ "$QUICK" = 1 ] && echo " --quick") --rounds $ROUNDS --clients $CLIENTS --filesize $FILESIZE --single-size $SINGLE --entries $ENTRIES --idle $IDLE"
 	echo "# once a round, no server (loopback ceiling):"
 	echo "ftpbench -u bench -p bench -b ceiling -n 1 --single-size $SINGLE --json ceiling-rR.json"
 	echo "# against each server in turn:"
@@ -725,6 +729,10 @@ cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 		[ -n "${SKIP[$s]:-}" ] && continue
 		echo "ftpbench $(bench_args "$s") --pid PID$([ "$CG_USED" = 1 ] && echo " --cgroup CGROUP") --json $s-rR.json"
 	done
+	if [ "$IDLE" -gt 0 ] && wanted pier; then
+		echo "# after the rounds, pier alone:"
+		echo "ftpbench -H 127.0.0.1 -P ${PORT[pier]} -u bench -p bench -b logins -n $IDLE --quiet --pid PID --json pier.idle.json"
+	fi
 	echo '```'
 	echo
 	cat "$RESULTS/tables.md"

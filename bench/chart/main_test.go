@@ -215,7 +215,7 @@ func TestTargets(t *testing.T) {
 		"| LIST 10000 entries | 0.0100 s | vsftpd 0.0050 s | 2.00 | no | **missed** |",
 		"pier passes 1 of 4 checks here. Missed: RETR, 1 client (vs vsftpd); RETR, 1 client (80 % of the ceiling); LIST 10000 entries (vs vsftpd).",
 		// no pyftpdlib in the fixture: the memory target has nothing to compare with
-		"Not checked: memory, 300 logged in (pyftpdlib has no result).",
+		"Not checked: memory, 300 logged in (pyftpdlib has no result); 10000 idle logged-in clients (no result: compare.sh --idle).",
 	)
 }
 
@@ -247,7 +247,7 @@ func TestTargetsNoResult(t *testing.T) {
 	})
 	wantLines(t, markdownOf(t, dir),
 		"| 300 × STOR | no result | – | – | – | **missed** |",
-		"pier passes 1 of 2 checks here. Missed: 300 × STOR (no result). Not checked: RETR, 1 client (no loopback ceiling measured).",
+		"pier passes 1 of 2 checks here. Missed: 300 × STOR (no result). Not checked: RETR, 1 client (no loopback ceiling measured); 10000 idle logged-in clients (no result: compare.sh --idle).",
 	)
 }
 
@@ -305,11 +305,13 @@ func TestTargetsIdle(t *testing.T) {
 		want []string
 	}{
 		{"met", result{Workload: "logins", Clients: 10000, Value: 0.8, Unit: "s", ServerRSS: 128 << 20},
-			[]string{"| many idle logged-in clients: no errors, under 150 MB | 10000 logged in, idle (one run) | 128.0 MiB (134 MB) resident | 150 MB | 0.89 | – | met |"}},
+			[]string{"| 10000 idle logged-in clients: no errors, under 150 MB | logins, then idle (one run) | 128.0 MiB (134.2 MB) resident | 150 MB | 0.89 | – | met |"}},
 		{"too much memory", result{Workload: "logins", Clients: 10000, Value: 0.8, Unit: "s", ServerRSS: 150 << 20},
-			[]string{"| 150.0 MiB (157 MB) resident | 150 MB | 1.05 | – | **missed** |", "Missed: 10000 logged in, idle (one run) (memory)."}},
+			[]string{"| 150.0 MiB (157.3 MB) resident | 150 MB | 1.05 | – | **missed** |", "Missed: logins, then idle (one run) (memory)."}},
 		{"errors", result{Workload: "logins", Clients: 10000, Value: 0.8, Unit: "s", ServerRSS: 10 << 20, Errors: 3, Error: "refused"},
-			[]string{"| 3 errors | 150 MB | – | – | **missed** |", "Missed: 10000 logged in, idle (one run) (errors)."}},
+			[]string{"| 3 failed: refused | 150 MB | – | – | **missed** |", "Missed: logins, then idle (one run) (errors)."}},
+		{"too few clients", result{Workload: "logins", Clients: 500, Value: 0.05, Unit: "s", ServerRSS: 10 << 20},
+			[]string{"; 10000 idle logged-in clients (only 500 logged in)."}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -318,4 +320,17 @@ func TestTargetsIdle(t *testing.T) {
 			wantLines(t, markdownOf(t, dir), tc.want...)
 		})
 	}
+	t.Run("no result", func(t *testing.T) {
+		dir := t.TempDir()
+		writeResults(t, dir, "pier-r1.json", []result{{Workload: "logins", Clients: 300, Value: 0.03, Unit: "s"}})
+		wantLines(t, markdownOf(t, dir), "Not checked: 300 logins (no peer has a result); 10000 idle logged-in clients (no result: compare.sh --idle).")
+	})
+	t.Run("cut short", func(t *testing.T) {
+		dir := t.TempDir()
+		writeResults(t, dir, "pier-r1.json", []result{{Workload: "logins", Clients: 300, Value: 0.03, Unit: "s"}})
+		if err := os.WriteFile(filepath.Join(dir, "pier.idle.json"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		wantLines(t, markdownOf(t, dir), "| 1 failed: pier.idle.json: unexpected end of JSON input |", "Missed: logins, then idle (one run) (errors).")
+	})
 }

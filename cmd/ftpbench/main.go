@@ -99,6 +99,19 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// filesNeeded estimates the descriptors the workloads need: one a client
+// for its control connection, another for its data connection in the
+// workloads that transfer, and some to spare.
+func filesNeeded(o *options) uint64 {
+	perClient := 1
+	for _, w := range o.workloads {
+		if w != "logins" && w != "quit" && w != "ceiling" {
+			perClient = 2
+		}
+	}
+	return uint64(perClient*o.clients + 64)
+}
+
 // allWorkloads lists the workloads in the order "all" runs them.
 var allWorkloads = []string{
 	"ceiling", "stor", "retr", "logins", "stor-idle", "retr-idle",
@@ -383,7 +396,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if lim, err := raiseNoFile(); err != nil {
 		b.logf("cannot raise the open-file limit: %v", err)
-	} else if need := uint64(2*o.clients + 64); lim < need {
+	} else if need := filesNeeded(o); lim < need {
 		b.logf("warning: the open-file limit is %d, %d clients need about %d", lim, o.clients, need)
 	}
 	if o.pid != 0 {

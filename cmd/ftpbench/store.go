@@ -62,6 +62,12 @@ func (b *bench) storeCeiling(size int64, dir string) (float64, error) {
 	}
 	c.Close()
 	if err != nil {
+		// The receiver failing is the likely cause: its answer says why.
+		if lines.Scan() {
+			if msg, ok := strings.CutPrefix(lines.Text(), "error: "); ok {
+				return 0, fmt.Errorf("ceiling-store: the receiver: %s", msg)
+			}
+		}
 		return 0, fmt.Errorf("ceiling-store: after %d bytes: %w", sent, err)
 	}
 	if !lines.Scan() {
