@@ -548,6 +548,24 @@ bench_args() { # server -> ftpbench arguments (without --pid/--json)
 }
 
 FAILED_RUNS=()
+
+# finish_run LABEL RC OUT: stops the server of a run, records why ftpbench
+# failed (RC, the errors in OUT.txt), drops an empty OUT.json and shows the
+# output.
+finish_run() {
+	local label=$1 rc=$2 out=$3
+	stop_server "$SERVER_PID"
+	remove_cgroup
+	if [ "$rc" != 0 ]; then
+		local why
+		why=$(grep -oE '(error|panic|fatal)[: ].*' "$out.txt" | sed 's/[[:space:]]*$//' | sort -u | head -n 3 | tr '\n' ';')
+		say "  $label: ftpbench exit status $rc: ${why:-see $out.txt}"
+		FAILED_RUNS+=("$label: ftpbench exit status $rc: ${why:-see $out.txt}")
+	fi
+	[ -s "$out.json" ] || { say "  $label: no results"; rm -f "$out.json"; }
+	sed 's/^/    /' "$out.txt" | tee -a "$LOG" >&2
+}
+
 run_one() { # server round
 	local s=$1 r=$2 out="$RESULTS/$1-r$2" rc=0
 	if [ -n "${SKIP[$s]:-}" ]; then
@@ -564,16 +582,7 @@ run_one() { # server round
 	# shellcheck disable=SC2046
 	timeout --signal=INT "$RUN_TIMEOUT" "$BIN/ftpbench" $(bench_args "$s") --pid "$SERVER_PID" "${cg[@]}" \
 		--json "$out.json" >"$out.txt" 2>&1 || rc=$?
-	stop_server "$SERVER_PID"
-	remove_cgroup
-	if [ "$rc" != 0 ]; then
-		local why
-		why=$(grep -oE '(error|panic|fatal)[: ].*' "$out.txt" | sed 's/[[:space:]]*$//' | sort -u | head -n 3 | tr '\n' ';')
-		say "  $s: ftpbench exit status $rc: ${why:-see $out.txt}"
-		FAILED_RUNS+=("$s round $r: ftpbench exit status $rc: ${why:-see $out.txt}")
-	fi
-	[ -s "$out.json" ] || { say "  $s: no results"; rm -f "$out.json"; }
-	sed 's/^/    /' "$out.txt" | tee -a "$LOG" >&2
+	finish_run "$s round $r" "$rc" "$out"
 	# leftovers of an interrupted run
 	find "$DATA" -maxdepth 1 -name 'ftpbench-[0-9]*' -exec rm -rf {} + 2>/dev/null || true
 }
@@ -591,16 +600,7 @@ run_idle() {
 	say "  pier (pid $SERVER_PID, port ${PORT[pier]}): ftpbench logins -n $IDLE"
 	timeout --signal=INT "$RUN_TIMEOUT" "$BIN/ftpbench" -H 127.0.0.1 -P "${PORT[pier]}" -u "$BENCH_USER" \
 		-p "$BENCH_PASS" -b logins -n "$IDLE" --quiet --pid "$SERVER_PID" --json "$out.json" >"$out.txt" 2>&1 || rc=$?
-	stop_server "$SERVER_PID"
-	remove_cgroup
-	if [ "$rc" != 0 ]; then
-		local why
-		why=$(grep -oE '(error|panic|fatal)[: ].*' "$out.txt" | sed 's/[[:space:]]*$//' | sort -u | head -n 3 | tr '\n' ';')
-		say "  pier, $IDLE idle clients: ftpbench exit status $rc: ${why:-see $out.txt}"
-		FAILED_RUNS+=("pier, $IDLE idle clients: ftpbench exit status $rc: ${why:-see $out.txt}")
-	fi
-	[ -s "$out.json" ] || { say "  pier, $IDLE idle clients: no results"; rm -f "$out.json"; }
-	sed 's/^/    /' "$out.txt" | tee -a "$LOG" >&2
+	finish_run "pier, $IDLE idle clients" "$rc" "$out"
 }
 
 # ---------------------------------------------------------------- main
