@@ -334,6 +334,22 @@ func (s *stall) touch() {
 	}
 }
 
+// fill writes size bytes to dc, repeating buf, returning the count written;
+// drain's counterpart.
+func fill(dc net.Conn, size int64, buf []byte, timeout time.Duration) (int64, error) {
+	st := stall{conn: dc, timeout: timeout}
+	var n int64
+	for n < size {
+		st.touch()
+		m, err := dc.Write(buf[:min(int64(len(buf)), size-n)])
+		n += int64(m)
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
 // drain reads a data connection to its end into buf, returning the count.
 func drain(dc net.Conn, buf []byte, timeout time.Duration) (int64, error) {
 	st := stall{conn: dc, timeout: timeout}
@@ -381,20 +397,10 @@ func (c *client) stor(name string, size int64, buf []byte) error {
 	if err != nil {
 		return err
 	}
-	st := stall{conn: dc, timeout: c.b.o.timeout}
-	for left := size; left > 0; {
-		chunk := buf
-		if int64(len(chunk)) > left {
-			chunk = chunk[:left]
-		}
-		st.touch()
-		m, err := dc.Write(chunk)
-		left -= int64(m)
-		if err != nil {
-			dc.Close()
-			c.reply()
-			return fmt.Errorf("%s: after %d bytes: %w", cmd, size-left, err)
-		}
+	if n, err := fill(dc, size, buf, c.b.o.timeout); err != nil {
+		dc.Close()
+		c.reply()
+		return fmt.Errorf("%s: after %d bytes: %w", cmd, n, err)
 	}
 	if err := dc.Close(); err != nil {
 		c.reply()

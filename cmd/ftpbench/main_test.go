@@ -256,3 +256,19 @@ func TestCPU(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreReceiverBadInput: the receiving process refuses wrong arguments,
+// and a receiver that cannot store says why, which ceiling-store reports
+// instead of a bare connection error.
+func TestStoreReceiverBadInput(t *testing.T) {
+	for _, args := range [][]string{nil, {"/tmp"}, {"/tmp", "soon"}, {"/tmp", "1s", "extra"}} {
+		if code := storeReceiverMain(args); code != 2 {
+			t.Errorf("storeReceiverMain(%q) = %d, want 2", args, code)
+		}
+	}
+	b := &bench{o: &options{timeout: 10 * time.Second}, wbuf: make([]byte, 64<<10)}
+	_, err := b.storeCeiling(4<<20, filepath.Join(t.TempDir(), "missing"))
+	if err == nil || !strings.Contains(err.Error(), "ceiling-store: the receiver:") {
+		t.Errorf("storing into a missing folder: error %v, want the receiver's", err)
+	}
+}

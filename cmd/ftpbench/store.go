@@ -54,12 +54,7 @@ func (b *bench) storeCeiling(size int64, dir string) (float64, error) {
 		return 0, fmt.Errorf("ceiling-store: %w", err)
 	}
 	t0 := time.Now()
-	var sent int64
-	for sent < size && err == nil {
-		var m int
-		m, err = c.Write(b.wbuf[:min(int64(len(b.wbuf)), size-sent)])
-		sent += int64(m)
-	}
+	sent, err := fill(c, size, b.wbuf, b.o.timeout)
 	c.Close()
 	if err != nil {
 		// The receiver failing is the likely cause: its answer says why.

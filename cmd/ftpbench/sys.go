@@ -319,15 +319,7 @@ func (b *bench) ceiling() (out []result) {
 	send.fail(err)
 	b.prog.add(1)
 	write.Seconds, err = b.loopback(size, func(c *net.TCPConn) (int64, error) {
-		var n int64
-		for n < size {
-			m, err := c.Write(b.wbuf[:min(int64(len(b.wbuf)), size-n)])
-			n += int64(m)
-			if err != nil {
-				return n, err
-			}
-		}
-		return n, nil
+		return fill(c, size, b.wbuf, b.o.timeout)
 	})
 	write.fail(err)
 	b.prog.add(1)
