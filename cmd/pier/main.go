@@ -10,6 +10,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -59,6 +60,7 @@ type options struct {
 	timeout                                 int
 	banner, encoding, logFormat             string
 	usersFile                               string
+	configFile                              string
 	readLimit, writeLimit                   string
 	banAfter                                int
 	banTime                                 time.Duration
@@ -108,6 +110,7 @@ func newFlagSet(o *options) *pflag.FlagSet {
 	fs.StringVar(&o.totalReadLimit, "total-read-limit", "0", "most bytes per second all uploads together may take (`RATE`); 0: no limit")
 	fs.StringVar(&o.totalWriteLimit, "total-write-limit", "0", "most bytes per second all downloads together may take (`RATE`); 0: no limit")
 	fs.StringVar(&o.usersFile, "users-file", "", "read accounts from `FILE` (lines name:hash:perms:home; make hashes with \"pier passwd\") instead of -u/-P or anonymous")
+	fs.StringVarP(&o.configFile, "config", "c", "", "read settings from `FILE`: lines name = value, names as the long flags here; flags on the command line win")
 	fs.BoolVarP(&o.help, "help", "h", false, "show this help and exit")
 	return fs
 }
@@ -173,6 +176,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pier: unexpected argument %q (see pier --help)\n", fs.Arg(0))
 		return 2
 	}
+	var warnings []string
+	if o.configFile != "" {
+		var err error
+		if warnings, err = applyConfigFile(fs, o.configFile); err != nil {
+			fmt.Fprintf(stderr, "pier: %v\n", err)
+			return 2
+		}
+	}
 	srv, cfg, err := configure(&o, fs, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "pier: %v\n", err)
@@ -182,6 +193,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
+	cfg.warnings = warnings
 	return serve(srv, cfg)
 }
 
@@ -197,6 +209,8 @@ type config struct {
 	// implicitAddr is the implicit-FTPS listen address, "" if off.
 	implicitAddr string
 	reloader     *tlscert.Reloader
+	// warnings are logged at start (from the configuration file).
+	warnings []string
 }
 
 // configureTLS checks the TLS flags and builds the TLS configuration; nil
@@ -347,8 +361,8 @@ func configure(o *options, fs *pflag.FlagSet, stderr io.Writer) (*pier.Server, *
 	if o.write {
 		perm = pier.AllPerms
 	}
-	if o.usersFile != "" && (o.username != "" || fs.Changed("password") || o.write) {
-		return nil, nil, usagef("--users-file excludes --username, --password and --write (permissions come from the file)")
+	if o.usersFile != "" && (o.username != "" || fs.Changed("password") || o.write || fs.Changed("directory")) {
+		return nil, nil, usagef("--users-file excludes --username, --password, --write and --directory (homes and permissions come from the file)")
 	}
 	users := &auth.Virtual{}
 	cfg := &config{addr: addr, dir: dir, logger: logger, write: o.write, o: o, reloader: reloader}
@@ -541,9 +555,16 @@ func serve(srv *pier.Server, cfg *config) int {
 	case !cfg.anonymous:
 		who = "user " + cfg.user
 	}
+	servedDir := cfg.dir
+	if cfg.o.usersFile != "" {
+		servedDir = "each account's home, from the users file"
+	}
 	nat := "none"
 	if srv.PublicAddr.IsValid() {
 		nat = srv.PublicAddr.String()
+	}
+	for _, w := range cfg.warnings {
+		log.Warn(w)
 	}
 	if cfg.write && cfg.anonymous {
 		log.Warn("write permission granted to anonymous users: anyone can upload, change and delete files")
@@ -551,7 +572,7 @@ func serve(srv *pier.Server, cfg *config) int {
 	log.Info("starting pier FTP server",
 		"version", versionString(),
 		"listen", ln.Addr().String(),
-		"directory", cfg.dir,
+		"directory", servedDir,
 		"login", who,
 		"write", cfg.write,
 		"passive_ports", srv.PassivePorts.String(),
@@ -565,6 +586,7 @@ func serve(srv *pier.Server, cfg *config) int {
 		"ban_time", cfg.o.banTime.String(),
 		"read_limit", srv.ReadLimit,
 		"write_limit", srv.WriteLimit,
+		"config", cmp.Or(cfg.o.configFile, "none"),
 		"pid", os.Getpid(),
 	)
 	if cfg.o.iface == "" {

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -155,10 +157,7 @@ func TestDaemon(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "pier")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := pierBinary(t)
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "hello.txt"), []byte("hi\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -257,6 +256,40 @@ func TestDaemon(t *testing.T) {
 	}
 }
 
+// binary is the pier command, built once for the tests that run it.
+var binary struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
+// pierBinary builds pier (once) and returns the path of the binary.
+func pierBinary(t *testing.T) string {
+	t.Helper()
+	binary.once.Do(func() {
+		if binary.dir, binary.err = os.MkdirTemp("", "pier-test-bin-"); binary.err != nil {
+			return
+		}
+		binary.path = filepath.Join(binary.dir, "pier")
+		if out, err := exec.Command("go", "build", "-o", binary.path, ".").CombinedOutput(); err != nil {
+			binary.err = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if binary.err != nil {
+		t.Fatal(binary.err)
+	}
+	return binary.path
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binary.dir != "" {
+		os.RemoveAll(binary.dir)
+	}
+	os.Exit(code)
+}
+
 func freePort(t *testing.T) int {
 	t.Helper()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
@@ -292,7 +325,7 @@ func TestPasswdAndUsersFile(t *testing.T) {
 	os.WriteFile(users, []byte("alice:"+hash+":elradfmwMT:"+dir+"\n"), 0o600)
 	var o options
 	fs := newFlagSet(&o)
-	if err := fs.Parse([]string{"--users-file", users, "-d", dir}); err != nil {
+	if err := fs.Parse([]string{"--users-file", users}); err != nil {
 		t.Fatal(err)
 	}
 	srv, _, err := configure(&o, fs, io.Discard)
@@ -306,7 +339,7 @@ func TestPasswdAndUsersFile(t *testing.T) {
 		t.Fatal("anonymous logs in though the users file has no anonymous line")
 	}
 
-	for _, args := range [][]string{{"--users-file", users, "-u", "x", "-P", "y"}, {"--users-file", users, "-w"}, {"--users-file", filepath.Join(dir, "none")}} {
+	for _, args := range [][]string{{"--users-file", users, "-u", "x", "-P", "y"}, {"--users-file", users, "-w"}, {"--users-file", users, "-d", dir}, {"--users-file", filepath.Join(dir, "none")}} {
 		var stderr bytes.Buffer
 		if code := run(args, io.Discard, &stderr); code != 2 {
 			t.Errorf("%v: exit %d (%s)", args, code, stderr.String())
@@ -324,10 +357,7 @@ func TestDualStackDefault(t *testing.T) {
 	} else {
 		ln.Close()
 	}
-	bin := filepath.Join(t.TempDir(), "pier")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := pierBinary(t)
 	port := freePort(t)
 	cmd := exec.Command(bin, "-p", strconv.Itoa(port), "-d", t.TempDir())
 	if err := cmd.Start(); err != nil {
@@ -365,10 +395,7 @@ func TestSIGHUPReloadsCertificate(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	first := writeCertPair(t, certFile, keyFile)
-	bin := filepath.Join(t.TempDir(), "pier")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := pierBinary(t)
 	cmd := exec.Command(bin, "-i", "127.0.0.1", "-p", strconv.Itoa(freePort(t)), "-d", dir, "--tls", "--certfile", certFile, "--keyfile", keyFile)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

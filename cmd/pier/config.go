@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// A configuration file (--config FILE) holds the same settings as the
+// flags, one a line, by the flag's long name:
+//
+//	# pier.conf
+//	port = 21
+//	directory = /srv/ftp
+//	write = true
+//	banner = "Welcome to ftp.example.org"
+//
+// A line that starts with # is a comment; # elsewhere is part of the
+// value. A value may be written in double quotes, with Go's escapes (to
+// keep spaces at its ends, or to write \n). A flag on the command line
+// wins over the same setting in the file. A relative path in directory,
+// certfile, keyfile or users-file is relative to the file's folder. The
+// file is read once, at start.
+
+// maxConfigSize bounds what --config reads: a configuration file is a few
+// hundred bytes; anything near this is the wrong file.
+const maxConfigSize = 1 << 20
+
+// notInConfig are the flags a configuration file cannot set.
+var notInConfig = map[string]bool{"config": true, "help": true, "version": true}
+
+// pathSettings are the settings whose relative values are taken relative
+// to the configuration file's folder.
+var pathSettings = map[string]bool{"directory": true, "certfile": true, "keyfile": true, "users-file": true}
+
+// applyConfigFile sets, from the configuration file at path, every flag of
+// fs that the command line did not set. It returns warnings to log once
+// logging is set up. Errors name the file and line.
+func applyConfigFile(fs *pflag.FlagSet, path string) (warnings []string, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, usagef("--config: %v", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, usagef("--config: %v", err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, usagef("--config %q: not a regular file", path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
+	if err != nil {
+		return nil, usagef("--config: %v", err)
+	}
+	if len(data) > maxConfigSize {
+		return nil, usagef("--config %q: larger than %d bytes", path, maxConfigSize)
+	}
+	fromCLI := map[string]bool{}
+	fs.Visit(func(fl *pflag.Flag) { fromCLI[fl.Name] = true })
+	dir := filepath.Dir(path)
+	seen := map[string]int{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 4096), maxConfigSize)
+	for n := 1; sc.Scan(); n++ {
+		name, value, err := parseConfigLine(sc.Text(), fs)
+		if err != nil {
+			return nil, usagef("%s:%d: %v", path, n, err)
+		}
+		if name == "" {
+			continue
+		}
+		if first, ok := seen[name]; ok {
+			return nil, usagef("%s:%d: %s is already set on line %d", path, n, name, first)
+		}
+		seen[name] = n
+		if fromCLI[name] {
+			continue
+		}
+		if pathSettings[name] && value != "" && !filepath.IsAbs(value) {
+			value = filepath.Join(dir, value)
+		}
+		if err := fs.Set(name, value); err != nil {
+			return nil, usagef("%s:%d: %s: %v", path, n, name, err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, usagef("--config %q: %v", path, err)
+	}
+	if _, ok := seen["password"]; ok && st.Mode().Perm()&0o044 != 0 {
+		warnings = append(warnings, fmt.Sprintf("%s holds a password and others can read it (mode %04o): chmod 600 it", path, st.Mode().Perm()))
+	}
+	return warnings, nil
+}
+
+// parseConfigLine splits one line into a flag name and its value. A blank
+// line or a comment gives "". A boolean setting may stand alone (write
+// means write = true).
+func parseConfigLine(line string, fs *pflag.FlagSet) (name, value string, err error) {
+	line = strings.TrimSpace(line)
+	if line == "" || line[0] == '#' {
+		return "", "", nil
+	}
+	name, value, hasValue := strings.Cut(line, "=")
+	name = strings.TrimSpace(name)
+	value = strings.TrimSpace(value)
+	fl := fs.Lookup(name)
+	switch {
+	case name == "":
+		return "", "", errors.New("a setting's name is missing before =")
+	case fl == nil || notInConfig[name]:
+		return "", "", fmt.Errorf("unknown setting %q (settings are the long flag names of pier --help, without --)", name)
+	case !hasValue && fl.Value.Type() == "bool":
+		return name, "true", nil
+	case !hasValue:
+		return "", "", fmt.Errorf("%s needs a value: %s = VALUE", name, name)
+	}
+	if strings.HasPrefix(value, `"`) {
+		u, err := strconv.Unquote(value)
+		if err != nil {
+			return "", "", fmt.Errorf("%s: bad quoted value %s", name, value)
+		}
+		value = u
+	}
+	return name, value, nil
+}
