@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -256,4 +257,81 @@ func FuzzParseConfigLine(f *testing.F) {
 		}
 		_ = fs.Set(name, value) // may refuse the value; must not panic
 	})
+}
+
+// TestDaemonMetrics: --metrics serves pier's counters, Go's and the
+// process's at /metrics, and they follow what clients do.
+func TestDaemonMetrics(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := pierBinary(t)
+	port, mport := freePort(t), freePort(t)
+	cmd := exec.Command(bin, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-d", t.TempDir(), "--metrics", "127.0.0.1:"+strconv.Itoa(mport))
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "metrics listening") {
+				ready <- sc.Text()
+			}
+		}
+	}()
+	select {
+	case l := <-ready:
+		if !strings.Contains(l, "http://127.0.0.1:"+strconv.Itoa(mport)+"/metrics") {
+			t.Errorf("log %q lacks the metrics URL", l)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no \"metrics listening\" log")
+	}
+	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(c)
+	for _, step := range []struct{ send, code string }{{"", "220"}, {"USER anonymous", "331"}, {"PASS x@", "230"}, {"NOOP", "200"}} {
+		if step.send != "" {
+			io.WriteString(c, step.send+"\r\n")
+		}
+		if l, err := r.ReadString('\n'); err != nil || !strings.HasPrefix(l, step.code) {
+			t.Fatalf("%q: %q, %v", step.send, l, err)
+		}
+	}
+	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(mport) + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		"pier_connections_total 1\n",
+		"pier_connections 1\n",
+		"pier_sessions_logged_in 1\n",
+		`pier_logins_total{result="success"} 1` + "\n",
+		`pier_commands_total{command="NOOP"} 1` + "\n",
+		"go_goroutines ",
+		"process_resident_memory_bytes ",
+	} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("/metrics:\n%s", body)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("pier exited with %v after SIGTERM", err)
+	}
 }

@@ -28,6 +28,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
@@ -61,6 +62,7 @@ type options struct {
 	banner, encoding, logFormat             string
 	usersFile                               string
 	configFile                              string
+	metricsAddr                             string
 	readLimit, writeLimit                   string
 	banAfter                                int
 	banTime                                 time.Duration
@@ -110,6 +112,7 @@ func newFlagSet(o *options) *pflag.FlagSet {
 	fs.StringVar(&o.totalReadLimit, "total-read-limit", "0", "most bytes per second all uploads together may take (`RATE`); 0: no limit")
 	fs.StringVar(&o.totalWriteLimit, "total-write-limit", "0", "most bytes per second all downloads together may take (`RATE`); 0: no limit")
 	fs.StringVar(&o.usersFile, "users-file", "", "read accounts from `FILE` (lines name:hash:perms:home; make hashes with \"pier passwd\") instead of -u/-P or anonymous")
+	fs.StringVar(&o.metricsAddr, "metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics (HOST:PORT, such as 127.0.0.1:9121; no authentication); default: off")
 	fs.StringVarP(&o.configFile, "config", "c", "", "read settings from `FILE`: lines name = value, names as the long flags here; flags on the command line win")
 	fs.BoolVarP(&o.help, "help", "h", false, "show this help and exit")
 	return fs
@@ -209,6 +212,8 @@ type config struct {
 	// implicitAddr is the implicit-FTPS listen address, "" if off.
 	implicitAddr string
 	reloader     *tlscert.Reloader
+	// metrics is the registry served at --metrics, nil if off.
+	metrics *prometheus.Registry
 	// warnings are logged at start (from the configuration file).
 	warnings []string
 }
@@ -422,6 +427,9 @@ func configure(o *options, fs *pflag.FlagSet, stderr io.Writer) (*pier.Server, *
 		TLSDataRequired:        o.tlsDataRequired,
 		TLSAllowNoReuse:        o.tlsAllowNoReuse,
 	}
+	if cfg.metrics, err = configureMetrics(o.metricsAddr, srv); err != nil {
+		return nil, nil, err
+	}
 	return srv, cfg, nil
 }
 
@@ -609,6 +617,15 @@ func serve(srv *pier.Server, cfg *config) int {
 		}
 	}
 
+	if cfg.metrics != nil {
+		stop, err := serveMetrics(log, cfg.o.metricsAddr, cfg.metrics)
+		if err != nil {
+			log.Error("can't listen for metrics", "err", err)
+			ln.Close()
+			return 1
+		}
+		defer stop()
+	}
 	go func() {
 		for range hup {
 			if cfg.reloader == nil {

@@ -66,6 +66,8 @@ func TestBadFlags(t *testing.T) {
 		{"bad read limit", []string{"--read-limit", "fast"}, "--read-limit"},
 		{"negative write limit", []string{"--write-limit", "-5"}, "--write-limit"},
 		{"bad total limit", []string{"--total-write-limit", "10X"}, "--total-write-limit"},
+		{"bad metrics address", []string{"--metrics", "9121"}, "--metrics"},
+		{"bad metrics port", []string{"--metrics", "127.0.0.1:http"}, "--metrics"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
