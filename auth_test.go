@@ -111,17 +111,19 @@ func TestMaxLoginAttempts(t *testing.T) {
 		})
 	}
 
-	t.Run("success resets the count", func(t *testing.T) {
+	// Unlike pyftpdlib, neither a success nor REIN resets the count
+	// (docs/compatibility.md).
+	t.Run("success and REIN keep the count", func(t *testing.T) {
 		t.Parallel()
-		srv := newServer(t, func(s *pier.Server) { s.MaxLoginAttempts = 2 })
+		srv := newServer(t, func(s *pier.Server) { s.MaxLoginAttempts = 2; s.BanAfter = -1 })
 		c := srv.Dial(t)
 		runSteps(t, c, []step{
 			{"USER user", 331, ""}, {"PASS wrong", 530, ""},
 			{"USER user", 331, ""}, {"PASS secret", 230, ""},
-			{"USER user", 331, ""}, {"PASS wrong", 530, ""},
-			{"USER user", 331, ""}, {"PASS secret", 230, ""},
-			{"NOOP", 200, ""},
+			{"REIN", 220, ""},
+			{"USER user", 331, ""}, {"PASS wrong", 530, "Authentication failed. Disconnecting."},
 		})
+		expectClosed(t, c)
 	})
 }
 

@@ -99,15 +99,6 @@ func (s *Server) loginFailed(a netip.Addr, now time.Time) bool {
 	return false
 }
 
-// loginSucceeded forgets a's failures (not a ban in force).
-func (s *Server) loginSucceeded(a netip.Addr) {
-	s.bans.mu.Lock()
-	defer s.bans.mu.Unlock()
-	if e := s.bans.entries[banKey(a)]; e != nil && e.until.IsZero() {
-		delete(s.bans.entries, banKey(a))
-	}
-}
-
 // sweep drops entries whose window and ban have both passed.
 func (t *banTable) sweep(now time.Time, d time.Duration) {
 	for k, e := range t.entries {

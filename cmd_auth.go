@@ -38,6 +38,13 @@ func (s *session) cmdPASS(arg string) {
 	}
 	name := s.userName
 	s.userName = ""
+	// A ban that came while this connection was open (its failures, or
+	// other connections') ends it too: it must not keep guessing.
+	if s.srv.banned(s.remote.Addr(), time.Now()) {
+		s.reply(421, "Too many failed logins from your address; try again later.")
+		s.quit = true
+		return
+	}
 	var u *User
 	err := ErrAuthFailed
 	if s.srv.Auth != nil {
@@ -78,10 +85,12 @@ func (s *session) cmdPASS(arg string) {
 		}
 		return
 	}
+	// Neither count is reset by a success: a guesser who can log in to
+	// some account (anonymous, their own) would otherwise interleave
+	// successes with guesses without end. Failures leave the ban window
+	// after BanTime.
 	s.user = u
-	s.srv.loginSucceeded(s.remote.Addr())
 	s.sessionLimits(u)
-	s.loginAttempts = 0
 	s.cwd = "/"
 	s.reply(230, cmp.Or(u.LoginMessage, "Login successful."))
 	s.log = s.log.With("user", u.Name)
@@ -125,8 +134,7 @@ func (s *session) logout() {
 // (RFC 959 REIN), including OPTS MLST and EPSV ALL, which pyftpdlib keeps.
 func (s *session) flushAccount() {
 	s.user = nil
-	s.userName = ""
-	s.loginAttempts = 0
+	s.userName = "" // loginAttempts stays: it counts for the whole connection
 	s.cwd = "/"
 	s.binary = false
 	s.restOffset = 0

@@ -2,6 +2,7 @@ package pier
 
 import (
 	"io/fs"
+	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -116,6 +117,15 @@ func (s *session) cmdRNTO(arg string) {
 	if !ok {
 		s.replyErr(ErrNotSupported)
 		return
+	}
+	// Renaming onto an existing file replaces its content, which is
+	// what w governs (STOR over a file needs it too); f alone may only
+	// move and rename.
+	if to, err := s.user.FS.Stat(name); err == nil && !s.user.PermAt(vpath).Has(PermWrite) {
+		if fromInfo, err := s.user.FS.Stat(from[1:]); err != nil || !os.SameFile(fromInfo, to) {
+			s.reply(550, "Not enough privileges: replacing an existing file needs the w permission.")
+			return
+		}
 	}
 	if err := rn.Rename(from[1:], name); err != nil {
 		s.replyErr(err)

@@ -30,13 +30,21 @@ func (s *session) requireDataSetup() bool {
 	return false
 }
 
-// takeRest returns the pending REST offset and clears it: it applies to the
-// next transfer command only (RFC 3659 §5).
+// takeRest returns the REST offset that applies to the command running
+// now, and clears it. A REST applies to the command right after it (RFC
+// 3659 §5.3: "the last command issued before the data transfer command"),
+// or after the data-connection set-up between them (keepsRest): dispatch
+// hands it to that command in restNow and drops it for any other.
 func (s *session) takeRest() int64 {
-	off := s.restOffset
-	s.restOffset = 0
+	off := s.restNow
+	s.restNow = 0
 	return off
 }
+
+// keepsRest are the commands that may come between REST and the transfer
+// command without dropping the offset: clients such as Python's ftplib
+// open the data connection after REST.
+var keepsRest = map[string]bool{"REST": true, "PASV": true, "EPSV": true, "PORT": true, "EPRT": true}
 
 // cmdREST records a restart offset (RFC 3659 §5.3, stream mode: a byte
 // count). In ASCII mode offsets on the wire and on disk differ, so it is
@@ -184,6 +192,12 @@ func (s *session) store(cmd, arg string) {
 			s.reply(554, "REST position ("+strconv.FormatInt(rest, 10)+") > file size ("+strconv.FormatInt(size, 10)+").")
 			return
 		}
+		// APPE at an offset inside the file writes over its bytes:
+		// that needs w, as STOR does; a takes only additions.
+		if cmd == "APPE" && rest < size && !s.user.PermAt(vpath).Has(PermWrite) {
+			s.reply(550, "Not enough privileges: APPE after REST inside the file needs the w permission.")
+			return
+		}
 	}
 	f, err := s.user.FS.OpenFile(name, flag, 0o666)
 	if err != nil {
@@ -209,10 +223,9 @@ func (s *session) store(cmd, arg string) {
 // cmdSTOU stores under a name the server makes unique (RFC 959 §4.1.3),
 // and says which in the 150 reply, in RFC 1123 §4.1.2.9's "FILE: name" form.
 func (s *session) cmdSTOU(arg string) {
-	if s.restOffset > 0 {
-		// Drop the offset too, so that a client falling back to STOR
-		// does not resume at it by surprise.
-		s.restOffset = 0
+	if s.takeRest() > 0 {
+		// The offset is dropped too, so that a client falling back to
+		// STOR does not resume at it by surprise.
 		s.reply(450, "Can't STOU while REST request is pending.")
 		return
 	}

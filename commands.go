@@ -143,14 +143,20 @@ func (s *session) dispatch(line string) {
 	verb, arg := splitCommand(line)
 	if s.log.Enabled(context.Background(), slog.LevelDebug) {
 		shown := line
-		// Any line that starts like PASS (also with a tab or other
-		// junk after it) is masked: it may hold a password.
-		if len(line) >= 4 && strings.EqualFold(line[:4], "PASS") {
+		// Any line with PASS near its start (also after spaces or
+		// Telnet bytes, or with a tab or other junk after it) is
+		// masked: it may hold a password.
+		if i := strings.Index(strings.ToUpper(line), "PASS"); i >= 0 && i < 8 {
 			shown = "PASS ******"
 		}
 		s.log.Debug("<-", "cmd", shown)
 	}
 	c := lookupCommand(s.srv.tables().commands, verb)
+	// A pending REST goes to this command (takeRest), or is dropped.
+	s.restNow = 0
+	if c == nil || !keepsRest[c.name] {
+		s.restNow, s.restOffset = s.restOffset, 0
+	}
 	if c == nil {
 		// Echo the verb only when it looks like one: a mangled line
 		// (say "PASS<TAB>secret") must not come back in the reply.

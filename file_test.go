@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pierftp/pier/auth"
 	"github.com/pierftp/pier/ftptest"
 )
 
@@ -255,6 +256,27 @@ func TestRename(t *testing.T) {
 		{name: "anonymous may not", setup: setup, anon: true,
 			steps: []step{{"RNFR f", 550, ""}, {"RNTO g", 550, ""}},
 			check: want("f", "content", "g")},
+	})
+
+	// With f but not w, a user may rename but not replace a file: that
+	// destroys its content, which is what w governs.
+	t.Run("replacing needs w", func(t *testing.T) {
+		t.Parallel()
+		srv := newServer(t, nil)
+		setup(t, srv)
+		writeFile(t, srv, "old", []byte("old"))
+		if err := srv.Users.AddUser("mover", auth.Account{Password: "pw", FS: srv.Root, Perm: "elrf"}); err != nil {
+			t.Fatal(err)
+		}
+		c := srv.Dial(t)
+		c.Login(t, "mover", "pw")
+		runSteps(t, c, []step{
+			{"RNFR f", 350, ""}, {"RNTO old", 550, "Not enough privileges: replacing an existing file needs the w permission."},
+			{"RNFR f", 350, ""}, {"RNTO f", 250, ""}, // onto itself: nothing replaced
+			{"RNFR f", 350, ""}, {"RNTO new", 250, ""},
+		})
+		want("old", "old")(t, srv)
+		want("new", "content", "f")(t, srv)
 	})
 }
 

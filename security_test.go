@@ -968,6 +968,8 @@ func TestPasswordsNeverLogged(t *testing.T) {
 		{"pass " + bad + " with spaces", 530, ""},
 		{"USER nosuchuser", 331, ""},
 		{"Pass " + bad, 530, ""},
+		{" PASS " + bad, 500, ""}, // not a command, but logged: masked too
+		{"\xff\xf4PASS " + bad, 500, ""},
 		{"USER logtest", 331, ""},
 		{"PASS " + good, 230, ""},
 		{"PWD", 257, ""},

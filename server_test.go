@@ -362,8 +362,8 @@ func TestConcurrentSessions(t *testing.T) {
 	}
 }
 
-// TestBanAfterFailedLogins: failures across connections ban the address;
-// the ban lifts after BanTime; a success forgets earlier failures.
+// TestBanAfterFailedLogins: failures across connections ban the address,
+// successes in between or not; the ban lifts after BanTime.
 func TestBanAfterFailedLogins(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t, func(s *pier.Server) {
@@ -379,10 +379,8 @@ func TestBanAfterFailedLogins(t *testing.T) {
 	}
 	fail()
 	fail()
-	login(t, srv) // a success resets the count
-	fail()
-	fail()
-	fail() // third failure since the success: banned
+	login(t, srv) // a success does not reset the count
+	fail()        // the third failure: banned
 	c := srv.DialRaw(t)
 	if code, text, _ := c.ReadReply(); code != 421 || !strings.Contains(text, "failed logins") {
 		t.Fatalf("banned address got %d %q, want 421", code, text)
@@ -403,6 +401,39 @@ func TestBanAfterFailedLogins(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	login(t, srv)
+}
+
+// TestLoginAttemptsSurviveSuccess: a success on the connection (here
+// anonymous) does not give a guesser new attempts.
+func TestLoginAttemptsSurviveSuccess(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, func(s *pier.Server) { s.BanAfter = -1; s.MaxLoginAttempts = 2 })
+	c := srv.Dial(t)
+	c.Expect(t, "USER user", 331)
+	c.Expect(t, "PASS wrong", 530)
+	c.Expect(t, "USER anonymous", 331)
+	c.Expect(t, "PASS guest@", 230)
+	c.Expect(t, "USER user", 331)
+	if text := c.Expect(t, "PASS wrong", 530); !strings.Contains(text, "Disconnecting") {
+		t.Fatalf("second failure after a success: %q, want the disconnect", text)
+	}
+	expectClosed(t, c)
+}
+
+// TestBanEndsOpenSession: once the address is banned, a connection that
+// was already open gets 421 at its next PASS, even a right one.
+func TestBanEndsOpenSession(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, func(s *pier.Server) { s.BanAfter = 2; s.BanTime = time.Minute; s.MaxLoginAttempts = 5 })
+	a := srv.Dial(t)
+	a.Expect(t, "USER user", 331)
+	a.Expect(t, "PASS wrong", 530)
+	b := srv.Dial(t)
+	b.Expect(t, "USER user", 331)
+	b.Expect(t, "PASS wrong", 530) // the second failure: banned
+	a.Expect(t, "USER user", 331)
+	a.Expect(t, "PASS "+ftptest.Password, 421)
+	expectClosed(t, a)
 }
 
 func TestBanDisabled(t *testing.T) {

@@ -45,7 +45,8 @@ type session struct {
 	// Command state.
 	cwd        string // virtual absolute path, always clean
 	binary     bool   // TYPE I; sessions start in TYPE A (RFC 959)
-	restOffset int64
+	restOffset int64  // set by REST, pending
+	restNow    int64  // the offset for the command running now (takeRest)
 	renameFrom string // virtual path after RNFR, "" if none
 	epsvAll    bool
 	facts      listing.Facts

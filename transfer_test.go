@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pierftp/pier"
+	"github.com/pierftp/pier/auth"
 	"github.com/pierftp/pier/ftptest"
 )
 
@@ -325,6 +326,23 @@ func TestREST(t *testing.T) {
 			cmd: "RETR f", want: content},
 		{name: "the last REST wins", steps: []step{{"REST 2", 350, ""}, {"REST 7", 350, ""}},
 			cmd: "RETR f", want: []byte("789")},
+		{name: "kept across the data connection's set-up", steps: []step{{"REST 4", 350, ""}, {"EPSV", 229, ""}, {"PASV", 227, ""}},
+			cmd: "RETR f", want: []byte("456789")},
+		// Unlike pyftpdlib, any other command drops it (RFC 3659 §5.3: REST
+		// comes right before the transfer), so a later download is never
+		// short by surprise.
+		{name: "another command drops it", steps: []step{{"REST 4", 350, ""}, {"NOOP", 200, ""}},
+			cmd: "RETR f", want: content},
+		{name: "CWD drops it", steps: []step{{"REST 4", 350, ""}, {"CWD /", 250, ""}},
+			cmd: "RETR f", want: content},
+		{name: "TYPE drops it", steps: []step{{"REST 4", 350, ""}, {"TYPE I", 200, ""}},
+			cmd: "RETR f", want: content},
+		{name: "an unknown command drops it", steps: []step{{"REST 4", 350, ""}, {"XYZZY", 500, ""}},
+			cmd: "RETR f", want: content},
+		{name: "a refused STOR drops it", steps: []step{{"REST 4", 350, ""}, {"STOR /", 553, ""}},
+			cmd: "RETR f", want: content},
+		{name: "a refused STOU drops it", steps: []step{{"REST 4", 350, ""}, {"STOU", 450, ""}},
+			cmd: "RETR f", want: content},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -357,6 +375,30 @@ func TestREST(t *testing.T) {
 			}
 		})
 	}
+
+	// APPE after REST inside the file writes over bytes: that needs w, as
+	// STOR does; at the end of the file, a is enough.
+	t.Run("APPE inside the file needs w", func(t *testing.T) {
+		t.Parallel()
+		srv := newServer(t, nil)
+		writeFile(t, srv, "f", content)
+		if err := srv.Users.AddUser("appender", auth.Account{Password: "pw", FS: srv.Root, Perm: "elra"}); err != nil {
+			t.Fatal(err)
+		}
+		c := srv.Dial(t)
+		c.Login(t, "appender", "pw")
+		c.Expect(t, "EPSV", 229)
+		c.Expect(t, "REST 4", 350)
+		if text := c.Expect(t, "APPE f", 550); !strings.Contains(text, "w permission") {
+			t.Errorf("APPE after REST 4: %q", text)
+		}
+		c.Expect(t, "REST 10", 350)
+		c.Store(t, "APPE f", []byte("XY"))
+		c.Store(t, "APPE f", []byte("Z"))
+		if got := readFile(t, srv, "f"); string(got) != "0123456789XYZ" {
+			t.Errorf("f = %q", got)
+		}
+	})
 
 	t.Run("large file from the middle", func(t *testing.T) {
 		t.Parallel()

@@ -72,6 +72,9 @@ func TestVirtual(t *testing.T) {
 		"nofs":    {},
 		"badperm": {FS: fs, Perm: "elrX"},
 		"badhash": {FS: fs, PasswordHash: "nope"},
+		// The anonymous account takes any password: AddUser under its
+		// name would hand out a password that nothing checks.
+		AnonymousName: {FS: fs, Password: "secret"},
 	}
 	v.AddUser("dup", Account{FS: fs})
 	for name, a := range errs {
@@ -113,6 +116,38 @@ func TestVirtual(t *testing.T) {
 	v.RemoveUser("plain")
 	if _, err := v.Authenticate(ctx, pier.ConnInfo{}, "plain", "pw1"); err == nil {
 		t.Error("removed user still logs in")
+	}
+	if perm, ok := v.Anonymous(); !ok || perm != pier.ReadPerms {
+		t.Errorf("Anonymous() = %q, %v", perm, ok)
+	}
+}
+
+// TestVirtualDecoy: a name that does not exist costs a password hash
+// check too, when some user has a hash, so the time of a failed login does
+// not tell whether the name exists (docs/security.md).
+func TestVirtualDecoy(t *testing.T) {
+	var calls int
+	old := decoyCheck
+	decoyCheck = func(hash, pass string) bool { calls++; return old(hash, pass) }
+	defer func() { decoyCheck = old }()
+	fs := newLocal(t)
+	v := &Virtual{}
+	if err := v.AddUser("plain", Account{Password: "pw", FS: fs}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := v.Authenticate(ctx, pier.ConnInfo{}, "nobody", "x"); err == nil || calls != 0 {
+		t.Fatalf("plain-text users only: err %v, %d hash checks (want none: comparing is instant)", err, calls)
+	}
+	hash, _ := HashPassword("pw2")
+	if err := v.AddUser("hashed", Account{PasswordHash: hash, FS: fs}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Authenticate(ctx, pier.ConnInfo{}, "nobody", "pw2"); err == nil || calls != 1 {
+		t.Fatalf("unknown name: err %v, %d hash checks, want 1", err, calls)
+	}
+	if _, err := v.Authenticate(ctx, pier.ConnInfo{}, "hashed", "pw2"); err != nil || calls != 1 {
+		t.Fatalf("known name: err %v, %d decoy checks, want still 1", err, calls)
 	}
 }
 

@@ -38,6 +38,8 @@ type Account struct {
 	// ReadLimit and WriteLimit cap the user's upload and download rates in
 	// bytes per second (0: the server's per-session limits).
 	ReadLimit, WriteLimit int64
+
+	anonymous bool // added with AddAnonymous: any password
 }
 
 // Virtual is an Authenticator over an in-memory table of users. The zero
@@ -45,13 +47,29 @@ type Account struct {
 type Virtual struct {
 	mu    sync.RWMutex
 	users map[string]*Account
+	// decoy is a password hash of one of the users, checked (and the
+	// result dropped) for names that don't exist, so that the time of
+	// a failed login does not tell whether the name does.
+	decoy string
 }
 
 var _ pier.Authenticator = (*Virtual)(nil)
 
-// AddUser adds a user. It fails if the name is taken, the permission letters
-// are not pyftpdlib's, or fsys is nil.
+// decoyCheck is VerifyPassword; tests count its calls.
+var decoyCheck = VerifyPassword
+
+// AddUser adds a user. It fails if the name is taken or is AnonymousName
+// (see AddAnonymous), the permission letters are not pyftpdlib's, or fsys
+// is nil.
 func (v *Virtual) AddUser(name string, a Account) error {
+	if name == AnonymousName {
+		return fmt.Errorf("auth: %q is the anonymous account, which takes any password: add it with AddAnonymous", name)
+	}
+	a.anonymous = false
+	return v.add(name, a)
+}
+
+func (v *Virtual) add(name string, a Account) error {
 	if name == "" {
 		return errors.New("auth: empty user name")
 	}
@@ -86,6 +104,9 @@ func (v *Virtual) AddUser(name string, a Account) error {
 		return fmt.Errorf("auth: user %q already exists", name)
 	}
 	v.users[name] = &a
+	if a.PasswordHash != "" {
+		v.decoy = a.PasswordHash
+	}
 	return nil
 }
 
@@ -101,7 +122,20 @@ func (a *Account) passwordOK(pass string) bool {
 // warn about it.
 func (v *Virtual) AddAnonymous(a Account) error {
 	a.Password, a.PasswordHash = "", ""
-	return v.AddUser(AnonymousName, a)
+	a.anonymous = true
+	return v.add(AnonymousName, a)
+}
+
+// Anonymous reports whether the anonymous account exists, and its
+// permission letters.
+func (v *Virtual) Anonymous() (pier.Perm, bool) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	a, ok := v.users[AnonymousName]
+	if !ok || !a.anonymous {
+		return "", false
+	}
+	return a.Perm, true
 }
 
 // RemoveUser removes a user; sessions already logged in keep going.
@@ -115,16 +149,20 @@ func (v *Virtual) RemoveUser(name string) {
 func (v *Virtual) Authenticate(_ context.Context, _ pier.ConnInfo, name, pass string) (*pier.User, error) {
 	v.mu.RLock()
 	a, ok := v.users[name]
+	decoy := v.decoy
 	v.mu.RUnlock()
 	if !ok {
+		if decoy != "" {
+			decoyCheck(decoy, pass) // as long as a known name's check
+		}
 		return nil, fmt.Errorf("user %q: %w", name, pier.ErrAuthFailed)
 	}
-	if name != AnonymousName && !a.passwordOK(pass) {
+	if !a.anonymous && !a.passwordOK(pass) {
 		return nil, fmt.Errorf("user %q: wrong password: %w", name, pier.ErrAuthFailed)
 	}
 	return &pier.User{
 		Name:         name,
-		Anonymous:    name == AnonymousName,
+		Anonymous:    a.anonymous,
 		Perm:         a.Perm,
 		FS:           a.FS,
 		LoginMessage: a.LoginMessage,

@@ -216,6 +216,9 @@ type config struct {
 	metrics *prometheus.Registry
 	// warnings are logged at start (from the configuration file).
 	warnings []string
+	// anonymousWrite is the anonymous account's letters when the users
+	// file lets it write, for the start-up warning.
+	anonymousWrite string
 }
 
 // configureTLS checks the TLS flags and builds the TLS configuration; nil
@@ -302,6 +305,9 @@ func configure(o *options, fs *pflag.FlagSet, stderr io.Writer) (*pier.Server, *
 		return nil, nil, usagef("--directory %q: no such directory", o.directory)
 	}
 
+	if o.username == auth.AnonymousName {
+		return nil, nil, usagef("--username %s: anonymous is what pier serves without --username, and it takes any password", o.username)
+	}
 	if fs.Changed("password") && o.username == "" {
 		return nil, nil, usagef("--password needs --username")
 	}
@@ -379,6 +385,9 @@ func configure(o *options, fs *pflag.FlagSet, stderr io.Writer) (*pier.Server, *
 		users, err = auth.LoadFile(o.usersFile, func(home string) (pier.FileSystem, error) { return local.New(home) })
 		if err != nil {
 			return nil, nil, usagef("--users-file: %v", err)
+		}
+		if perm, ok := users.Anonymous(); ok && perm.Writable() {
+			cfg.anonymousWrite = string(perm)
 		}
 	} else if o.username != "" {
 		cfg.user = o.username
@@ -518,7 +527,7 @@ func newLogger(o *options, w io.Writer) (*slog.Logger, error) {
 	if o.debug {
 		level = slog.LevelDebug
 	}
-	hopts := &slog.HandlerOptions{Level: level}
+	hopts := &slog.HandlerOptions{Level: level, ReplaceAttr: verboseName}
 	switch o.logFormat {
 	case "text":
 		return slog.New(slog.NewTextHandler(w, hopts)), nil
@@ -526,6 +535,17 @@ func newLogger(o *options, w io.Writer) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, hopts)), nil
 	}
 	return nil, usagef("--log-format %q: must be text or json", o.logFormat)
+}
+
+// verboseName writes pier.LevelVerbose as "VERBOSE" rather than slog's
+// "DEBUG+2".
+func verboseName(groups []string, a slog.Attr) slog.Attr {
+	if a.Key == slog.LevelKey && len(groups) == 0 {
+		if l, ok := a.Value.Any().(slog.Level); ok && l == pier.LevelVerbose {
+			a.Value = slog.StringValue("VERBOSE")
+		}
+	}
+	return a
 }
 
 func versionString() string {
@@ -577,12 +597,19 @@ func serve(srv *pier.Server, cfg *config) int {
 	if cfg.write && cfg.anonymous {
 		log.Warn("write permission granted to anonymous users: anyone can upload, change and delete files")
 	}
+	if cfg.anonymousWrite != "" {
+		log.Warn("the users file grants anonymous users write permission: anyone can upload, change or delete files", "perm", cfg.anonymousWrite)
+	}
+	write := strconv.FormatBool(cfg.write)
+	if cfg.o.usersFile != "" {
+		write = "per account, from the users file"
+	}
 	log.Info("starting pier FTP server",
 		"version", versionString(),
 		"listen", ln.Addr().String(),
 		"directory", servedDir,
 		"login", who,
-		"write", cfg.write,
+		"write", write,
 		"passive_ports", srv.PassivePorts.String(),
 		"nat_address", nat,
 		"max_cons", cfg.o.maxCons,

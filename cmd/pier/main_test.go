@@ -67,6 +67,7 @@ func TestBadFlags(t *testing.T) {
 		{"negative write limit", []string{"--write-limit", "-5"}, "--write-limit"},
 		{"bad total limit", []string{"--total-write-limit", "10X"}, "--total-write-limit"},
 		{"bad metrics address", []string{"--metrics", "9121"}, "--metrics"},
+		{"anonymous with a password", []string{"-u", "anonymous", "-P", "secret", "-w"}, "--username anonymous"},
 		{"bad metrics port", []string{"--metrics", "127.0.0.1:http"}, "--metrics"},
 	}
 	for _, c := range cases {
@@ -341,6 +342,20 @@ func TestPasswdAndUsersFile(t *testing.T) {
 		t.Fatal("anonymous logs in though the users file has no anonymous line")
 	}
 
+	// A users file that lets anonymous write is warned about, as -w is.
+	anonWrite := filepath.Join(dir, "users-anon")
+	os.WriteFile(anonWrite, []byte("anonymous::elradfmwMT:"+dir+"\n"), 0o600)
+	o = options{}
+	fs = newFlagSet(&o)
+	if err := fs.Parse([]string{"--users-file", anonWrite}); err != nil {
+		t.Fatal(err)
+	}
+	if _, cfg, err := configure(&o, fs, io.Discard); err != nil {
+		t.Fatal(err)
+	} else if cfg.anonymousWrite != "elradfmwMT" {
+		t.Fatalf("anonymous write from a users file: %q, want the warning's letters", cfg.anonymousWrite)
+	}
+
 	for _, args := range [][]string{{"--users-file", users, "-u", "x", "-P", "y"}, {"--users-file", users, "-w"}, {"--users-file", users, "-d", dir}, {"--users-file", filepath.Join(dir, "none")}} {
 		var stderr bytes.Buffer
 		if code := run(args, io.Discard, &stderr); code != 2 {
@@ -457,4 +472,21 @@ func writeCertPair(t *testing.T, certFile, keyFile string) *tls.Certificate {
 	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o600)
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
 	return &cert
+}
+
+// TestVerboseLevelName: -V lines say VERBOSE, not slog's DEBUG+2.
+func TestVerboseLevelName(t *testing.T) {
+	for _, format := range []string{"text", "json"} {
+		var buf bytes.Buffer
+		log, err := newLogger(&options{verbose: true, logFormat: format}, &buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		log.Log(t.Context(), pier.LevelVerbose, "data connection")
+		log.Info("info")
+		out := buf.String()
+		if !strings.Contains(out, "VERBOSE") || strings.Contains(out, "DEBUG+2") || !strings.Contains(out, "INFO") {
+			t.Errorf("%s: %q", format, out)
+		}
+	}
 }
