@@ -101,6 +101,13 @@ func (s *session) cmdPASS(arg string) {
 }
 
 func (s *session) cmdQUIT(string) {
+	// A transfer still waiting for its data connection has nothing to
+	// finish: it ends now rather than after ConnectTimeout. One that
+	// moves data finishes first, as pyftpdlib does.
+	if t := s.currentTransfer(); t != nil && !t.connected.Load() && t.abort() {
+		<-t.done
+		s.reply(425, "Can't open data connection.")
+	}
 	s.waitTransfer()
 	msg := "Goodbye."
 	if s.user != nil {

@@ -229,6 +229,10 @@ func (l *lister) write(w io.Writer, vdir, name string, fi fs.FileInfo) error {
 		} else {
 			e.Perm = l.permFact(e.Info.IsDir())
 		}
+		if vdir == "/" && (name == "/" || name == ".") {
+			// The root can't be deleted or renamed (RMD /, RNFR /).
+			e.Perm = strings.NewReplacer("d", "", "f", "").Replace(e.Perm)
+		}
 		if st, ok := unixStat(e.Info); ok {
 			e.Dev, e.Ino, e.HasDevIno = st.dev, st.ino, true
 			e.UID, e.GID, e.HasOwner = st.uid, st.gid, true

@@ -158,6 +158,17 @@ func (s *session) dispatch(line string) {
 		s.restNow, s.restOffset = s.restOffset, 0
 	}
 	if c == nil {
+		if s.transferRunning() {
+			if !strings.ContainsFunc(verb, func(r rune) bool { return r >= 'A' && r <= 'Z' }) {
+				// Telnet signals on a line of their own (IP, DM before
+				// an ABOR): no command, no reply, and no wait for the
+				// transfer, which the ABOR after them may stop.
+				return
+			}
+			// Replies keep the order of the commands: the transfer's
+			// final reply comes first (RFC 959 §5.4).
+			s.waitTransfer()
+		}
 		// Echo the verb only when it looks like one: a mangled line
 		// (say "PASS<TAB>secret") must not come back in the reply.
 		if len(verb) <= 8 && isLetters(verb) {

@@ -152,6 +152,16 @@ func (s *session) cmdEPRT(arg string) {
 		s.reply(501, "Invalid EPRT format.")
 		return
 	}
+	// The other family is refused as such (RFC 2428 §2: 522), before
+	// the address is compared with the client's.
+	if ap.Addr().Unmap().Is4() != s.local.Addr().Is4() {
+		want := "1"
+		if s.local.Addr().Is6() {
+			want = "2"
+		}
+		s.reply(522, "Network protocol not supported, use ("+want+").")
+		return
+	}
 	s.setActive("EPRT", ap)
 }
 

@@ -339,7 +339,8 @@ func TestActiveMode(t *testing.T) {
 		{"PORT 127,0,0,2,7,208", 501},
 		{"PORT 10,0,0,1,7,208", 501},
 		{"EPRT |1|127.0.0.2|2000|", 501},
-		{"EPRT |2|::1|2000|", 501},
+		// The other family: 522, whatever the address (RFC 2428 §2).
+		{"EPRT |2|::1|2000|", 522},
 	}
 	for _, tt := range bad {
 		t.Run(tt.line, func(t *testing.T) {
@@ -593,7 +594,7 @@ func TestIPv6(t *testing.T) {
 		defer ln.Close()
 		c := login(t, srv)
 		port := ln.Addr().(*net.TCPAddr).Port
-		c.Expect(t, fmt.Sprintf("EPRT |1|127.0.0.1|%d|", port), 501) // foreign
+		c.Expect(t, fmt.Sprintf("EPRT |1|127.0.0.1|%d|", port), 522) // the other family
 		c.Expect(t, fmt.Sprintf("PORT 127,0,0,1,%d,%d", port>>8, port&0xff), 501)
 		c.Expect(t, fmt.Sprintf("EPRT |2|::1|%d|", port), 200)
 		c.Send(t, "RETR f")

@@ -345,6 +345,7 @@ func (s *Server) handleConn(conn net.Conn, implicitTLS bool) {
 		conn.Close()
 		return
 	}
+	setOOBInline(conn)
 	sess := newSession(s, conn, s.nextID.Add(1))
 	sess.implicitTLS = implicitTLS
 	if s.sessions == nil {

@@ -140,6 +140,7 @@ func (s *session) serve() {
 		if err != nil {
 			if errors.Is(err, errLineTooLong) {
 				s.log.Warn("command too long")
+				s.waitTransfer() // its reply first, as for any command
 				s.reply(500, "Command too long.")
 				continue
 			}

@@ -30,6 +30,8 @@ type transfer struct {
 	ctx     context.Context
 	stopCtx context.CancelFunc // ends ctx on abort, waking a throttled wait
 
+	connected atomic.Bool // the data connection is open
+
 	mu       sync.Mutex // guards the fields below
 	finished bool       // the transfer goroutine is sending its final reply
 	aborted  bool       // ABOR or session end: the goroutine sends no reply
@@ -170,6 +172,7 @@ func (s *session) runTransfer(t *transfer, job transferJob, ln *net.TCPListener,
 	var err error
 	var connErr error
 	conn, connErr = s.openData(t, ln, active)
+	t.connected.Store(connErr == nil)
 	handshakeFailed := false
 	if connErr == nil && job.protect != nil {
 		raw := conn

@@ -128,6 +128,22 @@ def user_checks(host, port, user, password, root):
         got = retr_bytes(ftp, "RETR py_bin.dat", rest=1000001)
         expect(sha(got) == sha(data[1000001:]), f"got {len(got)} bytes, want the tail of {len(data) - 1000001}")
 
+    @check("abort() stops a download (ABOR sent as urgent data) and the session stays in step")
+    def _():
+        conn = ftp.transfercmd("RETR py_bin.dat")
+        conn.recv(1024)
+        resp = ftp.abort()  # sock.sendall(b"ABOR\r\n", MSG_OOB)
+        conn.close()
+        if resp.startswith("426"):
+            nxt = ftp.voidresp()
+            expect(nxt.startswith("226"), f"after 426: {nxt!r}")
+        else:  # the whole file fitted in the socket buffers: 226, then 225
+            expect(resp.startswith("226"), f"abort reply {resp!r}")
+            nxt = ftp.getresp()
+            expect(nxt.startswith("225"), f"after 226: {nxt!r}")
+        noop = ftp.sendcmd("NOOP")
+        expect(noop.startswith("200"), f"NOOP after abort: {noop!r}")
+
     @check("size after TYPE I")
     def _():
         ftp.sendcmd("TYPE I")

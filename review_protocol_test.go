@@ -1,0 +1,88 @@
+package pier_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pierftp/pier"
+)
+
+// TestRepliesKeepCommandOrder: a command the server doesn't know, sent
+// while a transfer runs, is answered after the transfer's final reply, as
+// every other command is; Telnet signals on a line of their own (before an
+// ABOR) get no reply and don't wait.
+func TestRepliesKeepCommandOrder(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, nil)
+	data := pattern(4 << 20)
+	writeFile(t, srv, "big", data)
+	c := login(t, srv)
+	dc := c.Passive(t)
+	c.Send(t, "RETR big")
+	expectPrelim(t, c)
+	c.Send(t, "XYZZY")
+	if got := readAll(t, dc); !bytes.Equal(got, data) {
+		t.Fatalf("RETR: %d bytes, want %d", len(got), len(data))
+	}
+	c.ExpectReply(t, 226)
+	c.ExpectReply(t, 500)
+
+	dc = c.Passive(t)
+	c.Send(t, "RETR big")
+	expectPrelim(t, c)
+	c.Send(t, "\xff\xf4\xff\xf2") // IAC IP, IAC DM: no command
+	c.Send(t, "ABOR")
+	code, _, err := c.ReadReply()
+	if err != nil || (code != 426 && code != 225) {
+		t.Fatalf("ABOR after Telnet signals: %d, %v", code, err)
+	}
+	if code == 426 {
+		c.ExpectReply(t, 226)
+	}
+	dc.Close()
+	c.Expect(t, "NOOP", 200)
+}
+
+// TestQUITWithPendingDataConnection: QUIT while a transfer waits for a data
+// connection that never comes ends it at once, with its 425, rather than
+// after ConnectTimeout.
+func TestQUITWithPendingDataConnection(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, func(s *pier.Server) { s.ConnectTimeout = 5 * time.Minute })
+	writeFile(t, srv, "f", []byte("x"))
+	c := login(t, srv)
+	c.Expect(t, "EPSV", 229) // and never connect
+	c.Send(t, "RETR f")
+	expectPrelim(t, c)
+	c.Send(t, "QUIT")
+	c.ExpectReply(t, 425) // within ftptest's 20 s read deadline, not 5 min
+	c.ExpectReply(t, 221)
+	expectClosed(t, c)
+}
+
+// TestMLSTRootPerm: the root's perm fact leaves out d and f: it can't be
+// removed or renamed (RFC 3659 §7.5.5: the fact says what will be allowed).
+func TestMLSTRootPerm(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, nil)
+	mkdirs(t, srv, "sub")
+	c := login(t, srv)
+	text := c.Expect(t, "MLST /", 250)
+	if !strings.Contains(text, "perm=celmp;") {
+		t.Errorf("MLST /: %q, want perm=celmp", text)
+	}
+	c.Expect(t, "RMD /", 550)
+	c.Expect(t, "RNFR /", 550)
+	// A folder below the root keeps them.
+	if text := c.Expect(t, "MLST /sub", 250); !strings.Contains(text, "perm=cdeflmp;") {
+		t.Errorf("MLST /sub: %q, want perm=cdeflmp", text)
+	}
+	listing := string(c.Retrieve(t, "MLSD /"))
+	for _, line := range strings.Split(listing, "\r\n") {
+		if strings.Contains(line, "type=cdir") && !strings.Contains(line, "perm=celmp;") {
+			t.Errorf("MLSD / cdir: %q, want perm=celmp", line)
+		}
+	}
+}
