@@ -20,6 +20,7 @@ func (s *session) cmdTYPE(arg string) {
 	switch strings.ToUpper(strings.Join(strings.Fields(arg), " ")) {
 	case "A", "A N", "L 7", "L7":
 		s.binary = false
+		s.restOffset = 0 // a byte offset means nothing in ASCII mode
 		s.reply(200, "Type set to: ASCII.")
 	case "I", "L 8", "L8":
 		s.binary = true

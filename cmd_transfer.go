@@ -43,8 +43,10 @@ func (s *session) takeRest() int64 {
 
 // keepsRest are the commands that may come between REST and the transfer
 // command without dropping the offset: clients such as Python's ftplib
-// open the data connection after REST.
-var keepsRest = map[string]bool{"REST": true, "PASV": true, "EPSV": true, "PORT": true, "EPRT": true}
+// open the data connection after REST, and a client that sets TYPE I
+// there must not get a whole file to append to its part (TYPE A drops
+// the offset: see cmdTYPE).
+var keepsRest = map[string]bool{"REST": true, "PASV": true, "EPSV": true, "PORT": true, "EPRT": true, "TYPE": true}
 
 // cmdREST records a restart offset (RFC 3659 §5.3, stream mode: a byte
 // count). In ASCII mode offsets on the wire and on disk differ, so it is
