@@ -100,13 +100,32 @@ func (s *session) cmdPASS(arg string) {
 	}
 }
 
+// quitConnectGrace is how long QUIT waits for the data connection of a
+// transfer that has none yet.
+const quitConnectGrace = 2 * time.Second
+
 func (s *session) cmdQUIT(string) {
-	// A transfer still waiting for its data connection has nothing to
-	// finish: it ends now rather than after ConnectTimeout. One that
-	// moves data finishes first, as pyftpdlib does.
-	if t := s.currentTransfer(); t != nil && !t.connected.Load() && t.abort() {
-		<-t.done
-		s.reply(425, "Can't open data connection.")
+	// A transfer that moves data finishes first, as pyftpdlib does. One
+	// still waiting for its data connection gets a moment for it (the
+	// client may have connected just before QUIT, and the connection
+	// wait in the accept queue), then ends, rather than after the whole
+	// ConnectTimeout.
+	if t := s.currentTransfer(); t != nil {
+		wait := durationOr(s.srv.ConnectTimeout, DefaultConnectTimeout)
+		if wait <= 0 || wait > quitConnectGrace {
+			wait = quitConnectGrace
+		}
+		grace := time.NewTimer(wait)
+		select {
+		case <-t.connected:
+		case <-t.done:
+		case <-grace.C:
+			if t.abort() {
+				<-t.done
+				s.reply(425, "Can't open data connection.")
+			}
+		}
+		grace.Stop()
 	}
 	s.waitTransfer()
 	msg := "Goodbye."

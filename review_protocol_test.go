@@ -46,7 +46,7 @@ func TestRepliesKeepCommandOrder(t *testing.T) {
 }
 
 // TestQUITWithPendingDataConnection: QUIT while a transfer waits for a data
-// connection that never comes ends it at once, with its 425, rather than
+// connection that never comes ends it within a short grace, with its 425, rather than
 // after ConnectTimeout.
 func TestQUITWithPendingDataConnection(t *testing.T) {
 	t.Parallel()

@@ -30,7 +30,7 @@ type transfer struct {
 	ctx     context.Context
 	stopCtx context.CancelFunc // ends ctx on abort, waking a throttled wait
 
-	connected atomic.Bool // the data connection is open
+	connected chan struct{} // closed once the data connection is open
 
 	mu       sync.Mutex // guards the fields below
 	finished bool       // the transfer goroutine is sending its final reply
@@ -138,7 +138,7 @@ func (s *session) startTransfer(job transferJob) {
 	if s.tls.prot == 'P' {
 		job.protect = s.tls.config
 	}
-	t := &transfer{cmd: job.cmd, path: job.path, start: time.Now(), done: make(chan struct{})}
+	t := &transfer{cmd: job.cmd, path: job.path, start: time.Now(), done: make(chan struct{}), connected: make(chan struct{})}
 	t.ctx, t.stopCtx = context.WithCancel(s.ctx)
 	job.upload = job.cmd == "STOR" || job.cmd == "APPE" || job.cmd == "STOU"
 	s.xferMu.Lock()
@@ -172,7 +172,9 @@ func (s *session) runTransfer(t *transfer, job transferJob, ln *net.TCPListener,
 	var err error
 	var connErr error
 	conn, connErr = s.openData(t, ln, active)
-	t.connected.Store(connErr == nil)
+	if connErr == nil {
+		close(t.connected)
+	}
 	handshakeFailed := false
 	if connErr == nil && job.protect != nil {
 		raw := conn
