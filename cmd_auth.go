@@ -120,7 +120,7 @@ func (s *session) cmdQUIT(string) {
 		case <-t.connected:
 		case <-t.done:
 		case <-grace.C:
-			if t.abort() {
+			if t.abortUnconnected() {
 				<-t.done
 				s.reply(425, "Can't open data connection.")
 			}

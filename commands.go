@@ -143,10 +143,11 @@ func (s *session) dispatch(line string) {
 	verb, arg := splitCommand(line)
 	if s.log.Enabled(context.Background(), slog.LevelDebug) {
 		shown := line
-		// Any line with PASS near its start (also after spaces or
-		// Telnet bytes, or with a tab or other junk after it) is
-		// masked: it may hold a password.
-		if i := strings.Index(strings.ToUpper(line), "PASS"); i >= 0 && i < 8 {
+		// Any line that starts with PASS after whatever is not a
+		// letter (spaces, Telnet bytes), with a tab or other junk after
+		// it, is masked: it may hold a password.
+		rest := strings.TrimLeftFunc(line, func(r rune) bool { return (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') })
+		if len(rest) >= 4 && strings.EqualFold(rest[:4], "PASS") {
 			shown = "PASS ******"
 		}
 		s.log.Debug("<-", "cmd", shown)
@@ -159,7 +160,7 @@ func (s *session) dispatch(line string) {
 	}
 	if c == nil {
 		if s.transferRunning() {
-			if !strings.ContainsFunc(verb, func(r rune) bool { return r >= 'A' && r <= 'Z' }) {
+			if telnetOnly(line) {
 				// Telnet signals on a line of their own (IP, DM before
 				// an ABOR): no command, no reply, and no wait for the
 				// transfer, which the ABOR after them may stop.
@@ -193,6 +194,18 @@ func (s *session) dispatch(line string) {
 		name, mwArg = "SITE "+sub, rest
 	}
 	s.runMiddleware(mw, name, mwArg, func() { s.runCommand(c, arg) })
+}
+
+// telnetOnly reports whether line holds nothing but Telnet command bytes
+// (IAC 0xFF and the codes after it, all 0xF0 and up): what clients send
+// before ABOR as the Telnet IP and Synch.
+func telnetOnly(line string) bool {
+	for i := 0; i < len(line); i++ {
+		if line[i] < 0xF0 {
+			return false
+		}
+	}
+	return line != ""
 }
 
 func isLetters(s string) bool {

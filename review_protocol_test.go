@@ -23,10 +23,14 @@ func TestRepliesKeepCommandOrder(t *testing.T) {
 	c.Send(t, "RETR big")
 	expectPrelim(t, c)
 	c.Send(t, "XYZZY")
+	c.Send(t, "")   // an empty line is no Telnet signal: it gets its 500 too
+	c.Send(t, "42") // nor is a line without letters
 	if got := readAll(t, dc); !bytes.Equal(got, data) {
 		t.Fatalf("RETR: %d bytes, want %d", len(got), len(data))
 	}
 	c.ExpectReply(t, 226)
+	c.ExpectReply(t, 500)
+	c.ExpectReply(t, 500)
 	c.ExpectReply(t, 500)
 
 	dc = c.Passive(t)

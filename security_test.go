@@ -970,6 +970,8 @@ func TestPasswordsNeverLogged(t *testing.T) {
 		{"Pass " + bad, 530, ""},
 		{" PASS " + bad, 500, ""}, // not a command, but logged: masked too
 		{"\xff\xf4PASS " + bad, 500, ""},
+		{"\xff\xf4\xff\xf2PASS " + bad, 500, ""},
+		{"        PASS " + bad, 500, ""},
 		{"USER logtest", 331, ""},
 		{"PASS " + good, 230, ""},
 		{"PWD", 257, ""},

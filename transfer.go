@@ -56,11 +56,25 @@ func (t *transfer) setWaiter(stop func() error) bool {
 
 // abort interrupts the transfer. It returns false if the transfer had
 // already finished on its own.
-func (t *transfer) abort() bool {
+func (t *transfer) abort() bool { return t.abortIf(false) }
+
+// abortUnconnected aborts the transfer if it has no data connection yet;
+// it returns false if it has one, or has finished. The check and the abort
+// are one step: a connection that opens meanwhile is never cut.
+func (t *transfer) abortUnconnected() bool { return t.abortIf(true) }
+
+func (t *transfer) abortIf(unconnected bool) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.finished {
 		return false
+	}
+	if unconnected {
+		select {
+		case <-t.connected:
+			return false
+		default:
+		}
 	}
 	t.aborted = true
 	t.stopCtx()
@@ -173,7 +187,9 @@ func (s *session) runTransfer(t *transfer, job transferJob, ln *net.TCPListener,
 	var connErr error
 	conn, connErr = s.openData(t, ln, active)
 	if connErr == nil {
+		t.mu.Lock() // see abortUnconnected
 		close(t.connected)
+		t.mu.Unlock()
 	}
 	handshakeFailed := false
 	if connErr == nil && job.protect != nil {

@@ -35,6 +35,9 @@ type Metrics struct {
 	// so that each is taken off once, whichever of Logout and Disconnect
 	// comes first.
 	open, in sync.Map // *pier.Session → struct{}
+
+	mu           sync.Mutex
+	instrumented map[*pier.Server]bool
 }
 
 // New creates the metrics and registers them with reg.
@@ -92,8 +95,18 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 
 // Instrument makes srv report to m. Call it before the server starts. The
 // hooks srv has keep running (after the metrics' own), as does its
-// middleware (inside the metrics').
+// middleware (inside the metrics'). One Metrics can count several servers;
+// instrumenting the same server again does nothing.
 func (m *Metrics) Instrument(srv *pier.Server) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.instrumented[srv] {
+		return
+	}
+	if m.instrumented == nil {
+		m.instrumented = make(map[*pier.Server]bool)
+	}
+	m.instrumented[srv] = true
 	h := &srv.Hooks
 	connect, disconnect := h.Connect, h.Disconnect
 	h.Connect = func(s *pier.Session) error {

@@ -35,6 +35,7 @@ func TestMetrics(t *testing.T) {
 			next()
 		}}
 		m.Instrument(s.Server)
+		m.Instrument(s.Server) // again: nothing more is counted
 	}})
 
 	c := srv.Dial(t)

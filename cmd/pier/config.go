@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -27,8 +28,8 @@ import (
 // value. A value may be written in double quotes, with Go's escapes (to
 // keep spaces at its ends, or to write \n). A flag on the command line
 // wins over the same setting in the file. A relative path in directory,
-// certfile, keyfile or users-file is relative to the file's folder. The
-// file is read once, at start.
+// certfile, keyfile or users-file is relative to the file's folder (~ is
+// not expanded). The file is read once, at start.
 
 // maxConfigSize bounds what --config reads: a configuration file is a few
 // hundred bytes; anything near this is the wrong file.
@@ -41,10 +42,19 @@ var notInConfig = map[string]bool{"config": true, "help": true, "version": true}
 // to the configuration file's folder.
 var pathSettings = map[string]bool{"directory": true, "certfile": true, "keyfile": true, "users-file": true}
 
+// configFile is what applyConfigFile read: the settings it applied, by
+// flag name, with their line numbers, and warnings to log once logging is
+// set up.
+type configFile struct {
+	path     string
+	applied  map[string]int
+	warnings []string
+}
+
 // applyConfigFile sets, from the configuration file at path, every flag of
-// fs that the command line did not set. It returns warnings to log once
-// logging is set up. Errors name the file and line.
-func applyConfigFile(fs *pflag.FlagSet, path string) (warnings []string, err error) {
+// fs that the command line did not set. Errors name the file and line.
+func applyConfigFile(fs *pflag.FlagSet, path string) (*configFile, error) {
+	cf := &configFile{path: path, applied: map[string]int{}}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, usagef("--config: %v", err)
@@ -68,6 +78,7 @@ func applyConfigFile(fs *pflag.FlagSet, path string) (warnings []string, err err
 	fs.Visit(func(fl *pflag.Flag) { fromCLI[fl.Name] = true })
 	dir := filepath.Dir(path)
 	seen := map[string]int{}
+	data = bytes.TrimPrefix(data, []byte("\uFEFF")) // a byte-order mark, from some editors
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 4096), maxConfigSize)
 	for n := 1; sc.Scan(); n++ {
@@ -91,14 +102,32 @@ func applyConfigFile(fs *pflag.FlagSet, path string) (warnings []string, err err
 		if err := fs.Set(name, value); err != nil {
 			return nil, usagef("%s:%d: %s: %v", path, n, name, err)
 		}
+		cf.applied[name] = n
 	}
 	if err := sc.Err(); err != nil {
 		return nil, usagef("--config %q: %v", path, err)
 	}
 	if _, ok := seen["password"]; ok && st.Mode().Perm()&0o044 != 0 {
-		warnings = append(warnings, fmt.Sprintf("%s holds a password and others can read it (mode %04o): chmod 600 it", path, st.Mode().Perm()))
+		cf.warnings = append(cf.warnings, fmt.Sprintf("%s holds a password and others can read it (mode %04o): chmod 600 it", path, st.Mode().Perm()))
 	}
-	return warnings, nil
+	return cf, nil
+}
+
+// flagName finds the first --name in a usage error's message.
+var flagName = regexp.MustCompile(`--([a-z][a-z0-9-]*)`)
+
+// locate adds to an error about flags the place in the file where the
+// first flag it names was set, if it was set there.
+func (cf *configFile) locate(msg string) string {
+	if cf == nil {
+		return msg
+	}
+	for _, m := range flagName.FindAllStringSubmatch(msg, -1) {
+		if line, ok := cf.applied[m[1]]; ok {
+			return fmt.Sprintf("%s (%s, set in %s:%d)", msg, m[1], cf.path, line)
+		}
+	}
+	return msg
 }
 
 // parseConfigLine splits one line into a flag name and its value. A blank

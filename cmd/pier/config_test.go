@@ -56,12 +56,12 @@ ban-time = 90s
 	if err := fs.Parse([]string{"--config", conf, "--port", "2300", "--ban-time", "2m"}); err != nil {
 		t.Fatal(err)
 	}
-	warnings, err := applyConfigFile(fs, conf)
+	cf, err := applyConfigFile(fs, conf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(warnings) != 0 {
-		t.Errorf("warnings for a 0600 file: %q", warnings)
+	if len(cf.warnings) != 0 {
+		t.Errorf("warnings for a 0600 file: %q", cf.warnings)
 	}
 	if o.port != 2300 || o.banTime != 2*time.Minute {
 		t.Errorf("port %d, ban-time %s: the command line (2300, 2m) must win over the file", o.port, o.banTime)
@@ -93,11 +93,11 @@ ban-time = 90s
 	}
 	o = options{}
 	fs = newFlagSet(&o)
-	if warnings, err = applyConfigFile(fs, conf); err != nil {
+	if cf, err = applyConfigFile(fs, conf); err != nil {
 		t.Fatal(err)
 	}
-	if len(warnings) != 1 || !strings.Contains(warnings[0], "chmod 600") {
-		t.Errorf("warnings for a 0644 file with a password: %q", warnings)
+	if len(cf.warnings) != 1 || !strings.Contains(cf.warnings[0], "chmod 600") {
+		t.Errorf("warnings for a 0644 file with a password: %q", cf.warnings)
 	}
 }
 
@@ -118,8 +118,10 @@ func TestBadConfigFile(t *testing.T) {
 		{"bad quotes", "banner = \"open\n", "bad quoted value"},
 		{"bad number", "# c\nport = x\n", "bad.conf:2: port:"},
 		{"bad boolean", "write = maybe\n", "bad.conf:1: write:"},
-		{"checked like the flag", "port = 70000\n", "--port 70000"},
+		{"checked like the flag", "# c\nport = 70000\n", "--port 70000: must be between 0 and 65535 (port, set in "},
+		{"checked like the flag, and located", "range = 5-1\n", "bad.conf:1)"},
 		{"bad duration", "ban-time = soon\n", "ban-time"},
+		{"byte-order mark, then an error", "\uFEFFport = 21\nsize = 1\n", "bad.conf:2: unknown setting \"size\""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -179,24 +179,27 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pier: unexpected argument %q (see pier --help)\n", fs.Arg(0))
 		return 2
 	}
-	var warnings []string
+	var cf *configFile
 	if o.configFile != "" {
 		var err error
-		if warnings, err = applyConfigFile(fs, o.configFile); err != nil {
+		if cf, err = applyConfigFile(fs, o.configFile); err != nil {
 			fmt.Fprintf(stderr, "pier: %v\n", err)
 			return 2
 		}
 	}
 	srv, cfg, err := configure(&o, fs, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "pier: %v\n", err)
 		var ue *usageError
 		if errors.As(err, &ue) {
+			fmt.Fprintf(stderr, "pier: %s\n", cf.locate(err.Error()))
 			return 2
 		}
+		fmt.Fprintf(stderr, "pier: %v\n", err)
 		return 1
 	}
-	cfg.warnings = warnings
+	if cf != nil {
+		cfg.warnings = cf.warnings
+	}
 	return serve(srv, cfg)
 }
 
