@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/pierftp/pier"
 	"github.com/pierftp/pier/ftptest"
@@ -124,8 +125,8 @@ func TestNewTwice(t *testing.T) {
 	}
 }
 
-// gauge returns the value of the counter or gauge name with labels.
-func gauge(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+// find returns the series name with exactly the given labels.
+func find(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) *dto.Metric {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -142,33 +143,24 @@ func gauge(t *testing.T, reg *prometheus.Registry, name string, labels map[strin
 					continue metric
 				}
 			}
-			if m.GetCounter() != nil {
-				return m.GetCounter().GetValue()
-			}
-			return m.GetGauge().GetValue()
+			return m
 		}
 	}
 	t.Fatalf("no %s %v", name, labels)
-	return 0
+	return nil
+}
+
+// gauge returns the value of the counter or gauge name with labels.
+func gauge(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	t.Helper()
+	m := find(t, reg, name, labels)
+	if m.GetCounter() != nil {
+		return m.GetCounter().GetValue()
+	}
+	return m.GetGauge().GetValue()
 }
 
 func histogramCount(t *testing.T, reg *prometheus.Registry, name, direction string) uint64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if lp.GetName() == "direction" && lp.GetValue() == direction {
-					return m.GetHistogram().GetSampleCount()
-				}
-			}
-		}
-	}
-	return 0
+	return find(t, reg, name, map[string]string{"direction": direction}).GetHistogram().GetSampleCount()
 }

@@ -1,17 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -151,7 +147,6 @@ func TestDaemonConfigFile(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := pierBinary(t)
 	dir := t.TempDir()
 	if err := os.Mkdir(filepath.Join(dir, "files"), 0o755); err != nil {
 		t.Fatal(err)
@@ -160,37 +155,7 @@ func TestDaemonConfigFile(t *testing.T) {
 	conf := filepath.Join(dir, "pier.conf")
 	writeFile(t, conf, "interface = 127.0.0.1\nport = "+strconv.Itoa(port)+
 		"\ndirectory = files\nusername = bob\npassword = s3cret\nbanner = from the file\ntimeout = 30\n", 0o600)
-	cmd := exec.Command(bin, "--config", conf, "--banner", "from the command line")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	logs := make(chan string, 100)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			logs <- sc.Text()
-		}
-		close(logs)
-	}()
-	var startup string
-	for startup == "" {
-		select {
-		case l, ok := <-logs:
-			if !ok {
-				t.Fatal("pier exited before starting")
-			}
-			if strings.Contains(l, "starting pier") {
-				startup = l
-			}
-		case <-time.After(20 * time.Second):
-			t.Fatal("no start-up log")
-		}
-	}
+	d, startup := startDaemon(t, "--config", conf, "--banner", "from the command line")
 	for _, want := range []string{"config=" + conf, "login=\"user bob\"", "directory=" + filepath.Join(dir, "files"), "timeout=30"} {
 		if !strings.Contains(startup, want) {
 			t.Errorf("start-up log %q lacks %q", startup, want)
@@ -199,36 +164,14 @@ func TestDaemonConfigFile(t *testing.T) {
 	if strings.Contains(startup, "s3cret") {
 		t.Errorf("start-up log shows the password: %q", startup)
 	}
-	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	r := bufio.NewReader(c)
-	expect := func(send, code string) string {
-		t.Helper()
-		if send != "" {
-			io.WriteString(c, send+"\r\n")
-		}
-		l, err := r.ReadString('\n')
-		if err != nil || !strings.HasPrefix(l, code+" ") {
-			t.Fatalf("%q: got %q, %v; want %s", send, l, err, code)
-		}
-		return l
-	}
+	expect := dialFTP(t, port)
 	if banner := expect("", "220"); !strings.Contains(banner, "from the command line") {
 		t.Errorf("banner %q: the command line must win over the file", banner)
 	}
 	expect("USER bob", "331")
 	expect("PASS s3cret", "230")
 	expect("QUIT", "221")
-	cmd.Process.Signal(syscall.SIGTERM)
-	for range logs {
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("pier exited with %v after SIGTERM", err)
-	}
+	d.stop(t)
 }
 
 // FuzzParseConfigLine: any line gives a known flag's name with a value the
@@ -267,49 +210,16 @@ func TestDaemonMetrics(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := pierBinary(t)
 	port, mport := freePort(t), freePort(t)
-	cmd := exec.Command(bin, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-d", t.TempDir(), "--metrics", "127.0.0.1:"+strconv.Itoa(mport))
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
+	d, _ := startDaemon(t, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-d", t.TempDir(), "--metrics", "127.0.0.1:"+strconv.Itoa(mport))
+	if l := d.waitLog(t, "metrics listening"); !strings.Contains(l, "http://127.0.0.1:"+strconv.Itoa(mport)+"/metrics") {
+		t.Errorf("log %q lacks the metrics URL", l)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "metrics listening") {
-				ready <- sc.Text()
-			}
-		}
-	}()
-	select {
-	case l := <-ready:
-		if !strings.Contains(l, "http://127.0.0.1:"+strconv.Itoa(mport)+"/metrics") {
-			t.Errorf("log %q lacks the metrics URL", l)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("no \"metrics listening\" log")
-	}
-	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	r := bufio.NewReader(c)
-	for _, step := range []struct{ send, code string }{{"", "220"}, {"USER anonymous", "331"}, {"PASS x@", "230"}, {"NOOP", "200"}} {
-		if step.send != "" {
-			io.WriteString(c, step.send+"\r\n")
-		}
-		if l, err := r.ReadString('\n'); err != nil || !strings.HasPrefix(l, step.code) {
-			t.Fatalf("%q: %q, %v", step.send, l, err)
-		}
-	}
+	expect := dialFTP(t, port)
+	expect("", "220")
+	expect("USER anonymous", "331")
+	expect("PASS x@", "230")
+	expect("NOOP", "200")
 	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(mport) + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -332,8 +242,5 @@ func TestDaemonMetrics(t *testing.T) {
 	if t.Failed() {
 		t.Logf("/metrics:\n%s", body)
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("pier exited with %v after SIGTERM", err)
-	}
+	d.stop(t)
 }

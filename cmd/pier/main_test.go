@@ -160,74 +160,18 @@ func TestDaemon(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := pierBinary(t)
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "hello.txt"), []byte("hi\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	port := freePort(t)
-	cmd := exec.Command(bin, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-d", dir, "-w", "-r", "40000-40100", "-n", "10.1.2.3", "-V")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	logs := make(chan string, 100)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			logs <- sc.Text()
-		}
-		close(logs)
-	}()
-	var startup string
-	for startup == "" {
-		select {
-		case l, ok := <-logs:
-			if !ok {
-				t.Fatal("pier exited before starting")
-			}
-			if strings.Contains(l, "starting pier") {
-				startup = l
-			}
-		case <-time.After(20 * time.Second):
-			t.Fatal("no start-up log")
-		}
-	}
+	d, startup := startDaemon(t, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-d", dir, "-w", "-r", "40000-40100", "-n", "10.1.2.3", "-V")
 	for _, want := range []string{"listen=127.0.0.1:" + strconv.Itoa(port), "directory=" + dir, "passive_ports=40000-40100", "nat_address=10.1.2.3", "write=true", "login=anonymous"} {
 		if !strings.Contains(startup, want) {
 			t.Errorf("start-up log %q lacks %q", startup, want)
 		}
 	}
-
-	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	r := bufio.NewReader(c)
-	expect := func(send, code string) string {
-		t.Helper()
-		if send != "" {
-			io.WriteString(c, send+"\r\n")
-		}
-		for {
-			l, err := r.ReadString('\n')
-			if err != nil {
-				t.Fatalf("%q: %v", send, err)
-			}
-			if len(l) >= 4 && l[3] == ' ' {
-				if !strings.HasPrefix(l, code) {
-					t.Fatalf("%q: got %q, want %s", send, l, code)
-				}
-				return l
-			}
-		}
-	}
+	expect := dialFTP(t, port)
 	expect("", "220")
 	expect("USER anonymous", "331")
 	expect("PASS guest@", "230")
@@ -242,21 +186,7 @@ func TestDaemon(t *testing.T) {
 		t.Errorf("passive port %d outside the range", p)
 	}
 	expect("QUIT", "221")
-
-	cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	for l := range logs {
-		_ = l
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("pier exited with %v after SIGTERM", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("pier did not stop after SIGTERM")
-	}
+	d.stop(t)
 }
 
 // binary is the pier command, built once for the tests that run it.
