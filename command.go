@@ -36,10 +36,15 @@ type Command struct {
 	Help string
 	// NeedsLogin refuses the command with 530 before login.
 	NeedsLogin bool
-	// Perm, if not zero, is a permission letter the user must have at the
-	// working directory (550 otherwise). A handler that acts on another
-	// path should also call Session.Allowed for it.
+	// Perm, if not zero, is a permission letter the user must have (550
+	// otherwise; 530 before login): at the path the argument names when
+	// PathArg is set, else at the working directory. Per-path overrides
+	// count. A handler that acts on other paths should also call
+	// Session.Allowed for them.
 	Perm byte
+	// PathArg says the argument is a path, as for RETR or DELE: Perm is
+	// checked at it (resolved against the working directory).
+	PathArg bool
 	// Arg is the argument rule.
 	Arg ArgRule
 	// Handler runs the command and must send exactly one final reply with
@@ -64,7 +69,7 @@ func (c Command) toInternal() (*command, error) {
 	if help == "" {
 		help = "Syntax: " + name + "."
 	}
-	return &command{name: name, help: help, login: c.NeedsLogin, perm: c.Perm, arg: c.Arg, public: c.Handler}, nil
+	return &command{name: name, help: help, login: c.NeedsLogin, perm: c.Perm, pathArg: c.PathArg, arg: c.Arg, public: c.Handler}, nil
 }
 
 // Middleware wraps every command a client sends (after the server has

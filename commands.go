@@ -23,7 +23,10 @@ type command struct {
 	help  string // "Syntax: ..." text for HELP
 	login bool   // needs a logged-in user
 	perm  byte   // permission letter checked before the handler, 0 for none
-	arg   argRule
+	// pathArg: for commands added with HandleCommand, perm is checked at
+	// the argument's path rather than the working directory.
+	pathArg bool
+	arg     argRule
 	// duringTransfer: runs at once while a transfer is in progress; other
 	// commands wait for the transfer to end, so replies stay in order.
 	duringTransfer bool
@@ -237,7 +240,8 @@ func (s *session) runCommand(c *command, arg string) {
 		s.reply(501, "Syntax error: command does not accept arguments.")
 		return
 	}
-	if c.login && s.user == nil {
+	if (c.login || c.perm != 0) && s.user == nil {
+		// A permission needs a user to have it.
 		s.reply(530, "Log in with USER and PASS first.")
 		return
 	}
@@ -245,11 +249,18 @@ func (s *session) runCommand(c *command, arg string) {
 		s.reply(550, "Not enough privileges.")
 		return
 	}
-	// Commands added with HandleCommand are checked at the working
-	// directory, as Command.Perm documents; built-in ones at their path.
-	if c.perm != 0 && c.public != nil && !s.user.PermAt(s.cwd).Has(c.perm) {
-		s.reply(550, "Not enough privileges.")
-		return
+	// Commands added with HandleCommand are checked at their path
+	// argument or the working directory, as Command.Perm documents;
+	// built-in ones check their paths themselves.
+	if c.perm != 0 && c.public != nil {
+		where := s.cwd
+		if c.pathArg && arg != "" {
+			where, _ = s.resolve(arg)
+		}
+		if !s.user.PermAt(where).Has(c.perm) {
+			s.reply(550, "Not enough privileges.")
+			return
+		}
 	}
 	if strings.IndexByte(arg, 0) >= 0 {
 		s.reply(501, "Invalid character in argument.")

@@ -301,6 +301,47 @@ func TestCustomCommands(t *testing.T) {
 	}
 }
 
+// TestCustomCommandPerm: a custom command's Perm is checked at its path
+// argument (PathArg) or at the working directory, per-path overrides
+// included, and before login it gets 530, whether or not NeedsLogin is set.
+func TestCustomCommandPerm(t *testing.T) {
+	srv := newServer(t, nil)
+	mkdirs(t, srv, "incoming/x")
+	if err := srv.Users.AddUser("bob", auth.Account{Password: "b", FS: srv.Root, Perm: pier.ReadPerms, Overrides: []pier.PermOverride{
+		{Dir: "/incoming", Perm: "elrdmw", Recursive: true},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	ok := func(s *pier.Session, arg string) { s.Reply(200, "ok "+arg) }
+	for _, c := range []pier.Command{
+		{Name: "ZAP", Perm: pier.PermDelete, PathArg: true, Arg: pier.ArgRequired, Handler: ok},
+		{Name: "ZAPHERE", Perm: pier.PermDelete, Arg: pier.ArgOptional, Handler: ok},
+	} {
+		if err := srv.HandleSite(c); err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.HandleCommand(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := srv.Dial(t)
+	runSteps(t, c, []step{
+		// Perm without NeedsLogin, before login: 530, not a crash.
+		{"ZAP /incoming/x", 530, ""},
+		{"SITE ZAP /incoming/x", 530, ""},
+		{"ZAPHERE", 530, ""},
+		{"USER bob", 331, ""}, {"PASS b", 230, ""},
+		{"ZAP /incoming/x", 200, ""}, // 'd' at the argument
+		{"SITE ZAP /incoming/x", 200, ""},
+		{"ZAP /elsewhere", 550, ""},
+		{"ZAPHERE", 550, ""}, // 'd' at the working directory, /
+		{"CWD /incoming", 250, ""},
+		{"ZAPHERE", 200, ""},
+		{"ZAP x", 200, ""}, // relative to the working directory
+		{"ZAP ../other", 550, ""},
+	})
+}
+
 // TestPermOverrides: pyftpdlib's override_perm, as anonymous with an upload
 // folder.
 func TestPermOverrides(t *testing.T) {

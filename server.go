@@ -375,7 +375,8 @@ func (s *Server) removeSession(sess *session) {
 // ServeContext serves ln until ctx ends, then shuts the server down: it
 // calls Shutdown, giving transfers in progress up to grace to finish, and
 // Close after that. It returns nil once the server has stopped because ctx
-// ended, or Serve's error if serving fails first. It is the whole life of
+// ended, every session has ended and no hook is running any more (a hook
+// that blocks holds it up), or Serve's error if serving fails first. It is the whole life of
 // an embedded server in one call:
 //
 //	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -393,6 +394,7 @@ func (s *Server) ServeContext(ctx context.Context, ln net.Listener, grace time.D
 	defer cancel()
 	if err := s.Shutdown(shutdownCtx); err != nil {
 		s.Close()
+		s.sessionsWG.Wait() // Close ends them; their hooks still run
 	}
 	if err := <-errc; !errors.Is(err, ErrServerClosed) {
 		return err
@@ -426,7 +428,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // Close closes the listeners and every connection at once, transfers
-// included.
+// included. It does not wait for the sessions to end: their Disconnect and
+// file hooks may still be running when it returns. Call Shutdown after it
+// to wait for them.
 func (s *Server) Close() error {
 	s.inShutdown.Store(true)
 	s.closeListeners()

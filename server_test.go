@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -453,7 +454,14 @@ func TestBanDisabled(t *testing.T) {
 func TestServeContext(t *testing.T) {
 	t.Parallel()
 	users, ln := memSetup(t, "big", make([]byte, 64<<20))
-	srv := &pier.Server{Auth: users}
+	// The hooks of the sessions Close ends run before ServeContext
+	// returns: a program may close what they write to once it has.
+	var hooksDone atomic.Int32
+	slow := func() { time.Sleep(100 * time.Millisecond); hooksDone.Add(1) }
+	srv := &pier.Server{Auth: users, Hooks: pier.Hooks{
+		Disconnect:         func(*pier.Session) { slow() },
+		IncompleteFileSent: func(*pier.Session, pier.TransferInfo) { slow() },
+	}}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -479,6 +487,10 @@ func TestServeContext(t *testing.T) {
 		}
 		if waited := time.Since(start); waited < grace {
 			t.Errorf("returned after %v, before the grace period of %v", waited, grace)
+		}
+		// Two Disconnects (idle, stuck) and the stuck download's hook.
+		if n := hooksDone.Load(); n != 3 {
+			t.Errorf("ServeContext returned with %d of 3 hooks done", n)
 		}
 	case <-time.After(ioDeadline):
 		t.Fatal("ServeContext did not return after the grace period")

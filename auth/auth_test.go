@@ -200,4 +200,20 @@ func TestLoadFile(t *testing.T) {
 	if _, err := LoadFile(filepath.Join(dir, "nope"), open); err == nil {
 		t.Error("missing file accepted")
 	}
+
+	// A byte-order mark (Notepad) is not part of the first name, and one
+	// home written two ways is one file system.
+	opened := 0
+	counting := func(home string) (pier.FileSystem, error) { opened++; return local.New(home) }
+	shared := filepath.Join(dir, "shared")
+	v, err = LoadFile(write("\uFEFFalice:"+hash+":elr:"+shared+"/\nbob:"+bc+":elr:"+shared+"\n"), counting)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Authenticate(ctx, pier.ConnInfo{}, "alice", "s3cret"); err != nil {
+		t.Errorf("alice after a byte-order mark: %v", err)
+	}
+	if opened != 1 {
+		t.Errorf("%s/ and %s opened %d file systems, want 1", shared, shared, opened)
+	}
 }

@@ -34,6 +34,9 @@ func LoadFile(path string, newFS func(home string) (pier.FileSystem, error)) (*V
 	sc := bufio.NewScanner(f)
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
+		if n == 1 {
+			line = strings.TrimPrefix(line, "\uFEFF") // a byte-order mark, from some editors
+		}
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
@@ -59,6 +62,7 @@ func LoadFile(path string, newFS func(home string) (pier.FileSystem, error)) (*V
 		if !filepath.IsAbs(home) {
 			home = filepath.Join(base, home)
 		}
+		home = filepath.Clean(home) // "/srv/x/" and "/srv/x" are one home
 		fsys, ok := homes[home]
 		if !ok {
 			if fsys, err = newFS(home); err != nil {

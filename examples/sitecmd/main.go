@@ -66,10 +66,12 @@ func run(ctx context.Context, ln net.Listener, dir string, logger *slog.Logger) 
 		Name: "RMTREE",
 		Help: "Syntax: SITE RMTREE <SP> path (remove a folder and its contents).",
 		// The server checks these before the handler runs, as for its own
-		// commands: 530 before login, 550 for a user without 'd'
-		// anywhere, 501 without an argument.
+		// commands: 530 before login, 550 for a user without 'd' at the
+		// path the argument names (overrides included), 501 without an
+		// argument.
 		NeedsLogin: true,
 		Perm:       pier.PermDelete,
+		PathArg:    true,
 		Arg:        pier.ArgRequired,
 		Handler:    siteRMTREE,
 	})

@@ -48,7 +48,9 @@ import (
 )
 
 // FS is a pier.FileSystem over an afero.Fs. It is safe for concurrent use
-// if the afero.Fs is.
+// if the afero.Fs is. afero's MemMapFs (v1.15) is not, for two sessions
+// writing to the same file at once (the race detector reports it inside
+// afero); pier's own fsys/mem is.
 //
 // It implements all of pier's optional interfaces; Lstat falls back to Stat
 // where the afero.Fs has no afero.Lstater, and Readlink returns
@@ -164,6 +166,11 @@ func (f *FS) Readlink(name string) (string, error) {
 	return s, fix(err, name)
 }
 
+// umask is taken from the modes of new files and folders, as the usual
+// process umask does for pier's local back-end: afero's memory back-end
+// applies none, and would make uploads writable by everyone (0666).
+const umask fs.FileMode = 0o022
+
 // OpenFile implements pier.FileSystem. As in pier's local back-end, only
 // files open: a directory fails with syscall.EISDIR. The File it returns implements
 // io.Seeker, and io.ReaderAt when the afero.File does (afero.File always
@@ -190,7 +197,7 @@ func (f *FS) OpenFile(name string, flag int, perm fs.FileMode) (pier.File, error
 	case err != nil:
 		return nil, fix(err, name)
 	}
-	af, err := f.fs.OpenFile(abs(name), flag, perm)
+	af, err := f.fs.OpenFile(abs(name), flag, perm&^umask)
 	if err != nil {
 		return nil, fix(err, name)
 	}
@@ -231,7 +238,7 @@ func (f *FS) Mkdir(name string, perm fs.FileMode) error {
 	if err := f.checkParent("mkdir", name); err != nil {
 		return err
 	}
-	return fix(f.fs.Mkdir(abs(name), perm), name)
+	return fix(f.fs.Mkdir(abs(name), perm&^umask), name)
 }
 
 // Remove implements pier.FileSystem: a file or an empty folder; never the

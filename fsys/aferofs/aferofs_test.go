@@ -26,6 +26,29 @@ func TestConformanceBasePathOsFs(t *testing.T) {
 	})
 }
 
+// TestModes: new files and folders get 0644 and 0755 on afero's memory
+// back-end, as under the usual umask, not 0666 and 0777.
+func TestModes(t *testing.T) {
+	f := aferofs.New(afero.NewMemMapFs())
+	w, err := f.OpenFile("f", os.O_WRONLY|os.O_CREATE, 0o666)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if err := f.Mkdir("d", 0o777); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]fs.FileMode{"f": 0o644, "d": fs.ModeDir | 0o755} {
+		fi, err := f.Stat(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode() != want {
+			t.Errorf("%s: mode %v, want %v", name, fi.Mode(), want)
+		}
+	}
+}
+
 func TestLinks(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "target"), []byte("x"), 0o644); err != nil {
