@@ -84,6 +84,10 @@ func (s *session) cmdPROT(arg string) {
 // §12.3); pier refuses it, which the RFC allows, because a clear control
 // connection after login gives nothing but risk.
 func (s *session) cmdCCC(string) {
+	if !s.tls.active {
+		s.reply(533, "CCC refused: the control connection is not protected.")
+		return
+	}
 	s.reply(533, "CCC refused: the control connection stays protected.")
 }
 

@@ -184,6 +184,13 @@ func (s *session) dispatch(line string) {
 	}
 	if !c.duringTransfer {
 		s.waitTransfer()
+		if s.srv.inShutdown.Load() {
+			// Read while a transfer finished during a graceful
+			// shutdown: no new work.
+			s.reply(421, "Server shutting down.")
+			s.quit = true
+			return
+		}
 	}
 	mw := s.srv.Middleware
 	if len(mw) == 0 {

@@ -2,6 +2,9 @@ package pier_test
 
 import (
 	"bytes"
+	"context"
+	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -89,4 +92,59 @@ func TestMLSTRootPerm(t *testing.T) {
 			t.Errorf("MLSD / cdir: %q, want perm=celmp", line)
 		}
 	}
+}
+
+// TestShutdownKeepsTransferCommands: during a graceful shutdown a session
+// whose transfer runs still answers STAT and NOOP, ABOR still stops the
+// transfer, and then the session gets 421 and closes.
+func TestShutdownKeepsTransferCommands(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, func(s *pier.Server) { s.WriteLimit = 64 << 10 })
+	writeFile(t, srv, "slow", pattern(4<<20)) // about a minute at that rate
+	c := login(t, srv)
+	dc := c.Passive(t)
+	c.Send(t, "RETR slow")
+	expectPrelim(t, c)
+	go io.Copy(io.Discard, dc)
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(context.Background()) }()
+	eventually(t, "the listener closed by Shutdown", func() bool {
+		nc, err := net.DialTimeout("tcp", srv.Addr, time.Second)
+		if err != nil {
+			return true
+		}
+		nc.Close()
+		return false
+	})
+	c.Expect(t, "NOOP", 200)
+	if code, _ := c.Cmd(t, "STAT"); code != 213 && code != 211 {
+		t.Errorf("STAT during shutdown: %d", code)
+	}
+	c.Send(t, "ABOR")
+	c.ExpectReply(t, 426)
+	c.ExpectReply(t, 226)
+	c.ExpectReply(t, 421)
+	expectClosed(t, c)
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+}
+
+// TestIdleTimeoutAfterTransfer: the idle timeout counts from the end of a
+// transfer, not from before it: a client that reads its 226 has the whole
+// timeout for its next command.
+func TestIdleTimeoutAfterTransfer(t *testing.T) {
+	t.Parallel()
+	const idle = 2 * time.Second
+	srv := newServer(t, func(s *pier.Server) { s.IdleTimeout = idle; s.WriteLimit = 64 << 10 })
+	writeFile(t, srv, "f", pattern(192<<10)) // three seconds at that rate: longer than idle
+	c := login(t, srv)
+	if got := len(c.Retrieve(t, "RETR f")); got != 192<<10 {
+		t.Fatalf("RETR: %d bytes", got)
+	}
+	// Before the fix the old deadline (idle after RETR was read, moved
+	// on by idle while the transfer ran) fell about a second after the
+	// 226.
+	time.Sleep(idle * 6 / 10)
+	c.Expect(t, "NOOP", 200)
 }

@@ -68,8 +68,8 @@ type Server struct {
 	PublicAddr netip.Addr
 
 	// IdleTimeout closes a control connection that sends no command for this
-	// long (421). It does not run while a transfer is in progress. If zero,
-	// 300 s; negative disables it.
+	// long (421). It does not run while a transfer is in progress, and
+	// starts again when one ends. If zero, 300 s; negative disables it.
 	IdleTimeout time.Duration
 
 	// DataTimeout aborts a transfer during which no data moves for this long
@@ -404,7 +404,8 @@ func (s *Server) ServeContext(ctx context.Context, ln net.Listener, grace time.D
 
 // Shutdown stops the server gracefully: it closes the listeners, tells idle
 // sessions "421" and closes them, and lets sessions with a transfer in
-// progress finish it before they close. It returns when every session has
+// progress finish it before they close (meanwhile they answer ABOR, STAT,
+// NOOP and QUIT; any other command gets 421). It returns when every session has
 // ended, or ctx's error if ctx ends first (then call Close).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.inShutdown.Store(true)

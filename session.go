@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -66,7 +67,10 @@ type session struct {
 
 	xferMu sync.Mutex // guards xfer
 	xfer   *transfer  // the running transfer, nil if none
-	quit   bool
+	// xferEnded is when the last transfer ended (Unix nanoseconds, 0 for
+	// none): the idle timeout counts from then (readLine).
+	xferEnded atomic.Int64
+	quit      bool
 }
 
 func newSession(srv *Server, conn net.Conn, id uint64) *session {
@@ -171,7 +175,10 @@ func (s *session) readLine() (string, error) {
 	tooLong := false
 	for {
 		s.conn.SetReadDeadline(deadline)
-		if s.srv.inShutdown.Load() {
+		// During a graceful shutdown a session goes on reading while its
+		// transfer runs, so that ABOR, STAT and NOOP still work; the
+		// transfer's end wakes it (runTransfer), and it closes.
+		if s.srv.inShutdown.Load() && !s.transferRunning() {
 			s.shutdownSession()
 			return "", net.ErrClosed
 		}
@@ -200,14 +207,22 @@ func (s *session) readLine() (string, error) {
 		case errors.Is(err, bufio.ErrBufferFull):
 			continue
 		case isTimeout(err):
-			if s.srv.inShutdown.Load() {
-				s.shutdownSession()
-				return "", err
-			}
 			if s.transferRunning() {
 				// The idle timer is suspended during transfers.
 				deadline = time.Now().Add(idle)
 				continue
+			}
+			if s.srv.inShutdown.Load() {
+				s.shutdownSession()
+				return "", err
+			}
+			// It starts again when a transfer ends: a client waits for
+			// the 226 before it sends its next command.
+			if ended := s.xferEnded.Load(); ended != 0 && idle > 0 {
+				if d := time.Unix(0, ended).Add(idle); time.Now().Before(d) {
+					deadline = d
+					continue
+				}
 			}
 			s.log.Info("control connection timed out")
 			s.reply(421, "Control connection timed out.")

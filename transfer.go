@@ -180,8 +180,12 @@ func (s *session) runTransfer(t *transfer, job transferJob, ln *net.TCPListener,
 		s.xferMu.Lock()
 		s.xfer = nil
 		s.xferMu.Unlock()
+		s.xferEnded.Store(time.Now().UnixNano())
 		t.stopCtx()
 		close(t.done)
+		if s.srv.inShutdown.Load() {
+			s.interrupt() // the reader closes the session now (readLine)
+		}
 	}()
 	var err error
 	var connErr error
