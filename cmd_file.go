@@ -2,6 +2,7 @@ package pier
 
 import (
 	"io/fs"
+	"math"
 	"os"
 	"path"
 	"strconv"
@@ -180,6 +181,13 @@ func (s *session) cmdMDTM(arg string) {
 
 // cmdMFMT sets a file's modification time (draft-somers-ftp-mfxx). The time
 // is always UTC, as the draft says.
+// The modification times MFMT can set: what nanoseconds since 1970 in 64
+// bits hold (os.Chtimes).
+var (
+	minFileTime = time.Unix(0, math.MinInt64).Add(time.Second).Truncate(time.Second)
+	maxFileTime = time.Unix(0, math.MaxInt64).Truncate(time.Second)
+)
+
 func (s *session) cmdMFMT(arg string) {
 	timeval, p, ok := strings.Cut(arg, " ")
 	if !ok || p == "" {
@@ -189,6 +197,12 @@ func (s *session) cmdMFMT(arg string) {
 	t, err := listing.ParseTime(timeval)
 	if err != nil {
 		s.reply(501, "Invalid time format; expected: YYYYMMDDHHMMSS.")
+		return
+	}
+	if t.Before(minFileTime) || t.After(maxFileTime) {
+		// Outside these the time does not fit the nanoseconds the system
+		// call takes, and would be stored wrapped round, or not at all.
+		s.reply(501, "Time out of range: the server stores times from 1677-09-22 to 2262-04-11.")
 		return
 	}
 	vpath, name, _, ok := s.statRegular(p)

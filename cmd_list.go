@@ -346,10 +346,10 @@ func (s *session) cmdMLST(arg string) {
 	l := s.newLister(formatMLSx)
 	l.prefix = " "
 	var b strings.Builder
-	b.WriteString("250-Listing " + appendSafeString(s.srv.codec.encode(vpath)) + "\r\n")
+	b.WriteString("250-Listing \"" + appendSafeString(s.srv.codec.encode(quote(vpath))) + "\":\r\n")
 	// The pathname in an MLST line is the full virtual path (TVFS).
 	l.write(&b, "/", vpath, fi)
-	b.WriteString("250 End.\r\n")
+	b.WriteString("250 End MLST.\r\n")
 	s.write([]byte(b.String()))
 }
 
@@ -375,17 +375,30 @@ func (s *session) statPath(arg string) {
 	if err != nil {
 		fi = lfi
 	}
+	var dir DirReader
+	if fi.IsDir() {
+		// Opened before the first line: a folder that can't be read gets
+		// its error, not an empty status.
+		if dir, err = s.user.FS.OpenDir(name); err != nil {
+			s.replyErr(err)
+			return
+		}
+		defer dir.Close()
+	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	s.conn.SetWriteDeadline(s.writeDeadline())
 	w := bufio.NewWriterSize(s.ctrl, 16<<10)
 	w.WriteString("213-Status of \"" + appendSafeString(s.srv.codec.encode(quote(vpath))) + "\":\r\n")
 	l := s.newLister(formatLs)
-	if fi.IsDir() {
-		dir, err := s.user.FS.OpenDir(name)
-		if err == nil {
-			l.streamDir(w, vpath, dir)
-			dir.Close()
+	if dir != nil {
+		if err := l.streamDir(w, vpath, dir); err != nil {
+			// The multi-line reply has begun: it can only end with
+			// its own code, so it says the list is short.
+			s.log.Warn("STAT listing ended early", "path", vpath, "err", err)
+			w.WriteString("213 End of status (incomplete: the folder could not be read to the end).\r\n")
+			w.Flush()
+			return
 		}
 	} else {
 		l.write(w, path.Dir(vpath), path.Base(vpath), lfi)

@@ -117,7 +117,11 @@ func (s *session) cmdOPTS(arg string) {
 				s.reply(504, "UTF8 is off: the server's encoding is "+s.srv.codec.name+".")
 			}
 		case "OFF":
-			s.reply(504, "UTF8 can't be turned off.")
+			if s.srv.codec.utf8 {
+				s.reply(504, "UTF8 can't be turned off.")
+			} else {
+				s.reply(200, "UTF8 is off.")
+			}
 		default:
 			s.reply(501, "Invalid argument.")
 		}

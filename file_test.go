@@ -385,6 +385,21 @@ func TestMFMT(t *testing.T) {
 				{"MFMT f 20200102030405", 501, ""},
 			},
 			check: mtimeIs("f", old)},
+		// Times the system call can't take (nanoseconds since 1970 in 64
+		// bits) are refused, not stored wrapped round.
+		{name: "out of range", setup: setup,
+			steps: []step{
+				{"MFMT 23000101000000 f", 501, ""},
+				{"MFMT 99991231235959 f", 501, ""},
+				{"MFMT 16000101000000 f", 501, ""},
+				{"MFMT 00010101000000 f", 501, ""},
+			},
+			check: mtimeIs("f", old)},
+		// (How far back a file system can store is its own matter: ext4
+		// stops at 1901.)
+		{name: "the newest that fits", setup: setup,
+			steps: []step{{"MFMT 22620411000000 f", 213, "Modify=22620411000000; /f."}},
+			check: mtimeIs("f", time.Date(2262, 4, 11, 0, 0, 0, 0, time.UTC))},
 		{name: "no path", setup: setup, steps: []step{{"MFMT 20200102030405", 501, ""}, {"MFMT 20200102030405 ", 501, ""}}},
 		{name: "missing file", setup: setup, steps: []step{{"MFMT 20200102030405 nope", 550, ""}}},
 		{name: "directory", setup: setup, steps: []step{{"MFMT 20200102030405 d", 550, ""}}},

@@ -303,6 +303,10 @@ func TestMLST(t *testing.T) {
 			if len(lines) != 3 {
 				t.Fatalf("MLST reply %q: want 3 lines", text)
 			}
+			// pyftpdlib's first and last lines.
+			if want := "Listing \"" + tt.path + "\":"; lines[0] != want || lines[2] != "End MLST." {
+				t.Errorf("MLST reply %q: want %q ... \"End MLST.\"", text, want)
+			}
 			if !strings.HasPrefix(lines[1], " ") {
 				t.Fatalf("fact line %q does not start with a space", lines[1])
 			}

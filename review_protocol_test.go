@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"io/fs"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pierftp/pier"
+	"github.com/pierftp/pier/auth"
 )
 
 // TestRepliesKeepCommandOrder: a command the server doesn't know, sent
@@ -146,5 +148,59 @@ func TestIdleTimeoutAfterTransfer(t *testing.T) {
 	// on by idle while the transfer ran) fell about a second after the
 	// 226.
 	time.Sleep(idle * 6 / 10)
+	c.Expect(t, "NOOP", 200)
+}
+
+// TestEncodingNames: the spellings pyftpdlib's --encoding takes (Python's)
+// are accepted; encodings that don't keep ASCII as it is are not.
+func TestEncodingNames(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"latin1", "latin-1", "iso8859-1", "ISO_8859_1", "cp1252", "windows-1252", "ascii", "us-ascii", "mac-roman", "cp437", "iso8859_15", "latin-2", "shift_jis", "UTF-8", "utf8"} {
+		if err := pier.ValidateEncoding(name); err != nil {
+			t.Errorf("ValidateEncoding(%q): %v", name, err)
+		}
+	}
+	for _, name := range []string{"utf-16", "UTF-16LE", "utf-32", "no-such", "cp", "cpx"} {
+		if err := pier.ValidateEncoding(name); err == nil {
+			t.Errorf("ValidateEncoding(%q) accepted", name)
+		}
+	}
+}
+
+// TestEncodingUnencodable: with a one-byte encoding, a name it can't hold
+// is shown with '?', not the character set's control byte SUB (0x1A);
+// OPTS UTF8 OFF agrees that UTF-8 is off.
+func TestEncodingUnencodable(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, func(s *pier.Server) { s.Encoding = "latin1" })
+	writeFile(t, srv, "日本é.txt", []byte("x"))
+	c := login(t, srv)
+	got := string(c.Retrieve(t, "NLST"))
+	if !strings.Contains(got, "??\xe9.txt") || strings.Contains(got, "\x1a") {
+		t.Errorf("NLST: %q, want ??\\xe9.txt (é in latin1)", got)
+	}
+	c.Expect(t, "OPTS UTF8 OFF", 200)
+	c.Expect(t, "OPTS UTF8 ON", 504)
+	u := login(t, newServer(t, nil))
+	u.Expect(t, "OPTS UTF8 OFF", 504)
+}
+
+// failDirFS fails OpenDir: a folder that can't be read.
+type failDirFS struct{ pier.FileSystem }
+
+func (failDirFS) OpenDir(string) (pier.DirReader, error) { return nil, fs.ErrPermission }
+
+// TestSTATUnreadableFolder: STAT of a folder that can't be opened gets the
+// error's reply, not an empty 213.
+func TestSTATUnreadableFolder(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, nil)
+	mkdirs(t, srv, "locked")
+	if err := srv.Users.AddUser("fd", auth.Account{Password: "p", FS: failDirFS{srv.Root}}); err != nil {
+		t.Fatal(err)
+	}
+	c := srv.Dial(t)
+	c.Login(t, "fd", "p")
+	c.Expect(t, "STAT locked", 550)
 	c.Expect(t, "NOOP", 200)
 }

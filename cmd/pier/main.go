@@ -63,6 +63,7 @@ type options struct {
 	usersFile                               string
 	configFile                              string
 	metricsAddr                             string
+	concurrency                             string
 	readLimit, writeLimit                   string
 	banAfter                                int
 	banTime                                 time.Duration
@@ -112,6 +113,7 @@ func newFlagSet(o *options) *pflag.FlagSet {
 	fs.StringVar(&o.totalReadLimit, "total-read-limit", "0", "most bytes per second all uploads together may take (`RATE`); 0: no limit")
 	fs.StringVar(&o.totalWriteLimit, "total-write-limit", "0", "most bytes per second all downloads together may take (`RATE`); 0: no limit")
 	fs.StringVar(&o.usersFile, "users-file", "", "read accounts from `FILE` (lines name:hash:perms:home; make hashes with \"pier passwd\") instead of -u/-P or anonymous")
+	fs.StringVar(&o.concurrency, "concurrency", "", "pyftpdlib's server `MODEL` (async, multi-thread, multi-proc, pre-fork), taken so that its command lines run: pier always serves each session in its own goroutine, on every core")
 	fs.StringVar(&o.metricsAddr, "metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics (HOST:PORT, such as 127.0.0.1:9121; no authentication); default: off")
 	fs.StringVarP(&o.configFile, "config", "c", "", "read settings from `FILE`: lines name = value, names as the long flags here; flags on the command line win")
 	fs.BoolVarP(&o.help, "help", "h", false, "show this help and exit")
@@ -343,6 +345,11 @@ func configure(o *options, fs *pflag.FlagSet, stderr io.Writer) (*pier.Server, *
 	}
 	if o.banTime <= 0 {
 		return nil, nil, usagef("--ban-time %s: must be positive", o.banTime)
+	}
+	switch o.concurrency {
+	case "", "async", "multi-thread", "multi-proc", "pre-fork":
+	default:
+		return nil, nil, usagef("--concurrency %q: choose between async, multi-thread, multi-proc and pre-fork", o.concurrency)
 	}
 	if o.maxLoginAttempts < 1 {
 		return nil, nil, usagef("--max-login-attempts %d: must be 1 or more", o.maxLoginAttempts)
@@ -599,6 +606,9 @@ func serve(srv *pier.Server, cfg *config) int {
 	}
 	if cfg.write && cfg.anonymous {
 		log.Warn("write permission granted to anonymous users: anyone can upload, change and delete files")
+	}
+	if cfg.o.concurrency != "" {
+		log.Info("concurrency model: every session in its own goroutine, on every core (--concurrency "+cfg.o.concurrency+" needs nothing more)", "concurrency", cfg.o.concurrency)
 	}
 	if cfg.anonymousWrite != "" {
 		log.Warn("the users file grants anonymous users write permission: anyone can upload, change or delete files", "perm", cfg.anonymousWrite)

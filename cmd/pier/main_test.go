@@ -68,6 +68,7 @@ func TestBadFlags(t *testing.T) {
 		{"bad total limit", []string{"--total-write-limit", "10X"}, "--total-write-limit"},
 		{"bad metrics address", []string{"--metrics", "9121"}, "--metrics"},
 		{"anonymous with a password", []string{"-u", "anonymous", "-P", "secret", "-w"}, "--username anonymous"},
+		{"bad concurrency", []string{"--concurrency", "threads"}, "--concurrency"},
 		{"bad metrics port", []string{"--metrics", "127.0.0.1:http"}, "--metrics"},
 	}
 	for _, c := range cases {
@@ -103,6 +104,21 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 	for _, def := range []string{"(default 2121)", "(default 300)", "(default 512)", "(default 3)", "(default pier FTP server ready.)", "(default utf-8)"} {
 		if !strings.Contains(help, def) {
 			t.Errorf("--help lacks %s", def)
+		}
+	}
+}
+
+// TestConcurrencyAccepted: pyftpdlib's --concurrency values are taken, so
+// its command lines run.
+func TestConcurrencyAccepted(t *testing.T) {
+	for _, v := range []string{"async", "multi-thread", "multi-proc", "pre-fork"} {
+		var o options
+		fs := newFlagSet(&o)
+		if err := fs.Parse([]string{"--concurrency", v, "-d", t.TempDir()}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := configure(&o, fs, io.Discard); err != nil {
+			t.Errorf("--concurrency %s: %v", v, err)
 		}
 	}
 }
