@@ -202,7 +202,7 @@ func (s *session) cmdMFMT(arg string) {
 	if t.Before(minFileTime) || t.After(maxFileTime) {
 		// Outside these the time does not fit the nanoseconds the system
 		// call takes, and would be stored wrapped round, or not at all.
-		s.reply(501, "Time out of range: the server stores times from 1677-09-22 to 2262-04-11.")
+		s.reply(501, "Time out of range: the server takes times from "+minFileTime.UTC().Format(time.DateTime)+" to "+maxFileTime.UTC().Format(time.DateTime)+".")
 		return
 	}
 	vpath, name, _, ok := s.statRegular(p)

@@ -23,7 +23,7 @@ type wireCodec struct {
 
 func newWireCodec(name string) (*wireCodec, error) {
 	switch strings.ToLower(strings.ReplaceAll(name, "_", "-")) {
-	case "", "utf-8", "utf8":
+	case "", "utf-8", "utf8", "u8", "utf":
 		return &wireCodec{name: "utf-8", utf8: true}, nil
 	}
 	e, err := ianaindex.IANA.Encoding(name)
@@ -52,6 +52,10 @@ func ianaName(name string) string {
 		return "US-ASCII"
 	case "mac-roman", "macroman":
 		return "macintosh"
+	case "latin9", "latin-9", "l9":
+		return "ISO-8859-15"
+	case "cp932", "ms932", "mskanji":
+		return "Shift_JIS" // x/text's Shift_JIS is WHATWG's, which is Windows-31J
 	}
 	if rest, ok := strings.CutPrefix(n, "iso8859-"); ok {
 		return "ISO-8859-" + rest

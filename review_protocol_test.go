@@ -155,7 +155,7 @@ func TestIdleTimeoutAfterTransfer(t *testing.T) {
 // are accepted; encodings that don't keep ASCII as it is are not.
 func TestEncodingNames(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"latin1", "latin-1", "iso8859-1", "ISO_8859_1", "cp1252", "windows-1252", "ascii", "us-ascii", "mac-roman", "cp437", "iso8859_15", "latin-2", "shift_jis", "UTF-8", "utf8"} {
+	for _, name := range []string{"latin1", "latin-1", "iso8859-1", "ISO_8859_1", "cp1252", "windows-1252", "ascii", "us-ascii", "mac-roman", "cp437", "iso8859_15", "latin-2", "latin9", "cp932", "u8", "shift_jis", "UTF-8", "utf8"} {
 		if err := pier.ValidateEncoding(name); err != nil {
 			t.Errorf("ValidateEncoding(%q): %v", name, err)
 		}

@@ -135,7 +135,9 @@ type Server struct {
 
 	// Encoding is the character set of file names on the wire. If empty,
 	// UTF-8 (RFC 2640), and names pass through as raw bytes. Other names
-	// are IANA character set names such as "latin1".
+	// are IANA character set names such as "latin1", or Python's spellings
+	// such as "latin-1" and "cp1252"; the character set must keep ASCII as
+	// it is. Characters it lacks are sent as '?'.
 	Encoding string
 
 	// TLSConfig enables FTPS (RFC 4217): AUTH TLS on every listener, and

@@ -99,7 +99,7 @@ func newFlagSet(o *options) *pflag.FlagSet {
 	fs.StringVar(&o.banner, "banner", pier.DefaultBanner, "the 220 greeting `TEXT`")
 	fs.BoolVar(&o.permitForeign, "permit-foreign-addresses", false, "allow data connections to or from other hosts than the client (FXP)")
 	fs.BoolVar(&o.permitPrivileged, "permit-privileged-ports", false, "allow PORT/EPRT to ports below 1024")
-	fs.StringVar(&o.encoding, "encoding", "utf-8", "encoding `NAME` of file names on the wire (an IANA name such as latin1)")
+	fs.StringVar(&o.encoding, "encoding", "utf-8", "encoding `NAME` of file names on the wire (an IANA name such as latin1, or Python's spelling such as latin-1 or cp1252)")
 	fs.BoolVar(&o.useLocaltime, "use-localtime", false, "local times in listings and MDTM instead of GMT")
 	fs.BoolVar(&o.disableSendfile, "disable-sendfile", false, "no zero-copy transfers (sendfile, splice)")
 	fs.IntVar(&o.maxCons, "max-cons", 512, "most simultaneous connections (`N`); the next gets 421; 0 means no limit")
@@ -693,6 +693,11 @@ func serve(srv *pier.Server, cfg *config) int {
 	}()
 	if err := srv.Shutdown(ctx); err != nil {
 		srv.Close()
+		// Let the closed sessions log their end and run their hooks,
+		// for a moment at most: this is the "at once" stop.
+		wait, cancelWait := context.WithTimeout(context.Background(), 2*time.Second)
+		srv.Shutdown(wait)
+		cancelWait()
 	}
 	for range nListeners {
 		<-done
