@@ -7,11 +7,13 @@ import (
 	"io/fs"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pierftp/pier"
 	"github.com/pierftp/pier/auth"
+	"github.com/pierftp/pier/ftptest"
 )
 
 // TestRepliesKeepCommandOrder: a command the server doesn't know, sent
@@ -203,4 +205,63 @@ func TestSTATUnreadableFolder(t *testing.T) {
 	c.Login(t, "fd", "p")
 	c.Expect(t, "STAT locked", 550)
 	c.Expect(t, "NOOP", 200)
+}
+
+// countingListener counts SetReadDeadline calls on the connections it
+// accepts: each is one turn of the session's read loop.
+type countingListener struct {
+	net.Listener
+	n *atomic.Int64
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return countingConn{c, l.n}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c countingConn) SetReadDeadline(t time.Time) error {
+	c.n.Add(1)
+	return c.Conn.SetReadDeadline(t)
+}
+
+// TestShutdownNoIdleTimeout: with the idle timeout off, a session whose
+// transfer runs through a graceful shutdown waits for its next command
+// without a deadline; it does not spin on one in the past.
+func TestShutdownNoIdleTimeout(t *testing.T) {
+	t.Parallel()
+	users, ln := memSetup(t, "slow", pattern(4<<20))
+	var turns atomic.Int64
+	srv := &pier.Server{Auth: users, IdleTimeout: -1, WriteLimit: 64 << 10, LoginFailDelay: -1}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(countingListener{ln, &turns}) }()
+	c := ftptest.Dial(t, ln.Addr().String())
+	c.Login(t, "u", "p")
+	dc := c.Passive(t)
+	c.Send(t, "RETR slow")
+	expectPrelim(t, c)
+	go io.Copy(io.Discard, dc)
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(context.Background()) }()
+	c.Expect(t, "NOOP", 200) // the session reads on through the shutdown
+	before := turns.Load()
+	time.Sleep(300 * time.Millisecond)
+	if n := turns.Load() - before; n > 50 {
+		t.Errorf("%d turns of the read loop in 300 ms while waiting for a command: it spins", n)
+	}
+	c.Send(t, "ABOR")
+	c.ExpectReply(t, 426)
+	c.ExpectReply(t, 226)
+	c.ExpectReply(t, 421)
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	<-served
 }

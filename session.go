@@ -208,8 +208,14 @@ func (s *session) readLine() (string, error) {
 			continue
 		case isTimeout(err):
 			if s.transferRunning() {
-				// The idle timer is suspended during transfers.
-				deadline = time.Now().Add(idle)
+				// The idle timer is suspended during transfers. Without
+				// one (idle <= 0) there is no deadline: one in the past
+				// would spin here until the transfer ends (as after a
+				// shutdown's wake-up).
+				deadline = time.Time{}
+				if idle > 0 {
+					deadline = time.Now().Add(idle)
+				}
 				continue
 			}
 			if s.srv.inShutdown.Load() {
