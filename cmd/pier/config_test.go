@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -243,4 +246,26 @@ func TestDaemonMetrics(t *testing.T) {
 		t.Logf("/metrics:\n%s", body)
 	}
 	d.stop(t)
+}
+
+// TestDaemonMetricsBusy: a metrics address already in use stops pier
+// before it says it started, with exit status 1.
+func TestDaemonMetricsBusy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	cmd := exec.Command(pierBinary(t), "-i", "127.0.0.1", "-p", strconv.Itoa(freePort(t)), "-d", t.TempDir(), "--metrics", busy.Addr().String())
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("exit: %v, want status 1\n%s", err, out)
+	}
+	if !bytes.Contains(out, []byte("can't listen for metrics")) || bytes.Contains(out, []byte("starting pier")) {
+		t.Errorf("log:\n%s", out)
+	}
 }

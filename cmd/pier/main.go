@@ -586,6 +586,16 @@ func serve(srv *pier.Server, cfg *config) int {
 		log.Error("can't listen", "err", err)
 		return 1
 	}
+	// The metrics address is taken before the start-up lines, so that a
+	// busy one stops pier before it says it started.
+	var metricsLn net.Listener
+	if cfg.metrics != nil {
+		if metricsLn, err = net.Listen("tcp", cfg.o.metricsAddr); err != nil {
+			log.Error("can't listen for metrics", "err", err)
+			ln.Close()
+			return 1
+		}
+	}
 	who := "anonymous"
 	switch {
 	case cfg.o.usersFile != "":
@@ -657,14 +667,8 @@ func serve(srv *pier.Server, cfg *config) int {
 		}
 	}
 
-	if cfg.metrics != nil {
-		stop, err := serveMetrics(log, cfg.o.metricsAddr, cfg.metrics)
-		if err != nil {
-			log.Error("can't listen for metrics", "err", err)
-			ln.Close()
-			return 1
-		}
-		defer stop()
+	if metricsLn != nil {
+		defer serveMetrics(log, metricsLn, cfg.metrics)()
 	}
 	go func() {
 		for range hup {

@@ -37,13 +37,8 @@ func configureMetrics(addr string, srv *pier.Server) (*prometheus.Registry, erro
 	return reg, nil
 }
 
-// serveMetrics listens on addr and serves reg at /metrics until stop is
-// called.
-func serveMetrics(log *slog.Logger, addr string, reg *prometheus.Registry) (stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
+// serveMetrics serves reg at /metrics on ln until stop is called.
+func serveMetrics(log *slog.Logger, ln net.Listener, reg *prometheus.Registry) (stop func()) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	hs := &http.Server{
@@ -64,5 +59,5 @@ func serveMetrics(log *slog.Logger, addr string, reg *prometheus.Registry) (stop
 		if hs.Shutdown(ctx) != nil {
 			hs.Close()
 		}
-	}, nil
+	}
 }
