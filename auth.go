@@ -76,6 +76,13 @@ type User struct {
 	// (read from the client) and download (written to the client) rates
 	// in bytes per second, instead of the server's per-session limits.
 	ReadLimit, WriteLimit int64
+	// Release, if not nil, frees what this login holds (a file system
+	// opened for it, a PAM session, a helper process). The server calls it
+	// exactly once, when the login ends: QUIT, REIN, a new USER, the
+	// connection closing, or the server shutting down; after the Logout
+	// hook, and once no transfer or command of the login runs any more.
+	// A User shared by many logins leaves it nil.
+	Release func()
 }
 
 // PermOverride sets the permissions under one folder.
@@ -104,19 +111,14 @@ func (u *User) PermAt(vpath string) Perm {
 	return perm
 }
 
-// mayHave reports whether the user has the letter anywhere, the check made
-// before a command runs; the path's own permission is checked when the
-// handler resolves it.
-func (u *User) mayHave(letter byte) bool {
-	if u.Perm.Has(letter) {
-		return true
-	}
-	for _, o := range u.Overrides {
-		if o.Perm.Has(letter) {
-			return true
+// HasAll reports whether p grants every letter of q.
+func (p Perm) HasAll(q Perm) bool {
+	for i := 0; i < len(q); i++ {
+		if !p.Has(q[i]) {
+			return false
 		}
 	}
-	return false
+	return true
 }
 
 // ConnInfo describes the control connection an authentication request comes
@@ -134,8 +136,16 @@ type ConnInfo struct {
 // from many sessions.
 type Authenticator interface {
 	// Authenticate returns the user for a valid name and password, or an
-	// error: ErrAuthFailed (or one wrapping it) for bad credentials. The
-	// error text is not shown to the client, who always sees a generic 530.
+	// error. ErrAuthFailed (or one wrapping it) means bad credentials:
+	// the client gets 530, and the failure counts toward
+	// Server.MaxLoginAttempts and Server.BanAfter. Any other error means
+	// the check could not be made (a database or PAM outage): it is
+	// logged, the client gets 421 and is disconnected, and nobody is
+	// banned for it. Error texts are never shown to the client.
+	//
+	// ctx ends when the session does (the client quits or drops, or the
+	// server closes): an authenticator that waits on a network should
+	// return then.
 	Authenticate(ctx context.Context, c ConnInfo, user, pass string) (*User, error)
 }
 

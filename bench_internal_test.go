@@ -40,7 +40,8 @@ func benchSession() *session {
 	srv := &Server{Logger: slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 	srv.init()
 	c := discardConn{}
-	s := &session{srv: srv, conn: c, ctrl: c, log: srv.logger()}
+	s := &session{srv: srv, conn: c, ctrl: c}
+	s.log.Store(srv.logger())
 	return s
 }
 

@@ -3,38 +3,42 @@ package pier
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"time"
 )
 
 // RFC 959 §4.1.1 and RFC 2577 §4-5: every USER gets 331, so names can't be
 // probed; a failed PASS is delayed, and too many close the connection.
 
-func (s *session) cmdUSER(arg string) {
+func (s *session) cmdUSER(r *Request) error {
+	arg := r.Arg
 	if !s.tlsLoginAllowed() {
-		return
+		return nil
 	}
 	if s.user != nil {
-		s.logout()
+		s.endLogin()
 		s.flushAccount()
 		s.userName = arg
 		s.reply(331, "Previous account information was flushed, send password.")
-		return
+		return nil
 	}
 	s.userName = arg
 	s.reply(331, "Username ok, send password.")
+	return nil
 }
 
-func (s *session) cmdPASS(arg string) {
+func (s *session) cmdPASS(r *Request) error {
+	arg := r.Arg
 	if !s.tlsLoginAllowed() {
-		return
+		return nil
 	}
 	if s.user != nil {
 		s.reply(503, "User already authenticated.")
-		return
+		return nil
 	}
 	if s.userName == "" {
 		s.reply(503, "Login with USER first.")
-		return
+		return nil
 	}
 	name := s.userName
 	s.userName = ""
@@ -42,48 +46,60 @@ func (s *session) cmdPASS(arg string) {
 	// other connections') ends it too: it must not keep guessing.
 	if s.srv.banned(s.remote.Addr(), time.Now()) {
 		s.reply(421, "Too many failed logins from your address; try again later.")
-		s.quit = true
-		return
+		s.quit.Store(true)
+		return nil
 	}
 	var u *User
 	err := ErrAuthFailed
+	ctx := r.Context()
 	if s.srv.Auth != nil {
-		u, err = s.srv.Auth.Authenticate(s.ctx, s.connInfo(), name, arg)
+		u, err = s.srv.Auth.Authenticate(ctx, s.connInfo(), name, arg)
 	}
 	if err == nil && (u == nil || u.FS == nil) {
+		if u != nil && u.Release != nil {
+			u.Release()
+		}
 		err = errors.New("authenticator returned no user or no file system")
+	}
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err() // ABOR or QUIT, or the session ended: not a failure
+	}
+	if err != nil && !errors.Is(err, ErrAuthFailed) {
+		// The check could not be made (a database or PAM outage): the
+		// password may be right, so it counts for nothing and bans
+		// nobody; the client may try again later.
+		s.logger().Error("authentication error: login refused with 421", "user", name, "err", err)
+		s.reply(421, "Service not available: can't check logins now; try again later.")
+		s.quit.Store(true)
+		return nil
 	}
 	if err != nil {
 		s.loginAttempts++
-		if !errors.Is(err, ErrAuthFailed) {
-			s.log.Error("authentication error", "user", name, "err", err)
-		}
-		s.log.Warn("failed login", "user", name, "attempt", s.loginAttempts)
+		s.logger().Warn("failed login", "user", name, "attempt", s.loginAttempts)
 		if s.srv.loginFailed(s.remote.Addr(), time.Now()) {
 			_, d := s.srv.banLimits()
-			s.log.Warn("address banned after repeated failed logins", "addr", banKey(s.remote.Addr()).String(), "for", d.String())
+			s.logger().Warn("address banned after repeated failed logins", "addr", banKey(s.remote.Addr()).String(), "for", d.String())
 		}
 		if d := durationOr(s.srv.LoginFailDelay, DefaultLoginFailDelay); d > 0 {
 			select {
 			case <-time.After(d):
-			case <-s.ctx.Done():
-				return
+			case <-ctx.Done():
+				return nil
 			}
 		}
-		max := cmp.Or(s.srv.MaxLoginAttempts, DefaultMaxLoginAttempts)
-		if s.loginAttempts >= max {
+		if max := s.srv.MaxLoginAttempts; max >= 0 && s.loginAttempts >= cmp.Or(max, DefaultMaxLoginAttempts) {
 			s.reply(530, "Authentication failed. Disconnecting.")
-			s.quit = true
+			s.quit.Store(true)
 			if h := s.srv.Hooks.LoginFailed; h != nil {
 				h(s.pub, name)
 			}
-			return
+			return nil
 		}
 		s.reply(530, "Authentication failed.")
 		if h := s.srv.Hooks.LoginFailed; h != nil {
 			h(s.pub, name)
 		}
-		return
+		return nil
 	}
 	// Neither count is reset by a success: a guesser who can log in to
 	// some account (anonymous, their own) would otherwise interleave
@@ -93,25 +109,33 @@ func (s *session) cmdPASS(arg string) {
 	s.sessionLimits(u)
 	s.cwd = "/"
 	s.reply(230, cmp.Or(u.LoginMessage, "Login successful."))
-	s.log = s.log.With("user", u.Name)
-	s.log.Info("user logged in")
+	s.log.Store(s.logger().With("user", u.Name))
+	s.logger().Info("user logged in")
 	if h := s.srv.Hooks.Login; h != nil {
 		h(s.pub)
 	}
+	return nil
 }
 
 // quitConnectGrace is how long QUIT waits for the data connection of a
 // transfer that has none yet.
 const quitConnectGrace = 2 * time.Second
 
-func (s *session) cmdQUIT(string) {
+func (s *session) cmdQUIT(*Request) error {
+	// A command still running (its file system or authenticator slow to
+	// answer) is cancelled.
+	if s.taskRunning() && !s.cancelTask(ErrSessionClosed) {
+		s.reply(221, "Goodbye.")
+		s.quit.Store(true)
+		return nil
+	}
 	// A transfer that moves data finishes first, as pyftpdlib does. One
 	// still waiting for its data connection gets a moment for it (the
 	// client may have connected just before QUIT, and the connection
 	// wait in the accept queue), then ends, rather than after the whole
 	// ConnectTimeout.
 	if t := s.currentTransfer(); t != nil {
-		wait := durationOr(s.srv.ConnectTimeout, DefaultConnectTimeout)
+		wait := s.srv.connectTimeout()
 		if wait <= 0 || wait > quitConnectGrace {
 			wait = quitConnectGrace
 		}
@@ -120,7 +144,7 @@ func (s *session) cmdQUIT(string) {
 		case <-t.connected:
 		case <-t.done:
 		case <-grace.C:
-			if t.abortUnconnected() {
+			if t.abortUnconnected(fmt.Errorf("%w: QUIT before the data connection opened", ErrConnectionLost)) {
 				<-t.done
 				s.reply(425, "Can't open data connection.")
 			}
@@ -132,27 +156,40 @@ func (s *session) cmdQUIT(string) {
 	if s.user != nil {
 		msg = cmp.Or(s.user.QuitMessage, msg)
 	}
-	// The reply first, as pyftpdlib does: the log line and the Logout
-	// hook need not hold the client up.
+	// The reply first, as pyftpdlib does: the login ends (Logout hook,
+	// User.Release) when the session does, without holding the client.
 	s.reply(221, msg)
-	s.logout()
-	s.quit = true
+	s.quit.Store(true)
+	return nil
 }
 
-func (s *session) cmdREIN(string) {
-	s.logout()
+func (s *session) cmdREIN(*Request) error {
+	s.endLogin()
 	s.flushAccount()
 	// RFC 959 §5.4: REIN replies 220 (pyftpdlib sends 230, which means
 	// "logged in" and makes clients such as jlaffaye/ftp's Logout fail).
 	s.reply(220, "Ready for new user.")
+	return nil
 }
 
-func (s *session) logout() {
-	if s.user != nil {
-		s.log.Info("user logged out")
-		if h := s.srv.Hooks.Logout; h != nil {
-			h(s.pub)
+// endLogin is the one release point of a login: it runs the Logout hook,
+// then User.Release, exactly once per login, on QUIT, REIN, a new USER,
+// the connection's end and the server's shutdown. No command or transfer
+// of the login runs any more when it is called.
+func (s *session) endLogin() {
+	u := s.user
+	if u == nil {
+		return
+	}
+	s.logger().Info("user logged out")
+	defer func() {
+		s.user = nil
+		if u.Release != nil {
+			u.Release()
 		}
+	}()
+	if h := s.srv.Hooks.Logout; h != nil {
+		h(s.pub) // Session.User is still the user who leaves
 	}
 }
 
@@ -174,5 +211,5 @@ func (s *session) flushAccount() {
 		s.tls.prot = 'P'
 	}
 	s.closeDataSetup()
-	s.log = s.srv.logger().With("session", s.id, "remote", s.remote.String())
+	s.log.Store(s.srv.logger().With("session", s.id, "remote", s.remote.String()))
 }

@@ -12,175 +12,134 @@ import (
 	"github.com/pierftp/pier/internal/listing"
 )
 
-func (s *session) cmdMKD(arg string) {
-	vpath, name, ok := s.resolveAllowed(arg)
-	if !ok {
-		return
-	}
-	if name == "." {
+// The file commands. The pipeline has resolved each one's path (r.Path,
+// r.Name), checked its permission letter there and, where the table says
+// so, looked it up (r.Info); an error a handler returns gets its reply from
+// replyErr.
+
+func (s *session) cmdMKD(r *Request) error {
+	if r.Name == "." {
 		s.reply(550, "File exists.")
-		return
+		return nil
 	}
-	if err := s.user.FS.Mkdir(name, 0o755); err != nil {
-		s.replyErr(err)
-		return
+	if err := s.user.FS.Mkdir(r.Context(), r.Name, 0o755); err != nil {
+		return err
 	}
-	s.log.Info("MKD", "path", vpath)
+	s.logger().Info("MKD", "path", r.Path)
 	// RFC 959 Appendix II: the new directory's name in quotes, with
 	// embedded quotes doubled.
-	s.reply(257, "\""+quote(vpath)+"\" directory created.")
+	s.reply(257, "\""+quote(r.Path)+"\" directory created.")
+	return nil
 }
 
-func (s *session) cmdRMD(arg string) {
-	vpath, name, ok := s.resolveAllowed(arg)
-	if !ok {
-		return
-	}
-	if name == "." {
+func (s *session) cmdRMD(r *Request) error {
+	if r.Name == "." {
 		s.reply(550, "Can't remove root directory.")
-		return
+		return nil
 	}
-	fi, err := lstat(s.user.FS, name)
-	if err != nil {
-		s.replyErr(err)
-		return
-	}
-	if !fi.IsDir() {
+	if !r.Info.IsDir() {
 		s.reply(550, "Not a directory.")
-		return
+		return nil
 	}
-	if err := s.user.FS.Remove(name); err != nil {
-		s.replyErr(err)
-		return
+	if err := s.user.FS.Remove(r.Context(), r.Name); err != nil {
+		return err
 	}
-	if s.cwd == vpath || strings.HasPrefix(s.cwd, vpath+"/") {
-		s.cwd = path.Dir(vpath)
+	if s.cwd == r.Path || strings.HasPrefix(s.cwd, r.Path+"/") {
+		s.cwd = path.Dir(r.Path)
 	}
-	s.log.Info("RMD", "path", vpath)
+	s.logger().Info("RMD", "path", r.Path)
 	s.reply(250, "Directory removed.")
+	return nil
 }
 
-func (s *session) cmdDELE(arg string) {
-	vpath, name, ok := s.resolveAllowed(arg)
-	if !ok {
-		return
-	}
-	fi, err := lstat(s.user.FS, name)
-	if err != nil {
-		s.replyErr(err)
-		return
-	}
-	if fi.IsDir() {
+func (s *session) cmdDELE(r *Request) error {
+	if r.Info.IsDir() {
 		s.reply(550, "Is a directory.")
-		return
+		return nil
 	}
-	if err := s.user.FS.Remove(name); err != nil {
-		s.replyErr(err)
-		return
+	if err := s.user.FS.Remove(r.Context(), r.Name); err != nil {
+		return err
 	}
-	s.log.Info("DELE", "path", vpath)
+	s.logger().Info("DELE", "path", r.Path)
 	s.reply(250, "File removed.")
+	return nil
 }
 
-func (s *session) cmdRNFR(arg string) {
-	vpath, name, ok := s.resolveAllowed(arg)
-	if !ok {
-		return
-	}
-	if name == "." {
+func (s *session) cmdRNFR(r *Request) error {
+	if r.Name == "." {
 		s.reply(550, "Can't rename home directory.")
-		return
+		return nil
 	}
-	if _, err := lstat(s.user.FS, name); err != nil {
-		s.replyErr(err)
-		return
-	}
-	s.renameFrom = vpath
+	s.renameFrom = r.Path
 	s.reply(350, "Ready for destination name.")
+	return nil
 }
 
-func (s *session) cmdRNTO(arg string) {
+func (s *session) cmdRNTO(r *Request) error {
 	from := s.renameFrom
 	if from == "" {
 		s.reply(503, "Bad sequence of commands: use RNFR first.")
-		return
+		return nil
 	}
 	s.renameFrom = ""
-	vpath, name, ok := s.resolveAllowed(arg)
-	if !ok {
-		return
-	}
-	if name == "." {
+	if r.Name == "." {
 		s.reply(553, "Can't overwrite the root directory.")
-		return
+		return nil
 	}
 	rn, ok := s.user.FS.(RenameFS)
 	if !ok {
-		s.replyErr(ErrNotSupported)
-		return
+		return ErrNotSupported
 	}
+	ctx := r.Context()
 	// Renaming onto an existing file replaces its content, which is
 	// what w governs (STOR over a file needs it too); f alone may only
 	// move and rename.
-	if to, err := s.user.FS.Stat(name); err == nil && !s.user.PermAt(vpath).Has(PermWrite) {
-		if fromInfo, err := s.user.FS.Stat(from[1:]); err != nil || !os.SameFile(fromInfo, to) {
+	if to, err := s.user.FS.Stat(ctx, r.Name); err == nil && !s.user.PermAt(r.Path).Has(PermWrite) {
+		if fromInfo, err := s.user.FS.Stat(ctx, from[1:]); err != nil || !os.SameFile(fromInfo, to) {
 			s.reply(550, "Not enough privileges: replacing an existing file needs the w permission.")
-			return
+			return nil
 		}
 	}
-	if err := rn.Rename(from[1:], name); err != nil {
-		s.replyErr(err)
-		return
+	if err := rn.Rename(ctx, from[1:], r.Name); err != nil {
+		return err
 	}
-	s.log.Info("RNTO", "from", from, "to", vpath)
+	s.logger().Info("RNTO", "from", from, "to", r.Path)
 	s.reply(250, "Renaming ok.")
+	return nil
 }
 
-// statRegular returns the info of a regular file (following symlinks), for
-// SIZE, MDTM and MFMT, which RFC 3659 defines on files only.
-func (s *session) statRegular(arg string) (vpath, name string, fi fs.FileInfo, ok bool) {
-	vpath, name, ok = s.resolveAllowed(arg)
-	if !ok {
-		return vpath, name, nil, false
+// regular refuses SIZE, MDTM and MFMT on what is not a regular file: RFC
+// 3659 defines them on files only.
+func (s *session) regular(r *Request) bool {
+	if !r.Info.Mode().IsRegular() {
+		s.reply(550, r.Path+" is not retrievable.")
+		return false
 	}
-	fi, err := s.user.FS.Stat(name)
-	if err != nil {
-		s.replyErr(err)
-		return vpath, name, nil, false
-	}
-	if !fi.Mode().IsRegular() {
-		s.reply(550, vpath+" is not retrievable.")
-		return vpath, name, nil, false
-	}
-	return vpath, name, fi, true
+	return true
 }
 
 // cmdSIZE answers RFC 3659 §4. In ASCII mode the size on the wire differs
 // from the size on disk, and computing it means reading the whole file, so
 // SIZE is refused there, like pyftpdlib and vsftpd.
-func (s *session) cmdSIZE(arg string) {
+func (s *session) cmdSIZE(r *Request) error {
 	if !s.binary {
 		s.reply(550, "SIZE not allowed in ASCII mode.")
-		return
+		return nil
 	}
-	_, _, fi, ok := s.statRegular(arg)
-	if !ok {
-		return
+	if s.regular(r) {
+		s.reply(213, strconv.FormatInt(r.Info.Size(), 10))
 	}
-	s.reply(213, strconv.FormatInt(fi.Size(), 10))
+	return nil
 }
 
 // cmdMDTM answers RFC 3659 §3.
-func (s *session) cmdMDTM(arg string) {
-	_, _, fi, ok := s.statRegular(arg)
-	if !ok {
-		return
+func (s *session) cmdMDTM(r *Request) error {
+	if s.regular(r) {
+		s.reply(213, string(listing.AppendTime(nil, r.Info.ModTime().In(s.timeLocation()))))
 	}
-	s.reply(213, string(listing.AppendTime(nil, fi.ModTime().In(s.timeLocation()))))
+	return nil
 }
 
-// cmdMFMT sets a file's modification time (draft-somers-ftp-mfxx). The time
-// is always UTC, as the draft says.
 // The modification times MFMT can set: what nanoseconds since 1970 in 64
 // bits hold (os.Chtimes).
 var (
@@ -188,112 +147,91 @@ var (
 	maxFileTime = time.Unix(0, math.MaxInt64).Truncate(time.Second)
 )
 
-func (s *session) cmdMFMT(arg string) {
-	timeval, p, ok := strings.Cut(arg, " ")
-	if !ok || p == "" {
-		s.reply(501, "Syntax error: command needs two arguments.")
-		return
-	}
-	t, err := listing.ParseTime(timeval)
+// cmdMFMT sets a file's modification time (draft-somers-ftp-mfxx). The time
+// is always UTC, as the draft says. It is checked before the path is
+// looked up, as pyftpdlib does.
+func (s *session) cmdMFMT(r *Request) error {
+	t, err := listing.ParseTime(r.Word)
 	if err != nil {
 		s.reply(501, "Invalid time format; expected: YYYYMMDDHHMMSS.")
-		return
+		return nil
 	}
 	if t.Before(minFileTime) || t.After(maxFileTime) {
 		// Outside these the time does not fit the nanoseconds the system
 		// call takes, and would be stored wrapped round, or not at all.
 		s.reply(501, "Time out of range: the server takes times from "+minFileTime.UTC().Format(time.DateTime)+" to "+maxFileTime.UTC().Format(time.DateTime)+".")
-		return
+		return nil
 	}
-	vpath, name, _, ok := s.statRegular(p)
-	if !ok {
-		return
+	fi, err := s.statFor(statFollow, r)
+	if err != nil {
+		return err
+	}
+	if r.Info = fi; !s.regular(r) {
+		return nil
 	}
 	ch, ok := s.user.FS.(ChtimesFS)
 	if !ok {
-		s.replyErr(ErrNotSupported)
-		return
+		return ErrNotSupported
 	}
-	if err := ch.Chtimes(name, t, t); err != nil {
-		s.replyErr(err)
-		return
+	if err := ch.Chtimes(r.Context(), r.Name, t, t); err != nil {
+		return err
 	}
-	fi, err := s.user.FS.Stat(name)
-	if err != nil {
-		s.replyErr(err)
-		return
+	if fi, err = s.user.FS.Stat(r.Context(), r.Name); err != nil {
+		return err
 	}
-	s.log.Info("MFMT", "path", vpath, "time", timeval)
-	s.reply(213, "Modify="+string(listing.AppendTime(nil, fi.ModTime().In(time.UTC)))+"; "+vpath+".")
+	s.logger().Info("MFMT", "path", r.Path, "time", r.Word)
+	s.reply(213, "Modify="+string(listing.AppendTime(nil, fi.ModTime().In(time.UTC)))+"; "+r.Path+".")
+	return nil
 }
 
-// cmdSITE runs a SITE sub-command through the same checks as a command.
-func (s *session) cmdSITE(arg string) {
-	sub, rest := splitCommand(arg)
-	c, ok := s.srv.tables().site[sub]
-	if !ok {
-		s.reply(500, "Command \"SITE "+sub+"\" not understood.")
-		return
-	}
-	s.runCommand(c, rest)
-}
-
-func (s *session) siteHELP(arg string) {
-	if arg == "" {
+func (s *session) siteHELP(r *Request) error {
+	if r.Arg == "" {
 		s.replyLines(214, "The following SITE commands are recognized:", helpLines(s.srv.tables().site), "Help SITE command successful.")
-		return
+		return nil
 	}
-	c, ok := s.srv.tables().site[strings.ToUpper(strings.TrimSpace(arg))]
+	c, ok := s.srv.tables().site[strings.ToUpper(strings.TrimSpace(r.Arg))]
 	if !ok {
 		s.reply(501, "Unrecognized SITE command.")
-		return
+		return nil
 	}
 	s.reply(214, c.help)
+	return nil
 }
 
 // siteCHMOD changes permission bits: SITE CHMOD <octal mode> <path>.
-func (s *session) siteCHMOD(arg string) {
+func (s *session) siteCHMOD(r *Request) error {
 	// Anonymous never gets SITE CHMOD, whatever its permission letters
 	// (vsftpd's rule): even a writable drop box must not let strangers
 	// make files executable or world-writable. "anonymous" is
 	// auth.AnonymousName.
 	if s.user.Anonymous || s.user.Name == "anonymous" {
 		s.reply(550, "SITE CHMOD is not allowed for anonymous users.")
-		return
+		return nil
 	}
-	modeText, p, ok := strings.Cut(arg, " ")
-	if !ok || p == "" {
-		s.reply(501, "Syntax error: command needs two arguments.")
-		return
-	}
+	modeText := r.Word
 	mode, err := strconv.ParseUint(modeText, 8, 32)
 	if err != nil || len(modeText) < 3 || len(modeText) > 4 || modeText[0] == '+' {
 		s.reply(501, "Invalid SITE CHMOD format.")
-		return
+		return nil
 	}
 	ch, ok := s.user.FS.(ChmodFS)
 	if !ok {
-		s.replyErr(ErrNotSupported)
-		return
-	}
-	vpath, name, ok := s.resolveAllowed(p)
-	if !ok {
-		return
+		return ErrNotSupported
 	}
 	// Set-user-ID and set-group-ID bits from an FTP client are a privilege
 	// escalation waiting to happen; the sticky bit is harmless.
 	if mode&0o6000 != 0 {
 		s.reply(550, "Setting set-user-ID or set-group-ID bits is not allowed.")
-		return
+		return nil
 	}
 	fm := fs.FileMode(mode & 0o777)
 	if mode&0o1000 != 0 {
 		fm |= fs.ModeSticky
 	}
-	if err := ch.Chmod(name, fm); err != nil {
-		s.replyErr(err)
-		return
+	if err := ch.Chmod(r.Context(), r.Name, fm); err != nil {
+		return err
 	}
-	s.log.Info("SITE CHMOD", "path", vpath, "mode", modeText)
+	s.logger().Info("SITE CHMOD", "path", r.Path, "mode", modeText)
 	s.reply(200, "SITE CHMOD successful.")
+	return nil
 }

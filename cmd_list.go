@@ -2,6 +2,7 @@ package pier
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"io/fs"
@@ -42,70 +43,55 @@ func splitListArg(arg string) string {
 	return arg
 }
 
-func (s *session) cmdLIST(arg string) { s.list("LIST", splitListArg(arg), formatLs) }
-func (s *session) cmdNLST(arg string) { s.list("NLST", splitListArg(arg), formatNlst) }
+func (s *session) cmdLIST(r *Request) error { return s.list(r, formatLs) }
+func (s *session) cmdNLST(r *Request) error { return s.list(r, formatNlst) }
 
 // cmdMLSD lists a directory (RFC 3659 §7.2); its argument must be one.
-func (s *session) cmdMLSD(arg string) { s.list("MLSD", arg, formatMLSx) }
+func (s *session) cmdMLSD(r *Request) error { return s.list(r, formatMLSx) }
 
 // list runs LIST, NLST or MLSD: a directory streams its entries; a file
-// (LIST, NLST) gives one line.
-func (s *session) list(cmd, arg string, format listFormat) {
+// (LIST, NLST) gives one line. The pipeline has looked the path up.
+func (s *session) list(r *Request, format listFormat) error {
 	if !s.requireDataSetup() {
-		return
+		return nil
 	}
-	vpath, name, ok := s.resolveAllowed(arg)
-	if !ok {
-		return
-	}
-	fi, err := s.user.FS.Stat(name)
-	if err != nil {
-		// A broken symlink is still listed by LIST and NLST.
-		if lfi, lerr := lstat(s.user.FS, name); lerr == nil && format != formatMLSx && lfi.Mode()&fs.ModeSymlink != 0 && !errors.Is(err, ErrOutsideRoot) {
-			fi, err = lfi, nil
-		} else {
-			s.replyErr(err)
-			return
-		}
-	}
-	lister := s.newLister(format)
+	fi := r.Info
+	job := &transferJob{kind: xferListing, cmd: r.Command, path: r.Path,
+		preliminary: "Here comes the directory listing.",
+		list:        &listJob{lister: s.newLister(r.Context(), format)}}
 	if !fi.IsDir() {
 		if format == formatMLSx {
 			s.reply(501, "Not a directory.")
-			return
+			return nil
 		}
-		lfi, err := lstat(s.user.FS, name)
+		lfi, err := lstat(r.Context(), s.user.FS, r.Name)
 		if err != nil {
 			lfi = fi
 		}
-		s.startTransfer(transferJob{
-			cmd: cmd, path: vpath,
-			preliminary: "Here comes the directory listing.",
-			body: func(t *transfer, conn net.Conn) error {
-				w := s.listWriter(t, conn)
-				lister.write(w, path.Dir(vpath), path.Base(vpath), lfi)
-				return w.Flush()
-			},
-		})
-		return
+		job.list.vdir, job.list.name, job.list.info = path.Dir(r.Path), path.Base(r.Path), lfi
+		s.startTransfer(r, job)
+		return nil
 	}
-	dir, err := s.user.FS.OpenDir(name)
+	dir, err := s.user.FS.OpenDir(r.Context(), r.Name)
 	if err != nil {
-		s.replyErr(err)
-		return
+		return err
 	}
-	s.startTransfer(transferJob{
-		cmd: cmd, path: vpath,
-		preliminary: "Here comes the directory listing.",
-		body: func(t *transfer, conn net.Conn) error {
-			w := s.listWriter(t, conn)
-			if err := lister.streamDir(w, vpath, dir); err != nil {
-				return err
-			}
-			return w.Flush()
-		},
-		closeFile: dir.Close,
-	})
+	job.list.dir, job.list.vdir = dir, r.Path
+	s.startTransfer(r, job)
+	return nil
+}
+
+// sendListing writes a listing job to the data connection.
+func (s *session) sendListing(t *transfer, conn net.Conn, j *listJob) error {
+	w := s.listWriter(t, conn)
+	if j.dir == nil {
+		j.lister.write(w, j.vdir, j.name, j.info)
+		return w.Flush()
+	}
+	if err := j.lister.streamDir(w, j.vdir, j.dir); err != nil {
+		return err
+	}
+	return w.Flush()
 }
 
 func (s *session) listWriter(t *transfer, conn net.Conn) *bufio.Writer {
@@ -116,6 +102,7 @@ func (s *session) listWriter(t *transfer, conn net.Conn) *bufio.Writer {
 // the session when the command runs, because it works in the transfer's
 // goroutine.
 type lister struct {
+	ctx    context.Context // the command's: its back-end calls end with it
 	srv    *Server
 	fsys   FileSystem
 	format listFormat
@@ -140,8 +127,9 @@ type lister struct {
 	memoUser, memoGrp string
 }
 
-func (s *session) newLister(format listFormat) *lister {
+func (s *session) newLister(ctx context.Context, format listFormat) *lister {
 	return &lister{
+		ctx:    ctx,
 		srv:    s.srv,
 		fsys:   s.user.FS,
 		format: format,
@@ -204,7 +192,7 @@ func (l *lister) write(w io.Writer, vdir, name string, fi fs.FileInfo) error {
 		*e = listing.Entry{Name: wireName, Info: fi}
 		if fi.Mode()&fs.ModeSymlink != 0 && !l.escapes(fsName()) {
 			if rl, ok := l.fsys.(ReadlinkFS); ok {
-				if target, err := rl.Readlink(fsName()); err == nil {
+				if target, err := rl.Readlink(l.ctx, fsName()); err == nil {
 					e.LinkTarget = l.srv.codec.encode(target)
 				}
 			}
@@ -219,7 +207,7 @@ func (l *lister) write(w io.Writer, vdir, name string, fi fs.FileInfo) error {
 			e.IsLink = true
 			// The link's target gives size and time when it stays
 			// inside the root; otherwise the link's own facts.
-			if tfi, err := l.fsys.Stat(fsName()); err == nil {
+			if tfi, err := l.fsys.Stat(l.ctx, fsName()); err == nil {
 				e.Info = tfi
 			}
 		}
@@ -275,7 +263,7 @@ func (l *lister) permFact(isDir bool) string {
 // escapes reports whether the symlink name points outside the root; its
 // target is then not shown, since it would reveal the server's real paths.
 func (l *lister) escapes(name string) bool {
-	_, err := l.fsys.Stat(name)
+	_, err := l.fsys.Stat(l.ctx, name)
 	return errors.Is(err, ErrOutsideRoot)
 }
 
@@ -329,80 +317,47 @@ type fileIDs struct {
 }
 
 // cmdMLST describes one path over the control connection (RFC 3659 §7.3).
-func (s *session) cmdMLST(arg string) {
-	vpath, name, ok := s.resolveAllowed(arg)
-	if !ok {
-		return
-	}
-	fi, err := lstat(s.user.FS, name)
-	if err != nil {
-		s.replyErr(err)
-		return
-	}
-	if _, err := s.user.FS.Stat(name); errors.Is(err, ErrOutsideRoot) {
-		s.replyErr(err)
-		return
-	}
-	l := s.newLister(formatMLSx)
+// The pipeline has looked it up (its link itself, refused if it leads
+// outside the root).
+func (s *session) cmdMLST(r *Request) error {
+	l := s.newLister(r.Context(), formatMLSx)
 	l.prefix = " "
-	var b strings.Builder
-	b.WriteString("250-Listing \"" + appendSafeString(s.srv.codec.encode(quote(vpath))) + "\":\r\n")
+	m := s.beginReply(250, "Listing \""+quote(r.Path)+"\":")
 	// The pathname in an MLST line is the full virtual path (TVFS).
-	l.write(&b, "/", vpath, fi)
-	b.WriteString("250 End MLST.\r\n")
-	s.write([]byte(b.String()))
+	l.write(m, "/", r.Path, r.Info)
+	m.End("End MLST.")
+	return nil
 }
 
-func appendSafeString(text string) string { return string(appendSafe(nil, text)) }
-
-// statPath lists a path over the control connection, as STAT <path> does
-// (RFC 959 §4.1.3: "like LIST, but over the control connection").
-func (s *session) statPath(arg string) {
-	vpath, name, ok := s.resolveAllowed(splitListArg(arg))
-	if !ok {
-		return
-	}
-	lfi, err := lstat(s.user.FS, name)
-	if err != nil {
-		s.replyErr(err)
-		return
-	}
-	fi, err := s.user.FS.Stat(name)
-	if errors.Is(err, ErrOutsideRoot) {
-		s.replyErr(err)
-		return
-	}
-	if err != nil {
-		fi = lfi
-	}
+// cmdSTAT with a path lists it over the control connection (RFC 959
+// §4.1.3: "like LIST, but over the control connection"); without one,
+// cmdStatus answers.
+func (s *session) cmdSTAT(r *Request) error {
 	var dir DirReader
-	if fi.IsDir() {
+	if r.Info.IsDir() {
 		// Opened before the first line: a folder that can't be read gets
 		// its error, not an empty status.
-		if dir, err = s.user.FS.OpenDir(name); err != nil {
-			s.replyErr(err)
-			return
+		var err error
+		if dir, err = s.user.FS.OpenDir(r.Context(), r.Name); err != nil {
+			return err
 		}
 		defer dir.Close()
 	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	s.conn.SetWriteDeadline(s.writeDeadline())
-	w := bufio.NewWriterSize(s.ctrl, 16<<10)
-	w.WriteString("213-Status of \"" + appendSafeString(s.srv.codec.encode(quote(vpath))) + "\":\r\n")
-	l := s.newLister(formatLs)
-	if dir != nil {
-		if err := l.streamDir(w, vpath, dir); err != nil {
-			// The multi-line reply has begun: it can only end with
-			// its own code, so it says the list is short.
-			s.log.Warn("STAT listing ended early", "path", vpath, "err", err)
-			w.WriteString("213 End of status (incomplete: the folder could not be read to the end).\r\n")
-			w.Flush()
-			return
+	m := s.beginReply(213, "Status of \""+quote(r.Path)+"\":")
+	l := s.newLister(r.Context(), formatLs)
+	if dir == nil {
+		lfi, err := lstat(r.Context(), s.user.FS, r.Name)
+		if err != nil {
+			lfi = r.Info
 		}
-	} else {
-		l.write(w, path.Dir(vpath), path.Base(vpath), lfi)
+		l.write(m, path.Dir(r.Path), path.Base(r.Path), lfi)
+	} else if err := l.streamDir(m, r.Path, dir); err != nil {
+		// The multi-line reply has begun: it can only end with its own
+		// code, so it says the list is short.
+		s.logger().Warn("STAT listing ended early", "path", r.Path, "err", err)
+		m.End("End of status (incomplete: the folder could not be read to the end).")
+		return nil
 	}
-	w.WriteString("213 End of status.\r\n")
-	w.Flush()
+	m.End("End of status.")
+	return nil
 }

@@ -8,15 +8,25 @@ import (
 
 var defaultFacts = listing.AllFacts
 
-func (s *session) cmdSYST(string) { s.reply(215, "UNIX Type: L8") }
+func (s *session) cmdSYST(*Request) error {
+	s.reply(215, "UNIX Type: L8")
+	return nil
+}
 
-func (s *session) cmdNOOP(string) { s.reply(200, "NOOP ok.") }
+func (s *session) cmdNOOP(*Request) error {
+	s.reply(200, "NOOP ok.")
+	return nil
+}
 
-func (s *session) cmdALLO(string) { s.reply(202, "No storage allocation necessary.") }
+func (s *session) cmdALLO(*Request) error {
+	s.reply(202, "No storage allocation necessary.")
+	return nil
+}
 
 // cmdTYPE accepts A, A N, I, L 8 (RFC 959 §3.1.1); "A N" is ASCII
 // non-print, the default format, so it is the same as "A".
-func (s *session) cmdTYPE(arg string) {
+func (s *session) cmdTYPE(r *Request) error {
+	arg := r.Arg
 	switch strings.ToUpper(strings.Join(strings.Fields(arg), " ")) {
 	case "A", "A N", "L 7", "L7":
 		s.binary = false
@@ -28,9 +38,11 @@ func (s *session) cmdTYPE(arg string) {
 	default:
 		s.reply(504, "Unsupported type \""+arg+"\".")
 	}
+	return nil
 }
 
-func (s *session) cmdSTRU(arg string) {
+func (s *session) cmdSTRU(r *Request) error {
+	arg := r.Arg
 	switch strings.ToUpper(arg) {
 	case "F":
 		s.reply(200, "File transfer structure set to: F.")
@@ -39,9 +51,11 @@ func (s *session) cmdSTRU(arg string) {
 	default:
 		s.reply(501, "Unrecognized STRU type.")
 	}
+	return nil
 }
 
-func (s *session) cmdMODE(arg string) {
+func (s *session) cmdMODE(r *Request) error {
+	arg := r.Arg
 	switch strings.ToUpper(arg) {
 	case "S":
 		s.reply(200, "Transfer mode set to: S.")
@@ -50,30 +64,33 @@ func (s *session) cmdMODE(arg string) {
 	default:
 		s.reply(501, "Unrecognized MODE type.")
 	}
+	return nil
 }
 
-func (s *session) cmdHELP(arg string) {
+func (s *session) cmdHELP(r *Request) error {
+	arg := r.Arg
 	if arg == "" {
 		s.replyLines(214, "The following commands are recognized:", helpLines(s.srv.tables().commands), "Help command successful.")
-		return
+		return nil
 	}
 	verb, rest := splitCommand(strings.TrimSpace(arg))
 	if verb == "SITE" && rest != "" {
-		s.siteHELP(rest)
-		return
+		s.siteHELP(&Request{Command: "SITE HELP", Arg: rest})
+		return nil
 	}
 	c, ok := s.srv.tables().commands[verb]
 	if !ok {
 		s.reply(501, "Unrecognized command.")
-		return
+		return nil
 	}
 	s.reply(214, c.help)
+	return nil
 }
 
 // cmdFEAT lists the extensions (RFC 2389 §3.2), one per line with a
 // leading space, generated from the server's command table: a removed or
 // replaced command is not advertised beyond what is there.
-func (s *session) cmdFEAT(string) {
+func (s *session) cmdFEAT(*Request) error {
 	cmds := s.srv.tables().commands
 	has := func(name string) bool { _, ok := cmds[name]; return ok }
 	var feats []string
@@ -101,11 +118,13 @@ func (s *session) cmdFEAT(string) {
 		feats = append(feats, " UTF8")
 	}
 	s.replyLines(211, "Features supported:", feats, "End FEAT.")
+	return nil
 }
 
 // cmdOPTS handles OPTS UTF8 (RFC 2640 §3.2 and the widely sent draft
 // form) and OPTS MLST (RFC 3659 §7.9).
-func (s *session) cmdOPTS(arg string) {
+func (s *session) cmdOPTS(r *Request) error {
+	arg := r.Arg
 	name, value, _ := strings.Cut(arg, " ")
 	switch strings.ToUpper(name) {
 	case "UTF8", "UTF-8":
@@ -128,11 +147,11 @@ func (s *session) cmdOPTS(arg string) {
 	case "MLST":
 		if s.user == nil {
 			s.reply(530, "Log in with USER and PASS first.")
-			return
+			return nil
 		}
 		if strings.Contains(value, " ") {
 			s.reply(501, "Invalid number of arguments.")
-			return
+			return nil
 		}
 		facts, canon := listing.ParseFacts(value)
 		s.facts = facts
@@ -140,24 +159,19 @@ func (s *session) cmdOPTS(arg string) {
 	default:
 		s.reply(501, "Unsupported command \""+name+"\".")
 	}
+	return nil
 }
 
-// cmdSTAT without an argument shows the session's status, also during a
-// transfer; with one it lists a path over the control connection.
-func (s *session) cmdSTAT(arg string) {
-	if arg == "" {
-		s.replyLines(211, "FTP server status:", s.statusLines(), "End of status.")
-		return
-	}
-	if s.user == nil {
-		s.reply(530, "Log in with USER and PASS first.")
-		return
-	}
-	if !s.user.mayHave(PermList) {
-		s.reply(550, "Not enough privileges.")
-		return
-	}
-	s.waitTransfer()
-	s.curPerm = PermList // statPath checks it at the path
-	s.statPath(arg)
+// cmdStatus is STAT without an argument: the session's status, also
+// during a transfer (RFC 959 §4.1.3). With a path, cmdSTAT lists it.
+func (s *session) cmdStatus(*Request) error {
+	s.replyLines(211, "FTP server status:", s.statusLines(), "End of status.")
+	return nil
+}
+
+// cmdSITE runs only for a bare SITE, which its argument rule refuses first:
+// dispatch runs SITE sub-commands through the pipeline themselves.
+func (s *session) cmdSITE(r *Request) error {
+	s.reply(500, "Command \"SITE "+r.Arg+"\" not understood.")
+	return nil
 }

@@ -1,16 +1,15 @@
 package pier
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"io"
 	"io/fs"
-	"net"
 	"os"
 	"path"
 	"strconv"
-
-	"github.com/pierftp/pier/internal/ascii"
+	"syscall"
 )
 
 func (s *session) modeName() string {
@@ -52,212 +51,221 @@ var keepsRest = map[string]bool{"REST": true, "PASV": true, "EPSV": true, "PORT"
 // count). In ASCII mode offsets on the wire and on disk differ, so it is
 // refused there, except "REST 0", which clients send to probe for REST
 // support and which means no offset at all.
-func (s *session) cmdREST(arg string) {
-	n, err := strconv.ParseInt(arg, 10, 64)
-	if err != nil || n < 0 || arg[0] == '+' {
+func (s *session) cmdREST(r *Request) error {
+	n, err := strconv.ParseInt(r.Arg, 10, 64)
+	if err != nil || n < 0 || r.Arg[0] == '+' {
 		s.reply(501, "Invalid parameter.")
-		return
+		return nil
 	}
 	if !s.binary && n != 0 {
 		s.reply(501, "Resuming transfers not allowed in ASCII mode.")
-		return
+		return nil
 	}
 	s.restOffset = n
-	s.reply(350, "Restarting at position "+arg+".")
+	s.reply(350, "Restarting at position "+r.Arg+".")
+	return nil
 }
 
-func (s *session) cmdRETR(arg string) {
+// restBeyond is the reply to a REST offset past the end of the file.
+func restBeyond(rest, size int64) error {
+	return &ReplyError{Code: 554, Message: "REST position (" + strconv.FormatInt(rest, 10) + ") > file size (" + strconv.FormatInt(size, 10) + ")."}
+}
+
+var errCantSeek = &ReplyError{Code: 554, Message: "Can't seek to the REST position."}
+
+func (s *session) cmdRETR(r *Request) error {
 	if !s.requireDataSetup() {
-		return
+		return nil
 	}
 	rest := s.takeRest()
-	vpath, name, ok := s.resolveAllowed(arg)
-	if !ok {
-		return
-	}
-	fi, err := s.user.FS.Stat(name)
-	if err != nil {
-		s.replyErr(err)
-		return
-	}
+	fi := r.Info
 	if fi.IsDir() {
 		s.reply(550, "Is a directory.")
-		return
+		return nil
 	}
 	if !fi.Mode().IsRegular() {
 		// Opening a FIFO or a device would block the session forever.
 		s.reply(550, "Not a regular file.")
-		return
+		return nil
 	}
 	if rest > fi.Size() {
-		s.reply(554, "REST position ("+strconv.FormatInt(rest, 10)+") > file size ("+strconv.FormatInt(fi.Size(), 10)+").")
-		return
+		return restBeyond(rest, fi.Size())
 	}
-	f, err := s.user.FS.OpenFile(name, os.O_RDONLY, 0)
+	f, err := openAt(r.Context(), s.user.FS, r.Name, os.O_RDONLY, rest)
 	if err != nil {
-		s.replyErr(err)
-		return
-	}
-	if rest > 0 {
-		if err := skipTo(f, rest); err != nil {
-			f.Close()
-			s.reply(554, "Can't seek to the REST position.")
-			return
-		}
-	}
-	asciiMode := !s.binary
-	s.startTransfer(transferJob{
-		cmd:  "RETR",
-		path: vpath,
-		preliminary: "Opening " + s.modeName() + " mode data connection for " + path.Base(vpath) +
-			" (" + strconv.FormatInt(fi.Size()-rest, 10) + " bytes).",
-		body: func(t *transfer, conn net.Conn) error {
-			if asciiMode {
-				w := &meteredWriter{conn: conn, t: t, timeout: durationOr(s.srv.DataTimeout, DefaultDataTimeout)}
-				_, err := io.Copy(ascii.NewCRLFWriter(w), readerOnly{f})
-				if err != nil && !w.failed {
-					return &fileError{err}
-				}
-				return err
-			}
-			return s.sendStream(t, conn, fileReader(f))
-		},
-		closeFile: func() error { f.Close(); return nil },
-		logFile:   true,
-	})
-}
-
-// skipTo moves a download to offset: Seek when the file can, else read and
-// drop the bytes before it.
-func skipTo(f File, offset int64) error {
-	if sk, ok := f.(io.Seeker); ok {
-		_, err := sk.Seek(offset, io.SeekStart)
 		return err
 	}
-	_, err := io.CopyN(io.Discard, f, offset)
-	return err
+	s.startTransfer(r, &transferJob{
+		kind: xferDownload,
+		cmd:  "RETR",
+		path: r.Path,
+		preliminary: "Opening " + s.modeName() + " mode data connection for " + path.Base(r.Path) +
+			" (" + strconv.FormatInt(fi.Size()-rest, 10) + " bytes).",
+		ascii: !s.binary,
+		file:  f,
+	})
+	return nil
 }
 
-// fileReader returns the *os.File inside f if there is one, so that the
-// copy can use sendfile.
-func fileReader(f File) io.Reader {
-	if of, ok := f.(*os.File); ok {
-		return of
+// openAt opens name for a transfer that starts at offset: with OpenFileAt
+// where the file system has it, else OpenFile and a Seek (or, for a
+// download, reading and dropping the bytes before it). A file that can't
+// be moved to the offset is closed and refused.
+func openAt(ctx context.Context, fsys FileSystem, name string, flag int, offset int64) (File, error) {
+	if offset > 0 {
+		if oa, ok := fsys.(OpenAtFS); ok {
+			return oa.OpenFileAt(ctx, name, flag, 0o666, offset)
+		}
 	}
-	return f
+	f, err := fsys.OpenFile(ctx, name, flag, 0o666)
+	if err != nil || offset == 0 {
+		return f, err
+	}
+	if sk, ok := f.(io.Seeker); ok {
+		if _, err := sk.Seek(offset, io.SeekStart); err != nil {
+			f.Close()
+			return nil, errCantSeek
+		}
+		return f, nil
+	}
+	if flag != os.O_RDONLY {
+		f.Close()
+		return nil, &ReplyError{Code: 504, Message: "This file system can't resume uploads (REST with STOR or APPE)."}
+	}
+	if _, err := io.CopyN(io.Discard, f, offset); err != nil {
+		f.Close()
+		return nil, errCantSeek
+	}
+	return f, nil
 }
 
-func (s *session) cmdSTOR(arg string) { s.store("STOR", arg) }
+func (s *session) cmdSTOR(r *Request) error { return s.store(r) }
 
 // cmdAPPE appends, creating the file if needed. After REST it writes at
 // the offset, like STOR after REST.
-func (s *session) cmdAPPE(arg string) { s.store("APPE", arg) }
+func (s *session) cmdAPPE(r *Request) error { return s.store(r) }
 
-func (s *session) store(cmd, arg string) {
+// store runs STOR and APPE. The file is opened only once the data flows
+// (receive), unless REST set an offset: then nothing is truncated, and it
+// is opened now, so that a file system that can't write at an offset says
+// so before the 150. Two uploads to one name never run at once
+// (uploadLocks).
+func (s *session) store(r *Request) error {
 	if !s.requireDataSetup() {
-		return
+		return nil
 	}
 	rest := s.takeRest()
-	vpath, name, ok := s.resolveAllowed(arg)
-	if !ok {
-		return
-	}
-	if name == "." {
+	cmd, ctx := r.Command, r.Context()
+	if r.Name == "." {
 		s.reply(553, "Can't store onto the root directory.")
-		return
+		return nil
 	}
-	flag := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	fi, err := s.user.FS.Stat(ctx, r.Name)
 	switch {
-	case rest > 0 && cmd == "STOR":
-		flag = os.O_WRONLY // resume: the file must exist
-	case rest > 0:
-		flag = os.O_WRONLY | os.O_CREATE
-	case cmd == "APPE":
-		flag = os.O_WRONLY | os.O_CREATE | os.O_APPEND
-	}
-	if rest > 0 {
+	case err == nil && fi.IsDir():
+		s.reply(550, "Is a directory.")
+		return nil
+	case err == nil && !fi.Mode().IsRegular():
+		// A FIFO or a device: writing could block the session forever.
+		s.reply(550, "Not a regular file.")
+		return nil
+	case err == nil:
+	case rest > 0 && cmd == "STOR", !errors.Is(err, fs.ErrNotExist):
 		// Resuming an upload writes at the offset: the file must exist
-		// for STOR, and be at least that long.
+		// for STOR.
+		return err
+	default:
+		// A new file: its folder must be there, as the open will need.
+		if err := s.parentDir(ctx, r.Name); err != nil {
+			return err
+		}
+	}
+	unlock, ok := s.srv.uploads.lock(s.user.FS, r.Name)
+	if !ok {
+		s.reply(450, "File busy: another upload to this name is in progress.")
+		return nil
+	}
+	job := &transferJob{kind: xferUpload, cmd: cmd, path: r.Path, preliminary: "Ok to send data.", ascii: !s.binary, unlock: unlock}
+	if rest > 0 {
 		var size int64
-		fi, err := s.user.FS.Stat(name)
-		switch {
-		case err == nil && fi.IsDir():
-			s.reply(550, "Is a directory.")
-			return
-		case err == nil:
+		if fi != nil {
 			size = fi.Size()
-		case cmd == "STOR" || !errors.Is(err, fs.ErrNotExist):
-			s.replyErr(err)
-			return
 		}
 		if rest > size {
-			s.reply(554, "REST position ("+strconv.FormatInt(rest, 10)+") > file size ("+strconv.FormatInt(size, 10)+").")
-			return
+			unlock()
+			return restBeyond(rest, size)
 		}
 		// APPE at an offset inside the file writes over its bytes:
 		// that needs w, as STOR does; a takes only additions.
-		if cmd == "APPE" && rest < size && !s.user.PermAt(vpath).Has(PermWrite) {
+		if cmd == "APPE" && rest < size && !s.user.PermAt(r.Path).Has(PermWrite) {
+			unlock()
 			s.reply(550, "Not enough privileges: APPE after REST inside the file needs the w permission.")
-			return
+			return nil
 		}
+		flag := os.O_WRONLY // resume: the file must exist
+		if cmd == "APPE" {
+			flag = os.O_WRONLY | os.O_CREATE
+		}
+		f, err := openAt(ctx, s.user.FS, r.Name, flag, rest)
+		if err != nil {
+			unlock()
+			return err
+		}
+		job.file = f
+	} else {
+		flag := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+		if cmd == "APPE" {
+			flag = os.O_WRONLY | os.O_CREATE | os.O_APPEND
+		}
+		job.open = &uploadOpen{fsys: s.user.FS, name: r.Name, flag: flag}
 	}
-	f, err := s.user.FS.OpenFile(name, flag, 0o666)
+	s.startTransfer(r, job)
+	return nil
+}
+
+// parentDir checks that the folder of name exists and is a folder.
+func (s *session) parentDir(ctx context.Context, name string) error {
+	dir := path.Dir(name)
+	fi, err := s.user.FS.Stat(ctx, dir)
 	if err != nil {
-		s.replyErr(err)
-		return
+		return err
 	}
-	if rest > 0 {
-		sk, ok := f.(io.Seeker)
-		if !ok {
-			f.Close()
-			s.reply(504, "This file system can't resume uploads (REST with "+cmd+").")
-			return
-		}
-		if _, err := sk.Seek(rest, io.SeekStart); err != nil {
-			f.Close()
-			s.reply(554, "Can't seek to the REST position.")
-			return
-		}
+	if !fi.IsDir() {
+		return &fs.PathError{Op: "stat", Path: dir, Err: syscall.ENOTDIR}
 	}
-	s.receive(cmd, vpath, f, "Ok to send data.")
+	return nil
 }
 
 // cmdSTOU stores under a name the server makes unique (RFC 959 §4.1.3),
-// and says which in the 150 reply, in RFC 1123 §4.1.2.9's "FILE: name" form.
-func (s *session) cmdSTOU(arg string) {
+// and says which in the 150 reply, in RFC 1123 §4.1.2.9's "FILE: name"
+// form. The file is created before the 150 (exclusively: it replaces
+// nothing). The pipeline checked w at a file of the new name's folder.
+func (s *session) cmdSTOU(r *Request) error {
 	if s.takeRest() > 0 {
 		// The offset is dropped too, so that a client falling back to
 		// STOR does not resume at it by surprise.
 		s.reply(450, "Can't STOU while REST request is pending.")
-		return
+		return nil
 	}
 	if !s.requireDataSetup() {
-		return
+		return nil
 	}
-	dir, prefix := s.cwd, "ftpd."
-	if arg != "" {
-		vpath, _ := s.resolve(arg)
-		dir, prefix = path.Dir(vpath), path.Base(vpath)+"."
-	}
-	// The new file's folder must allow uploads (per-path overrides).
-	if !s.user.PermAt(path.Join(dir, prefix)).Has(PermWrite) {
-		s.reply(550, "Not enough privileges.")
-		return
-	}
+	dir, prefix := path.Dir(r.Path), path.Base(r.Path)
 	for range 50 {
 		vpath := path.Join(dir, prefix+randomSuffix())
-		f, err := s.user.FS.OpenFile(vpath[1:], os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+		f, err := s.user.FS.OpenFile(r.Context(), vpath[1:], os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}
 		if err != nil {
-			s.replyErr(err)
-			return
+			return err
 		}
-		s.receive("STOU", vpath, f, "FILE: "+path.Base(vpath))
-		return
+		s.startTransfer(r, &transferJob{kind: xferUpload, cmd: "STOU", path: vpath,
+			preliminary: "FILE: " + path.Base(vpath), ascii: !s.binary, file: f})
+		return nil
 	}
 	s.reply(450, "No usable unique file name found.")
+	return nil
 }
 
 func randomSuffix() string {
@@ -268,40 +276,4 @@ func randomSuffix() string {
 		b[i] = chars[int(b[i])%len(chars)]
 	}
 	return string(b[:])
-}
-
-// receive runs an upload into f.
-func (s *session) receive(cmd, vpath string, f File, preliminary string) {
-	asciiMode := !s.binary
-	s.startTransfer(transferJob{
-		cmd:         cmd,
-		path:        vpath,
-		preliminary: preliminary,
-		body: func(t *transfer, conn net.Conn) error {
-			if asciiMode {
-				r := &meteredReader{conn: conn, t: t, timeout: durationOr(s.srv.DataTimeout, DefaultDataTimeout)}
-				w := ascii.NewLFWriter(f)
-				_, err := io.Copy(writerOnly{w}, r)
-				if err == nil {
-					err = w.Close()
-				}
-				if err != nil && !r.failed {
-					return &fileError{err}
-				}
-				return err
-			}
-			var dst io.Writer = f
-			if of, ok := f.(*os.File); ok {
-				dst = of
-			}
-			return s.receiveStream(t, conn, dst)
-		},
-		closeFile: func() error {
-			if err := f.Close(); err != nil {
-				return &fileError{err}
-			}
-			return nil
-		},
-		logFile: true,
-	})
 }

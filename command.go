@@ -5,28 +5,58 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"net/netip"
 	"strings"
-	"time"
 )
 
 // ArgRule says whether a command takes an argument.
 type ArgRule uint8
 
 // Argument rules. A command given an argument it does not take, or none
-// when it needs one, gets 501 before its handler runs.
+// when it needs one, gets 501 before anything else is checked.
 const (
 	ArgNone ArgRule = iota
 	ArgOptional
 	ArgRequired
 )
 
+// PathRule says where a command's argument holds a path. The server
+// resolves that path against the working directory (never above the
+// user's root), checks the command's permission letters there and hands
+// the result to middleware and handler in the Request, so that every
+// command is checked the same way whatever spelling the client uses
+// ("a.lock", "./a.lock", "a.lock/." and "/dir/a.lock" are one path).
+type PathRule uint8
+
+const (
+	// NoPath: the argument is not a path; Perm is checked at the working
+	// directory.
+	NoPath PathRule = iota
+	// PathArg: the whole argument is a path; an empty one (with
+	// ArgOptional) is the working directory.
+	PathArg
+	// PathAfterWord: the argument is a word, a space and a path, as in
+	// SITE CHMOD 644 file or MFMT 20200101000000 file. The word goes to
+	// Request.Word; an argument without both gets 501.
+	PathAfterWord
+)
+
 // Command is an FTP command or SITE sub-command added with
-// Server.HandleCommand or Server.HandleSite. The server checks the argument
-// rule, the login and the permission letter before it calls Handler, exactly
-// as for its built-in commands, and HELP lists it with its Help text.
+// Server.HandleCommand or Server.HandleSite. The server runs it through
+// the same pipeline as its built-in commands, in this order:
+//
+//  1. the argument rule (501);
+//  2. the login (530), needed with NeedsLogin or Perm;
+//  3. the path argument, resolved (Path);
+//  4. the permission letters, at that path (550);
+//  5. Server.Middleware, outermost first;
+//  6. the path's information, with Stat (its error's reply, such as 550);
+//  7. Handler.
+//
+// HELP lists it with its Help text.
 type Command struct {
 	// Name is the verb ("XCRC") or the SITE sub-command ("RMTREE"); it is
 	// matched case-insensitively.
@@ -36,22 +66,65 @@ type Command struct {
 	Help string
 	// NeedsLogin refuses the command with 530 before login.
 	NeedsLogin bool
-	// Perm, if not zero, is a permission letter the user must have (550
-	// otherwise; 530 before login): at the path the argument names when
-	// PathArg is set, else at the working directory. Per-path overrides
-	// count. A handler that acts on other paths should also call
-	// Session.Allowed for them.
-	Perm byte
-	// PathArg says the argument is a path, as for RETR or DELE: Perm is
-	// checked at it (resolved against the working directory).
-	PathArg bool
+	// Perm, if not empty, holds the permission letters the user must all
+	// have (550 otherwise; 530 before login), at the path of the argument
+	// (Path) or else at the working directory; per-path overrides count.
+	// A handler that acts on other paths too (a recursive delete) checks
+	// them with Session.Allowed.
+	Perm Perm
+	// Path says which part of the argument, if any, is a path.
+	Path PathRule
+	// Stat, with a Path rule, looks the path up (without following a
+	// final symbolic link) after the middleware, before Handler runs: a
+	// path that does not exist gets its 550, and Request.Info describes
+	// it.
+	Stat bool
 	// Arg is the argument rule.
 	Arg ArgRule
-	// Handler runs the command and must send exactly one final reply with
-	// Session.Reply or Session.ReplyLines. It runs on the session's own
-	// goroutine: while it runs, that session reads no other command, and
-	// other sessions are not affected.
-	Handler func(s *Session, arg string)
+	// Handler runs the command. It either sends one final reply with
+	// Session.Reply or Session.ReplyLines and returns nil, or returns an
+	// error and sends nothing: the server replies for it (a *ReplyError
+	// with its own code and text, any other error as the file system
+	// errors are; see ReplyError). It runs on a goroutine of the session
+	// while the session still reads ABOR and QUIT, which cancel
+	// Request.Context; other commands wait for it.
+	Handler func(s *Session, r *Request) error
+}
+
+// Request is one command as the pipeline hands it to middleware and
+// handlers: checked, with its path resolved.
+type Request struct {
+	// Command is the upper-case verb, "SITE CHMOD" for SITE
+	// sub-commands.
+	Command string
+	// Arg is the argument as sent (for SITE sub-commands, what follows
+	// the sub-command's name). For PASS it is the password: never log it.
+	Arg string
+	// Word is the word before the path, for PathAfterWord commands.
+	Word string
+	// Path is the path argument as a clean virtual absolute path ("/"
+	// for the root), or "" for a command without one.
+	Path string
+	// Name is Path as the user's FileSystem names it: relative to the
+	// root, "." for the root itself.
+	Name string
+	// Info describes Path for commands with Command.Stat (and the
+	// built-in commands that look their path up), else nil.
+	Info fs.FileInfo
+
+	ctx     context.Context
+	cancel  context.CancelCauseFunc // ends ctx; nil for inline commands
+	adopted bool                    // a transfer took ctx over: it ends with the transfer
+}
+
+// Context returns the command's context: it ends when the session ends,
+// when ABOR or QUIT cancels the command, or, for a transfer command, when
+// its transfer ends. Back-end calls made for the command should use it.
+func (r *Request) Context() context.Context {
+	if r.ctx == nil {
+		return context.Background()
+	}
+	return r.ctx
 }
 
 func (c Command) toInternal() (*command, error) {
@@ -62,24 +135,40 @@ func (c Command) toInternal() (*command, error) {
 	if c.Handler == nil {
 		return nil, fmt.Errorf("pier: command %s has no handler", name)
 	}
-	if c.Perm != 0 && !AllPerms.Has(c.Perm) {
-		return nil, fmt.Errorf("pier: command %s: no such permission %q", name, c.Perm)
+	if err := c.Perm.Validate(); err != nil {
+		return nil, fmt.Errorf("pier: command %s: %w", name, err)
+	}
+	if c.Path > PathAfterWord {
+		return nil, fmt.Errorf("pier: command %s: unknown path rule %d", name, c.Path)
+	}
+	if c.Stat && c.Path == NoPath {
+		return nil, fmt.Errorf("pier: command %s: Stat needs a Path rule", name)
 	}
 	help := c.Help
 	if help == "" {
 		help = "Syntax: " + name + "."
 	}
-	return &command{name: name, help: help, login: c.NeedsLogin, perm: c.Perm, pathArg: c.PathArg, arg: c.Arg, public: c.Handler}, nil
+	h := c.Handler
+	ic := &command{
+		name: name, help: help, login: c.NeedsLogin, perm: c.Perm, path: c.Path, arg: c.Arg,
+		handler: func(s *session, r *Request) error { return h(s.pub, r) },
+		custom:  true,
+	}
+	if c.Stat {
+		ic.stat = statLink
+	}
+	return ic, nil
 }
 
-// Middleware wraps every command a client sends (after the server has
-// recognised it): it runs before the command, may refuse it by replying and
-// not calling next (or reply 421 and call Session.Close), and may act after
-// next returns. For transfer commands (RETR, STOR, LIST...) next returns
-// once the transfer has started, before its 226. name is the upper-case
-// verb, "SITE CHMOD" for SITE sub-commands. arg is the argument as sent:
-// for PASS it is the password, so never log it.
-type Middleware func(s *Session, name, arg string, next func())
+// Middleware wraps every command a client sends once the pipeline has
+// checked it (argument, login, path and permission: see Command): it runs
+// before the handler, sees the Request with its path resolved, may refuse
+// the command by returning an error without calling next (a *ReplyError
+// chooses the reply; or reply 421 itself, call Session.Close and return
+// nil), and may act after next returns, whose error it may pass on or
+// replace. For transfer commands (RETR, STOR, LIST...) next returns once
+// the transfer has started, before its 226.
+type Middleware func(s *Session, r *Request, next func() error) error
 
 // commandTables is a server's set of commands; replaced whole when changed,
 // so sessions read it without a lock.
@@ -123,7 +212,7 @@ func (s *Server) HandleCommand(c Command) error {
 		// A replacement for ABOR, STAT, NOOP or QUIT still runs during
 		// transfers, as the command it replaces did.
 		if old, ok := builtinCommands[ic.name]; ok {
-			ic.duringTransfer = old.duringTransfer
+			ic.duringTransfer = old.duringTransfer || ic.name == "STAT"
 		}
 		t.commands[ic.name] = ic
 	})
@@ -156,8 +245,8 @@ func (s *Server) RemoveSite(name string) {
 
 // Session is one control connection, as hooks, middleware and custom
 // commands see it. Its methods are safe to call from the goroutine that
-// called the hook or handler; Context, ID and the addresses from any
-// goroutine.
+// called the hook or handler; Context, ID, the addresses and Close from
+// any goroutine.
 type Session struct{ s *session }
 
 func (s *session) public() *Session { return s.pub }
@@ -177,7 +266,7 @@ func (p *Session) Context() context.Context { return p.s.ctx }
 
 // Logger returns the session's logger (with its session, remote and user
 // attributes).
-func (p *Session) Logger() *slog.Logger { return p.s.log }
+func (p *Session) Logger() *slog.Logger { return p.s.logger() }
 
 // User returns the logged-in user, or nil.
 func (p *Session) User() *User { return p.s.user }
@@ -195,7 +284,8 @@ func (p *Session) TLS() *tls.ConnectionState {
 func (p *Session) Cwd() string { return p.s.cwd }
 
 // Resolve turns a client's path argument into a virtual absolute path and
-// the name to give the user's FileSystem. It never leaves the root.
+// the name to give the user's FileSystem. It never leaves the root. Commands
+// with a Path rule get their path resolved already, in Request.
 func (p *Session) Resolve(arg string) (vpath, name string) { return p.s.resolve(arg) }
 
 // Allowed reports whether the user has the permission letter at vpath
@@ -213,72 +303,12 @@ func (p *Session) ReplyLines(code int, first string, lines []string, last string
 	p.s.replyLines(code, first, lines, last)
 }
 
-// ReplyError sends the reply the server gives for a FileSystem error.
+// ReplyError sends the reply the server gives for err: a *ReplyError's own,
+// or the file system error table's. A handler may return the error instead.
 func (p *Session) ReplyError(err error) { p.s.replyErr(err) }
 
-// Close ends the session at once: a running transfer is aborted and the
-// control connection closed, without a reply (send one first, such as 421).
-// It is safe to call from any goroutine.
-func (p *Session) Close() { p.s.kill() }
-
-// Refusal is an error a Connect hook returns to choose the reply sent before
-// the connection closes; other errors give "421 Service not available."
-type Refusal struct {
-	// Code is a 4xx or 5xx reply code; if zero, 421.
-	Code int
-	// Text is the reply text, such as "You are banned."
-	Text string
-}
-
-// Error returns the reply text.
-func (r *Refusal) Error() string { return r.Text }
-
-// Hooks are functions the server calls on session events, each with the
-// Session (its ID, addresses, user and TLS state). Nil hooks are skipped.
-// A hook runs on its session's goroutine (the file hooks on the session's
-// transfer goroutine, after the transfer's reply): a slow hook delays only
-// its own session's next command. To do slow work without holding the
-// client, start a goroutine, and use Session.Context if the work should
-// stop with the session.
-type Hooks struct {
-	// Connect runs when a connection has passed the connection limits,
-	// before the 220 banner. A non-nil error refuses the client and closes
-	// the connection: with the code and text of a *Refusal, else with
-	// "421 Service not available." (the error is logged).
-	Connect func(s *Session) error
-	// Disconnect runs when the control connection has closed, for any
-	// reason.
-	Disconnect func(s *Session)
-	// Login runs after a successful PASS (the 230 has been sent).
-	Login func(s *Session)
-	// LoginFailed runs after a failed PASS with the name that was tried.
-	LoginFailed func(s *Session, user string)
-	// Logout runs on QUIT, REIN or USER while logged in (not when the
-	// client just drops the connection: see Disconnect).
-	Logout func(s *Session)
-	// FileSent runs after a download completed (after the 226). The file
-	// hooks run before the session takes its next command; for a transfer
-	// cut by ABOR they run before ABOR's replies.
-	FileSent func(s *Session, t TransferInfo)
-	// FileReceived runs after an upload (STOR, APPE, STOU) completed.
-	FileReceived func(s *Session, t TransferInfo)
-	// IncompleteFileSent runs after a download that ended early: ABOR,
-	// data connection lost, timeout, error, or the session closing.
-	IncompleteFileSent func(s *Session, t TransferInfo)
-	// IncompleteFileReceived is IncompleteFileSent for uploads.
-	IncompleteFileReceived func(s *Session, t TransferInfo)
-}
-
-// TransferInfo describes a finished file transfer.
-type TransferInfo struct {
-	// Command is RETR, STOR, APPE or STOU.
-	Command string
-	// Path is the file's virtual absolute path.
-	Path string
-	// Bytes is how many bytes moved over the data connection.
-	Bytes int64
-	// Duration is how long the transfer took.
-	Duration time.Duration
-	// Err is why an incomplete transfer ended (nil when complete).
-	Err error
-}
+// Close ends the session at once: a running transfer is aborted (the
+// file system learns ErrSessionClosed) and the control connection closed,
+// without a reply (send one first, such as 421). It is safe to call from
+// any goroutine.
+func (p *Session) Close() { p.s.kill(ErrSessionClosed) }

@@ -48,13 +48,13 @@ func (s *session) listenPassive() (*net.TCPListener, error) {
 	return nil, fmt.Errorf("no free port in the passive range %s", r)
 }
 
-func (s *session) cmdPASV(string) {
+func (s *session) cmdPASV(*Request) error {
 	if s.epsvAll {
 		s.reply(501, "PASV not allowed after EPSV ALL.")
-		return
+		return nil
 	}
 	if !s.tlsDataAllowed() {
-		return
+		return nil
 	}
 	advertised := s.local.Addr()
 	if s.srv.PublicAddr.IsValid() {
@@ -63,30 +63,32 @@ func (s *session) cmdPASV(string) {
 	if !advertised.Is4() {
 		// PASV can only carry an IPv4 address (RFC 2428 §1).
 		s.reply(425, "PASV is IPv4 only; use EPSV.")
-		return
+		return nil
 	}
 	s.closeDataSetup()
 	ln, err := s.listenPassive()
 	if err != nil {
-		s.log.Warn("can't open passive listener", "err", err)
+		s.logger().Warn("can't open passive listener", "err", err)
 		s.reply(425, "Can't open passive connection.")
-		return
+		return nil
 	}
 	port := uint16(ln.Addr().(*net.TCPAddr).Port)
 	text, err := ftpaddr.FormatPASV(netip.AddrPortFrom(advertised, port))
 	if err != nil {
 		ln.Close()
 		s.reply(425, "Can't open passive connection.")
-		return
+		return nil
 	}
 	s.pasv = ln
 	s.reply(227, "Entering passive mode ("+text+").")
+	return nil
 }
 
-func (s *session) cmdEPSV(arg string) {
+func (s *session) cmdEPSV(r *Request) error {
+	arg := r.Arg
 	mode, err := ftpaddr.ParseEPSV(arg)
 	if err == nil && mode != ftpaddr.EPSVAll && !s.tlsDataAllowed() {
-		return
+		return nil
 	}
 	v6 := s.local.Addr().Is6()
 	want := "1"
@@ -96,48 +98,52 @@ func (s *session) cmdEPSV(arg string) {
 	switch {
 	case errors.Is(err, ftpaddr.ErrFamily):
 		s.reply(522, "Network protocol not supported, use ("+want+").")
-		return
+		return nil
 	case err != nil:
 		s.reply(501, "Invalid EPSV argument.")
-		return
+		return nil
 	case mode == ftpaddr.EPSVAll:
 		// RFC 2428 §4: from now on only EPSV sets up data connections.
 		s.closeDataSetup()
 		s.epsvAll = true
 		s.reply(200, "EPSV ALL ok.")
-		return
+		return nil
 	case mode == ftpaddr.EPSVIPv4 && v6, mode == ftpaddr.EPSVIPv6 && !v6:
 		s.reply(522, "Network protocol not supported, use ("+want+").")
-		return
+		return nil
 	}
 	s.closeDataSetup()
 	ln, err := s.listenPassive()
 	if err != nil {
-		s.log.Warn("can't open passive listener", "err", err)
+		s.logger().Warn("can't open passive listener", "err", err)
 		s.reply(425, "Can't open passive connection.")
-		return
+		return nil
 	}
 	s.pasv = ln
 	s.reply(229, "Entering extended passive mode "+ftpaddr.FormatEPSV(uint16(ln.Addr().(*net.TCPAddr).Port))+".")
+	return nil
 }
 
-func (s *session) cmdPORT(arg string) {
+func (s *session) cmdPORT(r *Request) error {
+	arg := r.Arg
 	if s.epsvAll {
 		s.reply(501, "PORT not allowed after EPSV ALL.")
-		return
+		return nil
 	}
 	ap, err := ftpaddr.ParsePORT(arg)
 	if err != nil {
 		s.reply(501, "Invalid PORT format.")
-		return
+		return nil
 	}
 	s.setActive("PORT", ap)
+	return nil
 }
 
-func (s *session) cmdEPRT(arg string) {
+func (s *session) cmdEPRT(r *Request) error {
+	arg := r.Arg
 	if s.epsvAll {
 		s.reply(501, "EPRT not allowed after EPSV ALL.")
-		return
+		return nil
 	}
 	ap, err := ftpaddr.ParseEPRT(arg)
 	switch {
@@ -147,10 +153,10 @@ func (s *session) cmdEPRT(arg string) {
 			want = "2"
 		}
 		s.reply(522, "Network protocol not supported, use ("+want+").")
-		return
+		return nil
 	case err != nil:
 		s.reply(501, "Invalid EPRT format.")
-		return
+		return nil
 	}
 	// The other family is refused as such (RFC 2428 §2: 522), before
 	// the address is compared with the client's.
@@ -160,9 +166,10 @@ func (s *session) cmdEPRT(arg string) {
 			want = "2"
 		}
 		s.reply(522, "Network protocol not supported, use ("+want+").")
-		return
+		return nil
 	}
 	s.setActive("EPRT", ap)
+	return nil
 }
 
 // setActive checks an active-mode address: by default only the client's own
@@ -173,12 +180,12 @@ func (s *session) setActive(cmd string, ap netip.AddrPort) {
 	}
 	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	if ap.Addr() != s.remote.Addr() && !s.srv.PermitForeignAddresses {
-		s.log.Warn("rejected active data connection to a foreign address", "cmd", cmd, "addr", ap.String())
+		s.logger().Warn("rejected active data connection to a foreign address", "cmd", cmd, "addr", ap.String())
 		s.reply(501, "Rejected data connection to foreign address "+ap.String()+".")
 		return
 	}
 	if ap.Port() < 1024 && !s.srv.PermitPrivilegedPorts {
-		s.log.Warn("rejected active data connection to a privileged port", "cmd", cmd, "addr", ap.String())
+		s.logger().Warn("rejected active data connection to a privileged port", "cmd", cmd, "addr", ap.String())
 		s.reply(501, cmd+" against the privileged port \""+strconv.Itoa(int(ap.Port()))+"\" refused.")
 		return
 	}
@@ -195,13 +202,15 @@ func (s *session) setActive(cmd string, ap netip.AddrPort) {
 // passive listener (refusing other hosts unless permitted) or dials the
 // active address, within ConnectTimeout. ABOR cancels the wait.
 func (s *session) openData(t *transfer, ln *net.TCPListener, active netip.AddrPort) (net.Conn, error) {
-	timeout := durationOr(s.srv.ConnectTimeout, DefaultConnectTimeout)
+	timeout := s.srv.connectTimeout()
 	if ln != nil {
 		defer ln.Close()
 		if !t.setWaiter(ln.Close) {
-			return nil, errAborted
+			return nil, t.aborted()
 		}
-		ln.SetDeadline(time.Now().Add(timeout))
+		if timeout > 0 {
+			ln.SetDeadline(time.Now().Add(timeout))
+		}
 		for {
 			c, err := ln.AcceptTCP()
 			if err != nil {
@@ -210,24 +219,27 @@ func (s *session) openData(t *transfer, ln *net.TCPListener, active netip.AddrPo
 			peer := addrPort(c.RemoteAddr())
 			if peer.Addr() != s.remote.Addr() && !s.srv.PermitForeignAddresses {
 				// Keep waiting: the real client can still connect.
-				s.log.Warn("rejected data connection from foreign address", "peer", peer.String())
+				s.logger().Warn("rejected data connection from foreign address", "peer", peer.String())
 				c.Close()
 				continue
 			}
-			s.log.Log(s.ctx, LevelVerbose, "passive data connection", "peer", peer.String())
+			s.logger().Log(s.ctx, LevelVerbose, "passive data connection", "peer", peer.String())
 			nagle(c)
 			return c, nil
 		}
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, timeout)
+	ctx, cancel := context.WithCancel(s.ctx)
+	if timeout > 0 {
+		ctx, cancel = context.WithTimeout(s.ctx, timeout)
+	}
 	defer cancel()
 	if !t.setWaiter(func() error { cancel(); return nil }) {
-		return nil, errAborted
+		return nil, t.aborted()
 	}
 	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(s.local.Addr(), 0))}
 	c, err := d.DialContext(ctx, "tcp", active.String())
 	if err == nil {
-		s.log.Log(s.ctx, LevelVerbose, "active data connection", "peer", active.String())
+		s.logger().Log(s.ctx, LevelVerbose, "active data connection", "peer", active.String())
 		if tc, ok := c.(*net.TCPConn); ok {
 			nagle(tc)
 		}

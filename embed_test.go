@@ -103,7 +103,9 @@ func TestHooksSequences(t *testing.T) {
 		srv, r := hookServer(t)
 		c := login(t, srv)
 		c.Close()
-		r.waitFor(t, "connect", "login:user", "disconnect")
+		// The login ends with the connection: Logout runs, then
+		// Disconnect.
+		r.waitFor(t, "connect", "login:user", "logout:user", "disconnect")
 	})
 	t.Run("login then QUIT", func(t *testing.T) {
 		srv, r := hookServer(t)
@@ -192,32 +194,44 @@ func TestConnectHookRefuses(t *testing.T) {
 
 func TestMiddleware(t *testing.T) {
 	var mu sync.Mutex
-	var seen []string
+	var seen, calls []string
 	srv := newServer(t, func(s *pier.Server) {
 		s.Middleware = []pier.Middleware{
-			func(s *pier.Session, name, arg string, next func()) {
-				if name == "DELE" && strings.HasSuffix(arg, ".keep") {
-					s.Reply(550, "Files ending in .keep can't be deleted.")
-					return
-				}
-				next()
+			func(s *pier.Session, r *pier.Request, next func() error) error {
 				mu.Lock()
-				seen = append(seen, name)
+				calls = append(calls, r.Command+" "+r.Path)
 				mu.Unlock()
-			},
-			func(s *pier.Session, name, arg string, next func()) {
-				if name == "SITE CHMOD" && strings.HasPrefix(arg, "777") {
-					s.Reply(550, "No world-writable files here.")
-					return
+				if r.Command == "DELE" && strings.HasSuffix(r.Path, ".keep") {
+					return &pier.ReplyError{Code: 550, Message: "Files ending in .keep can't be deleted."}
 				}
-				next()
+				err := next()
+				mu.Lock()
+				seen = append(seen, r.Command)
+				mu.Unlock()
+				return err
+			},
+			func(s *pier.Session, r *pier.Request, next func() error) error {
+				if r.Command == "SITE CHMOD" && strings.HasPrefix(r.Word, "777") {
+					s.Reply(550, "No world-writable files here.")
+					return nil
+				}
+				return next()
 			},
 		}
 	})
 	writeFile(t, srv, "a.keep", []byte("x"))
 	writeFile(t, srv, "b.txt", []byte("x"))
+	// Before login the pipeline refuses, and middleware never runs.
+	anon := srv.DialRaw(t)
+	anon.ExpectReply(t, 220)
+	anon.Expect(t, "DELE a.keep", 530)
 	c := login(t, srv)
-	c.Expect(t, "DELE a.keep", 550)
+	// Every spelling of the path reaches the middleware resolved.
+	for _, p := range []string{"a.keep", "a.keep/.", "./a.keep", "/a.keep", "x/../a.keep"} {
+		if text := c.Expect(t, "DELE "+p, 550); text != "Files ending in .keep can't be deleted." {
+			t.Errorf("DELE %s: %q", p, text)
+		}
+	}
 	c.Expect(t, "SITE CHMOD 777 b.txt", 550)
 	c.Expect(t, "SITE CHMOD 644 b.txt", 200)
 	c.Expect(t, "DELE b.txt", 250)
@@ -232,6 +246,9 @@ func TestMiddleware(t *testing.T) {
 	if !slices.Equal(seen, want) {
 		t.Fatalf("middleware saw %q, want %q", seen, want)
 	}
+	if calls[0] != "USER " {
+		t.Errorf("middleware ran before login: %q", calls)
+	}
 }
 
 func TestCustomCommands(t *testing.T) {
@@ -239,31 +256,32 @@ func TestCustomCommands(t *testing.T) {
 	// The seed's example: SITE RMTREE removes a folder and its contents.
 	err := srv.HandleSite(pier.Command{
 		Name: "RMTREE", Help: "Syntax: SITE RMTREE <SP> path (remove a directory tree).",
-		NeedsLogin: true, Perm: pier.PermDelete, Arg: pier.ArgRequired,
-		Handler: func(s *pier.Session, arg string) {
-			vpath, name := s.Resolve(arg)
-			if name == "." || !s.Allowed(pier.PermDelete, vpath) {
-				s.Reply(550, "Not enough privileges.")
-				return
+		NeedsLogin: true, Perm: "d", Path: pier.PathArg, Arg: pier.ArgRequired,
+		Handler: func(s *pier.Session, r *pier.Request) error {
+			if r.Name == "." {
+				return &pier.ReplyError{Code: 550, Message: "Can't remove the root."}
 			}
-			if err := os.RemoveAll(filepath.Join(srv.Dir, name)); err != nil {
-				s.ReplyError(err)
-				return
+			if err := os.RemoveAll(filepath.Join(srv.Dir, r.Name)); err != nil {
+				return err
 			}
 			s.Reply(250, "Tree removed.")
+			return nil
 		},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.HandleCommand(pier.Command{Name: "xhello", Arg: pier.ArgOptional, Handler: func(s *pier.Session, arg string) {
-		s.Reply(200, fmt.Sprintf("Hello %s from session %d.", arg, s.ID()))
+	if err := srv.HandleCommand(pier.Command{Name: "xhello", Arg: pier.ArgOptional, Handler: func(s *pier.Session, r *pier.Request) error {
+		s.Reply(200, fmt.Sprintf("Hello %s from session %d.", r.Arg, s.ID()))
+		return nil
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	srv.HandleCommand(pier.Command{Name: "SYST", Handler: func(s *pier.Session, _ string) { s.Reply(215, "UNIX Type: L8 (pier)") }})
+	srv.HandleCommand(pier.Command{Name: "SYST", Handler: func(s *pier.Session, _ *pier.Request) error { s.Reply(215, "UNIX Type: L8 (pier)"); return nil }})
 	srv.RemoveCommand("MFMT")
-	for _, bad := range []pier.Command{{Name: "", Handler: func(*pier.Session, string) {}}, {Name: "X"}, {Name: "SITE", Handler: func(*pier.Session, string) {}}, {Name: "Y", Perm: 'Z', Handler: func(*pier.Session, string) {}}} {
+	nop := func(*pier.Session, *pier.Request) error { return nil }
+	for _, bad := range []pier.Command{{Name: "", Handler: nop}, {Name: "X"}, {Name: "SITE", Handler: nop}, {Name: "Y", Perm: "Z", Handler: nop},
+		{Name: "Z", Stat: true, Handler: nop}, {Name: "W", Path: 9, Handler: nop}} {
 		add := srv.HandleCommand
 		if err := add(bad); err == nil {
 			t.Errorf("HandleCommand(%+v) accepted", bad)
@@ -312,10 +330,10 @@ func TestCustomCommandPerm(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	ok := func(s *pier.Session, arg string) { s.Reply(200, "ok "+arg) }
+	ok := func(s *pier.Session, r *pier.Request) error { s.Reply(200, "ok "+r.Arg); return nil }
 	for _, c := range []pier.Command{
-		{Name: "ZAP", Perm: pier.PermDelete, PathArg: true, Arg: pier.ArgRequired, Handler: ok},
-		{Name: "ZAPHERE", Perm: pier.PermDelete, Arg: pier.ArgOptional, Handler: ok},
+		{Name: "ZAP", Perm: "d", Path: pier.PathArg, Arg: pier.ArgRequired, Handler: ok},
+		{Name: "ZAPHERE", Perm: "d", Arg: pier.ArgOptional, Handler: ok},
 	} {
 		if err := srv.HandleSite(c); err != nil {
 			t.Fatal(err)
@@ -406,13 +424,13 @@ func TestConnectHookPlainErrorAndSessionClose(t *testing.T) {
 			}
 			return nil
 		}
-		s.Middleware = []pier.Middleware{func(s *pier.Session, name, arg string, next func()) {
-			if name == "SITE" || name == "SITE KICK" {
+		s.Middleware = []pier.Middleware{func(s *pier.Session, r *pier.Request, next func() error) error {
+			if r.Command == "SITE HELP" {
 				s.Reply(421, "Bye.")
 				s.Close()
-				return
+				return nil
 			}
-			next()
+			return next()
 		}}
 	})
 	c := srv.DialRaw(t)
@@ -420,6 +438,6 @@ func TestConnectHookPlainErrorAndSessionClose(t *testing.T) {
 		t.Fatalf("got %d %q", code, text)
 	}
 	c2 := login(t, srv)
-	c2.Expect(t, "SITE KICK", 421)
+	c2.Expect(t, "SITE HELP", 421)
 	expectClosed(t, c2)
 }

@@ -36,8 +36,9 @@ func ExampleServer_HandleSite() {
 		Help:       "Syntax: SITE WHOAMI (show your name and address).",
 		NeedsLogin: true,
 		Arg:        pier.ArgNone,
-		Handler: func(s *pier.Session, _ string) {
+		Handler: func(s *pier.Session, _ *pier.Request) error {
 			s.Reply(200, "You are "+s.User().Name+" from "+s.RemoteAddr().Addr().String()+".")
+			return nil
 		},
 	})
 	if err != nil {
@@ -137,19 +138,20 @@ func ExampleHooks() {
 	// hook: disconnect
 }
 
-// A middleware sees every command before it runs, under its upper-case
-// name ("SITE CHMOD" for SITE sub-commands), and may refuse it by replying
-// instead of calling next.
+// A middleware sees every command once the server has checked it (login,
+// argument, permission), under its upper-case name ("SITE CHMOD" for SITE
+// sub-commands) and with its path resolved, and may refuse it by returning
+// a *pier.ReplyError instead of calling next.
 func ExampleMiddleware() {
-	noDeletes := func(s *pier.Session, name, arg string, next func()) {
-		switch name {
+	noDeletes := func(s *pier.Session, r *pier.Request, next func() error) error {
+		switch r.Command {
 		case "DELE", "RMD", "SITE CHMOD":
-			s.Reply(550, name+" is disabled on this server.")
-			return
+			return &pier.ReplyError{Code: 550, Message: r.Command + " is disabled on this server."}
 		}
 		start := time.Now()
-		next()
-		s.Logger().Debug("command done", "cmd", name, "took", time.Since(start))
+		err := next()
+		s.Logger().Debug("command done", "cmd", r.Command, "path", r.Path, "took", time.Since(start))
+		return err
 	}
 
 	fsys := mem.New()
@@ -194,7 +196,7 @@ func ExampleMiddleware() {
 // pyftpdlib's override_perm.
 func ExamplePermOverride() {
 	fsys := mem.New()
-	fsys.Mkdir("incoming", 0o755)
+	fsys.Mkdir(context.Background(), "incoming", 0o755)
 	users := &auth.Virtual{}
 	users.AddUser("bob", auth.Account{
 		Password:  "builder",

@@ -1,9 +1,11 @@
 package pier
 
 import (
+	"context"
 	"errors"
 	"io"
 	"io/fs"
+	"os"
 	"time"
 )
 
@@ -14,51 +16,104 @@ import (
 // outside its root (the local one uses os.Root), because symlinks can point
 // anywhere.
 //
+// Every method takes a context that ends when the session ends (the client
+// quits or drops, ABOR stops the command, Server.Close): a back-end that
+// waits on a network or a database should return ctx's error then, so that
+// a hung store never holds up a session, ABOR, QUIT or a shutdown. A File
+// or a DirReader is bound to the context it was opened with.
+//
 // Methods return errors that satisfy errors.Is with fs.ErrNotExist,
 // fs.ErrExist, fs.ErrPermission, ErrOutsideRoot or syscall errnos where they
-// apply; pier maps them to FTP replies in one place.
+// apply, or a *ReplyError to choose the client's reply; pier maps them to
+// FTP replies in one place (see ReplyError).
 //
 // The interface asks only what any storage can do, object stores included:
 // no atomic rename, no random-access write, no folders apart from their
 // contents. Optional abilities are small interfaces a FileSystem (or a
 // File, or a DirReader) may also implement: LstatFS, RenameFS, ReadlinkFS,
-// ChmodFS, ChtimesFS, io.Seeker on a File, and DirInfoReader on a
-// DirReader. A command that needs one the file
-// system lacks is answered with 502 (504 for REST+STOR on a file that
-// can't seek); a FileSystem method may also return ErrNotSupported.
+// ChmodFS, ChtimesFS, OpenAtFS, io.Seeker, Aborter and OSFiler on a File,
+// and DirInfoReader on a DirReader. A command that needs one the file
+// system lacks is answered with 502 (504 for REST+STOR where neither
+// OpenAtFS nor io.Seeker is there); a FileSystem method may also return
+// ErrNotSupported.
 type FileSystem interface {
 	// Stat returns information about the named file, following symlinks.
-	Stat(name string) (fs.FileInfo, error)
+	Stat(ctx context.Context, name string) (fs.FileInfo, error)
 	// OpenFile opens the named file with os.O_* flags, like os.OpenFile.
 	// pier uses O_RDONLY for downloads; O_WRONLY|O_CREATE|O_TRUNC for STOR;
 	// O_WRONLY|O_CREATE|O_APPEND for APPE; O_WRONLY (then Seek) for STOR
-	// after REST; O_WRONLY|O_CREATE|O_EXCL for STOU. An upload is complete
-	// when Close returns nil: a back-end that buffers or streams to a
-	// remote store commits there.
-	OpenFile(name string, flag int, perm fs.FileMode) (File, error)
+	// after REST, O_WRONLY|O_CREATE for APPE after REST (unless the file
+	// system implements OpenAtFS); O_WRONLY|O_CREATE|O_EXCL for STOU.
+	// Uploads are opened only once the data connection is open, so a
+	// transfer that never starts truncates nothing.
+	//
+	// pier ends every file it opened with exactly one call: Close when
+	// the transfer completed, Abort (if the file implements Aborter)
+	// when it did not. A back-end that buffers or streams to a remote
+	// store commits in Close and discards in Abort.
+	OpenFile(ctx context.Context, name string, flag int, perm fs.FileMode) (File, error)
 	// OpenDir opens the named directory for streaming its entries.
-	OpenDir(name string) (DirReader, error)
+	OpenDir(ctx context.Context, name string) (DirReader, error)
 	// Mkdir creates a directory.
-	Mkdir(name string, perm fs.FileMode) error
+	Mkdir(ctx context.Context, name string, perm fs.FileMode) error
 	// Remove removes a file or an empty directory.
-	Remove(name string) error
+	Remove(ctx context.Context, name string) error
 }
 
 // File is an open file: downloads read from it, uploads write to it. If it
 // also implements io.Seeker, REST works with STOR and RETR jumps to the
-// offset (otherwise RETR reads and drops the bytes before it). When the
-// concrete type is *os.File and the data connection is plain TCP,
-// transfers use sendfile and splice (zero-copy).
+// offset (otherwise RETR reads and drops the bytes before it), unless the
+// file system implements OpenAtFS. When the file is an *os.File (or an
+// OSFiler) and the data connection is plain TCP, transfers use sendfile
+// and splice (zero-copy).
+//
+// Close ends a transfer that completed: for an upload, every byte the
+// client sent has been written, and a nil error from Close is what makes
+// the upload complete (pier replies 226 only then). See Aborter for the
+// other outcomes.
 type File interface {
 	io.Reader
 	io.Writer
 	io.Closer
 }
 
+// Aborter is implemented by files that must know a transfer did not
+// complete: an object store's upload that must not be committed, a
+// temporary file that must not replace the original. pier calls Abort
+// instead of Close (never both) when a transfer ends in any other way than
+// complete, with the reason: errors.Is(reason, ErrTransferAborted) for
+// ABOR, ErrConnectionLost for a data connection that failed or was closed
+// early, ErrDataTimeout for a stall, ErrSessionClosed for a control
+// connection that ended, ErrServerShutdown for Server.Close, or the
+// back-end's own error (a full disk) for a failed write. Files without
+// Abort are closed with Close whatever the outcome, and keep what was
+// written, as local files do (a client resumes with REST).
+type Aborter interface {
+	Abort(reason error) error
+}
+
+// OSFiler is implemented by File wrappers around an *os.File (a temporary
+// file renamed into place by Close, say): pier moves the data with
+// sendfile and splice through the *os.File it returns, and still ends the
+// wrapper with Close or Abort.
+type OSFiler interface {
+	OSFile() *os.File
+}
+
+// OpenAtFS is implemented by file systems that can open a file at an
+// offset in one step, so that REST needs no Seek: a remote store makes a
+// ranged request for a download, or starts an upload from the bytes it
+// already holds. pier calls OpenFileAt instead of OpenFile when REST set a
+// non-zero offset; flag is what OpenFile would get without O_APPEND. The
+// offset is never beyond the file's size, as Stat reported it.
+type OpenAtFS interface {
+	OpenFileAt(ctx context.Context, name string, flag int, perm fs.FileMode, offset int64) (File, error)
+}
+
 // LstatFS is implemented by file systems that have symbolic links: Lstat
 // describes a link itself. Without it, Stat is used.
 type LstatFS interface {
-	Lstat(name string) (fs.FileInfo, error)
+	Lstat(ctx context.Context, name string) (fs.FileInfo, error)
 }
 
 // RenameFS is implemented by file systems that can rename (RNFR, RNTO). The
@@ -66,7 +121,7 @@ type LstatFS interface {
 type RenameFS interface {
 	// Rename renames (moves) oldname to newname, replacing newname if it
 	// is a file.
-	Rename(oldname, newname string) error
+	Rename(ctx context.Context, oldname, newname string) error
 }
 
 // DirReader streams the entries of a directory, so that listing a folder of
@@ -99,17 +154,17 @@ type DirInfoReader interface {
 // ReadlinkFS is implemented by file systems that have symbolic links; LIST
 // shows their targets.
 type ReadlinkFS interface {
-	Readlink(name string) (string, error)
+	Readlink(ctx context.Context, name string) (string, error)
 }
 
 // ChmodFS is implemented by file systems that support SITE CHMOD.
 type ChmodFS interface {
-	Chmod(name string, mode fs.FileMode) error
+	Chmod(ctx context.Context, name string, mode fs.FileMode) error
 }
 
 // ChtimesFS is implemented by file systems that support MFMT.
 type ChtimesFS interface {
-	Chtimes(name string, atime, mtime time.Time) error
+	Chtimes(ctx context.Context, name string, atime, mtime time.Time) error
 }
 
 // ErrNotSupported may be returned by a FileSystem for an operation it can't
@@ -117,13 +172,36 @@ type ChtimesFS interface {
 var ErrNotSupported = errors.New("operation not supported by this file system")
 
 // lstat is Lstat where the file system has it, else Stat.
-func lstat(fsys FileSystem, name string) (fs.FileInfo, error) {
+func lstat(ctx context.Context, fsys FileSystem, name string) (fs.FileInfo, error) {
 	if l, ok := fsys.(LstatFS); ok {
-		return l.Lstat(name)
+		return l.Lstat(ctx, name)
 	}
-	return fsys.Stat(name)
+	return fsys.Stat(ctx, name)
 }
 
 // ErrOutsideRoot is returned by a FileSystem for a name that resolves, through
 // a symlink, to a place outside the user's root.
 var ErrOutsideRoot = errors.New("path escapes from the user's root")
+
+// osFile returns the *os.File behind f, if there is one.
+func osFile(f any) (*os.File, bool) {
+	switch v := f.(type) {
+	case *os.File:
+		return v, true
+	case OSFiler:
+		of := v.OSFile()
+		return of, of != nil
+	}
+	return nil, false
+}
+
+// endFile ends f as the transfer's outcome says: Close when it completed,
+// else Abort where f has it (Close otherwise).
+func endFile(f File, reason error) error {
+	if reason != nil {
+		if a, ok := f.(Aborter); ok {
+			return a.Abort(reason)
+		}
+	}
+	return f.Close()
+}

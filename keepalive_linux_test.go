@@ -78,8 +78,9 @@ func TestListenKeepAlive(t *testing.T) {
 func TestDataConnNagle(t *testing.T) {
 	srv := &Server{}
 	loop := netip.MustParseAddr("127.0.0.1")
-	s := &session{srv: srv, log: srv.logger(), ctx: context.Background(),
+	s := &session{srv: srv, ctx: context.Background(),
 		remote: netip.AddrPortFrom(loop, 1), local: netip.AddrPortFrom(loop, 21)}
+	s.log.Store(srv.logger())
 
 	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {

@@ -190,7 +190,9 @@ func TestEncodingUnencodable(t *testing.T) {
 // failDirFS fails OpenDir: a folder that can't be read.
 type failDirFS struct{ pier.FileSystem }
 
-func (failDirFS) OpenDir(string) (pier.DirReader, error) { return nil, fs.ErrPermission }
+func (failDirFS) OpenDir(context.Context, string) (pier.DirReader, error) {
+	return nil, fs.ErrPermission
+}
 
 // TestSTATUnreadableFolder: STAT of a folder that can't be opened gets the
 // error's reply, not an empty 213.

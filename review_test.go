@@ -54,7 +54,7 @@ func TestOverridesEverywhere(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	srv.HandleCommand(pier.Command{Name: "XDEL", NeedsLogin: true, Perm: pier.PermDelete, Handler: func(s *pier.Session, _ string) { s.Reply(250, "Deleted.") }})
+	srv.HandleCommand(pier.Command{Name: "XDEL", NeedsLogin: true, Perm: "d", Handler: func(s *pier.Session, _ *pier.Request) error { s.Reply(250, "Deleted."); return nil }})
 	c := srv.Dial(t)
 	c.Login(t, "o", "o")
 	c.Passive(t)

@@ -633,8 +633,8 @@ type fullDiskFS struct {
 	room int
 }
 
-func (f *fullDiskFS) OpenFile(name string, flag int, perm fs.FileMode) (pier.File, error) {
-	file, err := f.FileSystem.OpenFile(name, flag, perm)
+func (f *fullDiskFS) OpenFile(ctx context.Context, name string, flag int, perm fs.FileMode) (pier.File, error) {
+	file, err := f.FileSystem.OpenFile(ctx, name, flag, perm)
 	if err != nil || flag&(os.O_WRONLY|os.O_RDWR) == 0 {
 		return file, err
 	}
@@ -708,8 +708,8 @@ func TestFullDisk(t *testing.T) {
 // panicFS is a FileSystem whose files panic when read.
 type panicFS struct{ pier.FileSystem }
 
-func (f panicFS) OpenFile(name string, flag int, perm fs.FileMode) (pier.File, error) {
-	file, err := f.FileSystem.OpenFile(name, flag, perm)
+func (f panicFS) OpenFile(ctx context.Context, name string, flag int, perm fs.FileMode) (pier.File, error) {
+	file, err := f.FileSystem.OpenFile(ctx, name, flag, perm)
 	if err != nil {
 		return nil, err
 	}
@@ -727,7 +727,7 @@ func TestPanicClosesOnlyThatSession(t *testing.T) {
 	noGC(t)
 	var logBuf syncBuffer
 	srv := newServer(t, func(s *pier.Server) { s.Logger = slog.New(slog.NewTextHandler(&logBuf, nil)) })
-	if err := srv.HandleCommand(pier.Command{Name: "XPANIC", Handler: func(*pier.Session, string) { panic("boom from XPANIC") }}); err != nil {
+	if err := srv.HandleCommand(pier.Command{Name: "XPANIC", Handler: func(*pier.Session, *pier.Request) error { panic("boom from XPANIC") }}); err != nil {
 		t.Fatal(err)
 	}
 	if err := srv.Users.AddUser("panicky", auth.Account{Password: "pw", FS: panicFS{srv.Root}, Perm: pier.AllPerms}); err != nil {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,8 +46,13 @@ func (r PortRange) String() string {
 
 // Server is an FTP server. Its exported fields are its configuration; set
 // them before calling Serve or ListenAndServe and do not change them after.
-// The zero value of each field is a safe default. Two Servers in one process
-// never share state.
+// Two Servers in one process never share state.
+//
+// One rule holds for every number: zero means the default, which is safe;
+// a negative value means "none" (no limit, no timeout, no delay, no bans)
+// where that makes sense, and Serve refuses it where it does not
+// (MaxLineLength, BanTime, the rate limits), as it refuses a PassivePorts
+// range whose first port is above its last and an IPv6 PublicAddr.
 type Server struct {
 	// Addr is the TCP address to listen on, "host:port". If empty, ":2121":
 	// every interface, IPv4 and IPv6 (dual-stack).
@@ -78,8 +84,10 @@ type Server struct {
 	DataTimeout time.Duration
 
 	// ConnectTimeout bounds the wait for a passive data connection to
-	// arrive, and for an active one (PORT, EPRT) to be established (425).
-	// If zero, 30 s.
+	// arrive, and for an active one (PORT, EPRT) to be established (425),
+	// and TLS handshakes. If zero, 30 s; negative: data connections are
+	// waited for as long as the session lasts (TLS handshakes still get
+	// 30 s).
 	ConnectTimeout time.Duration
 
 	// MaxConnections is the most control connections at once; the next one
@@ -88,11 +96,13 @@ type Server struct {
 	MaxConnections int
 
 	// MaxConnectionsPerIP is the most control connections from one client
-	// address. If zero or negative, no limit.
+	// address, IPv6 addresses counted per /64 (as bans are: one host
+	// usually has a whole /64). If zero or negative, no limit.
 	MaxConnectionsPerIP int
 
 	// MaxLoginAttempts is the number of failed logins after which the
-	// connection is closed. If zero, 3.
+	// connection is closed. If zero, 3; negative: no limit per connection
+	// (bans still apply).
 	MaxLoginAttempts int
 
 	// LoginFailDelay is how long a failed PASS waits before its 530 reply,
@@ -100,7 +110,8 @@ type Server struct {
 	LoginFailDelay time.Duration
 
 	// MaxLineLength is the longest command line accepted, in bytes; a longer
-	// one gets 500 and is discarded. If zero, 2048.
+	// one gets 500 and is discarded. If zero, 2048; it can't be negative,
+	// and Serve refuses less than 64.
 	MaxLineLength int
 
 	// BanAfter is the number of failed logins from one address (an IPv6
@@ -110,7 +121,7 @@ type Server struct {
 	BanAfter int
 
 	// BanTime is how long a ban lasts, and the window in which failures
-	// count. If zero, 15 minutes.
+	// count. If zero, 15 minutes; it can't be negative.
 	BanTime time.Duration
 
 	// PermitForeignAddresses allows data connections to (PORT, EPRT) and
@@ -163,11 +174,13 @@ type Server struct {
 	// ReadLimit and WriteLimit cap each session's upload (read from the
 	// client) and download (written to it) rates, in bytes per second;
 	// User.ReadLimit and User.WriteLimit override them per user. Zero means
-	// no limit. Throttled transfers don't use sendfile.
+	// no limit; they can't be negative. Throttled transfers don't use
+	// sendfile.
 	ReadLimit, WriteLimit int64
 
 	// TotalReadLimit and TotalWriteLimit cap the whole server's upload and
-	// download rates, shared by all sessions. Zero means no limit.
+	// download rates, shared by all sessions. Zero means no limit; they
+	// can't be negative.
 	TotalReadLimit, TotalWriteLimit int64
 
 	// Hooks are called on session events: connect, login, transfers...
@@ -184,7 +197,7 @@ type Server struct {
 	mu         sync.Mutex
 	listeners  map[net.Listener]struct{}
 	sessions   map[*session]struct{}
-	perIP      map[netip.Addr]int
+	perIP      map[netip.Prefix]int // control connections per banKey
 	nextID     atomic.Uint64
 	inShutdown atomic.Bool
 	sessionsWG sync.WaitGroup
@@ -194,6 +207,7 @@ type Server struct {
 
 	totalRead, totalWrite *rate.Limiter
 	bans                  banTable
+	uploads               uploadLocks
 
 	codecOnce sync.Once
 	codec     *wireCodec
@@ -224,16 +238,26 @@ func (s *Server) ListenAndServe() error {
 	return s.Serve(ln)
 }
 
-// Listen opens a TCP listener for addr with a large accept backlog, so that
-// a storm of logins is queued rather than refused.
+// Listen opens a TCP listener for addr with a large accept backlog
+// (listenBacklog, which the kernel caps at its own limit, net.core.somaxconn
+// on Linux), so that a storm of logins is queued rather than refused.
 func Listen(addr string) (net.Listener, error) {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("pier: listen %s: %w", addr, err)
 	}
+	if err := setBacklog(ln, listenBacklog); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("pier: listen %s: backlog: %w", addr, err)
+	}
 	return ln, nil
 }
+
+// listenBacklog is the accept queue Listen asks for. Go asks for the
+// kernel's limit as it reads it at start-up; this asks for more, so a
+// limit raised later (sysctl) counts too.
+const listenBacklog = 65535
 
 // Serve accepts connections on ln and serves each in its own goroutine. It
 // returns ErrServerClosed after Shutdown or Close, or the accept error that
@@ -294,6 +318,9 @@ func isTemporary(err error) bool {
 
 func (s *Server) init() error {
 	s.codecOnce.Do(func() {
+		if s.codecErr = s.checkSettings(); s.codecErr != nil {
+			return
+		}
 		s.codec, s.codecErr = newWireCodec(s.Encoding)
 		s.totalRead = newLimiter(s.TotalReadLimit)
 		s.totalWrite = newLimiter(s.TotalWriteLimit)
@@ -334,7 +361,7 @@ func (s *Server) handleConn(conn net.Conn, implicitTLS bool) {
 		refuse = "421 Too many failed logins from your address; try again later.\r\n"
 	case s.maxConnections() > 0 && len(s.sessions) >= s.maxConnections():
 		refuse = "421 Too many connections. Service temporarily unavailable.\r\n"
-	case s.MaxConnectionsPerIP > 0 && s.perIP[ip] >= s.MaxConnectionsPerIP:
+	case s.MaxConnectionsPerIP > 0 && s.perIP[banKey(ip)] >= s.MaxConnectionsPerIP:
 		refuse = "421 Too many connections from the same IP address.\r\n"
 	}
 	if refuse != "" {
@@ -352,10 +379,10 @@ func (s *Server) handleConn(conn net.Conn, implicitTLS bool) {
 	sess.implicitTLS = implicitTLS
 	if s.sessions == nil {
 		s.sessions = make(map[*session]struct{})
-		s.perIP = make(map[netip.Addr]int)
+		s.perIP = make(map[netip.Prefix]int)
 	}
 	s.sessions[sess] = struct{}{}
-	s.perIP[ip]++
+	s.perIP[banKey(ip)]++
 	s.sessionsWG.Add(1)
 	s.mu.Unlock()
 	go sess.serve()
@@ -364,11 +391,11 @@ func (s *Server) handleConn(conn net.Conn, implicitTLS bool) {
 func (s *Server) removeSession(sess *session) {
 	s.mu.Lock()
 	delete(s.sessions, sess)
-	ip := sess.remote.Addr()
-	if s.perIP[ip] <= 1 {
-		delete(s.perIP, ip)
+	key := banKey(sess.remote.Addr())
+	if s.perIP[key] <= 1 {
+		delete(s.perIP, key)
 	} else {
-		s.perIP[ip]--
+		s.perIP[key]--
 	}
 	s.mu.Unlock()
 	s.sessionsWG.Done()
@@ -430,8 +457,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-// Close closes the listeners and every connection at once, transfers
-// included. It does not wait for the sessions to end: their Disconnect and
+// Close closes the listeners and ends every session at once: a running
+// transfer is cut (its client gets 426, its file system learns
+// ErrServerShutdown), then each session gets 421 and its connection
+// closes. It does not wait for the sessions to end: their Disconnect and
 // file hooks may still be running when it returns. Call Shutdown after it
 // to wait for them.
 func (s *Server) Close() error {
@@ -444,7 +473,7 @@ func (s *Server) Close() error {
 	}
 	s.mu.Unlock()
 	for _, sess := range sessions {
-		sess.kill()
+		go sess.closeForShutdown()
 	}
 	return nil
 }
@@ -469,6 +498,50 @@ func (s *Server) maxConnections() int {
 		return DefaultMaxConnections
 	}
 	return s.MaxConnections
+}
+
+// connectTimeout is ConnectTimeout with its default; zero or less means
+// none.
+func (s *Server) connectTimeout() time.Duration {
+	return durationOr(s.ConnectTimeout, DefaultConnectTimeout)
+}
+
+// handshakeTimeout bounds a TLS handshake: ConnectTimeout, or its default
+// when that is negative (a handshake must not hold a session forever).
+func (s *Server) handshakeTimeout() time.Duration {
+	if d := s.connectTimeout(); d > 0 {
+		return d
+	}
+	return DefaultConnectTimeout
+}
+
+// checkSettings refuses the values that mean nothing (see Server).
+func (s *Server) checkSettings() error {
+	var bad []string
+	if s.MaxLineLength < 0 || (s.MaxLineLength > 0 && s.MaxLineLength < 64) {
+		bad = append(bad, fmt.Sprintf("MaxLineLength %d (at least 64)", s.MaxLineLength))
+	}
+	if s.BanTime < 0 {
+		bad = append(bad, fmt.Sprintf("BanTime %v (negative)", s.BanTime))
+	}
+	for _, l := range []struct {
+		name string
+		v    int64
+	}{{"ReadLimit", s.ReadLimit}, {"WriteLimit", s.WriteLimit}, {"TotalReadLimit", s.TotalReadLimit}, {"TotalWriteLimit", s.TotalWriteLimit}} {
+		if l.v < 0 {
+			bad = append(bad, fmt.Sprintf("%s %d (negative)", l.name, l.v))
+		}
+	}
+	if r := s.PassivePorts; (r.First == 0) != (r.Last == 0) || r.First > r.Last {
+		bad = append(bad, "PassivePorts "+r.String()+" (first port above the last, or only one set)")
+	}
+	if s.PublicAddr.IsValid() && !s.PublicAddr.Unmap().Is4() {
+		bad = append(bad, "PublicAddr "+s.PublicAddr.String()+" (PASV can only advertise IPv4)")
+	}
+	if len(bad) > 0 {
+		return errors.New("pier: bad settings: " + strings.Join(bad, "; "))
+	}
+	return nil
 }
 
 func durationOr(d, def time.Duration) time.Duration {

@@ -210,20 +210,13 @@ func TestShutdownContextExpires(t *testing.T) {
 	if err := srv.Shutdown(ctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("Shutdown with a stuck transfer and a done context: %v, want context.Canceled", err)
 	}
-	// Close ends it at once. The session may still get its shutdown 421
-	// out before its connection closes.
+	// Close ends it at once: the cut download gets its 426 (a client
+	// must not take it for a whole file), the session 421, then the
+	// connection closes.
 	srv.Close()
-	c.SetReadDeadline(time.Now().Add(ioDeadline))
-	code, text, err := c.ReadReply()
-	var ne net.Error
-	switch {
-	case err == nil && code == 421:
-		expectClosed(t, c)
-	case err == nil:
-		t.Fatalf("after Close: got %d %q", code, text)
-	case errors.As(err, &ne) && ne.Timeout():
-		t.Fatalf("after Close: the connection is still open")
-	}
+	c.ExpectReply(t, 426)
+	c.ExpectReply(t, 421)
+	expectClosed(t, c)
 }
 
 func TestClose(t *testing.T) {
@@ -238,13 +231,21 @@ func TestClose(t *testing.T) {
 	if err := srv.Close(); err != nil {
 		t.Fatal(err)
 	}
+	idle.ExpectReply(t, 421)
 	expectClosed(t, idle)
-	// The data connection ends before the whole file is sent.
+	// The data connection ends before the whole file is sent, with an
+	// error (a reset), not a clean end of file.
 	dc.SetReadDeadline(time.Now().Add(ioDeadline))
-	n, _ := io.Copy(io.Discard, dc)
+	n, err := io.Copy(io.Discard, dc)
 	if n >= 64<<20 {
 		t.Errorf("the whole file was sent after Close")
 	}
+	if err == nil {
+		t.Errorf("the cut download ended with a clean end of file")
+	}
+	busy.ExpectReply(t, 426)
+	busy.ExpectReply(t, 421)
+	expectClosed(t, busy)
 }
 
 func TestServeAfterShutdown(t *testing.T) {
@@ -309,12 +310,14 @@ func TestAuthenticator(t *testing.T) {
 			return nil, pier.ErrAuthFailed
 		})
 	}})
-	runSteps(t, srv.Dial(t), []step{
-		{"USER bad", 331, ""}, {"PASS x", 530, ""},
-		{"USER nofs", 331, ""}, {"PASS x", 530, ""},
-	})
+	runSteps(t, srv.Dial(t), []step{{"USER bad", 331, ""}, {"PASS x", 530, ""}})
+	// A user without a file system is the authenticator's fault, not a
+	// wrong password: 421, as for an outage.
+	nofs := srv.Dial(t)
+	runSteps(t, nofs, []step{{"USER nofs", 331, ""}, {"PASS x", 421, ""}})
+	expectClosed(t, nofs)
 	// The error's text is not shown to the client.
-	runSteps(t, srv.Dial(t), []step{{"USER broken", 331, ""}, {"PASS x", 530, "Authentication failed."}})
+	runSteps(t, srv.Dial(t), []step{{"USER broken", 331, ""}, {"PASS x", 421, "Service not available: can't check logins now; try again later."}})
 	c := srv.Dial(t)
 	runSteps(t, c, []step{{"USER good", 331, ""}, {"PASS pass word", 230, ""}, {"PWD", 257, ""}})
 	var last call

@@ -10,8 +10,6 @@ import (
 	"net"
 	"net/netip"
 	"runtime/debug"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,9 +30,9 @@ type session struct {
 	remote netip.AddrPort
 	local  netip.AddrPort
 	r      *bufio.Reader
-	log    *slog.Logger
+	log    atomic.Pointer[slog.Logger] // see logger
 	ctx    context.Context
-	cancel context.CancelFunc
+	cancel context.CancelCauseFunc // ends ctx with why the session ends
 
 	writeMu sync.Mutex // guards writes to conn
 
@@ -60,7 +58,8 @@ type session struct {
 	pub *Session // the public view handed to hooks and custom commands
 
 	readLimiter, writeLimiter *rate.Limiter // set at login; nil: no limit
-	curPerm                   byte          // permission letter of the running command
+
+	task *cmdTask // the command running on its own goroutine; reader goroutine only
 
 	tls         tlsState
 	implicitTLS bool
@@ -70,7 +69,7 @@ type session struct {
 	// xferEnded is when the last transfer ended (Unix nanoseconds, 0 for
 	// none): the idle timeout counts from then (readLine).
 	xferEnded atomic.Int64
-	quit      bool
+	quit      atomic.Bool // the session ends after the current command
 }
 
 func newSession(srv *Server, conn net.Conn, id uint64) *session {
@@ -85,10 +84,14 @@ func newSession(srv *Server, conn net.Conn, id uint64) *session {
 		facts:  listing.AllFacts,
 	}
 	s.pub = &Session{s: s}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.log = srv.logger().With("session", id, "remote", s.remote.String())
+	s.ctx, s.cancel = context.WithCancelCause(context.Background())
+	s.log.Store(srv.logger().With("session", id, "remote", s.remote.String()))
 	return s
 }
+
+// logger returns the session's logger: with the user once logged in. It
+// is read by the reader and by tasks, hence the atomic pointer.
+func (s *session) logger() *slog.Logger { return s.log.Load() }
 
 func (s *session) connInfo() ConnInfo {
 	return ConnInfo{ID: s.id, RemoteAddr: s.remote, LocalAddr: s.local}
@@ -99,36 +102,22 @@ func (s *session) serve() {
 	defer s.srv.removeSession(s)
 	defer func() {
 		if v := recover(); v != nil {
-			s.log.Error("panic in session; closing it", "panic", v, "stack", string(debug.Stack()))
+			s.logger().Error("panic in session; closing it", "panic", v, "stack", string(debug.Stack()))
 		}
-		s.cancel()
-		s.abortTransfer()
-		s.closeDataSetup()
-		s.conn.Close()
-		s.log.Info("FTP session closed")
-		if h := s.srv.Hooks.Disconnect; h != nil {
-			// This runs after the recover above: a panic in the hook
-			// must not take the whole server down.
-			defer func() {
-				if v := recover(); v != nil {
-					s.log.Error("panic in the Disconnect hook", "panic", v)
-				}
-			}()
-			h(s.pub)
-		}
+		s.end(ErrSessionClosed)
 	}()
-	s.log.Info("FTP session opened", "local", s.local.String())
+	s.logger().Info("FTP session opened", "local", s.local.String())
 	s.r = bufio.NewReaderSize(s.conn, 1024)
 	if s.implicitTLS {
 		if err := s.startControlTLS(); err != nil {
-			s.log.Info("implicit TLS handshake failed", "err", err)
+			s.logger().Info("implicit TLS handshake failed", "err", err)
 			return
 		}
 		s.tls.pbsz, s.tls.prot = true, 'P'
 	}
 	if h := s.srv.Hooks.Connect; h != nil {
 		if err := h(s.pub); err != nil {
-			s.log.Info("connection refused by the Connect hook", "err", err)
+			s.logger().Info("connection refused by the Connect hook", "err", err)
 			code, text := 421, "Service not available."
 			var r *Refusal
 			if errors.As(err, &r) {
@@ -139,11 +128,11 @@ func (s *session) serve() {
 		}
 	}
 	s.reply(220, cmp.Or(s.srv.Banner, DefaultBanner))
-	for !s.quit {
+	for !s.quit.Load() {
 		line, err := s.readLine()
 		if err != nil {
 			if errors.Is(err, errLineTooLong) {
-				s.log.Warn("command too long")
+				s.logger().Warn("command too long")
 				s.waitTransfer() // its reply first, as for any command
 				s.reply(500, "Command too long.")
 				continue
@@ -178,8 +167,12 @@ func (s *session) readLine() (string, error) {
 		// During a graceful shutdown a session goes on reading while its
 		// transfer runs, so that ABOR, STAT and NOOP still work; the
 		// transfer's end wakes it (runTransfer), and it closes.
-		if s.srv.inShutdown.Load() && !s.transferRunning() {
+		if s.srv.inShutdown.Load() && !s.busy() {
 			s.shutdownSession()
+			return "", net.ErrClosed
+		}
+		if s.quit.Load() && !s.busy() {
+			// A command that ran as a task ended the session.
 			return "", net.ErrClosed
 		}
 		frag, err := s.r.ReadSlice('\n')
@@ -207,7 +200,7 @@ func (s *session) readLine() (string, error) {
 		case errors.Is(err, bufio.ErrBufferFull):
 			continue
 		case isTimeout(err):
-			if s.transferRunning() {
+			if s.busy() {
 				// The idle timer is suspended during transfers. Without
 				// one (idle <= 0) there is no deadline: one in the past
 				// would spin here until the transfer ends (as after a
@@ -222,6 +215,9 @@ func (s *session) readLine() (string, error) {
 				s.shutdownSession()
 				return "", err
 			}
+			if s.quit.Load() {
+				return "", net.ErrClosed
+			}
 			// It starts again when a transfer ends: a client waits for
 			// the 226 before it sends its next command.
 			if ended := s.xferEnded.Load(); ended != 0 && idle > 0 {
@@ -230,7 +226,7 @@ func (s *session) readLine() (string, error) {
 					continue
 				}
 			}
-			s.log.Info("control connection timed out")
+			s.logger().Info("control connection timed out")
 			s.reply(421, "Control connection timed out.")
 			return "", err
 		}
@@ -239,108 +235,79 @@ func (s *session) readLine() (string, error) {
 }
 
 // shutdownSession ends the session during a graceful Shutdown: a running
-// transfer finishes first.
+// command or transfer finishes first.
 func (s *session) shutdownSession() {
-	s.waitTransfer()
+	s.waitIdle()
 	s.reply(421, "Server shutting down.")
 }
 
 // interrupt wakes the reader so that it notices the shutdown.
 func (s *session) interrupt() { s.conn.SetReadDeadline(time.Now()) }
 
-// kill ends the session at once. It does not wait for a running transfer
-// to wind down (the session's own goroutine does), so it is safe to call
-// from anywhere, a file hook on the transfer goroutine included.
-func (s *session) kill() {
-	s.cancel()
+// kill ends the session at once, for cause (ErrSessionClosed,
+// ErrServerShutdown). It does not wait for a running transfer to wind down
+// (the session's own goroutine does), so it is safe to call from anywhere,
+// a file hook on the transfer goroutine included.
+func (s *session) kill(cause error) {
+	s.cancel(cause)
 	if t := s.currentTransfer(); t != nil {
-		t.abort()
+		t.abort(cause)
 	}
 	s.conn.Close()
 }
 
-// reply sends a single-line reply. CR and LF inside text are replaced, so a
-// file name can never inject a reply line.
-func (s *session) reply(code int, text string) {
-	b := make([]byte, 0, 8+len(text))
-	b = strconv.AppendInt(b, int64(code), 10)
-	b = append(b, ' ')
-	b = appendSafe(b, s.srv.codec.encode(text))
-	b = append(b, '\r', '\n')
-	s.write(b)
-	if s.log.Enabled(context.Background(), slog.LevelDebug) {
-		s.log.Debug("->", "reply", string(b[:len(b)-2]))
-	} else if code >= 400 && s.log.Enabled(context.Background(), LevelVerbose) {
-		s.log.Log(context.Background(), LevelVerbose, "refused", "reply", string(b[:len(b)-2]))
-	}
-}
-
-// replyLines sends a multi-line reply (RFC 959 §4.2): "code-first",
-// the lines as given, then "code last".
-func (s *session) replyLines(code int, first string, lines []string, last string) {
-	var b []byte
-	c := strconv.Itoa(code)
-	b = append(b, c...)
-	b = append(b, '-')
-	b = appendSafe(b, s.srv.codec.encode(first))
-	b = append(b, '\r', '\n')
-	for _, l := range lines {
-		b = appendSafe(b, s.srv.codec.encode(l))
-		b = append(b, '\r', '\n')
-	}
-	b = append(b, c...)
-	b = append(b, ' ')
-	b = appendSafe(b, s.srv.codec.encode(last))
-	b = append(b, '\r', '\n')
-	s.write(b)
-	if s.log.Enabled(context.Background(), slog.LevelDebug) {
-		s.log.Debug("->", "reply", c+" "+last, "lines", len(lines)+2)
-	}
-}
-
-// replyErr sends the reply for an error from the file system.
-func (s *session) replyErr(err error) {
-	code, text := errorReply(err)
-	if code == 550 && text == replyGenericFailure {
-		s.log.Warn("file system error", "err", err)
-	}
-	s.reply(code, text)
-}
-
-func (s *session) write(b []byte) {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	// A client that stops reading must not block the session forever.
-	s.conn.SetWriteDeadline(s.writeDeadline())
-	if _, err := s.ctrl.Write(b); err != nil {
-		s.conn.Close()
-	}
-}
-
-// writeDeadline bounds a write on the control connection: the data
-// timeout, or five minutes when that is disabled.
-func (s *session) writeDeadline() time.Time {
-	d := durationOr(s.srv.DataTimeout, DefaultDataTimeout)
-	if d <= 0 {
-		d = 5 * time.Minute
-	}
-	return time.Now().Add(d)
-}
-
-// appendSafe appends text with CR and LF replaced by '?'.
-func appendSafe(b []byte, text string) []byte {
-	for i := 0; i < len(text); i++ {
-		c := text[i]
-		if c == '\r' || c == '\n' {
-			c = '?'
+// closeForShutdown ends the session for Server.Close: a running transfer
+// is cut, and replies 426 (the client must not take a cut download for a
+// whole one), then the session gets 421 and its connection closes. It may
+// block for a moment: Close runs it on a goroutine per session.
+func (s *session) closeForShutdown() {
+	s.cancel(ErrServerShutdown)
+	if t := s.currentTransfer(); t != nil && t.abort(ErrServerShutdown) {
+		timer := time.NewTimer(taskGrace)
+		select {
+		case <-t.done:
+		case <-timer.C:
 		}
-		b = append(b, c)
+		timer.Stop()
 	}
-	return b
+	s.reply(421, "Server shutting down.")
+	s.conn.Close()
 }
 
-// quote returns name for a 257 reply: RFC 959 Appendix II doubles quotes.
-func quote(name string) string { return strings.ReplaceAll(name, `"`, `""`) }
+// end runs when the session's reading goroutine stops: the running command
+// and transfer are cancelled (with ErrSessionClosed, or the cause the
+// session was ended with), the login ends (Logout hook, User.Release), and
+// the Disconnect hook runs.
+func (s *session) end(cause error) {
+	s.cancel(cause)
+	if c := context.Cause(s.ctx); c != nil {
+		cause = c
+	}
+	stuck := !s.cancelTask(cause)
+	s.abortTransfer(cause)
+	s.closeDataSetup()
+	s.conn.Close()
+	if stuck {
+		// A back-end call that ignores its context still holds the
+		// login's resources: release them when it returns.
+		t := s.task
+		go func() {
+			<-t.done
+			s.endLogin()
+		}()
+	} else {
+		s.endLogin()
+	}
+	s.logger().Info("FTP session closed")
+	if h := s.srv.Hooks.Disconnect; h != nil {
+		defer func() {
+			if v := recover(); v != nil {
+				s.logger().Error("panic in the Disconnect hook", "panic", v)
+			}
+		}()
+		h(s.pub)
+	}
+}
 
 func (s *session) timeLocation() *time.Location {
 	if s.srv.UseLocalTime {

@@ -59,7 +59,7 @@ func (s *session) startControlTLS() error {
 		return err
 	}
 	tc := tls.Server(s.conn, cfg)
-	s.conn.SetDeadline(time.Now().Add(durationOr(s.srv.ConnectTimeout, DefaultConnectTimeout)))
+	s.conn.SetDeadline(time.Now().Add(s.srv.handshakeTimeout()))
 	err = tc.HandshakeContext(s.ctx)
 	s.conn.SetDeadline(time.Time{})
 	if err != nil {
@@ -71,7 +71,7 @@ func (s *session) startControlTLS() error {
 	s.r.Reset(tc)
 	s.tls.active = true
 	cs := tc.ConnectionState()
-	s.log.Log(s.ctx, LevelVerbose, "control connection secured", "tls", tls.VersionName(cs.Version), "cipher", tls.CipherSuiteName(cs.CipherSuite))
+	s.logger().Log(s.ctx, LevelVerbose, "control connection secured", "tls", tls.VersionName(cs.Version), "cipher", tls.CipherSuiteName(cs.CipherSuite))
 	return nil
 }
 
@@ -82,7 +82,7 @@ var errTLSReuse = errors.New("data connection did not reuse the control connecti
 // protectData runs the TLS handshake on a data connection after PROT P.
 func (s *session) protectData(conn net.Conn, cfg *tls.Config) (net.Conn, error) {
 	tc := tls.Server(conn, cfg)
-	conn.SetDeadline(time.Now().Add(durationOr(s.srv.ConnectTimeout, DefaultConnectTimeout)))
+	conn.SetDeadline(time.Now().Add(s.srv.handshakeTimeout()))
 	if err := tc.HandshakeContext(s.ctx); err != nil {
 		return nil, fmt.Errorf("data TLS handshake: %w", err)
 	}

@@ -7,8 +7,9 @@
 //	m.Instrument(srv) // before srv.Serve
 //	http.Handle("/metrics", promhttp.Handler())
 //
-// Instrument adds hooks and a middleware to the server; the hooks the server
-// already has keep running, after the metrics' own.
+// Instrument adds hooks to the server (commands are counted by the Command
+// hook, refused ones included); the hooks the server already has keep
+// running, after the metrics' own.
 package metrics
 
 import (
@@ -94,9 +95,9 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 }
 
 // Instrument makes srv report to m. Call it before the server starts. The
-// hooks srv has keep running (after the metrics' own), as does its
-// middleware (inside the metrics'). One Metrics can count several servers;
-// instrumenting the same server again does nothing.
+// hooks srv has keep running (after the metrics' own); its middleware is
+// left as it is. One Metrics can count several servers; instrumenting the
+// same server again does nothing.
 func (m *Metrics) Instrument(srv *pier.Server) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -153,7 +154,13 @@ func (m *Metrics) Instrument(srv *pier.Server) {
 	h.FileReceived = m.transferHook(h.FileReceived, "upload", "complete")
 	h.IncompleteFileSent = m.transferHook(h.IncompleteFileSent, "download", "incomplete")
 	h.IncompleteFileReceived = m.transferHook(h.IncompleteFileReceived, "upload", "incomplete")
-	srv.Middleware = append([]pier.Middleware{m.countCommand}, srv.Middleware...)
+	command := h.Command
+	h.Command = func(s *pier.Session, name string) {
+		m.countCommand(name)
+		if command != nil {
+			command(s, name)
+		}
+	}
 }
 
 // loggedOut takes s off the logged-in gauge, if it is on it.
@@ -177,11 +184,10 @@ func (m *Metrics) transferHook(next func(*pier.Session, pier.TransferInfo), dire
 	}
 }
 
-// countCommand is the middleware that counts commands. The verb alone is
-// the label: a SITE sub-command's name comes from the client, and would
-// let it make series without end.
-func (m *Metrics) countCommand(s *pier.Session, name, arg string, next func()) {
+// countCommand counts a command the server recognised, refused or not.
+// The verb alone is the label: a SITE sub-command's name comes from the
+// client, and would let it make series without end.
+func (m *Metrics) countCommand(name string) {
 	verb, _, _ := strings.Cut(name, " ")
 	m.commands.WithLabelValues(verb).Inc()
-	next()
 }

@@ -28,12 +28,12 @@ func TestMetrics(t *testing.T) {
 	srv := ftptest.NewServer(t, &ftptest.Options{Configure: func(s *ftptest.Server) {
 		s.Hooks.Login = func(*pier.Session) { logins.Add(1) }
 		s.Hooks.Disconnect = func(*pier.Session) { disconnects.Add(1) }
-		s.Middleware = []pier.Middleware{func(s *pier.Session, name, arg string, next func()) {
-			if name == "SYST" {
+		s.Middleware = []pier.Middleware{func(s *pier.Session, r *pier.Request, next func() error) error {
+			if r.Command == "SYST" {
 				s.Reply(215, "refused by the server's own middleware")
-				return
+				return nil
 			}
-			next()
+			return next()
 		}}
 		m.Instrument(s.Server)
 		m.Instrument(s.Server) // again: nothing more is counted

@@ -112,7 +112,7 @@ func run(ctx context.Context, ln net.Listener, dir string, workers int, process 
 // and writing through the user's FileSystem so that it works on any
 // back-end and stays inside the user's root.
 func writeChecksum(u upload) error {
-	f, err := u.fsys.OpenFile(u.name, os.O_RDONLY, 0)
+	f, err := u.fsys.OpenFile(context.Background(), u.name, os.O_RDONLY, 0)
 	if err != nil {
 		return err
 	}
@@ -122,7 +122,7 @@ func writeChecksum(u upload) error {
 	if err != nil {
 		return err
 	}
-	out, err := u.fsys.OpenFile(u.name+".sha256", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	out, err := u.fsys.OpenFile(context.Background(), u.name+".sha256", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}

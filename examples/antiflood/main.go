@@ -129,12 +129,12 @@ func (g *floodGuard) disconnect(s *pier.Session) {
 // like pyftpdlib's anti_flood demo: it says so and closes the connection;
 // the Connect hook keeps the address out from then on. Other sessions
 // from a freshly banned address are closed at their next command.
-func (g *floodGuard) middleware(s *pier.Session, name, arg string, next func()) {
+func (g *floodGuard) middleware(s *pier.Session, r *pier.Request, next func() error) error {
 	ip := s.RemoteAddr().Addr()
 	if until := g.bannedUntil(ip); !until.IsZero() {
 		s.Reply(421, bannedText(until))
 		s.Close()
-		return
+		return nil
 	}
 	g.mu.Lock()
 	bucket := g.sessions[s.ID()]
@@ -147,9 +147,9 @@ func (g *floodGuard) middleware(s *pier.Session, name, arg string, next func()) 
 		s.Logger().Warn("flood: address banned", "for", g.banFor)
 		s.Reply(421, bannedText(until))
 		s.Close()
-		return
+		return nil
 	}
-	next()
+	return next()
 }
 
 // bannedText is the reply text for a banned client.

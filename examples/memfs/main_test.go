@@ -66,7 +66,7 @@ func TestMemFS(t *testing.T) {
 	}
 
 	// The upload is in the in-memory file system, not on disk.
-	f, err := fsys.OpenFile("uploads/b.txt", os.O_RDONLY, 0)
+	f, err := fsys.OpenFile(context.Background(), "uploads/b.txt", os.O_RDONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,12 +66,15 @@ func run(ctx context.Context, ln net.Listener, dir string, logger *slog.Logger) 
 		Name: "RMTREE",
 		Help: "Syntax: SITE RMTREE <SP> path (remove a folder and its contents).",
 		// The server checks these before the handler runs, as for its own
-		// commands: 530 before login, 550 for a user without 'd' at the
-		// path the argument names (overrides included), 501 without an
-		// argument.
+		// commands: 501 without an argument, 530 before login, 550 for a
+		// user without 'd' at the path the argument names (overrides
+		// included), 550 for a path that does not exist (Stat looks it
+		// up, without following a symlink: a link to a folder is not a
+		// folder to empty).
 		NeedsLogin: true,
-		Perm:       pier.PermDelete,
-		PathArg:    true,
+		Perm:       "d",
+		Path:       pier.PathArg,
+		Stat:       true,
 		Arg:        pier.ArgRequired,
 		Handler:    siteRMTREE,
 	})
@@ -82,35 +85,20 @@ func run(ctx context.Context, ln net.Listener, dir string, logger *slog.Logger) 
 }
 
 // siteRMTREE removes the folder arg names and its contents.
-func siteRMTREE(s *pier.Session, arg string) {
-	vpath, name := s.Resolve(arg)
-	if vpath == "/" {
-		s.Reply(550, "Can't remove the root folder.")
-		return
+func siteRMTREE(s *pier.Session, r *pier.Request) error {
+	if r.Path == "/" {
+		return &pier.ReplyError{Code: 550, Message: "Can't remove the root folder."}
 	}
-	fsys := s.User().FS
-	// Lstat where the back-end has it: a symlink to a folder is not a
-	// folder to empty.
-	stat := fsys.Stat
-	if l, ok := fsys.(pier.LstatFS); ok {
-		stat = l.Lstat
+	if !r.Info.IsDir() {
+		return &pier.ReplyError{Code: 550, Message: "Not a directory."}
 	}
-	fi, err := stat(name)
-	if err != nil {
-		s.ReplyError(err)
-		return
+	if err := removeTree(r.Context(), s, s.User().FS, r.Path, r.Name); err != nil {
+		s.Logger().Info("SITE RMTREE failed", "path", r.Path, "err", err)
+		return err // the server's usual mapping: 550 for fs.ErrPermission...
 	}
-	if !fi.IsDir() {
-		s.Reply(550, "Not a directory.")
-		return
-	}
-	if err := removeTree(s, fsys, vpath, name); err != nil {
-		s.Logger().Info("SITE RMTREE failed", "path", vpath, "err", err)
-		s.ReplyError(err) // the server's usual mapping: 550 for fs.ErrPermission...
-		return
-	}
-	s.Logger().Info("SITE RMTREE", "path", vpath)
+	s.Logger().Info("SITE RMTREE", "path", r.Path)
 	s.Reply(250, "Folder tree removed.")
+	return nil
 }
 
 // removeTree empties the folder name (virtual path vpath) depth first,
@@ -118,37 +106,37 @@ func siteRMTREE(s *pier.Session, arg string) {
 // FileSystem keeps it inside the user's root and works on any back-end;
 // the per-path permission is checked on every entry, so an override
 // deeper down stops the removal there.
-func removeTree(s *pier.Session, fsys pier.FileSystem, vpath, name string) error {
+func removeTree(ctx context.Context, s *pier.Session, fsys pier.FileSystem, vpath, name string) error {
 	if !s.Allowed(pier.PermDelete, vpath) {
 		return fmt.Errorf("rmtree %s: %w", vpath, fs.ErrPermission)
 	}
-	entries, err := readDir(fsys, name)
+	entries, err := readDir(ctx, fsys, name)
 	if err != nil {
 		return err
 	}
 	for _, e := range entries {
-		if err := s.Context().Err(); err != nil {
-			return err // the client has gone
+		if err := ctx.Err(); err != nil {
+			return err // ABOR, QUIT, or the client has gone
 		}
 		child, childV := path.Join(name, e.Name()), path.Join(vpath, e.Name())
 		if e.IsDir() {
-			err = removeTree(s, fsys, childV, child)
+			err = removeTree(ctx, s, fsys, childV, child)
 		} else if !s.Allowed(pier.PermDelete, childV) {
 			err = fmt.Errorf("rmtree %s: %w", childV, fs.ErrPermission)
 		} else {
-			err = fsys.Remove(child)
+			err = fsys.Remove(ctx, child)
 		}
 		if err != nil {
 			return err
 		}
 	}
-	return fsys.Remove(name)
+	return fsys.Remove(ctx, name)
 }
 
 // readDir reads a whole folder before anything in it is removed: removing
 // entries while a listing is open is undefined on many back-ends.
-func readDir(fsys pier.FileSystem, name string) ([]fs.DirEntry, error) {
-	d, err := fsys.OpenDir(name)
+func readDir(ctx context.Context, fsys pier.FileSystem, name string) ([]fs.DirEntry, error) {
+	d, err := fsys.OpenDir(ctx, name)
 	if err != nil {
 		return nil, err
 	}

@@ -33,6 +33,7 @@
 package aferofs
 
 import (
+	"context"
 	"errors"
 	"io"
 	"io/fs"
@@ -55,6 +56,9 @@ import (
 // It implements all of pier's optional interfaces; Lstat falls back to Stat
 // where the afero.Fs has no afero.Lstater, and Readlink returns
 // pier.ErrNotSupported where it has no afero.LinkReader.
+//
+// afero's calls take no context: OpenFile and OpenDir return ctx's error
+// if ctx is already done, and the methods do not use ctx otherwise.
 type FS struct {
 	fs afero.Fs
 }
@@ -118,7 +122,7 @@ func (f *FS) checkParent(op, name string) error {
 }
 
 // Stat implements pier.FileSystem.
-func (f *FS) Stat(name string) (fs.FileInfo, error) {
+func (f *FS) Stat(ctx context.Context, name string) (fs.FileInfo, error) {
 	fi, err := f.fs.Stat(abs(name))
 	if err != nil {
 		return nil, f.statErr("stat", name, err)
@@ -139,10 +143,10 @@ func (f *FS) statErr(op, name string, err error) error {
 
 // Lstat implements pier.LstatFS with afero.LstatIfPossible: it describes a
 // symbolic link itself where the afero.Fs knows of links, else it is Stat.
-func (f *FS) Lstat(name string) (fs.FileInfo, error) {
+func (f *FS) Lstat(ctx context.Context, name string) (fs.FileInfo, error) {
 	l, ok := f.fs.(afero.Lstater)
 	if !ok {
-		return f.Stat(name)
+		return f.Stat(ctx, name)
 	}
 	fi, _, err := l.LstatIfPossible(abs(name))
 	if err != nil {
@@ -154,7 +158,7 @@ func (f *FS) Lstat(name string) (fs.FileInfo, error) {
 // Readlink implements pier.ReadlinkFS where the afero.Fs is an
 // afero.LinkReader; otherwise, or if it reports afero.ErrNoReadlink, it
 // returns an error wrapping pier.ErrNotSupported.
-func (f *FS) Readlink(name string) (string, error) {
+func (f *FS) Readlink(ctx context.Context, name string) (string, error) {
 	r, ok := f.fs.(afero.LinkReader)
 	if !ok {
 		return "", pathErr("readlink", name, pier.ErrNotSupported)
@@ -175,7 +179,10 @@ const umask fs.FileMode = 0o022
 // files open: a directory fails with syscall.EISDIR. The File it returns implements
 // io.Seeker, and io.ReaderAt when the afero.File does (afero.File always
 // declares it, but not every back-end can).
-func (f *FS) OpenFile(name string, flag int, perm fs.FileMode) (pier.File, error) {
+func (f *FS) OpenFile(ctx context.Context, name string, flag int, perm fs.FileMode) (pier.File, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	const op = "open"
 	acc := flag & (os.O_RDONLY | os.O_WRONLY | os.O_RDWR)
 	if acc != os.O_RDONLY && acc != os.O_WRONLY && acc != os.O_RDWR {
@@ -212,7 +219,10 @@ func (f *FS) OpenFile(name string, flag int, perm fs.FileMode) (pier.File, error
 
 // OpenDir implements pier.FileSystem. It streams the folder with
 // afero.File.Readdir(n), never reading it whole.
-func (f *FS) OpenDir(name string) (pier.DirReader, error) {
+func (f *FS) OpenDir(ctx context.Context, name string) (pier.DirReader, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	fi, err := f.fs.Stat(abs(name))
 	if err != nil {
 		return nil, f.statErr("opendir", name, err)
@@ -228,7 +238,7 @@ func (f *FS) OpenDir(name string) (pier.DirReader, error) {
 }
 
 // Mkdir implements pier.FileSystem.
-func (f *FS) Mkdir(name string, perm fs.FileMode) error {
+func (f *FS) Mkdir(ctx context.Context, name string, perm fs.FileMode) error {
 	if name == "." {
 		return pathErr("mkdir", name, fs.ErrExist)
 	}
@@ -243,7 +253,7 @@ func (f *FS) Mkdir(name string, perm fs.FileMode) error {
 
 // Remove implements pier.FileSystem: a file or an empty folder; never the
 // root.
-func (f *FS) Remove(name string) error {
+func (f *FS) Remove(ctx context.Context, name string) error {
 	if name == "." {
 		return pathErr("remove", name, syscall.EINVAL)
 	}
@@ -281,7 +291,7 @@ func (f *FS) isEmpty(name string) (bool, error) {
 // (fs.ErrExist), a folder can't replace a file (syscall.ENOTDIR) nor move
 // into itself (syscall.EINVAL). The back-end's Rename does the rest,
 // atomically or not.
-func (f *FS) Rename(oldname, newname string) error {
+func (f *FS) Rename(ctx context.Context, oldname, newname string) error {
 	linkErr := func(err error) error {
 		return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: err}
 	}
@@ -329,7 +339,7 @@ func unwrapPath(err error) error {
 }
 
 // Chmod implements pier.ChmodFS.
-func (f *FS) Chmod(name string, mode fs.FileMode) error {
+func (f *FS) Chmod(ctx context.Context, name string, mode fs.FileMode) error {
 	if err := f.fs.Chmod(abs(name), mode); err != nil {
 		return f.statErr("chmod", name, err)
 	}
@@ -337,7 +347,7 @@ func (f *FS) Chmod(name string, mode fs.FileMode) error {
 }
 
 // Chtimes implements pier.ChtimesFS.
-func (f *FS) Chtimes(name string, atime, mtime time.Time) error {
+func (f *FS) Chtimes(ctx context.Context, name string, atime, mtime time.Time) error {
 	if err := f.fs.Chtimes(abs(name), atime, mtime); err != nil {
 		return f.statErr("chtimes", name, err)
 	}

@@ -1,6 +1,7 @@
 package aferofs_test
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -13,6 +14,9 @@ import (
 	"github.com/pierftp/pier/fsys/fstest"
 	"github.com/spf13/afero"
 )
+
+// ctx is the context of the calls: aferofs uses none.
+var ctx = context.Background()
 
 func TestConformanceMemMapFs(t *testing.T) {
 	fstest.TestFileSystem(t, func(t *testing.T) pier.FileSystem {
@@ -30,16 +34,16 @@ func TestConformanceBasePathOsFs(t *testing.T) {
 // back-end, as under the usual umask, not 0666 and 0777.
 func TestModes(t *testing.T) {
 	f := aferofs.New(afero.NewMemMapFs())
-	w, err := f.OpenFile("f", os.O_WRONLY|os.O_CREATE, 0o666)
+	w, err := f.OpenFile(ctx, "f", os.O_WRONLY|os.O_CREATE, 0o666)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.Close()
-	if err := f.Mkdir("d", 0o777); err != nil {
+	if err := f.Mkdir(ctx, "d", 0o777); err != nil {
 		t.Fatal(err)
 	}
 	for name, want := range map[string]fs.FileMode{"f": 0o644, "d": fs.ModeDir | 0o755} {
-		fi, err := f.Stat(name)
+		fi, err := f.Stat(ctx, name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,7 +79,7 @@ func TestLinks(t *testing.T) {
 		t.Run(tt.desc, func(t *testing.T) {
 			f := aferofs.New(tt.fsys)
 			afero.WriteFile(tt.fsys, "/target", []byte("x"), 0o644)
-			got, err := f.Readlink(tt.name)
+			got, err := f.Readlink(ctx, tt.name)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {
 					t.Errorf("Readlink: %q, %v; want %v", got, err, tt.wantErr)
@@ -85,11 +89,11 @@ func TestLinks(t *testing.T) {
 			if err != nil || got != tt.wantLink {
 				t.Errorf("Readlink: %q, %v; want %q", got, err, tt.wantLink)
 			}
-			fi, err := f.Lstat(tt.name)
+			fi, err := f.Lstat(ctx, tt.name)
 			if err != nil || fi.Mode().Type() != tt.wantLstat {
 				t.Errorf("Lstat: %v, %v; want type %v", fi, err, tt.wantLstat)
 			}
-			if fi, err := f.Stat(tt.name); err != nil || !fi.Mode().IsRegular() {
+			if fi, err := f.Stat(ctx, tt.name); err != nil || !fi.Mode().IsRegular() {
 				t.Errorf("Stat: %v, %v; want a regular file", fi, err)
 			}
 		})
@@ -105,11 +109,11 @@ func TestReadOnly(t *testing.T) {
 		desc string
 		op   func() error
 	}{
-		{"create", func() error { _, err := f.OpenFile("g", os.O_WRONLY|os.O_CREATE, 0o666); return err }},
-		{"mkdir", func() error { return f.Mkdir("d", 0o755) }},
-		{"remove", func() error { return f.Remove("f") }},
-		{"rename", func() error { return f.Rename("f", "g") }},
-		{"chmod", func() error { return f.Chmod("f", 0o600) }},
+		{"create", func() error { _, err := f.OpenFile(ctx, "g", os.O_WRONLY|os.O_CREATE, 0o666); return err }},
+		{"mkdir", func() error { return f.Mkdir(ctx, "d", 0o755) }},
+		{"remove", func() error { return f.Remove(ctx, "f") }},
+		{"rename", func() error { return f.Rename(ctx, "f", "g") }},
+		{"chmod", func() error { return f.Chmod(ctx, "f", 0o600) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {

@@ -4,6 +4,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
+	"strings"
 )
 
 // dir is an open folder. Besides ReadDir (os.File's, mended below) it has
@@ -11,6 +13,7 @@ import (
 // allows (dir_linux.go).
 type dir struct {
 	*os.File
+	hideTemp bool // leave out the temporaries of AtomicUploads
 }
 
 // ReadDir is os.File.ReadDir, except that for n > 0 it never returns an
@@ -19,10 +22,15 @@ type dir struct {
 // against n, so a batch whose entries were all removed came back empty
 // with a nil error (Go 1.26): io/fs forbids that, and a caller takes it for
 // the end of the folder or loops. Reading on gives the next entries or
-// io.EOF.
+// io.EOF. Under AtomicUploads, it leaves out the temporaries.
 func (d *dir) ReadDir(n int) ([]fs.DirEntry, error) {
 	for {
 		entries, err := d.File.ReadDir(n)
+		if d.hideTemp {
+			entries = slices.DeleteFunc(entries, func(e fs.DirEntry) bool {
+				return strings.HasPrefix(e.Name(), TempPrefix)
+			})
+		}
 		if n <= 0 || len(entries) > 0 || err != nil {
 			return entries, err
 		}

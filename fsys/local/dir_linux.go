@@ -74,7 +74,7 @@ func (d *dir) ReadDirInfo(fn func(fs.FileInfo) error) error {
 			if n <= 0 {
 				return true
 			}
-			if err := b.parse(n); err != nil {
+			if err := b.parse(n, d.hideTemp); err != nil {
 				sysErr = &fs.PathError{Op: "readdirent", Path: d.Name(), Err: err}
 				return true
 			}
@@ -106,8 +106,8 @@ func (d *dir) ReadDirInfo(fn func(fs.FileInfo) error) error {
 }
 
 // parse finds the names in the first n bytes of the buffer, leaving out "."
-// and "..".
-func (b *dirBatch) parse(n int) error {
+// and "..", and the temporaries of AtomicUploads if hideTemp.
+func (b *dirBatch) parse(n int, hideTemp bool) error {
 	b.names = b.names[:0]
 	for off := 0; n-off > direntNameOff; {
 		rec := b.buf[off:n]
@@ -123,7 +123,9 @@ func (b *dirBatch) parse(n int) error {
 		if namelen == len(name) { // no NUL: not a record we understand
 			return syscall.EIO
 		}
-		if namelen > 0 && (name[0] != '.' || (namelen != 1 && (namelen != 2 || name[1] != '.'))) {
+		if hideTemp && namelen >= len(TempPrefix) && string(name[:len(TempPrefix)]) == TempPrefix {
+			// an upload in progress
+		} else if namelen > 0 && (name[0] != '.' || (namelen != 1 && (namelen != 2 || name[1] != '.'))) {
 			b.names = append(b.names, nameRef{off: uint16(off + direntNameOff), len: uint16(namelen)})
 		}
 		off += reclen

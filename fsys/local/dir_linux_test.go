@@ -3,6 +3,7 @@
 package local
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"os"
@@ -31,7 +32,7 @@ func TestReadDirInfoParallel(t *testing.T) {
 		}
 		for procs := 1; procs <= maxStatWorkers+1; procs++ {
 			runtime.GOMAXPROCS(procs)
-			d, err := fsys.OpenDir(".")
+			d, err := fsys.OpenDir(context.Background(), ".")
 			if err != nil {
 				t.Fatal(err)
 			}

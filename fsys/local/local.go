@@ -1,9 +1,15 @@
 // Package local is pier's file system on a local folder. Every operation goes
 // through an os.Root, so no name, "..", absolute path or symlink can reach
 // outside the folder, whatever the caller does.
+//
+// With the AtomicUploads option, an upload that replaces a file (STOR) is
+// written to a hidden temporary in the same folder and renamed over the
+// target only when it completes, so that a transfer that fails half-way
+// leaves the old file as it was and readers never see a partial one.
 package local
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -17,9 +23,14 @@ import (
 
 // FS is a pier.FileSystem rooted at a local folder. It is safe for
 // concurrent use by many sessions.
+//
+// Local system calls can't be cancelled: OpenFile and OpenDir return
+// ctx's error if ctx is already done, and the methods do not use ctx
+// otherwise.
 type FS struct {
-	root *os.Root
-	dir  string
+	root   *os.Root
+	dir    string
+	atomic bool // AtomicUploads
 }
 
 var (
@@ -33,9 +44,12 @@ var (
 	_ pier.DirInfoReader = (*dir)(nil)
 )
 
-// New opens dir as the root of a file system. It fails if dir does not exist
-// or is not a folder.
-func New(dir string) (*FS, error) {
+// An Option configures an FS made by New: AtomicUploads.
+type Option func(*FS)
+
+// New opens dir as the root of a file system, with the given options. It
+// fails if dir does not exist or is not a folder.
+func New(dir string, opts ...Option) (*FS, error) {
 	st, err := os.Stat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("local: %w", err)
@@ -47,7 +61,13 @@ func New(dir string) (*FS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local: %w", err)
 	}
-	return &FS{root: root, dir: dir}, nil
+	f := &FS{root: root, dir: dir}
+	for _, o := range opts {
+		if o != nil {
+			o(f)
+		}
+	}
+	return f, nil
 }
 
 // Dir returns the folder the file system is rooted at.
@@ -57,22 +77,48 @@ func (f *FS) Dir() string { return f.dir }
 func (f *FS) Close() error { return f.root.Close() }
 
 // Stat implements pier.FileSystem.
-func (f *FS) Stat(name string) (fs.FileInfo, error) {
+func (f *FS) Stat(ctx context.Context, name string) (fs.FileInfo, error) {
 	fi, err := f.root.Stat(name)
 	return fi, mapErr(err)
 }
 
-// Lstat implements pier.FileSystem.
-func (f *FS) Lstat(name string) (fs.FileInfo, error) {
+// Lstat implements pier.LstatFS.
+func (f *FS) Lstat(ctx context.Context, name string) (fs.FileInfo, error) {
 	fi, err := f.root.Lstat(name)
 	return fi, mapErr(err)
 }
 
 // OpenFile implements pier.FileSystem. The file it returns is an *os.File,
-// so that plain transfers can use sendfile and splice. Only regular files
-// open: a FIFO or a device would block the session forever (it is opened
-// non-blocking, then refused), and a directory can't be written.
-func (f *FS) OpenFile(name string, flag int, perm fs.FileMode) (pier.File, error) {
+// so that plain transfers can use sendfile and splice, except for an
+// upload that replaces a file under AtomicUploads (see there). Only
+// regular files open: a FIFO or a device would block the session forever
+// (it is opened non-blocking, then refused), and a directory can't be
+// written.
+func (f *FS) OpenFile(ctx context.Context, name string, flag int, perm fs.FileMode) (pier.File, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if f.atomic {
+		if flag&os.O_CREATE != 0 && isTemp(name) {
+			return nil, &fs.PathError{Op: "open", Path: name, Err: errReserved}
+		}
+		if flag&(os.O_WRONLY|os.O_RDWR|os.O_TRUNC|os.O_APPEND|os.O_EXCL) == os.O_WRONLY|os.O_TRUNC {
+			return f.openUpload(name, flag, perm)
+		}
+	}
+	return asFile(f.openFile(name, flag, perm))
+}
+
+// asFile returns file as a pier.File, nil if it is nil.
+func asFile(file *os.File, err error) (pier.File, error) {
+	if err != nil {
+		return nil, err
+	}
+	return file, nil
+}
+
+// openFile opens a regular file in place.
+func (f *FS) openFile(name string, flag int, perm fs.FileMode) (*os.File, error) {
 	file, err := f.root.OpenFile(name, flag|syscall.O_NONBLOCK, perm)
 	if err != nil {
 		if errors.Is(err, syscall.ENXIO) { // a FIFO with no reader
@@ -98,8 +144,12 @@ func (f *FS) OpenFile(name string, flag int, perm fs.FileMode) (pier.File, error
 // errNotRegular refuses FIFOs, sockets and devices.
 var errNotRegular = fmt.Errorf("not a regular file: %w", fs.ErrPermission)
 
-// OpenDir implements pier.FileSystem.
-func (f *FS) OpenDir(name string) (pier.DirReader, error) {
+// OpenDir implements pier.FileSystem. Under AtomicUploads, its listings
+// leave out the temporaries of uploads.
+func (f *FS) OpenDir(ctx context.Context, name string) (pier.DirReader, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	file, err := f.root.Open(name)
 	if err != nil {
 		return nil, mapErr(err)
@@ -113,33 +163,41 @@ func (f *FS) OpenDir(name string) (pier.DirReader, error) {
 		file.Close()
 		return nil, &fs.PathError{Op: "opendir", Path: name, Err: syscall.ENOTDIR}
 	}
-	return &dir{File: file}, nil
+	return &dir{File: file, hideTemp: f.atomic}, nil
 }
 
 // Mkdir implements pier.FileSystem.
-func (f *FS) Mkdir(name string, perm fs.FileMode) error { return mapErr(f.root.Mkdir(name, perm)) }
+func (f *FS) Mkdir(ctx context.Context, name string, perm fs.FileMode) error {
+	if f.atomic && isTemp(name) {
+		return &fs.PathError{Op: "mkdir", Path: name, Err: errReserved}
+	}
+	return mapErr(f.root.Mkdir(name, perm))
+}
 
 // Remove implements pier.FileSystem.
-func (f *FS) Remove(name string) error { return mapErr(f.root.Remove(name)) }
+func (f *FS) Remove(ctx context.Context, name string) error { return mapErr(f.root.Remove(name)) }
 
-// Rename implements pier.FileSystem.
-func (f *FS) Rename(oldname, newname string) error {
+// Rename implements pier.RenameFS.
+func (f *FS) Rename(ctx context.Context, oldname, newname string) error {
+	if f.atomic && isTemp(newname) {
+		return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: errReserved}
+	}
 	return mapErr(f.root.Rename(oldname, newname))
 }
 
 // Readlink implements pier.ReadlinkFS.
-func (f *FS) Readlink(name string) (string, error) {
+func (f *FS) Readlink(ctx context.Context, name string) (string, error) {
 	s, err := f.root.Readlink(name)
 	return s, mapErr(err)
 }
 
 // Chmod implements pier.ChmodFS.
-func (f *FS) Chmod(name string, mode fs.FileMode) error {
+func (f *FS) Chmod(ctx context.Context, name string, mode fs.FileMode) error {
 	return mapErr(f.root.Chmod(name, mode))
 }
 
 // Chtimes implements pier.ChtimesFS.
-func (f *FS) Chtimes(name string, atime, mtime time.Time) error {
+func (f *FS) Chtimes(ctx context.Context, name string, atime, mtime time.Time) error {
 	return mapErr(f.root.Chtimes(name, atime, mtime))
 }
 

@@ -1,6 +1,7 @@
 package local_test
 
 import (
+	"context"
 	"io"
 	"io/fs"
 	"os"
@@ -43,7 +44,7 @@ func BenchmarkListing(b *testing.B) {
 	var size int64
 	b.Run("ReadDir", func(b *testing.B) {
 		for b.Loop() {
-			d, err := fsys.OpenDir(".")
+			d, err := fsys.OpenDir(context.Background(), ".")
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -67,7 +68,7 @@ func BenchmarkListing(b *testing.B) {
 	})
 	b.Run("ReadDirInfo", func(b *testing.B) {
 		for b.Loop() {
-			d, err := fsys.OpenDir(".")
+			d, err := fsys.OpenDir(context.Background(), ".")
 			if err != nil {
 				b.Fatal(err)
 			}

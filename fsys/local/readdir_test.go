@@ -1,6 +1,7 @@
 package local
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -26,7 +27,7 @@ func TestReadDirVanished(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := fsys.OpenDir(".")
+	d, err := fsys.OpenDir(context.Background(), ".")
 	if err != nil {
 		t.Fatal(err)
 	}

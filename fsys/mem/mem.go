@@ -5,7 +5,8 @@
 // fs.ErrNotExist, fs.ErrExist, syscall.ENOTDIR, syscall.EISDIR,
 // syscall.ENOTEMPTY...), rename of files and whole directories, modes and
 // modification times. Modes are recorded but not enforced: every caller may
-// read and write everything.
+// read and write everything. Every operation completes at once, so the
+// contexts the methods take are not used.
 //
 //	memfs := mem.New()
 //	memfs.WriteFile("pub/readme.txt", []byte("hello\n"))
@@ -13,6 +14,7 @@
 package mem
 
 import (
+	"context"
 	"io"
 	"io/fs"
 	"os"
@@ -127,7 +129,7 @@ func (f *FS) lookupParent(op, name string) (*node, string, error) {
 }
 
 // Stat implements pier.FileSystem.
-func (f *FS) Stat(name string) (fs.FileInfo, error) {
+func (f *FS) Stat(ctx context.Context, name string) (fs.FileInfo, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	n, err := f.lookup("stat", name)
@@ -139,8 +141,8 @@ func (f *FS) Stat(name string) (fs.FileInfo, error) {
 
 // Lstat implements pier.LstatFS. There are no symbolic links, so it is
 // Stat.
-func (f *FS) Lstat(name string) (fs.FileInfo, error) {
-	fi, err := f.Stat(name)
+func (f *FS) Lstat(ctx context.Context, name string) (fs.FileInfo, error) {
+	fi, err := f.Stat(ctx, name)
 	if err != nil {
 		err.(*fs.PathError).Op = "lstat"
 	}
@@ -156,7 +158,7 @@ func baseName(name string) string {
 // fails with syscall.EISDIR (or fs.ErrExist with os.O_CREATE|os.O_EXCL).
 // The File it returns also implements io.Seeker, io.ReaderAt and
 // io.WriterAt, and has a Stat method.
-func (f *FS) OpenFile(name string, flag int, perm fs.FileMode) (pier.File, error) {
+func (f *FS) OpenFile(ctx context.Context, name string, flag int, perm fs.FileMode) (pier.File, error) {
 	const op = "open"
 	acc := flag & (os.O_RDONLY | os.O_WRONLY | os.O_RDWR)
 	if acc != os.O_RDONLY && acc != os.O_WRONLY && acc != os.O_RDWR {
@@ -202,7 +204,7 @@ func (f *FS) OpenFile(name string, flag int, perm fs.FileMode) (pier.File, error
 // OpenDir implements pier.FileSystem. The DirReader lists the names the
 // directory held when it was opened, in name order, and describes each as
 // it is when read (leaving out those removed meanwhile).
-func (f *FS) OpenDir(name string) (pier.DirReader, error) {
+func (f *FS) OpenDir(ctx context.Context, name string) (pier.DirReader, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	n, err := f.lookup("opendir", name)
@@ -222,7 +224,7 @@ func (f *FS) OpenDir(name string) (pier.DirReader, error) {
 
 // Mkdir implements pier.FileSystem. It fails with fs.ErrExist if name
 // exists, file or directory.
-func (f *FS) Mkdir(name string, perm fs.FileMode) error {
+func (f *FS) Mkdir(ctx context.Context, name string, perm fs.FileMode) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if name == "." {
@@ -243,7 +245,7 @@ func (f *FS) Mkdir(name string, perm fs.FileMode) error {
 
 // Remove implements pier.FileSystem: it removes a file or an empty
 // directory. The root can't be removed.
-func (f *FS) Remove(name string) error {
+func (f *FS) Remove(ctx context.Context, name string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	parent, base, err := f.lookupParent("remove", name)
@@ -267,7 +269,7 @@ func (f *FS) Remove(name string) error {
 // file; an existing directory is never replaced (fs.ErrExist), a directory
 // can't replace a file (syscall.ENOTDIR) nor move into itself
 // (syscall.EINVAL).
-func (f *FS) Rename(oldname, newname string) error {
+func (f *FS) Rename(ctx context.Context, oldname, newname string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	linkErr := func(err error) error {
@@ -309,7 +311,7 @@ func (f *FS) Rename(oldname, newname string) error {
 
 // Chmod implements pier.ChmodFS. It changes the permission bits (and
 // setuid, setgid, sticky), as os.Chmod; they are not enforced.
-func (f *FS) Chmod(name string, mode fs.FileMode) error {
+func (f *FS) Chmod(ctx context.Context, name string, mode fs.FileMode) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n, err := f.lookup("chmod", name)
@@ -322,7 +324,7 @@ func (f *FS) Chmod(name string, mode fs.FileMode) error {
 
 // Chtimes implements pier.ChtimesFS. Only the modification time is kept; a
 // zero mtime leaves it unchanged, as os.Chtimes.
-func (f *FS) Chtimes(name string, atime, mtime time.Time) error {
+func (f *FS) Chtimes(ctx context.Context, name string, atime, mtime time.Time) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n, err := f.lookup("chtimes", name)

@@ -1,6 +1,7 @@
 package mem_test
 
 import (
+	"context"
 	"errors"
 	"io"
 	"io/fs"
@@ -15,6 +16,9 @@ import (
 	"github.com/pierftp/pier/fsys/mem"
 	"github.com/pierftp/pier/ftptest"
 )
+
+// ctx is the context of the calls: mem uses none.
+var ctx = context.Background()
 
 func TestWriteFile(t *testing.T) {
 	tests := []struct {
@@ -36,7 +40,7 @@ func TestWriteFile(t *testing.T) {
 			if err := m.WriteFile("exists", []byte("old")); err != nil {
 				t.Fatal(err)
 			}
-			if err := m.Mkdir("dir", 0o755); err != nil {
+			if err := m.Mkdir(ctx, "dir", 0o755); err != nil {
 				t.Fatal(err)
 			}
 			data := []byte("data of " + tt.name)
@@ -51,7 +55,7 @@ func TestWriteFile(t *testing.T) {
 				t.Fatal(err)
 			}
 			data[0] = 'X' // WriteFile must have copied it
-			f, err := m.OpenFile(tt.name, os.O_RDONLY, 0)
+			f, err := m.OpenFile(ctx, tt.name, os.O_RDONLY, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -60,12 +64,12 @@ func TestWriteFile(t *testing.T) {
 			if string(got) != "data of "+tt.name {
 				t.Errorf("got %q", got)
 			}
-			fi, _ := m.Stat(tt.name)
+			fi, _ := m.Stat(ctx, tt.name)
 			if fi.Mode() != 0o644 || fi.Sys() != nil {
 				t.Errorf("mode %v, Sys %v; want 0644, nil", fi.Mode(), fi.Sys())
 			}
 			if i := strings.LastIndexByte(tt.name, '/'); i > 0 {
-				di, err := m.Stat(tt.name[:i])
+				di, err := m.Stat(ctx, tt.name[:i])
 				if err != nil || di.Mode() != fs.ModeDir|0o755 {
 					t.Errorf("parent: %v, %v; want a directory with mode 0755", di, err)
 				}
@@ -82,20 +86,20 @@ func TestModes(t *testing.T) {
 		want fs.FileMode
 	}{
 		{name: "file", make: func(n string) error {
-			f, err := m.OpenFile(n, os.O_WRONLY|os.O_CREATE, 0o666)
+			f, err := m.OpenFile(ctx, n, os.O_WRONLY|os.O_CREATE, 0o666)
 			if err == nil {
 				f.Close()
 			}
 			return err
 		}, want: 0o644},
 		{name: "private", make: func(n string) error {
-			f, err := m.OpenFile(n, os.O_WRONLY|os.O_CREATE, 0o600)
+			f, err := m.OpenFile(ctx, n, os.O_WRONLY|os.O_CREATE, 0o600)
 			if err == nil {
 				f.Close()
 			}
 			return err
 		}, want: 0o600},
-		{name: "dir", make: func(n string) error { return m.Mkdir(n, 0o777) }, want: fs.ModeDir | 0o755},
+		{name: "dir", make: func(n string) error { return m.Mkdir(ctx, n, 0o777) }, want: fs.ModeDir | 0o755},
 		{name: ".", make: func(string) error { return nil }, want: fs.ModeDir | 0o755},
 	}
 	for _, tt := range tests {
@@ -103,7 +107,7 @@ func TestModes(t *testing.T) {
 			if err := tt.make(tt.name); err != nil {
 				t.Fatal(err)
 			}
-			fi, err := m.Stat(tt.name)
+			fi, err := m.Stat(ctx, tt.name)
 			if err != nil || fi.Mode() != tt.want {
 				t.Errorf("Stat: %v, %v; want mode %v", fi, err, tt.want)
 			}
@@ -116,14 +120,14 @@ func TestDirReaderSnapshot(t *testing.T) {
 	for _, name := range []string{"c", "a", "e", "b", "d"} {
 		m.WriteFile("dir/"+name, []byte(name))
 	}
-	d, err := m.OpenDir("dir")
+	d, err := m.OpenDir(ctx, "dir")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
 	// Changes after OpenDir: a removed name is left out, a new one not
 	// listed, a grown file shows its new size.
-	m.Remove("dir/b")
+	m.Remove(ctx, "dir/b")
 	m.WriteFile("dir/f", nil)
 	m.WriteFile("dir/d", []byte("longer"))
 	var names []string
@@ -159,9 +163,9 @@ func TestOpenFileOutlivesName(t *testing.T) {
 		desc   string
 		change func(m *mem.FS) error
 	}{
-		{desc: "rename", change: func(m *mem.FS) error { return m.Rename("f", "g") }},
-		{desc: "rename dir", change: func(m *mem.FS) error { return m.Rename("d", "e") }},
-		{desc: "remove", change: func(m *mem.FS) error { return m.Remove("f") }},
+		{desc: "rename", change: func(m *mem.FS) error { return m.Rename(ctx, "f", "g") }},
+		{desc: "rename dir", change: func(m *mem.FS) error { return m.Rename(ctx, "d", "e") }},
+		{desc: "remove", change: func(m *mem.FS) error { return m.Remove(ctx, "f") }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
@@ -172,7 +176,7 @@ func TestOpenFileOutlivesName(t *testing.T) {
 			if strings.Contains(tt.desc, "dir") {
 				name = "d/f"
 			}
-			f, err := m.OpenFile(name, os.O_RDWR, 0)
+			f, err := m.OpenFile(ctx, name, os.O_RDWR, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -191,7 +195,7 @@ func TestOpenFileOutlivesName(t *testing.T) {
 
 func TestFileClosed(t *testing.T) {
 	m := mem.New()
-	f, err := m.OpenFile("f", os.O_RDWR|os.O_CREATE, 0o666)
+	f, err := m.OpenFile(ctx, "f", os.O_RDWR|os.O_CREATE, 0o666)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +238,7 @@ func TestFTP(t *testing.T) {
 
 	payload := []byte(strings.Repeat("0123456789", 10000))
 	c.Store(t, "STOR upload.bin", payload)
-	if fi, err := memfs.Stat("upload.bin"); err != nil || fi.Size() != int64(len(payload)) {
+	if fi, err := memfs.Stat(ctx, "upload.bin"); err != nil || fi.Size() != int64(len(payload)) {
 		t.Fatalf("after STOR: %v, %v", fi, err)
 	}
 
@@ -272,7 +276,7 @@ func TestFTP(t *testing.T) {
 
 	c.Expect(t, "RNFR upload.bin", 350)
 	c.Expect(t, "RNTO /pub/renamed.bin", 250)
-	if _, err := memfs.Stat("upload.bin"); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := memfs.Stat(ctx, "upload.bin"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("old name after RNTO: %v", err)
 	}
 	if got := c.Retrieve(t, "RETR /pub/renamed.bin"); len(got) != len(payload) {
@@ -298,7 +302,7 @@ func TestFTP(t *testing.T) {
 	c.Expect(t, "SIZE /newdir/pub/readme.txt", 213)
 
 	c.Expect(t, "MFMT 20010203040506 /newdir/inner.txt", 213)
-	if fi, _ := memfs.Stat("newdir/inner.txt"); fi.ModTime().UTC().Format("20060102150405") != "20010203040506" {
+	if fi, _ := memfs.Stat(ctx, "newdir/inner.txt"); fi.ModTime().UTC().Format("20060102150405") != "20010203040506" {
 		t.Errorf("after MFMT: %v", fi.ModTime())
 	}
 	c.Expect(t, "MDTM /newdir/inner.txt", 213)
@@ -314,7 +318,7 @@ func TestFTP(t *testing.T) {
 // walk lists a tree, directories with a trailing slash, in name order.
 func walk(t *testing.T, m *mem.FS, dir string) []string {
 	t.Helper()
-	d, err := m.OpenDir(dir)
+	d, err := m.OpenDir(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}

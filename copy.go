@@ -1,0 +1,325 @@
+package pier
+
+import (
+	"errors"
+	"io"
+	"math"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// The copy engine: how a transfer's bytes move between the data connection
+// and the file. Plain binary transfers of local files are zero-copy
+// (sendfile, splice); the others copy through pooled buffers (meter.go
+// counts and times them).
+
+// chunkSizer decides how much one sendfile or splice call may move before
+// STAT's byte count is updated. It starts small and doubles while chunks
+// complete quickly, so a fast transfer makes few calls, and halves when a
+// chunk is slow or cut short by its deadline.
+type chunkSizer struct {
+	size    int64
+	timeout time.Duration
+}
+
+const (
+	minChunk = 64 << 10
+	maxChunk = 16 << 20
+)
+
+func newChunkSizer(timeout time.Duration) chunkSizer {
+	return chunkSizer{size: 256 << 10, timeout: timeout}
+}
+
+// shrink halves the size after a chunk its deadline cut short.
+func (c *chunkSizer) shrink() { c.size = max(c.size/2, minChunk) }
+
+// adapt updates the size after a full chunk took elapsed.
+func (c *chunkSizer) adapt(elapsed time.Duration) {
+	slow := 5 * time.Second
+	if c.timeout > 0 {
+		slow = min(slow, c.timeout/8)
+	}
+	switch {
+	case elapsed < 50*time.Millisecond:
+		c.size = min(2*c.size, maxChunk)
+	case elapsed > slow:
+		c.size = max(c.size/2, minChunk)
+	}
+}
+
+// zeroCopy runs step, one sendfile or splice call that may move up to size
+// bytes, until a step moves less than that (the end of the file, or the
+// client closed the connection), fails, or no data has moved for timeout.
+//
+// Each step gets a deadline of renewAfter(timeout) only, and one that
+// passes while data is still moving is not an error: a download starts
+// fast while the socket buffers fill, which grows the steps, and a client
+// that then reads slowly may take longer than the whole timeout over one
+// step without ever stalling. Such a step halves the next ones. The
+// transfer fails when a step moves nothing and the last step that moved
+// data ended at least timeout ago: between timeout and timeout plus twice
+// renewAfter(timeout) after the last byte moved.
+func zeroCopy(t *transfer, timeout time.Duration, setDeadline func(time.Time) error, step func(size int64) (int64, error)) error {
+	chunk := newChunkSizer(timeout)
+	moved := time.Now()
+	for {
+		start := time.Now()
+		if timeout > 0 {
+			setDeadline(t.limit(start.Add(renewAfter(timeout))))
+		}
+		n, err := step(chunk.size)
+		t.bytes.Add(n)
+		now := time.Now()
+		if n > 0 {
+			moved = now
+		}
+		if err != nil {
+			if timeout > 0 && isTimeout(err) && now.Sub(moved) < timeout && !t.draining() {
+				chunk.shrink() // slow, not stalled
+				continue
+			}
+			return classify(err)
+		}
+		if n < chunk.size {
+			return nil
+		}
+		chunk.adapt(now.Sub(start))
+	}
+}
+
+// sendfileStep returns zeroCopy's step for a download of f, from its
+// current offset, to tc. After a step that fails, f is put back at the
+// offset of the first byte not sent: when Go's sendfile cannot start (its
+// deadline passed already), it falls back to reading the file into a
+// buffer and writing that, and the read may go further than the write.
+func sendfileStep(tc *net.TCPConn, f *os.File) (func(size int64) (int64, error), error) {
+	off, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, err
+	}
+	lr := &io.LimitedReader{R: f}
+	return func(size int64) (int64, error) {
+		lr.N = size
+		n, err := tc.ReadFrom(lr)
+		off += n
+		if err != nil {
+			if _, serr := f.Seek(off, io.SeekStart); serr != nil {
+				return n, &fileError{serr}
+			}
+		}
+		return n, err
+	}, nil
+}
+
+// copyBufPool holds the buffers of downloads that are not zero-copy.
+var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
+// uploadBufPool and bigUploadBufPool hold the buffers of uploads that
+// don't splice. An upload starts with a 128 KiB buffer and moves to a
+// 512 KiB one once a read fills the small one, that is, once the client
+// sends faster than the server reads: with 300 simultaneous uploads on
+// loopback (ftpbench -b stor-many, new files each run), 512 KiB took
+// 1.05-1.13 s where 128 KiB took 1.16-1.21 s (1 MiB: 1.12-1.38 s), while
+// slow clients, whose reads never fill 128 KiB, keep the small buffer.
+// Downloads showed no such difference.
+var (
+	uploadBufPool    = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b }}
+	bigUploadBufPool = sync.Pool{New: func() any { b := make([]byte, 512<<10); return &b }}
+)
+
+// sendStream copies src to the data connection. For a plain TCP connection
+// and an *os.File source (or an OSFiler's) it keeps both concrete types
+// visible, so the kernel's sendfile moves the bytes.
+//
+// Except to loopback peers when many download at once: on loopback the
+// receiving process must copy the data out of its socket itself, and the
+// page-sized fragments sendfile queues cost it more and more as
+// connections multiply (300 local clients downloading 10 MiB each took
+// 30 % longer with sendfile, the client spending 60 % more CPU; two ran at
+// the same speed either way, eight 7 % slower with sendfile). So no more
+// than loopbackSendfileMax loopback downloads use sendfile at once.
+// Downloads to other machines always do: there the network card takes
+// the pages without a copy. docs/benchmarks.md has the measurements.
+func (s *session) sendStream(t *transfer, conn net.Conn, src File) error {
+	dataTimeout := durationOr(s.srv.DataTimeout, DefaultDataTimeout)
+	if tc, ok := conn.(*net.TCPConn); ok && !s.srv.DisableSendfile {
+		if f, isFile := osFile(src); isFile && s.sendfileSlot(tc) {
+			defer s.sendfileDone(tc)
+			step, err := sendfileStep(tc, f)
+			if err != nil {
+				return &fileError{err}
+			}
+			return zeroCopy(t, dataTimeout, tc.SetWriteDeadline, step)
+		}
+	}
+	w := &meteredWriter{conn: conn, t: t, timeout: dataTimeout}
+	bp := copyBufPool.Get().(*[]byte)
+	defer copyBufPool.Put(bp)
+	_, err := io.CopyBuffer(w, readerOnly{src}, *bp)
+	if err != nil && !w.failed {
+		return &fileError{err}
+	}
+	return err
+}
+
+// slots counts the transfers that use sendfile or splice where too many at
+// once cost more than they save. It is process-wide, like what it guards:
+// the pipe budget is per user, the loopback receivers share one machine.
+var slots struct {
+	loopbackSendfiles atomic.Int32 // downloads to loopback peers using sendfile
+	splices           atomic.Int32 // uploads splicing
+}
+
+// acquire takes one of limit slots counted by n; a true answer must be
+// followed by n.Add(-1).
+func acquire(n *atomic.Int32, limit int32) bool {
+	if n.Add(1) > limit {
+		n.Add(-1)
+		return false
+	}
+	return true
+}
+
+// loopbackSendfileMax is how many downloads to loopback peers may use
+// sendfile at once; the others copy (see sendStream).
+const loopbackSendfileMax = 4
+
+// sendfileSlot reports whether a download on tc may use sendfile; a true
+// answer must be followed by sendfileDone(tc).
+func (s *session) sendfileSlot(tc *net.TCPConn) bool {
+	if !s.countsAsLoopback(tc) {
+		return true
+	}
+	return acquire(&slots.loopbackSendfiles, loopbackSendfileMax)
+}
+
+func (s *session) sendfileDone(tc *net.TCPConn) {
+	if s.countsAsLoopback(tc) {
+		slots.loopbackSendfiles.Add(-1)
+	}
+}
+
+// countsAsLoopback reports whether a download on tc is limited by
+// loopbackSendfileMax. zeroCopyLoopback is set before the server starts, so
+// the answer is the same when the download ends.
+func (s *session) countsAsLoopback(tc *net.TCPConn) bool {
+	return !s.srv.zeroCopyLoopback && isLoopback(tc.RemoteAddr())
+}
+
+// spliceLimit is how many uploads may splice at once. Go splices through a
+// pipe it enlarges to 1 MiB, and Linux lets an unprivileged user hold
+// pipes of no more than fs.pipe-user-pages-soft pages (16,384, 64 MiB, by
+// default) before it refuses to enlarge pipes and gives new ones two pages:
+// with 300 simultaneous uploads as an ordinary user, 162 of Go's 229
+// attempts to enlarge a pipe failed, most uploads spliced through pipes of
+// 8 or 64 KiB, and they took 1.65–1.75 s where copying through a 64 KiB
+// buffer took 1.47–1.56 s. A quarter of the user's budget (16 uploads by
+// default) leaves room for the pipes Go keeps pooled and for other
+// processes of the same user. Root is held to it too: in a container it
+// usually lacks the capabilities that lift the limit.
+var spliceLimit = sync.OnceValue(func() int32 {
+	const pipePages = (1 << 20) / 4096
+	b, err := os.ReadFile("/proc/sys/fs/pipe-user-pages-soft")
+	if err != nil {
+		return 16
+	}
+	soft, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 16
+	}
+	if soft == 0 {
+		return math.MaxInt32 // no limit
+	}
+	return int32(max(1, soft/pipePages/4))
+})
+
+// isLoopback reports whether addr is a loopback address (127.0.0.0/8, ::1,
+// or IPv4-mapped 127.x).
+func isLoopback(addr net.Addr) bool {
+	return addrPort(addr).Addr().Unmap().IsLoopback()
+}
+
+// classify tells a file read error from a network one after ReadFrom.
+func classify(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) || isTimeout(err) {
+		return err
+	}
+	return &fileError{err}
+}
+
+// receiveStream copies the data connection to dst until the client closes
+// it. For an *os.File destination (or an OSFiler's) and a plain TCP connection it uses
+// (*os.File).ReadFrom, which splices, while few uploads do (spliceLimit);
+// the others copy through a buffer, from a plain TCP connection with its
+// low-water mark raised (uploadLowat).
+func (s *session) receiveStream(t *transfer, conn net.Conn, dst File) error {
+	dataTimeout := durationOr(s.srv.DataTimeout, DefaultDataTimeout)
+	if f, ok := osFile(dst); ok && !s.srv.DisableSendfile {
+		if tc, ok := conn.(*net.TCPConn); ok && acquire(&slots.splices, spliceLimit()) {
+			defer slots.splices.Add(-1)
+			lr := &io.LimitedReader{R: tc}
+			return zeroCopy(t, dataTimeout, tc.SetReadDeadline, func(size int64) (int64, error) {
+				lr.N = size
+				return f.ReadFrom(lr)
+			})
+		}
+	}
+	r := &meteredReader{conn: conn, t: t, timeout: dataTimeout}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		r.tcp = tc
+		r.raiseLowat()
+	}
+	return receiveCopy(dst, r)
+}
+
+// receiveCopy copies r to dst until r ends, through a buffer from
+// uploadBufPool that it trades for one from bigUploadBufPool when a read
+// fills it. Errors of dst are *fileError.
+func receiveCopy(dst io.Writer, r *meteredReader) error {
+	bp, pool := uploadBufPool.Get().(*[]byte), &uploadBufPool
+	defer func() { pool.Put(bp) }()
+	for {
+		n, rerr := r.Read(*bp)
+		if n > 0 {
+			w, err := dst.Write((*bp)[:n])
+			if err == nil && w != n {
+				err = io.ErrShortWrite
+			}
+			if err != nil {
+				return &fileError{err}
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+		if n == len(*bp) && pool == &uploadBufPool {
+			pool.Put(bp)
+			bp, pool = bigUploadBufPool.Get().(*[]byte), &bigUploadBufPool
+		}
+	}
+}
+
+// renewAfter is how long a copying transfer goes on before its stall
+// deadline is moved forward again, and how long one step of a zero-copy
+// transfer may wait (see zeroCopy). Setting a deadline updates a runtime
+// timer; doing it on every read or write of hundreds of simultaneous
+// transfers is work for nothing, and renewing at most this often moves
+// the moment a stall is found by no more than an eighth of the timeout
+// (a quarter for zero-copy transfers).
+func renewAfter(timeout time.Duration) time.Duration { return min(timeout/8, time.Second) }
+
+// readerOnly and writerOnly hide WriterTo/ReaderFrom so that io.CopyBuffer
+// uses our buffer and our metered wrappers.
+type readerOnly struct{ io.Reader }
+type writerOnly struct{ io.Writer }
