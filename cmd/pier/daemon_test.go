@@ -2,11 +2,15 @@ package main
 
 import (
 	"bufio"
-	"io"
+	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -80,34 +84,142 @@ func (d *daemon) stop(t *testing.T) {
 	}
 }
 
+// kill sends SIGKILL and waits for pier to exit.
+func (d *daemon) kill(t *testing.T) {
+	t.Helper()
+	d.cmd.Process.Kill()
+	timeout := time.After(20 * time.Second)
+	for open := true; open; {
+		select {
+		case _, open = <-d.logs:
+		case <-timeout:
+			t.Fatal("pier's log did not end after SIGKILL")
+		}
+	}
+	d.cmd.Wait()
+}
+
 // dialFTP connects to 127.0.0.1:port and returns a function that sends a
 // line ("" sends nothing) and reads the final line of its reply, failing
 // the test unless it starts with code.
 func dialFTP(t *testing.T, port int) func(send, code string) string {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 5*time.Second)
+	return dialClient(t, port).expect
+}
+
+// TestDaemon builds pier, starts it as a user would, checks the start-up
+// log, logs in, and stops it with SIGTERM.
+func TestDaemon(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "hello.txt"), []byte("hi\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	d, startup := startDaemon(t, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-d", dir, "-w", "-r", "40000-40100", "-n", "10.1.2.3", "-V")
+	for _, want := range []string{"listen=127.0.0.1:" + strconv.Itoa(port), "directory=" + dir, "passive_ports=40000-40100", "nat_address=10.1.2.3", "write=true", "login=anonymous"} {
+		if !strings.Contains(startup, want) {
+			t.Errorf("start-up log %q lacks %q", startup, want)
+		}
+	}
+	expect := dialFTP(t, port)
+	expect("", "220")
+	expect("USER anonymous", "331")
+	expect("PASS guest@", "230")
+	pasv := expect("PASV", "227")
+	if !strings.Contains(pasv, "(10,1,2,3,") {
+		t.Errorf("PASV %q does not advertise the NAT address", pasv)
+	}
+	m := regexp.MustCompile(`,(\d+),(\d+)\)`).FindStringSubmatch(pasv)
+	p1, _ := strconv.Atoi(m[1])
+	p2, _ := strconv.Atoi(m[2])
+	if p := p1*256 + p2; p < 40000 || p > 40100 {
+		t.Errorf("passive port %d outside the range", p)
+	}
+	expect("QUIT", "221")
+	d.stop(t)
+}
+
+// binary is the pier command, built once for the tests that run it.
+var binary struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
+// pierBinary builds pier (once) and returns the path of the binary.
+func pierBinary(t *testing.T) string {
+	t.Helper()
+	binary.once.Do(func() {
+		if binary.dir, binary.err = os.MkdirTemp("", "pier-test-bin-"); binary.err != nil {
+			return
+		}
+		binary.path = filepath.Join(binary.dir, "pier")
+		if out, err := exec.Command("go", "build", "-o", binary.path, ".").CombinedOutput(); err != nil {
+			binary.err = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if binary.err != nil {
+		t.Fatal(binary.err)
+	}
+	return binary.path
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binary.dir != "" {
+		os.RemoveAll(binary.dir)
+	}
+	os.Exit(code)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	r := bufio.NewReader(c)
-	return func(send, code string) string {
-		t.Helper()
-		if send != "" {
-			io.WriteString(c, send+"\r\n")
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestDualStackDefault: with no -i, pier listens on IPv4 and IPv6 at once.
+func TestDualStackDefault(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	if ln, err := net.Listen("tcp6", "[::1]:0"); err != nil {
+		t.Skip("no IPv6 loopback")
+	} else {
+		ln.Close()
+	}
+	bin := pierBinary(t)
+	port := freePort(t)
+	cmd := exec.Command(bin, "-p", strconv.Itoa(port), "-d", t.TempDir())
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for _, host := range []string{"127.0.0.1", "::1"} {
+		var c net.Conn
+		var err error
+		for range 100 { // wait (bounded) for the server to listen
+			if c, err = net.DialTimeout("tcp", net.JoinHostPort(host, strconv.Itoa(port)), time.Second); err == nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		for {
-			l, err := r.ReadString('\n')
-			if err != nil {
-				t.Fatalf("%q: %v", send, err)
-			}
-			if len(l) >= 4 && l[3] == ' ' {
-				if !strings.HasPrefix(l, code) {
-					t.Fatalf("%q: got %q, want %s", send, l, code)
-				}
-				return l
-			}
+		if err != nil {
+			t.Fatalf("%s: %v", host, err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		line, err := bufio.NewReader(c).ReadString('\n')
+		c.Close()
+		if err != nil || !strings.HasPrefix(line, "220 ") {
+			t.Fatalf("%s: greeting %q %v", host, line, err)
 		}
 	}
 }

@@ -2,12 +2,8 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"io"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -205,67 +201,4 @@ func FuzzParseConfigLine(f *testing.F) {
 		}
 		_ = fs.Set(name, value) // may refuse the value; must not panic
 	})
-}
-
-// TestDaemonMetrics: --metrics serves pier's counters, Go's and the
-// process's at /metrics, and they follow what clients do.
-func TestDaemonMetrics(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	port, mport := freePort(t), freePort(t)
-	d, _ := startDaemon(t, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-d", t.TempDir(), "--metrics", "127.0.0.1:"+strconv.Itoa(mport))
-	if l := d.waitLog(t, "metrics listening"); !strings.Contains(l, "http://127.0.0.1:"+strconv.Itoa(mport)+"/metrics") {
-		t.Errorf("log %q lacks the metrics URL", l)
-	}
-	expect := dialFTP(t, port)
-	expect("", "220")
-	expect("USER anonymous", "331")
-	expect("PASS x@", "230")
-	expect("NOOP", "200")
-	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(mport) + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, want := range []string{
-		"pier_connections_total 1\n",
-		"pier_connections 1\n",
-		"pier_sessions_logged_in 1\n",
-		`pier_logins_total{result="success"} 1` + "\n",
-		`pier_commands_total{command="NOOP"} 1` + "\n",
-		"go_goroutines ",
-		"process_resident_memory_bytes ",
-	} {
-		if !bytes.Contains(body, []byte(want)) {
-			t.Errorf("/metrics lacks %q", want)
-		}
-	}
-	if t.Failed() {
-		t.Logf("/metrics:\n%s", body)
-	}
-	d.stop(t)
-}
-
-// TestDaemonMetricsBusy: a metrics address already in use stops pier
-// before it says it started, with exit status 1.
-func TestDaemonMetricsBusy(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	busy, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Close()
-	cmd := exec.Command(pierBinary(t), "-i", "127.0.0.1", "-p", strconv.Itoa(freePort(t)), "-d", t.TempDir(), "--metrics", busy.Addr().String())
-	out, err := cmd.CombinedOutput()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-		t.Fatalf("exit: %v, want status 1\n%s", err, out)
-	}
-	if !bytes.Contains(out, []byte("can't listen for metrics")) || bytes.Contains(out, []byte("starting pier")) {
-		t.Errorf("log:\n%s", out)
-	}
 }

@@ -54,63 +54,91 @@ type configFile struct {
 // applyConfigFile sets, from the configuration file at path, every flag of
 // fs that the command line did not set. Errors name the file and line.
 func applyConfigFile(fs *pflag.FlagSet, path string) (*configFile, error) {
+	data, perm, err := readConfigFile(path)
+	if err != nil {
+		return nil, err
+	}
 	cf := &configFile{path: path, applied: map[string]int{}}
+	seen, err := cf.apply(fs, data)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := seen["password"]; ok && perm&0o044 != 0 {
+		cf.warnings = append(cf.warnings, fmt.Sprintf("%s holds a password and others can read it (mode %04o): chmod 600 it", path, perm))
+	}
+	return cf, nil
+}
+
+// readConfigFile reads the configuration file, which must be a regular
+// file of at most maxConfigSize bytes, and returns its content, without a
+// byte-order mark, and its permission bits.
+func readConfigFile(path string) ([]byte, os.FileMode, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, usagef("--config: %v", err)
+		return nil, 0, usagef("--config: %v", err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, usagef("--config: %v", err)
+		return nil, 0, usagef("--config: %v", err)
 	}
 	if !st.Mode().IsRegular() {
-		return nil, usagef("--config %q: not a regular file", path)
+		return nil, 0, usagef("--config %q: not a regular file", path)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
 	if err != nil {
-		return nil, usagef("--config: %v", err)
+		return nil, 0, usagef("--config: %v", err)
 	}
 	if len(data) > maxConfigSize {
-		return nil, usagef("--config %q: larger than %d bytes", path, maxConfigSize)
+		return nil, 0, usagef("--config %q: larger than %d bytes", path, maxConfigSize)
 	}
+	data = bytes.TrimPrefix(data, []byte("\uFEFF")) // a byte-order mark, from some editors
+	return data, st.Mode().Perm(), nil
+}
+
+// apply sets the flags from the file's lines, and returns the line each
+// setting is on.
+func (cf *configFile) apply(fs *pflag.FlagSet, data []byte) (seen map[string]int, err error) {
 	fromCLI := map[string]bool{}
 	fs.Visit(func(fl *pflag.Flag) { fromCLI[fl.Name] = true })
-	dir := filepath.Dir(path)
-	seen := map[string]int{}
-	data = bytes.TrimPrefix(data, []byte("\uFEFF")) // a byte-order mark, from some editors
+	seen = map[string]int{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 4096), maxConfigSize)
 	for n := 1; sc.Scan(); n++ {
 		name, value, err := parseConfigLine(sc.Text(), fs)
 		if err != nil {
-			return nil, usagef("%s:%d: %v", path, n, err)
+			return nil, usagef("%s:%d: %v", cf.path, n, err)
 		}
 		if name == "" {
 			continue
 		}
 		if first, ok := seen[name]; ok {
-			return nil, usagef("%s:%d: %s is already set on line %d", path, n, name, first)
+			return nil, usagef("%s:%d: %s is already set on line %d", cf.path, n, name, first)
 		}
 		seen[name] = n
-		if fromCLI[name] {
-			continue
+		if !fromCLI[name] {
+			if err := cf.set(fs, n, name, value); err != nil {
+				return nil, err
+			}
 		}
-		if pathSettings[name] && value != "" && !filepath.IsAbs(value) {
-			value = filepath.Join(dir, value)
-		}
-		if err := fs.Set(name, value); err != nil {
-			return nil, usagef("%s:%d: %s: %v", path, n, name, err)
-		}
-		cf.applied[name] = n
 	}
 	if err := sc.Err(); err != nil {
-		return nil, usagef("--config %q: %v", path, err)
+		return nil, usagef("--config %q: %v", cf.path, err)
 	}
-	if _, ok := seen["password"]; ok && st.Mode().Perm()&0o044 != 0 {
-		cf.warnings = append(cf.warnings, fmt.Sprintf("%s holds a password and others can read it (mode %04o): chmod 600 it", path, st.Mode().Perm()))
+	return seen, nil
+}
+
+// set sets one flag from line n of the file; a relative path is taken
+// relative to the file's folder.
+func (cf *configFile) set(fs *pflag.FlagSet, n int, name, value string) error {
+	if pathSettings[name] && value != "" && !filepath.IsAbs(value) {
+		value = filepath.Join(filepath.Dir(cf.path), value)
 	}
-	return cf, nil
+	if err := fs.Set(name, value); err != nil {
+		return usagef("%s:%d: %s: %v", cf.path, n, name, err)
+	}
+	cf.applied[name] = n
+	return nil
 }
 
 // flagName finds the first --name in a usage error's message.

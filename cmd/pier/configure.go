@@ -1,0 +1,104 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/pflag"
+
+	"github.com/pierftp/pier"
+	"github.com/pierftp/pier/tlscert"
+)
+
+// config is what serve needs beyond the Server.
+type config struct {
+	dir       string
+	logger    *slog.Logger
+	anonymous bool
+	user      string
+	write     bool
+	o         *options
+	// implicitAddr is the implicit-FTPS listen address, "" if off.
+	implicitAddr string
+	reloader     *tlscert.Reloader
+	// metrics is the registry served at --metrics, nil if off.
+	metrics *prometheus.Registry
+	// warnings are logged at start (from the configuration file).
+	warnings []string
+	// anonymousWrite is the anonymous account's letters when the users
+	// file lets it write, for the start-up warning.
+	anonymousWrite string
+	// uploadRoots are the folders opened with --atomic-uploads.
+	uploadRoots []uploadRoot
+}
+
+// configure checks the options and turns them into a Server, and into what
+// serve needs besides. A bad flag or value gives a *usageError.
+func configure(o *options, fs *pflag.FlagSet, stderr io.Writer) (*pier.Server, *config, error) {
+	srv := &pier.Server{}
+	cfg := &config{o: o, write: o.write}
+	steps := []func() error{
+		func() error { return configureTLS(o, srv, cfg) },
+		func() error { return configureNetwork(o, srv, cfg) },
+		func() error { return configureDirectory(o, cfg) },
+		func() error { return checkAccountFlags(o, fs) },
+		func() error { return configureLimits(o, srv) },
+		func() error { return configureSession(o, srv) },
+		func() error { return configureLogging(o, srv, cfg, stderr) },
+		func() error { return configureAccounts(o, srv, cfg) },
+		func() (err error) { cfg.metrics, err = configureMetrics(o.metricsAddr, srv); return err },
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return nil, nil, err
+		}
+	}
+	return srv, cfg, nil
+}
+
+// configureDirectory finds the absolute path of the served folder (-d, or
+// the current folder) and checks that it is one.
+func configureDirectory(o *options, cfg *config) error {
+	dir := o.directory
+	if dir == "" {
+		var err error
+		if dir, err = os.Getwd(); err != nil {
+			return fmt.Errorf("current folder: %w", err)
+		}
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return usagef("--directory %q: %v", o.directory, err)
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return usagef("--directory %q: no such directory", o.directory)
+	}
+	cfg.dir = dir
+	return nil
+}
+
+// configureSession checks and sets what each session says and does: the
+// banner, the encoding of names, times, zero-copy transfers; and takes
+// pyftpdlib's --concurrency.
+func configureSession(o *options, srv *pier.Server) error {
+	switch o.concurrency {
+	case "", "async", "multi-thread", "multi-proc", "pre-fork":
+	default:
+		return usagef("--concurrency %q: choose between async, multi-thread, multi-proc and pre-fork", o.concurrency)
+	}
+	if err := pier.ValidateEncoding(o.encoding); err != nil {
+		return usagef("--encoding %q: unknown encoding", o.encoding)
+	}
+	if o.banner == "" {
+		return usagef("--banner: must not be empty")
+	}
+	srv.Banner = o.banner
+	srv.Encoding = o.encoding
+	srv.UseLocalTime = o.useLocaltime
+	srv.DisableSendfile = o.disableSendfile
+	return nil
+}
