@@ -118,7 +118,7 @@ func (s *session) dispatch(line string) {
 		if s.srv.inShutdown.Load() {
 			// Read while a transfer finished during a graceful
 			// shutdown: no new work.
-			s.reply(421, "Server shutting down.")
+			s.replyShutdown()
 			s.quit.Store(true)
 			return
 		}

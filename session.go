@@ -70,6 +70,8 @@ type session struct {
 	// none): the idle timeout counts from then (readLine).
 	xferEnded atomic.Int64
 	quit      atomic.Bool // the session ends after the current command
+	// shutdownSent: the 421 of a shutdown has been sent (replyShutdown).
+	shutdownSent atomic.Bool
 }
 
 func newSession(srv *Server, conn net.Conn, id uint64) *session {
@@ -238,7 +240,15 @@ func (s *session) readLine() (string, error) {
 // command or transfer finishes first.
 func (s *session) shutdownSession() {
 	s.waitIdle()
-	s.reply(421, "Server shutting down.")
+	s.replyShutdown()
+}
+
+// replyShutdown sends the shutdown's 421, once: the reader and Close may
+// both get there.
+func (s *session) replyShutdown() {
+	if s.shutdownSent.CompareAndSwap(false, true) {
+		s.reply(421, "Server shutting down.")
+	}
 }
 
 // interrupt wakes the reader so that it notices the shutdown.
@@ -270,7 +280,7 @@ func (s *session) closeForShutdown() {
 		}
 		timer.Stop()
 	}
-	s.reply(421, "Server shutting down.")
+	s.replyShutdown()
 	s.conn.Close()
 }
 
