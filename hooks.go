@@ -35,7 +35,9 @@ type Hooks struct {
 	// upper-case name ("SITE CHMOD" for SITE sub-commands): to count
 	// commands, or to end a flooding session with Session.Close. It
 	// can't refuse the command; it runs on the session's reading
-	// goroutine and must not block.
+	// goroutine and must not block. It may run while the session's
+	// previous command still runs, so it should use only the Session's
+	// ID, addresses, Logger and Close.
 	Command func(s *Session, name string)
 	// Login runs after a successful PASS (the 230 has been sent).
 	Login func(s *Session)

@@ -108,11 +108,21 @@ func (s *session) dispatch(line string) {
 		h(s.pub, name)
 	}
 	if c.duringTransfer {
-		// ABOR and QUIT act on a running command themselves; the others
-		// (STAT, NOOP) wait for it, but not for a transfer.
-		if name != "ABOR" && name != "QUIT" {
-			s.waitTask()
+		// ABOR and QUIT act on a running command themselves, with no
+		// checks (the command may be a PASS changing the login they
+		// would check) and no middleware; the others (STAT, NOOP) wait
+		// for it, but not for a transfer.
+		if (name == "ABOR" || name == "QUIT") && !c.custom && s.taskRunning() {
+			if arg != "" {
+				s.reply(501, "Syntax error: command does not accept arguments.")
+				return
+			}
+			if err := c.handler(s, &Request{Command: name, ctx: s.ctx}); err != nil {
+				s.replyErr(err)
+			}
+			return
 		}
+		s.waitTask()
 	} else {
 		s.waitIdle()
 		if s.srv.inShutdown.Load() {
