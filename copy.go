@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/pierftp/pier/internal/ascii"
 )
 
 // The copy engine: how a transfer's bytes move between the data connection
@@ -323,3 +325,85 @@ func renewAfter(timeout time.Duration) time.Duration { return min(timeout/8, tim
 // uses our buffer and our metered wrappers.
 type readerOnly struct{ io.Reader }
 type writerOnly struct{ io.Writer }
+
+// moveData moves the job's data over conn. An upload opens its file here,
+// once its first byte has come (*file).
+func (s *session) moveData(t *transfer, job *transferJob, conn net.Conn, file *File) error {
+	switch job.kind {
+	case xferDownload:
+		if job.ascii {
+			w := &meteredWriter{conn: conn, t: t, timeout: durationOr(s.srv.DataTimeout, DefaultDataTimeout)}
+			_, err := io.Copy(ascii.NewCRLFWriter(w), readerOnly{*file})
+			if err != nil && !w.failed {
+				return &fileError{err}
+			}
+			return err
+		}
+		return s.sendStream(t, conn, *file)
+	case xferUpload:
+		return s.receive(t, conn, job, file)
+	}
+	return s.sendListing(t, conn, job.list)
+}
+
+// receive runs an upload. Its file is opened when the first byte arrives,
+// or when the client closes the connection at once (an empty file): an
+// upload that never sends a byte (refused, aborted, its data connection
+// never open) truncates and replaces nothing.
+func (s *session) receive(t *transfer, conn net.Conn, job *transferJob, file *File) error {
+	dataTimeout := durationOr(s.srv.DataTimeout, DefaultDataTimeout)
+	first := &meteredReader{conn: conn, t: t, timeout: dataTimeout}
+	bp := uploadBufPool.Get().(*[]byte)
+	n, rerr := first.Read(*bp)
+	defer uploadBufPool.Put(bp)
+	if rerr != nil && rerr != io.EOF && n == 0 {
+		return rerr
+	}
+	if n == 0 && t.aborted() != nil {
+		return t.aborted()
+	}
+	if *file == nil {
+		f, err := job.open.fsys.OpenFile(t.ctx, job.open.name, job.open.flag, 0o666)
+		if err != nil {
+			return &fileError{err}
+		}
+		*file = f
+	}
+	var dst io.Writer = *file
+	var lf *ascii.LFWriter
+	if job.ascii {
+		lf = ascii.NewLFWriter(*file)
+		dst = lf
+	}
+	if n > 0 {
+		if w, err := dst.Write((*bp)[:n]); err != nil || w != n {
+			return &fileError{cmpErr(err, io.ErrShortWrite)}
+		}
+	}
+	if rerr == nil && job.ascii {
+		r := &meteredReader{conn: conn, t: t, timeout: dataTimeout}
+		_, err := io.Copy(writerOnly{lf}, r)
+		if err != nil && !r.failed {
+			return &fileError{err}
+		}
+		rerr = err
+	} else if rerr == nil {
+		rerr = s.receiveStream(t, conn, *file)
+	}
+	if rerr != nil && rerr != io.EOF {
+		return rerr
+	}
+	if lf != nil {
+		if err := lf.Close(); err != nil {
+			return &fileError{err}
+		}
+	}
+	return nil
+}
+
+func cmpErr(err, def error) error {
+	if err != nil {
+		return err
+	}
+	return def
+}

@@ -205,11 +205,11 @@ func (s *session) openData(t *transfer, ln *net.TCPListener, active netip.AddrPo
 	timeout := s.srv.connectTimeout()
 	if ln != nil {
 		defer ln.Close()
-		if !t.setWaiter(ln.Close) {
-			return nil, t.aborted()
-		}
 		if timeout > 0 {
 			ln.SetDeadline(time.Now().Add(timeout))
+		}
+		if !t.setWaiter(ln.Close, ln.SetDeadline) {
+			return nil, t.aborted()
 		}
 		for {
 			c, err := ln.AcceptTCP()
@@ -233,7 +233,7 @@ func (s *session) openData(t *transfer, ln *net.TCPListener, active netip.AddrPo
 		ctx, cancel = context.WithTimeout(s.ctx, timeout)
 	}
 	defer cancel()
-	if !t.setWaiter(func() error { cancel(); return nil }) {
+	if !t.setWaiter(func() error { cancel(); return nil }, nil) {
 		return nil, t.aborted()
 	}
 	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(s.local.Addr(), 0))}

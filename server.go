@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -237,27 +236,6 @@ func (s *Server) ListenAndServe() error {
 	}
 	return s.Serve(ln)
 }
-
-// Listen opens a TCP listener for addr with a large accept backlog
-// (listenBacklog, which the kernel caps at its own limit, net.core.somaxconn
-// on Linux), so that a storm of logins is queued rather than refused.
-func Listen(addr string) (net.Listener, error) {
-	var lc net.ListenConfig
-	ln, err := lc.Listen(context.Background(), "tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("pier: listen %s: %w", addr, err)
-	}
-	if err := setBacklog(ln, listenBacklog); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("pier: listen %s: backlog: %w", addr, err)
-	}
-	return ln, nil
-}
-
-// listenBacklog is the accept queue Listen asks for. Go asks for the
-// kernel's limit as it reads it at start-up; this asks for more, so a
-// limit raised later (sysctl) counts too.
-const listenBacklog = 65535
 
 // Serve accepts connections on ln and serves each in its own goroutine. It
 // returns ErrServerClosed after Shutdown or Close, or the accept error that
@@ -491,64 +469,6 @@ func (s *Server) logger() *slog.Logger {
 		return s.Logger
 	}
 	return slog.Default()
-}
-
-func (s *Server) maxConnections() int {
-	if s.MaxConnections == 0 {
-		return DefaultMaxConnections
-	}
-	return s.MaxConnections
-}
-
-// connectTimeout is ConnectTimeout with its default; zero or less means
-// none.
-func (s *Server) connectTimeout() time.Duration {
-	return durationOr(s.ConnectTimeout, DefaultConnectTimeout)
-}
-
-// handshakeTimeout bounds a TLS handshake: ConnectTimeout, or its default
-// when that is negative (a handshake must not hold a session forever).
-func (s *Server) handshakeTimeout() time.Duration {
-	if d := s.connectTimeout(); d > 0 {
-		return d
-	}
-	return DefaultConnectTimeout
-}
-
-// checkSettings refuses the values that mean nothing (see Server).
-func (s *Server) checkSettings() error {
-	var bad []string
-	if s.MaxLineLength < 0 || (s.MaxLineLength > 0 && s.MaxLineLength < 64) {
-		bad = append(bad, fmt.Sprintf("MaxLineLength %d (at least 64)", s.MaxLineLength))
-	}
-	if s.BanTime < 0 {
-		bad = append(bad, fmt.Sprintf("BanTime %v (negative)", s.BanTime))
-	}
-	for _, l := range []struct {
-		name string
-		v    int64
-	}{{"ReadLimit", s.ReadLimit}, {"WriteLimit", s.WriteLimit}, {"TotalReadLimit", s.TotalReadLimit}, {"TotalWriteLimit", s.TotalWriteLimit}} {
-		if l.v < 0 {
-			bad = append(bad, fmt.Sprintf("%s %d (negative)", l.name, l.v))
-		}
-	}
-	if r := s.PassivePorts; (r.First == 0) != (r.Last == 0) || r.First > r.Last {
-		bad = append(bad, "PassivePorts "+r.String()+" (first port above the last, or only one set)")
-	}
-	if s.PublicAddr.IsValid() && !s.PublicAddr.Unmap().Is4() {
-		bad = append(bad, "PublicAddr "+s.PublicAddr.String()+" (PASV can only advertise IPv4)")
-	}
-	if len(bad) > 0 {
-		return errors.New("pier: bad settings: " + strings.Join(bad, "; "))
-	}
-	return nil
-}
-
-func durationOr(d, def time.Duration) time.Duration {
-	if d == 0 {
-		return def
-	}
-	return d
 }
 
 // addrPort converts a net.Addr to a netip.AddrPort with IPv4-mapped IPv6

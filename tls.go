@@ -80,13 +80,13 @@ func (s *session) startControlTLS() error {
 var errTLSReuse = errors.New("data connection did not reuse the control connection's TLS session")
 
 // protectData runs the TLS handshake on a data connection after PROT P.
-func (s *session) protectData(conn net.Conn, cfg *tls.Config) (net.Conn, error) {
+func (s *session) protectData(t *transfer, conn net.Conn, cfg *tls.Config) (net.Conn, error) {
 	tc := tls.Server(conn, cfg)
-	conn.SetDeadline(time.Now().Add(s.srv.handshakeTimeout()))
+	conn.SetDeadline(t.limit(time.Now().Add(s.srv.handshakeTimeout())))
 	if err := tc.HandshakeContext(s.ctx); err != nil {
 		return nil, fmt.Errorf("data TLS handshake: %w", err)
 	}
-	conn.SetDeadline(time.Time{})
+	conn.SetDeadline(t.limit(time.Time{}))
 	if !s.srv.TLSAllowNoReuse && !tc.ConnectionState().DidResume {
 		return nil, errTLSReuse
 	}

@@ -5,15 +5,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/pierftp/pier/internal/ascii"
 )
 
 // A data transfer runs in its own goroutine, so that the control
@@ -86,7 +83,7 @@ type transfer struct {
 	finished bool       // the transfer goroutine is sending its final reply
 	cause    error      // why it was aborted (ErrTransferAborted...), nil if not
 	stop     func() error
-	conn     net.Conn // the data connection, once open
+	shorten  func(time.Time) error
 }
 
 // abortDrain is how long an upload stopped by ABOR goes on reading what the
@@ -95,29 +92,24 @@ type transfer struct {
 // read it.
 const abortDrain = 500 * time.Millisecond
 
-// setWaiter records how to interrupt the current wait (close a listener,
-// cancel a dial, close the data connection). It returns false if the
-// transfer was aborted already.
-func (t *transfer) setWaiter(stop func() error) bool {
+// setWaiter records how to interrupt the current wait (accept on the
+// passive listener, a dial, a TLS handshake, the data moving): stop ends
+// it at once; shorten, if not nil, moves its deadline, for the drain of an
+// upload stopped by ABOR (see abortIf). It returns false if the transfer
+// was aborted already and must stop.
+func (t *transfer) setWaiter(stop func() error, shorten func(time.Time) error) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.cause != nil {
+		if u := t.drainUntil.Load(); u != 0 && shorten != nil {
+			shorten(time.Unix(0, u))
+			t.stop, t.shorten = stop, shorten
+			return true
+		}
 		stop()
 		return false
 	}
-	t.stop = stop
-	return true
-}
-
-// setConn records the open data connection (for an upload's drain) and
-// how to cut it; false if the transfer was aborted already.
-func (t *transfer) setConn(conn net.Conn, cut func() error) bool {
-	if !t.setWaiter(cut) {
-		return false
-	}
-	t.mu.Lock()
-	t.conn = conn
-	t.mu.Unlock()
+	t.stop, t.shorten = stop, shorten
 	return true
 }
 
@@ -147,13 +139,19 @@ func (t *transfer) abortIf(cause error, unconnected bool) bool {
 		return true // aborted already; the first cause stands
 	}
 	t.cause = cause
-	if t.upload && cause == ErrTransferAborted && t.conn != nil {
-		// ABOR of an upload whose data flows: read on for abortDrain
-		// (the readers stop at the deadline, see limit), so that what
-		// the client sent before ABOR reaches the file.
+	if t.upload && cause == ErrTransferAborted && (t.shorten != nil || t.stop == nil) {
+		// ABOR of an upload: what the client sent before it still
+		// reaches the file, whatever the timing. The wait goes on for
+		// abortDrain at most: a data connection the client opened
+		// (waiting in the accept queue) is still taken, and what it
+		// sent is read (the readers stop at the deadline, see limit).
+		// An active connection not dialled yet carries nothing: it
+		// has no shorten, and stops at once.
 		until := time.Now().Add(abortDrain)
 		t.drainUntil.Store(until.UnixNano())
-		t.conn.SetReadDeadline(until)
+		if t.shorten != nil {
+			t.shorten(until)
+		}
 		return true
 	}
 	t.cancel(cause)
@@ -200,8 +198,8 @@ func (s *session) waitTransfer() {
 
 // abortTransfer stops the running transfer, if any, for cause and waits
 // for it (at most taskGrace: a back-end that ignores its context may hold
-// it longer).
-func (s *session) abortTransfer(cause error) {
+// it longer). It returns the transfer if it still runs then, else nil.
+func (s *session) abortTransfer(cause error) *transfer {
 	if t := s.currentTransfer(); t != nil {
 		t.abort(cause)
 		timer := time.NewTimer(taskGrace)
@@ -210,8 +208,10 @@ func (s *session) abortTransfer(cause error) {
 		case <-t.done:
 		case <-timer.C:
 			s.logger().Error("a transfer did not end after it was aborted: its file system ignores its context")
+			return t
 		}
 	}
+	return nil
 }
 
 // cmdABOR: RFC 959 §4.1.3. With a transfer running: 426 for the transfer,
@@ -313,15 +313,15 @@ func (s *session) runTransfer(t *transfer, job *transferJob, ln *net.TCPListener
 	conn = raw
 	handshakeFailed := false
 	if connErr == nil && job.protect != nil {
-		t.setWaiter(raw.Close)
-		conn, connErr = s.protectData(raw, job.protect)
+		t.setWaiter(raw.Close, raw.SetDeadline)
+		conn, connErr = s.protectData(t, raw, job.protect)
 		if connErr != nil {
 			raw.Close()
 			handshakeFailed = true
 		}
 	}
 	if connErr == nil {
-		if t.setConn(conn, func() error { return cutConn(raw) }) {
+		if t.setWaiter(func() error { return cutConn(raw) }, conn.SetReadDeadline) {
 			err = s.moveData(t, job, s.throttle(t.ctx, conn, job.kind == xferUpload), &file)
 		} else {
 			err = t.aborted()
@@ -432,88 +432,6 @@ func cutConn(c net.Conn) error {
 		tc.SetLinger(0)
 	}
 	return c.Close()
-}
-
-// moveData moves the job's data over conn. An upload opens its file here,
-// once its first byte has come (*file).
-func (s *session) moveData(t *transfer, job *transferJob, conn net.Conn, file *File) error {
-	switch job.kind {
-	case xferDownload:
-		if job.ascii {
-			w := &meteredWriter{conn: conn, t: t, timeout: durationOr(s.srv.DataTimeout, DefaultDataTimeout)}
-			_, err := io.Copy(ascii.NewCRLFWriter(w), readerOnly{*file})
-			if err != nil && !w.failed {
-				return &fileError{err}
-			}
-			return err
-		}
-		return s.sendStream(t, conn, *file)
-	case xferUpload:
-		return s.receive(t, conn, job, file)
-	}
-	return s.sendListing(t, conn, job.list)
-}
-
-// receive runs an upload. Its file is opened when the first byte arrives,
-// or when the client closes the connection at once (an empty file): an
-// upload that never sends a byte (refused, aborted, its data connection
-// never open) truncates and replaces nothing.
-func (s *session) receive(t *transfer, conn net.Conn, job *transferJob, file *File) error {
-	dataTimeout := durationOr(s.srv.DataTimeout, DefaultDataTimeout)
-	first := &meteredReader{conn: conn, t: t, timeout: dataTimeout}
-	bp := uploadBufPool.Get().(*[]byte)
-	n, rerr := first.Read(*bp)
-	defer uploadBufPool.Put(bp)
-	if rerr != nil && rerr != io.EOF && n == 0 {
-		return rerr
-	}
-	if n == 0 && t.aborted() != nil {
-		return t.aborted()
-	}
-	if *file == nil {
-		f, err := job.open.fsys.OpenFile(t.ctx, job.open.name, job.open.flag, 0o666)
-		if err != nil {
-			return &fileError{err}
-		}
-		*file = f
-	}
-	var dst io.Writer = *file
-	var lf *ascii.LFWriter
-	if job.ascii {
-		lf = ascii.NewLFWriter(*file)
-		dst = lf
-	}
-	if n > 0 {
-		if w, err := dst.Write((*bp)[:n]); err != nil || w != n {
-			return &fileError{cmpErr(err, io.ErrShortWrite)}
-		}
-	}
-	if rerr == nil && job.ascii {
-		r := &meteredReader{conn: conn, t: t, timeout: dataTimeout}
-		_, err := io.Copy(writerOnly{lf}, r)
-		if err != nil && !r.failed {
-			return &fileError{err}
-		}
-		rerr = err
-	} else if rerr == nil {
-		rerr = s.receiveStream(t, conn, *file)
-	}
-	if rerr != nil && rerr != io.EOF {
-		return rerr
-	}
-	if lf != nil {
-		if err := lf.Close(); err != nil {
-			return &fileError{err}
-		}
-	}
-	return nil
-}
-
-func cmpErr(err, def error) error {
-	if err != nil {
-		return err
-	}
-	return def
 }
 
 // fileHook calls the file-transfer hook for a finished transfer, after its
