@@ -123,8 +123,10 @@ const quitConnectGrace = 2 * time.Second
 
 func (s *session) cmdQUIT(*Request) error {
 	// A command still running (its file system or authenticator slow to
-	// answer) is cancelled.
-	if s.taskRunning() && !s.cancelTask(ErrSessionClosed) {
+	// answer) is cancelled; not one whose transfer runs already (its
+	// middleware acts after next): it shares the transfer's context, and
+	// ends with the transfer.
+	if s.taskRunning() && s.currentTransfer() == nil && !s.cancelTask(ErrSessionClosed) {
 		s.reply(221, "Goodbye.")
 		s.quit.Store(true)
 		return nil
@@ -152,6 +154,9 @@ func (s *session) cmdQUIT(*Request) error {
 		grace.Stop()
 	}
 	s.waitTransfer()
+	if s.taskRunning() {
+		s.cancelTask(ErrSessionClosed) // the transfer's command, ending with it
+	}
 	msg := "Goodbye."
 	if s.user != nil {
 		msg = cmp.Or(s.user.QuitMessage, msg)

@@ -58,7 +58,7 @@ func (s *session) cmdPASV(*Request) error {
 	}
 	advertised := s.local.Addr()
 	if s.srv.PublicAddr.IsValid() {
-		advertised = s.srv.PublicAddr
+		advertised = s.srv.PublicAddr.Unmap() // Serve accepts ::ffff:a.b.c.d
 	}
 	if !advertised.Is4() {
 		// PASV can only carry an IPv4 address (RFC 2428 §1).

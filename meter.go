@@ -41,6 +41,9 @@ type meteredReader struct {
 	tcp      *net.TCPConn // conn, if it is a plain TCP connection
 	lowat    bool         // tcp's low-water mark is raised (uploadLowat)
 	lastData time.Time    // with the mark raised: when a read last returned data
+	// left is what an upload stopped by ABOR still takes after its
+	// drain has ended with the mark raised (see Read).
+	left int
 }
 
 // uploadLowat is the receive low-water mark (SO_RCVLOWAT) of an upload
@@ -59,9 +62,9 @@ type meteredReader struct {
 // below the mark: a slow client's bytes reach the file, and STAT's count,
 // within that time, and the data timeout still ends an upload during
 // which no byte came, as precisely as without the mark. An upload ended by
-// ABOR or the session's end loses what came during its last wait (less
-// than the mark), which TCP had acknowledged; the reply says the file is
-// incomplete either way.
+// the session's end loses what came during its last wait (less than the
+// mark), which TCP had acknowledged; the reply says the file is incomplete
+// either way. One stopped by ABOR takes it (see Read).
 //
 // The mark is used on Linux 5.11 and later only (lowatSupported): older
 // kernels may not wake a reader whose receive window filled below the
@@ -120,6 +123,14 @@ func (r *meteredReader) renew(now time.Time, force bool) {
 }
 
 func (r *meteredReader) Read(p []byte) (int, error) {
+	if r.left > 0 {
+		n, err := r.readLeft(p)
+		r.t.bytes.Add(int64(n))
+		if err != nil && err != io.EOF {
+			r.failed = true
+		}
+		return n, err
+	}
 	r.renew(time.Now(), false)
 	n, err := r.conn.Read(p)
 	// With the mark raised, a deadline ends a wait, not the upload: read
@@ -127,11 +138,16 @@ func (r *meteredReader) Read(p []byte) (int, error) {
 	// the stall timeout.
 	for err != nil && r.lowat && isTimeout(err) {
 		if r.t.draining() {
-			// ABOR: take what has come, below the mark too, until
-			// the drain's end.
+			// ABOR: the drain's deadline has passed, and the mark
+			// hid what came before it. Take that (and no more): a
+			// read past its deadline would not even look, so these
+			// reads have none, and they don't wait, the bytes are
+			// there.
 			r.lowerLowat()
-			r.conn.SetReadDeadline(r.t.limit(time.Time{}))
-			n, err = r.conn.Read(p)
+			if q, qerr := queued(r.tcp); qerr == nil && q > 0 {
+				r.left = q
+				n, err = r.readLeft(p)
+			}
 			break
 		}
 		q, qerr := queued(r.tcp)
@@ -150,6 +166,22 @@ func (r *meteredReader) Read(p []byte) (int, error) {
 	r.t.bytes.Add(int64(n))
 	if err != nil && err != io.EOF {
 		r.failed = true
+	}
+	return n, err
+}
+
+// readLeft reads up to r.left bytes that are queued already, without a
+// deadline, then puts the drain's (past) deadline back.
+func (r *meteredReader) readLeft(p []byte) (int, error) {
+	if len(p) > r.left {
+		p = p[:r.left]
+	}
+	r.conn.SetReadDeadline(time.Time{})
+	n, err := r.conn.Read(p)
+	r.conn.SetReadDeadline(r.t.limit(time.Time{}))
+	r.left -= n
+	if n == 0 {
+		r.left = 0
 	}
 	return n, err
 }

@@ -318,6 +318,7 @@ func (s *session) startTask(c *command, r *Request) {
 	r.ctx, r.cancel = ctx, cancel
 	t := &cmdTask{done: make(chan struct{}), cancel: cancel}
 	s.task = t
+	s.lastTask.Store(t)
 	go func() {
 		defer func() {
 			if v := recover(); v != nil {

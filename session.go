@@ -60,6 +60,9 @@ type session struct {
 	readLimiter, writeLimiter *rate.Limiter // set at login; nil: no limit
 
 	task *cmdTask // the command running on its own goroutine; reader goroutine only
+	// lastTask is the last task started, for closeForShutdown (any
+	// goroutine): its reply comes before the 421.
+	lastTask atomic.Pointer[cmdTask]
 
 	tls         tlsState
 	implicitTLS bool
@@ -70,8 +73,8 @@ type session struct {
 	// none): the idle timeout counts from then (readLine).
 	xferEnded atomic.Int64
 	quit      atomic.Bool // the session ends after the current command
-	// shutdownSent: the 421 of a shutdown has been sent (replyShutdown).
-	shutdownSent atomic.Bool
+	// shutdownReply sends the 421 of a shutdown once (replyShutdown).
+	shutdownReply sync.Once
 }
 
 func newSession(srv *Server, conn net.Conn, id uint64) *session {
@@ -244,11 +247,10 @@ func (s *session) shutdownSession() {
 }
 
 // replyShutdown sends the shutdown's 421, once: the reader and Close may
-// both get there.
+// both get there, and the one that comes second returns only once the
+// reply is out (Close then closes the connection).
 func (s *session) replyShutdown() {
-	if s.shutdownSent.CompareAndSwap(false, true) {
-		s.reply(421, "Server shutting down.")
-	}
+	s.shutdownReply.Do(func() { s.reply(421, "Server shutting down.") })
 }
 
 // interrupt wakes the reader so that it notices the shutdown.
@@ -268,19 +270,39 @@ func (s *session) kill(cause error) {
 
 // closeForShutdown ends the session for Server.Close: a running transfer
 // is cut, and replies 426 (the client must not take a cut download for a
-// whole one), then the session gets 421 and its connection closes. It may
-// block for a moment: Close runs it on a goroutine per session.
+// whole one), a running command is cancelled and replies for itself, then
+// the session gets 421 and its connection closes. It may block for a
+// moment: Close runs it on a goroutine per session.
 func (s *session) closeForShutdown() {
 	s.cancel(ErrServerShutdown)
+	// One grace for it all: a back-end that ignores its context, or a
+	// client that does not read, holds Close no longer.
+	grace, cancel := context.WithTimeout(context.Background(), taskGrace)
+	defer cancel()
 	if t := s.currentTransfer(); t != nil && t.abort(ErrServerShutdown) {
-		timer := time.NewTimer(taskGrace)
 		select {
 		case <-t.done:
-		case <-timer.C:
+		case <-grace.Done():
 		}
-		timer.Stop()
 	}
-	s.replyShutdown()
+	// A running command, cancelled with the session, replies first too.
+	if t := s.lastTask.Load(); t != nil {
+		select {
+		case <-t.done:
+		case <-grace.Done():
+		}
+	}
+	// The reader may be sending the 421 (replyShutdown): it must be out
+	// before the connection closes.
+	sent := make(chan struct{})
+	go func() {
+		s.replyShutdown()
+		close(sent)
+	}()
+	select {
+	case <-sent:
+	case <-grace.Done():
+	}
 	s.conn.Close()
 }
 
@@ -293,16 +315,24 @@ func (s *session) end(cause error) {
 	if c := context.Cause(s.ctx); c != nil {
 		cause = c
 	}
-	stuck := !s.cancelTask(cause)
-	s.abortTransfer(cause)
+	var task *cmdTask
+	if !s.cancelTask(cause) {
+		task = s.task
+	}
+	xfer := s.abortTransfer(cause)
 	s.closeDataSetup()
 	s.conn.Close()
-	if stuck {
-		// A back-end call that ignores its context still holds the
-		// login's resources: release them when it returns.
-		t := s.task
+	if task != nil || xfer != nil {
+		// A back-end call (or a transfer's file) that ignores its
+		// context still holds the login's resources: release them when
+		// it returns.
 		go func() {
-			<-t.done
+			if task != nil {
+				<-task.done
+			}
+			if xfer != nil {
+				<-xfer.done
+			}
 			s.endLogin()
 		}()
 	} else {

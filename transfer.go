@@ -216,14 +216,20 @@ func (s *session) abortTransfer(cause error) *transfer {
 
 // cmdABOR: RFC 959 §4.1.3. With a transfer running: 426 for the transfer,
 // then 226 for the ABOR. Without one: 225. A command still running (its
-// file system slow to answer) is cancelled first and replies for itself.
+// file system slow to answer) is cancelled first and replies for itself;
+// but one whose transfer runs already (its middleware acts after next)
+// shares the transfer's context, and ends with the transfer: ABOR is then
+// the transfer's.
 func (s *session) cmdABOR(*Request) error {
-	if s.taskRunning() && !s.cancelTask(ErrTransferAborted) {
-		s.reply(421, "The file system does not answer; closing the connection.")
-		s.quit.Store(true)
-		return nil
-	}
 	t := s.currentTransfer()
+	if t == nil && s.taskRunning() {
+		if !s.cancelTask(ErrTransferAborted) {
+			s.reply(421, "The file system does not answer; closing the connection.")
+			s.quit.Store(true)
+			return nil
+		}
+		t = s.currentTransfer() // one it started as it was cancelled
+	}
 	if t == nil {
 		if s.haveDataSetup() {
 			s.closeDataSetup()
@@ -233,12 +239,15 @@ func (s *session) cmdABOR(*Request) error {
 		s.reply(225, "No transfer to abort.")
 		return nil
 	}
-	if !t.abort(ErrTransferAborted) {
-		<-t.done
+	aborted := t.abort(ErrTransferAborted)
+	<-t.done
+	if s.taskRunning() {
+		s.cancelTask(ErrTransferAborted) // the transfer's command, ending with it
+	}
+	if !aborted {
 		s.reply(225, "No transfer to abort.")
 		return nil
 	}
-	<-t.done
 	s.reply(426, "Transfer aborted via ABOR.")
 	s.reply(226, "ABOR command successful.")
 	return nil
