@@ -12,6 +12,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -212,37 +213,49 @@ func TestCancelAuthQUIT(t *testing.T) {
 	}
 }
 
-// TestCancelAuthABOR: ABOR while an authenticator hangs ends the check
-// (PASS gets 451, ABOR its own reply, in that order) and the session goes
-// on, still logged out.
+// TestCancelAuthABOR: ABOR does not cancel a password check (a guess
+// answered by ABOR would not count): it waits for PASS's reply, the wrong
+// password counts, and with BanAfter 1 the address is banned; ABOR then
+// gets 225.
 func TestCancelAuthABOR(t *testing.T) {
 	t.Parallel()
-	entered, causes := make(chan struct{}), make(chan error, 1)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var failed atomic.Int32
 	srv := ftptest.NewServer(t, &ftptest.Options{Configure: func(s *ftptest.Server) {
-		users := s.Users
-		s.Auth = pier.AuthenticatorFunc(func(ctx context.Context, c pier.ConnInfo, user, pass string) (*pier.User, error) {
-			if user != "hang" {
-				return users.Authenticate(ctx, c, user, pass)
+		s.BanAfter = 1
+		s.LoginFailDelay = -1
+		s.Hooks.LoginFailed = func(*pier.Session, string) { failed.Add(1) }
+		// The check answers once the server has read ABOR.
+		s.Hooks.Command = func(_ *pier.Session, name string) {
+			if name == "ABOR" {
+				close(release)
 			}
+		}
+		s.Auth = pier.AuthenticatorFunc(func(ctx context.Context, c pier.ConnInfo, user, pass string) (*pier.User, error) {
 			close(entered)
-			<-ctx.Done()
-			causes <- context.Cause(ctx)
-			return nil, ctx.Err()
+			select {
+			case <-release:
+			case <-ctx.Done():
+				t.Error("ABOR cancelled the password check")
+			}
+			return nil, pier.ErrAuthFailed
 		})
 	}})
 	c := srv.Dial(t)
-	c.Expect(t, "USER hang", 331)
-	c.Send(t, "PASS p")
+	c.Expect(t, "USER guess", 331)
+	c.Send(t, "PASS wrong")
 	<-entered
 	c.Send(t, "ABOR")
-	c.ExpectReply(t, 451)
+	c.ExpectReply(t, 530)
 	c.ExpectReply(t, 225)
-	if err := blockedCause(t, causes); !errors.Is(err, pier.ErrTransferAborted) {
-		t.Errorf("Authenticate's context ended with %v, want ErrTransferAborted", err)
+	if failed.Load() != 1 {
+		t.Errorf("LoginFailed ran %d times, want 1: the guess must count", failed.Load())
 	}
-	c.Expect(t, "PWD", 530)
-	c.Login(t, ftptest.User, ftptest.Password)
-	c.Expect(t, "PWD", 257)
+	// The guess counted toward the ban.
+	c2 := srv.DialRaw(t)
+	if code, _, err := c2.ReadReply(); err != nil || code != 421 {
+		t.Errorf("after a counted failure with BanAfter 1: got %d (%v), want 421 before the banner", code, err)
+	}
 }
 
 // TestCancelReadABOR: ABOR during a download whose File.Read waits on its

@@ -61,8 +61,8 @@ func (s *session) cmdPASS(r *Request) error {
 		}
 		err = errors.New("authenticator returned no user or no file system")
 	}
-	if err != nil && ctx.Err() != nil {
-		return ctx.Err() // ABOR or QUIT, or the session ended: not a failure
+	if err != nil && !errors.Is(err, ErrAuthFailed) && ctx.Err() != nil {
+		return ctx.Err() // QUIT, or the session ended, before the check could answer
 	}
 	if err != nil && !errors.Is(err, ErrAuthFailed) {
 		// The check could not be made (a database or PAM outage): the

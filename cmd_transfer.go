@@ -185,6 +185,15 @@ func (s *session) store(r *Request) error {
 		s.reply(450, "File busy: another upload to this name is in progress.")
 		return nil
 	}
+	// The transfer releases the name once the file has ended; until it
+	// takes it over, any way out of here does (a panic in a back-end
+	// included).
+	handed := false
+	defer func() {
+		if !handed {
+			unlock()
+		}
+	}()
 	job := &transferJob{kind: xferUpload, cmd: cmd, path: r.Path, preliminary: "Ok to send data.", ascii: !s.binary, unlock: unlock}
 	if rest > 0 {
 		var size int64
@@ -192,13 +201,11 @@ func (s *session) store(r *Request) error {
 			size = fi.Size()
 		}
 		if rest > size {
-			unlock()
 			return restBeyond(rest, size)
 		}
 		// APPE at an offset inside the file writes over its bytes:
 		// that needs w, as STOR does; a takes only additions.
 		if cmd == "APPE" && rest < size && !s.user.PermAt(r.Path).Has(PermWrite) {
-			unlock()
 			s.reply(550, "Not enough privileges: APPE after REST inside the file needs the w permission.")
 			return nil
 		}
@@ -208,7 +215,6 @@ func (s *session) store(r *Request) error {
 		}
 		f, err := openAt(ctx, s.user.FS, r.Name, flag, rest)
 		if err != nil {
-			unlock()
 			return err
 		}
 		job.file = f
@@ -219,6 +225,7 @@ func (s *session) store(r *Request) error {
 		}
 		job.open = &uploadOpen{fsys: s.user.FS, name: r.Name, flag: flag}
 	}
+	handed = true
 	s.startTransfer(r, job)
 	return nil
 }

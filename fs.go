@@ -88,6 +88,11 @@ type File interface {
 // back-end's own error (a full disk) for a failed write. Files without
 // Abort are closed with Close whatever the outcome, and keep what was
 // written, as local files do (a client resumes with REST).
+//
+// The context the file was opened with may have ended by the time Abort
+// runs (the client dropped, the server shut down): a back-end that must
+// make a call to discard (abort a multipart upload) makes it with
+// context.WithoutCancel of that context and a timeout of its own.
 type Aborter interface {
 	Abort(reason error) error
 }
@@ -108,6 +113,15 @@ type OSFiler interface {
 // offset is never beyond the file's size, as Stat reported it.
 type OpenAtFS interface {
 	OpenFileAt(ctx context.Context, name string, flag int, perm fs.FileMode, offset int64) (File, error)
+}
+
+// UploadKeyer is implemented by file systems whose values don't identify
+// their files: a file system opened per login, two values on one folder.
+// UploadKey names the file across them (a real path, a bucket and key);
+// two uploads with one key never run at once (the second gets 450).
+// Without it, a file is known by its FileSystem value and name.
+type UploadKeyer interface {
+	UploadKey(name string) string
 }
 
 // LstatFS is implemented by file systems that have symbolic links: Lstat

@@ -416,11 +416,18 @@ func TestReleaseAfterStuckTransfer(t *testing.T) {
 	<-f.reading
 	c.Close()
 	// The session gives up waiting for the transfer (after its grace)
-	// and ends; Disconnect says so. The login must not be released while
-	// the file is still being read.
-	rig.ev.waitFor(t, "login:1", "file:open", "disconnect")
+	// and ends: Shutdown sees it gone. The login must not be released
+	// while the file is still being read, nor Disconnect run before it.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := rig.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if got := rig.ev.get(); !slices.Equal(got, []string{"login:1", "file:open"}) {
+		t.Fatalf("before the file ended: %q", got)
+	}
 	close(hold)
-	rig.ev.waitFor(t, "login:1", "file:open", "disconnect", "file:abort", "logout:1", "release:1")
+	rig.ev.waitFor(t, "login:1", "file:open", "file:abort", "logout:1", "release:1", "disconnect")
 }
 
 // outageRig is a server whose authenticator is down for the password

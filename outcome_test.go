@@ -102,6 +102,33 @@ func TestOutcomeReachesBackEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("killed client: both connections end cleanly mid-upload", func(t *testing.T) {
+		t.Parallel()
+		srv, ofs, hooks := outcomeSetup(t, nil, nil)
+		c := outcomeLogin(t, srv)
+		dc := c.Passive(t)
+		c.Send(t, "STOR killed")
+		expectPrelim(t, c)
+		dc.SetWriteDeadline(time.Now().Add(ioDeadline))
+		if _, err := dc.Write(pattern(64 << 10)); err != nil {
+			t.Fatal(err)
+		}
+		f := ofs.waitOpened(t)
+		f.waitFirstWrite(t)
+		// What a killed process's kernel does: close every socket
+		// with a clean end of stream, here the data connection first
+		// (the order the server can least tell from a finished
+		// upload).
+		dc.Close()
+		c.Close()
+		if reason := f.expectAbortedOnce(t); !errors.Is(reason, pier.ErrSessionClosed) {
+			t.Errorf("Abort(%v), want ErrSessionClosed: a killed client's upload was taken as complete", reason)
+		}
+		if info := expectHook(t, hooks, "IncompleteFileReceived"); !errors.Is(info.Err, pier.ErrSessionClosed) {
+			t.Errorf("IncompleteFileReceived got Err %v, want ErrSessionClosed", info.Err)
+		}
+	})
+
 	t.Run("data connection reset mid-download", func(t *testing.T) {
 		t.Parallel()
 		srv, ofs, hooks := outcomeSetup(t, nil, func(o *outcomeFS) { o.blockAt = 1 << 20 })

@@ -57,6 +57,7 @@ var statusCommand = &command{name: "STAT", arg: argNone, inline: true, duringTra
 // cmdTask is a command running on its own goroutine. Only the session's
 // reading goroutine starts and waits for tasks.
 type cmdTask struct {
+	name   string // the command, "SITE CHMOD" for SITE sub-commands
 	done   chan struct{}
 	cancel context.CancelCauseFunc
 }
@@ -316,7 +317,7 @@ func (s *session) statFor(rule statRule, r *Request) (fs.FileInfo, error) {
 func (s *session) startTask(c *command, r *Request) {
 	ctx, cancel := context.WithCancelCause(s.ctx)
 	r.ctx, r.cancel = ctx, cancel
-	t := &cmdTask{done: make(chan struct{}), cancel: cancel}
+	t := &cmdTask{name: r.Command, done: make(chan struct{}), cancel: cancel}
 	s.task = t
 	s.lastTask.Store(t)
 	go func() {
@@ -376,6 +377,30 @@ func (s *session) cancelTask(cause error) bool {
 		return true
 	case <-timer.C:
 		s.logger().Error("a command did not return after it was cancelled: its file system or authenticator ignores its context")
+		return false
+	}
+}
+
+// waitTaskFor waits up to d for the running task; false if it still runs.
+func (s *session) waitTaskFor(d time.Duration) bool {
+	if s.task == nil {
+		return true
+	}
+	if !waitDone(s.task.done, d) {
+		return false
+	}
+	s.task = nil
+	return true
+}
+
+// waitDone waits up to d for done to close; false if it did not.
+func waitDone(done <-chan struct{}, d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-done:
+		return true
+	case <-timer.C:
 		return false
 	}
 }

@@ -138,7 +138,7 @@ func (s *session) serve() {
 		if err != nil {
 			if errors.Is(err, errLineTooLong) {
 				s.logger().Warn("command too long")
-				s.waitTransfer() // its reply first, as for any command
+				s.waitIdle() // its reply first, as for any command
 				s.reply(500, "Command too long.")
 				continue
 			}
@@ -320,33 +320,39 @@ func (s *session) end(cause error) {
 		task = s.task
 	}
 	xfer := s.abortTransfer(cause)
-	s.closeDataSetup()
 	s.conn.Close()
-	if task != nil || xfer != nil {
-		// A back-end call (or a transfer's file) that ignores its
-		// context still holds the login's resources: release them when
-		// it returns.
-		go func() {
-			if task != nil {
-				<-task.done
-			}
-			if xfer != nil {
-				<-xfer.done
-			}
-			s.endLogin()
-		}()
-	} else {
+	finish := func() {
+		s.closeDataSetup()
 		s.endLogin()
+		s.logger().Info("FTP session closed")
+		if h := s.srv.Hooks.Disconnect; h != nil {
+			defer func() {
+				if v := recover(); v != nil {
+					s.logger().Error("panic in the Disconnect hook", "panic", v)
+				}
+			}()
+			h(s.pub)
+		}
 	}
-	s.logger().Info("FTP session closed")
-	if h := s.srv.Hooks.Disconnect; h != nil {
-		defer func() {
-			if v := recover(); v != nil {
-				s.logger().Error("panic in the Disconnect hook", "panic", v)
-			}
-		}()
-		h(s.pub)
+	if task == nil && xfer == nil {
+		finish()
+		return
 	}
+	// A back-end call (or a transfer's file) that ignores its context
+	// still uses the session and the login's resources: the rest of the
+	// ending (data set-up, Logout, Release, Disconnect, in that order)
+	// waits for it, on a goroutine of its own. Its replies go nowhere:
+	// the connection is closed.
+	s.logger().Warn("session closed while its file system or authenticator still runs; its login ends when that returns")
+	go func() {
+		if task != nil {
+			<-task.done
+		}
+		if xfer != nil {
+			<-xfer.done
+		}
+		finish()
+	}()
 }
 
 func (s *session) timeLocation() *time.Location {

@@ -152,6 +152,9 @@ func (t *transfer) abortIf(cause error, unconnected bool) bool {
 		if t.shorten != nil {
 			t.shorten(until)
 		}
+		// Then the transfer's context ends, so that a back-end call
+		// that waits on it (an open, a write) returns.
+		time.AfterFunc(abortDrain, func() { t.cancel(cause) })
 		return true
 	}
 	t.cancel(cause)
@@ -222,6 +225,15 @@ func (s *session) abortTransfer(cause error) *transfer {
 // the transfer's.
 func (s *session) cmdABOR(*Request) error {
 	t := s.currentTransfer()
+	if t == nil && s.taskRunning() && s.task.name == "PASS" {
+		// A password check is not aborted: it would answer a guess
+		// without counting it. ABOR waits for its reply.
+		if !s.waitTaskFor(taskGrace) {
+			s.reply(421, "The authentication service does not answer; closing the connection.")
+			s.quit.Store(true)
+			return nil
+		}
+	}
 	if t == nil && s.taskRunning() {
 		if !s.cancelTask(ErrTransferAborted) {
 			s.reply(421, "The file system does not answer; closing the connection.")
@@ -240,7 +252,14 @@ func (s *session) cmdABOR(*Request) error {
 		return nil
 	}
 	aborted := t.abort(ErrTransferAborted)
-	<-t.done
+	if !waitDone(t.done, abortDrain+taskGrace) {
+		// Its file system ignores the context that ended with the
+		// drain: the session can't go on in order.
+		s.logger().Error("a transfer did not end after ABOR: its file system ignores its context")
+		s.reply(421, "The file system does not answer; closing the connection.")
+		s.quit.Store(true)
+		return nil
+	}
 	if s.taskRunning() {
 		s.cancelTask(ErrTransferAborted) // the transfer's command, ending with it
 	}
@@ -336,6 +355,12 @@ func (s *session) runTransfer(t *transfer, job *transferJob, ln *net.TCPListener
 			err = t.aborted()
 		}
 	}
+	if connErr == nil && err == nil && job.kind == xferUpload && s.clientGone(file) {
+		// The data ended cleanly, but the client is gone: a killed
+		// client closes both connections, and the end of its data
+		// says nothing about whether it had sent it all.
+		t.abort(ErrSessionClosed)
+	}
 	t.mu.Lock()
 	cause := t.cause
 	t.finished = true
@@ -373,6 +398,33 @@ func (s *session) runTransfer(t *transfer, job *transferJob, ln *net.TCPListener
 	s.replyTransfer(cause, connErr, err, handshakeFailed)
 }
 
+// killedGrace is how long an upload whose file commits (an Aborter) waits,
+// once its data has ended, for a sign that the client died rather than
+// finished: the control connection's end, which a killed client's kernel
+// sends together with the data connection's, a few milliseconds apart at
+// most. A live client keeps the control connection open for the 226.
+const killedGrace = 20 * time.Millisecond
+
+// clientGone reports whether the client of an upload that just ended has
+// closed its control connection too. For a file that commits on Close it
+// watches for killedGrace; other files (a local file keeps what was
+// written either way) get one look.
+func (s *session) clientGone(f File) bool {
+	if s.controlClosed() {
+		return true
+	}
+	if _, commits := f.(Aborter); !commits {
+		return false
+	}
+	for end := time.Now().Add(killedGrace); time.Now().Before(end); {
+		time.Sleep(killedGrace / 10)
+		if s.controlClosed() {
+			return true
+		}
+	}
+	return false
+}
+
 // replyTransfer sends a transfer's final reply.
 func (s *session) replyTransfer(cause, connErr, err error, handshakeFailed bool) {
 	switch {
@@ -398,7 +450,11 @@ func (s *session) replyTransfer(cause, connErr, err error, handshakeFailed bool)
 		if errors.As(err, &fe) {
 			var re *ReplyError
 			if errors.As(fe.err, &re) {
-				s.reply(re.Code, re.Message)
+				code := re.Code
+				if code == 550 {
+					code = 451 // 550 is not a reply to a transfer (RFC 959 §5.4)
+				}
+				s.reply(code, re.Message)
 				return
 			}
 			code, text := errorReply(fe.err)

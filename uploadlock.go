@@ -8,12 +8,12 @@ import (
 // uploadLocks keeps two uploads from writing one file at once: the second
 // STOR or APPE to a name gets 450 while the first runs (vsftpd's
 // lock_upload_files refuses the same way), so a file is never a mix of two
-// uploads' blocks. The lock is per server and per file system value: two
-// file systems that reach one folder (two local.FS on the same directory)
-// don't see each other's locks.
+// uploads' blocks. The lock is per server; a file is known by its
+// UploadKey where the file system has one (fsys/local: its real path),
+// else by the file system value and the name.
 type uploadLocks struct {
 	mu    sync.Mutex
-	names map[uploadKey]struct{}
+	names map[any]struct{}
 }
 
 type uploadKey struct {
@@ -24,19 +24,25 @@ type uploadKey struct {
 // lock takes name in fsys for an upload; it returns false if another
 // upload holds it. unlock must be called exactly once.
 func (u *uploadLocks) lock(fsys FileSystem, name string) (unlock func(), ok bool) {
-	if !reflect.TypeOf(fsys).Comparable() {
+	var k any
+	switch {
+	case isKeyer(fsys):
+		k = fsys.(UploadKeyer).UploadKey(name)
+	case reflect.TypeOf(fsys).Comparable():
+		k = uploadKey{fsys, name}
+	default:
 		// A file system value that can't be a map key (a struct holding
-		// a slice, say) can't be told apart from another: no lock.
+		// a slice, say) and has no UploadKey can't be told apart from
+		// another: no lock.
 		return func() {}, true
 	}
-	k := uploadKey{fsys, name}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if _, busy := u.names[k]; busy {
 		return nil, false
 	}
 	if u.names == nil {
-		u.names = make(map[uploadKey]struct{})
+		u.names = make(map[any]struct{})
 	}
 	u.names[k] = struct{}{}
 	var once sync.Once
@@ -47,4 +53,9 @@ func (u *uploadLocks) lock(fsys FileSystem, name string) (unlock func(), ok bool
 			u.mu.Unlock()
 		})
 	}, true
+}
+
+func isKeyer(fsys FileSystem) bool {
+	_, ok := fsys.(UploadKeyer)
+	return ok
 }

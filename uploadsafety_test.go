@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/pierftp/pier"
+	"github.com/pierftp/pier/auth"
+	"github.com/pierftp/pier/fsys/local"
 	"github.com/pierftp/pier/ftptest"
 )
 
@@ -397,5 +399,43 @@ func TestABORKeepsWhatWasSent(t *testing.T) {
 				dc.Close()
 			}
 		})
+	}
+}
+
+// TestUploadLockAcrossFileSystems: two logins with file systems of their
+// own on one folder (a local.FS opened per login, as User.Release's
+// example does) still share the lock on a name: local.FS's UploadKey is
+// the real path.
+func TestUploadLockAcrossFileSystems(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, nil)
+	for _, name := range []string{"one", "two"} {
+		root, err := local.New(srv.Dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { root.Close() })
+		if err := srv.Users.AddUser(name, auth.Account{Password: "pw", FS: root, Perm: pier.AllPerms}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, b := srv.Dial(t), srv.Dial(t)
+	a.Login(t, "one", "pw")
+	b.Login(t, "two", "pw")
+	dc := a.Passive(t)
+	a.Send(t, "STOR same")
+	expectPrelim(t, a)
+	dc.SetWriteDeadline(time.Now().Add(ioDeadline))
+	if _, err := dc.Write([]byte("first")); err != nil {
+		t.Fatal(err)
+	}
+	b.Expect(t, "EPSV", 229)
+	b.Expect(t, "STOR same", 450)
+	b.Expect(t, "ABOR", 225)
+	dc.Close()
+	a.ExpectReply(t, 226)
+	b.Store(t, "STOR same", []byte("second"))
+	if got := readFile(t, srv, "same"); string(got) != "second" {
+		t.Fatalf("same holds %q", got)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -30,7 +31,8 @@ import (
 type FS struct {
 	root   *os.Root
 	dir    string
-	atomic bool // AtomicUploads
+	abs    string // dir made absolute and clean: UploadKey
+	atomic bool   // AtomicUploads
 }
 
 var (
@@ -61,7 +63,12 @@ func New(dir string, opts ...Option) (*FS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local: %w", err)
 	}
-	f := &FS{root: root, dir: dir}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		root.Close()
+		return nil, fmt.Errorf("local: %w", err)
+	}
+	f := &FS{root: root, dir: dir, abs: abs}
 	for _, o := range opts {
 		if o != nil {
 			o(f)
@@ -72,6 +79,13 @@ func New(dir string, opts ...Option) (*FS, error) {
 
 // Dir returns the folder the file system is rooted at.
 func (f *FS) Dir() string { return f.dir }
+
+// UploadKey implements pier.UploadKeyer: the file's real path, so that two
+// FS values on one folder (one per login, say) share pier's lock on
+// uploads to a name.
+func (f *FS) UploadKey(name string) string {
+	return filepath.Join(f.abs, filepath.FromSlash(name))
+}
 
 // Close releases the root.
 func (f *FS) Close() error { return f.root.Close() }
