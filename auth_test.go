@@ -192,6 +192,8 @@ func TestNeedsLogin(t *testing.T) {
 		"RNFR": "RNFR f", "RNTO": "RNTO g", "SIZE": "SIZE f", "STOR": "STOR f",
 		"STOU": "STOU", "STRU": "STRU F", "TYPE": "TYPE I", "XCUP": "XCUP",
 		"XCWD": "XCWD /", "XMKD": "XMKD d", "XPWD": "XPWD", "XRMD": "XRMD d",
+		"HASH": "HASH f", "RANG": "RANG 0 1", "XCRC": "XCRC f", "XMD5": "XMD5 f",
+		"XSHA1": "XSHA1 f", "XSHA256": "XSHA256 f", "XSHA512": "XSHA512 f",
 	}
 	// Commands allowed before login, and what they answer.
 	noLogin := map[string]step{
@@ -221,6 +223,7 @@ func TestNeedsLogin(t *testing.T) {
 	needLogin["STAT path"] = "STAT /"
 	needLogin["SITE CHMOD"] = "SITE CHMOD 644 f"
 	needLogin["OPTS MLST"] = "OPTS MLST type;"
+	needLogin["OPTS HASH"] = "OPTS HASH MD5"
 	for name, line := range needLogin {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

@@ -209,6 +209,7 @@ func (s *session) flushAccount() {
 	s.renameFrom = ""
 	s.epsvAll = false
 	s.facts = defaultFacts
+	s.hashAlgo = nil // draft-bryan-ftpext-hash-02 §3.2: until REIN
 	// REIN keeps the control connection's protection (RFC 4217 §13) but
 	// resets PBSZ and PROT; implicit FTPS starts protected.
 	s.tls.pbsz, s.tls.prot = s.implicitTLS, 0

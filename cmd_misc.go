@@ -98,7 +98,7 @@ func (s *session) cmdFEAT(*Request) error {
 		feats = append(feats, " AUTH TLS", " AUTH SSL", " PBSZ", " PROT")
 	}
 	for _, f := range []struct{ cmd, feat string }{
-		{"EPRT", " EPRT"}, {"EPSV", " EPSV"}, {"MDTM", " MDTM"}, {"MFMT", " MFMT"},
+		{"EPRT", " EPRT"}, {"EPSV", " EPSV"}, {"HASH", s.hashFeat()}, {"MDTM", " MDTM"}, {"MFMT", " MFMT"},
 	} {
 		if has(f.cmd) {
 			feats = append(feats, f.feat)
@@ -117,12 +117,22 @@ func (s *session) cmdFEAT(*Request) error {
 	if s.srv.codec.utf8 {
 		feats = append(feats, " UTF8")
 	}
+	// The older hash commands, as proftpd's mod_digest lists them: WinSCP
+	// offers a checksum only for what FEAT names. RANG is not listed: its
+	// "RANG STREAM" line announces ranged RETR and STOR, which pier does
+	// not do (it takes RANG for HASH only).
+	for _, x := range []string{"XCRC", "XMD5", "XSHA1", "XSHA256", "XSHA512"} {
+		if has(x) {
+			feats = append(feats, " "+x)
+		}
+	}
 	s.replyLines(211, "Features supported:", feats, "End FEAT.")
 	return nil
 }
 
 // cmdOPTS handles OPTS UTF8 (RFC 2640 §3.2 and the widely sent draft
-// form) and OPTS MLST (RFC 3659 §7.9).
+// form), OPTS MLST (RFC 3659 §7.9) and OPTS HASH
+// (draft-bryan-ftpext-hash-02 §3.2).
 func (s *session) cmdOPTS(r *Request) error {
 	arg := r.Arg
 	name, value, _ := strings.Cut(arg, " ")
@@ -156,6 +166,12 @@ func (s *session) cmdOPTS(r *Request) error {
 		facts, canon := listing.ParseFacts(value)
 		s.facts = facts
 		s.reply(200, "MLST OPTS "+canon)
+	case "HASH":
+		if s.user == nil {
+			s.reply(530, "Log in with USER and PASS first.")
+			return nil
+		}
+		s.optsHASH(value)
 	default:
 		s.reply(501, "Unsupported command \""+name+"\".")
 	}

@@ -20,8 +20,15 @@ func (s *session) modeName() string {
 }
 
 // requireDataSetup replies 425 when no PASV, EPSV, PORT or EPRT came before
-// a transfer command.
+// a transfer command, and 504 when a RANG did: pier takes RANG for HASH
+// only, and a STOR that ignored it would truncate the file the client
+// meant to patch (draft-bryan-ftp-range §4.3 lets a server refuse the
+// command after a RANG it can't apply).
 func (s *session) requireDataSetup() bool {
+	if s.takeRange() != nil {
+		s.reply(504, "RANG applies to HASH only; send the transfer without it.")
+		return false
+	}
 	if s.haveDataSetup() {
 		return true
 	}

@@ -94,6 +94,16 @@ func init() {
 		{name: "SIZE", login: true, perm: "l", path: PathArg, stat: statFollow, arg: req, handler: (*session).cmdSIZE, help: "Syntax: SIZE <SP> file-name (get file size)."},
 		{name: "MDTM", login: true, perm: "l", path: PathArg, stat: statFollow, arg: req, handler: (*session).cmdMDTM, help: "Syntax: MDTM [<SP> path] (file last modification time)."},
 		{name: "MFMT", login: true, perm: "T", path: PathAfterWord, arg: req, handler: (*session).cmdMFMT, help: "Syntax: MFMT <SP> timeval <SP> path (file update last modification time)."},
+		// Hashes (draft-bryan-ftpext-hash-02, draft-bryan-ftp-range-08,
+		// and the older X commands): cmd_hash.go. They read the file, as
+		// RETR does.
+		{name: "HASH", login: true, perm: "r", path: pathQuoted, stat: statFollow, arg: req, handler: (*session).cmdHASH, help: "Syntax: HASH <SP> file-name (get the file's hash; OPTS HASH chooses the algorithm, RANG a range)."},
+		{name: "RANG", login: true, arg: req, inline: true, handler: (*session).cmdRANG, help: "Syntax: RANG <SP> start <SP> end (octet range, both included, of the next HASH; RANG 1 0 resets)."},
+		{name: "XCRC", login: true, perm: "r", path: pathDigest, stat: statFollow, arg: req, handler: (*session).cmdXHASH, help: "Syntax: XCRC <SP> file-name [<SP> start [<SP> end]] (get the file's CRC-32)."},
+		{name: "XMD5", login: true, perm: "r", path: pathDigest, stat: statFollow, arg: req, handler: (*session).cmdXHASH, help: "Syntax: XMD5 <SP> file-name [<SP> start [<SP> end]] (get the file's MD5 hash)."},
+		{name: "XSHA1", login: true, perm: "r", path: pathDigest, stat: statFollow, arg: req, handler: (*session).cmdXHASH, help: "Syntax: XSHA1 <SP> file-name [<SP> start [<SP> end]] (get the file's SHA-1 hash)."},
+		{name: "XSHA256", login: true, perm: "r", path: pathDigest, stat: statFollow, arg: req, handler: (*session).cmdXHASH, help: "Syntax: XSHA256 <SP> file-name [<SP> start [<SP> end]] (get the file's SHA-256 hash)."},
+		{name: "XSHA512", login: true, perm: "r", path: pathDigest, stat: statFollow, arg: req, handler: (*session).cmdXHASH, help: "Syntax: XSHA512 <SP> file-name [<SP> start [<SP> end]] (get the file's SHA-512 hash)."},
 		// SITE's sub-commands go through the pipeline themselves: see
 		// dispatch.
 		{name: "SITE", arg: req, inline: true, handler: (*session).cmdSITE, help: "Syntax: SITE <SP> site-command (execute SITE command)."},

@@ -1,6 +1,7 @@
 // Package pier is an FTP server library: RFC 959 with the extensions that
 // clients use (RFC 2389 FEAT/OPTS, RFC 2428 EPRT/EPSV and IPv6, RFC 3659
-// MLST/MLSD/SIZE/MDTM/REST, RFC 2640 UTF-8, MFMT, SITE CHMOD), virtual users
+// MLST/MLSD/SIZE/MDTM/REST, RFC 2640 UTF-8, MFMT, SITE CHMOD, HASH and the
+// older XCRC/XMD5/XSHA1/XSHA256/XSHA512 file hashes), virtual users
 // with pyftpdlib's permission letters, and safe defaults: every path stays
 // inside the user's root, FTP bounce is refused, logins are rate-limited.
 //

@@ -36,6 +36,8 @@ const (
 	pathCwdOrRoot                       // CWD: none means "/"
 	pathParent                          // CDUP: ".."
 	pathUnique                          // STOU: the argument, if any, is the new name's prefix
+	pathQuoted                          // HASH: the argument, without the double quotes around it if any
+	pathDigest                          // XCRC and the like: a name (quoted if need be), then offsets
 )
 
 // statRule says how the pipeline looks a command's path up before its
@@ -168,12 +170,15 @@ func (s *session) unknown(line, verb string) {
 }
 
 // dropRest hands a pending REST to the command about to run (takeRest), or
-// drops it: c is nil for a line that is no command.
+// drops it: c is nil for a line that is no command. A pending RANG goes to
+// the command right after it, whatever it is (takeRange): only HASH uses
+// it, and a transfer refuses it (requireDataSetup).
 func (s *session) dropRest(c *command) {
 	s.restNow = 0
 	if c == nil || !keepsRest[c.name] {
 		s.restNow, s.restOffset = s.restOffset, 0
 	}
+	s.rangNow, s.rang = s.rang, nil
 }
 
 // pipeline checks c's argument, login, path and permission, then runs it,
@@ -250,6 +255,15 @@ func (s *session) resolvePath(c *command, r *Request) bool {
 		if r.Arg != "" {
 			p = r.Arg + "."
 		}
+	case pathQuoted:
+		p = unquote(r.Arg)
+	case pathDigest:
+		a, ok := parseDigestArg(r.Arg)
+		if !ok {
+			s.reply(501, "Syntax error: "+r.Command+" <SP> file-name [<SP> start [<SP> end]]; quote a name that holds spaces.")
+			return false
+		}
+		p = a.name
 	}
 	r.Path, r.Name = s.resolve(p)
 	return true

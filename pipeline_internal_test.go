@@ -9,8 +9,8 @@ import (
 // FuzzResolvePath: whatever a client sends and whatever the working
 // directory, every path rule gives a clean absolute virtual path and a
 // file-system name inside the root: no ".." element, no leading "/", "."
-// only for the root; PathAfterWord either refuses or splits off a word
-// without a space.
+// only for the root; PathAfterWord and the digest rule may refuse, and
+// PathAfterWord splits off a word without a space.
 func FuzzResolvePath(f *testing.F) {
 	for _, seed := range []struct{ cwd, arg string }{
 		{"/", "a.lock/."}, {"/sub", "../../etc/passwd"}, {"/a/b", "-la /x"}, {"/", "644 /f"},
@@ -18,14 +18,14 @@ func FuzzResolvePath(f *testing.F) {
 	} {
 		f.Add(seed.cwd, seed.arg)
 	}
-	rules := []PathRule{PathArg, PathAfterWord, pathList, pathCwdOrRoot, pathParent, pathUnique}
+	rules := []PathRule{PathArg, PathAfterWord, pathList, pathCwdOrRoot, pathParent, pathUnique, pathQuoted, pathDigest}
 	f.Fuzz(func(t *testing.T, cwd, arg string) {
 		s := benchSession() // replies go nowhere
 		s.cwd = path.Clean("/" + cwd)
 		for _, rule := range rules {
 			r := &Request{Arg: arg}
 			if !s.resolvePath(&command{path: rule}, r) {
-				if rule != PathAfterWord {
+				if rule != PathAfterWord && rule != pathDigest {
 					t.Fatalf("rule %d refused %q", rule, arg)
 				}
 				continue

@@ -25,6 +25,7 @@ const (
 	DefaultMaxLoginAttempts = 3
 	DefaultLoginFailDelay   = 3 * time.Second
 	DefaultMaxLineLength    = 2048
+	DefaultMaxHashes        = 4
 	DefaultBanner           = "pier FTP server ready."
 )
 
@@ -182,6 +183,14 @@ type Server struct {
 	// can't be negative.
 	TotalReadLimit, TotalWriteLimit int64
 
+	// MaxHashes is the most file hashes (HASH, XCRC, XMD5, XSHA1, XSHA256,
+	// XSHA512) computed at once in the whole server; the next gets "450
+	// Too many hashes being computed; try again later.", so clients can't
+	// make the server read terabytes in parallel. A hash reads the file as
+	// a download does, and is throttled as one (WriteLimit,
+	// TotalWriteLimit). If zero, 4; negative means no limit.
+	MaxHashes int
+
 	// Hooks are called on session events: connect, login, transfers...
 	Hooks Hooks
 
@@ -205,6 +214,7 @@ type Server struct {
 	cmdTables atomic.Pointer[commandTables]
 
 	totalRead, totalWrite *rate.Limiter
+	hashes                atomic.Int32 // hashes being computed (MaxHashes)
 	bans                  banTable
 	uploads               uploadLocks
 

@@ -49,6 +49,11 @@ type session struct {
 	renameFrom string // virtual path after RNFR, "" if none
 	epsvAll    bool
 	facts      listing.Facts
+	// hashAlgo is the algorithm OPTS HASH chose, nil for the default
+	// (SHA-256); rang is a pending RANG and rangNow the one for the
+	// command running now (takeRange), handed over as REST's offset is.
+	hashAlgo      *hashAlgorithm
+	rang, rangNow *octetRange
 
 	// Data connection set up by PASV/EPSV (pasv) or PORT/EPRT (active), used
 	// by the next transfer command.

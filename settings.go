@@ -17,6 +17,14 @@ func (s *Server) maxConnections() int {
 	return s.MaxConnections
 }
 
+// maxHashes is MaxHashes with its default; zero or less means no limit.
+func (s *Server) maxHashes() int {
+	if s.MaxHashes == 0 {
+		return DefaultMaxHashes
+	}
+	return s.MaxHashes
+}
+
 // connectTimeout is ConnectTimeout with its default; zero or less means
 // none.
 func (s *Server) connectTimeout() time.Duration {

@@ -37,29 +37,45 @@ func firstPositive(a, b int64) int64 {
 	return b
 }
 
+// limiters returns the token buckets that apply to the session's uploads
+// (upload) or downloads: its own and the server's, those that are on.
+// Hashes (cmd_hash.go) read files as downloads do, and take the
+// downloads' buckets.
+func (s *session) limiters(upload bool) []*rate.Limiter {
+	var ls []*rate.Limiter
+	all := [2]*rate.Limiter{s.writeLimiter, s.srv.totalWrite}
+	if upload {
+		all = [2]*rate.Limiter{s.readLimiter, s.srv.totalRead}
+	}
+	for _, l := range all {
+		if l != nil {
+			ls = append(ls, l)
+		}
+	}
+	return ls
+}
+
+// smallestBurst is the largest wait no limiter of ls refuses: the
+// smallest burst.
+func smallestBurst(ls []*rate.Limiter) int {
+	chunk := 0
+	for _, l := range ls {
+		if chunk == 0 || l.Burst() < chunk {
+			chunk = l.Burst()
+		}
+	}
+	return chunk
+}
+
 // throttle wraps a data connection in the limiters that apply to it, or
 // returns it unchanged when none do.
 func (s *session) throttle(ctx context.Context, conn net.Conn, upload bool) net.Conn {
-	timeout := durationOr(s.srv.DataTimeout, DefaultDataTimeout)
-	var ls []*rate.Limiter
-	if upload {
-		ls = append(ls, s.readLimiter, s.srv.totalRead)
-	} else {
-		ls = append(ls, s.writeLimiter, s.srv.totalWrite)
-	}
-	tc := &throttledConn{Conn: conn, ctx: ctx, timeout: timeout}
-	for _, l := range ls {
-		if l != nil {
-			tc.limiters = append(tc.limiters, l)
-			if tc.chunk == 0 || l.Burst() < tc.chunk {
-				tc.chunk = l.Burst()
-			}
-		}
-	}
-	if len(tc.limiters) == 0 {
+	ls := s.limiters(upload)
+	if len(ls) == 0 {
 		return conn
 	}
-	return tc
+	timeout := durationOr(s.srv.DataTimeout, DefaultDataTimeout)
+	return &throttledConn{Conn: conn, ctx: ctx, timeout: timeout, limiters: ls, chunk: smallestBurst(ls)}
 }
 
 // throttledConn waits for tokens before each write and after each read.

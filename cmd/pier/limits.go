@@ -23,6 +23,7 @@ func configureLimits(o *options, srv *pier.Server) error {
 	srv.MaxConnections = zeroMeansOff(o.maxCons)
 	srv.MaxConnectionsPerIP = o.maxConsPerIP
 	srv.MaxLoginAttempts = o.maxLoginAttempts
+	srv.MaxHashes = zeroMeansOff(o.maxHashes)
 	srv.BanAfter = zeroMeansOff(o.banAfter)
 	srv.BanTime = o.banTime
 	return configureRates(o, srv)
@@ -35,6 +36,8 @@ func checkLimits(o *options) error {
 		return usagef("--timeout %d: must be 0 or more", o.timeout)
 	case o.maxCons < 0 || o.maxConsPerIP < 0:
 		return usagef("--max-cons and --max-cons-per-ip must be 0 or more")
+	case o.maxHashes < 0:
+		return usagef("--max-hashes %d: must be 0 or more", o.maxHashes)
 	case o.banAfter < 0:
 		return usagef("--ban-after %d: must be 0 or more", o.banAfter)
 	case o.banTime <= 0:
