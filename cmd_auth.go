@@ -131,11 +131,15 @@ func (s *session) cmdQUIT(*Request) error {
 		s.quit.Store(true)
 		return nil
 	}
-	// A transfer that moves data finishes first, as pyftpdlib does. One
-	// still waiting for its data connection gets a moment for it (the
-	// client may have connected just before QUIT, and the connection
-	// wait in the accept queue), then ends, rather than after the whole
-	// ConnectTimeout.
+	// RFC 959 §4.1.1: "If file transfer is in progress, the connection
+	// will remain open for result response and the server will then
+	// close it." A transfer that moves data finishes first, as
+	// pyftpdlib's does, and its final reply (226, 426) comes before the
+	// 221, in the order of the commands (pyftpdlib sends the 221 first).
+	// No command after QUIT is read. A transfer still waiting for its
+	// data connection gets a moment for it (the client may have connected
+	// just before QUIT, and the connection wait in the accept queue),
+	// then ends, rather than after the whole ConnectTimeout.
 	if t := s.currentTransfer(); t != nil {
 		wait := s.srv.connectTimeout()
 		if wait <= 0 || wait > quitConnectGrace {

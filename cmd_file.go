@@ -162,7 +162,7 @@ func (s *session) cmdMFMT(r *Request) error {
 		s.reply(501, "Time out of range: the server takes times from "+minFileTime.UTC().Format(time.DateTime)+" to "+maxFileTime.UTC().Format(time.DateTime)+".")
 		return nil
 	}
-	fi, err := s.statFor(statFollow, r)
+	fi, err := s.statFor(statRegular, r)
 	if err != nil {
 		return err
 	}

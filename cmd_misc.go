@@ -1,6 +1,8 @@
 package pier
 
 import (
+	"errors"
+	"sort"
 	"strings"
 
 	"github.com/pierftp/pier/internal/listing"
@@ -126,6 +128,9 @@ func (s *session) cmdFEAT(*Request) error {
 			feats = append(feats, " "+x)
 		}
 	}
+	// In alphabetical order, as pyftpdlib lists them (RFC 2389 sets
+	// none).
+	sort.Strings(feats)
 	s.replyLines(211, "Features supported:", feats, "End FEAT.")
 	return nil
 }
@@ -163,9 +168,19 @@ func (s *session) cmdOPTS(r *Request) error {
 			s.reply(501, "Invalid number of arguments.")
 			return nil
 		}
-		facts, canon := listing.ParseFacts(value)
-		s.facts = facts
-		s.reply(200, "MLST OPTS "+canon)
+		facts, canon, err := listing.ParseFacts(value)
+		var unknown *listing.UnknownFactError
+		switch {
+		case errors.As(err, &unknown):
+			// RFC 3659 §7.9's grammar: not a fact name. The selection
+			// stays, as OPTS HASH's does for an unknown algorithm.
+			s.reply(501, "Unknown fact "+quoteShort(unknown.Name)+", current selection not changed.")
+		case err != nil:
+			s.reply(501, "Invalid argument.")
+		default:
+			s.facts = facts
+			s.reply(200, "MLST OPTS "+canon)
+		}
 	case "HASH":
 		if s.user == nil {
 			s.reply(530, "Log in with USER and PASS first.")
@@ -190,4 +205,18 @@ func (s *session) cmdStatus(*Request) error {
 func (s *session) cmdSITE(r *Request) error {
 	s.reply(500, "Command \"SITE "+r.Arg+"\" not understood.")
 	return nil
+}
+
+// quoteShort returns a client's word in double quotes for a reply, or
+// nothing for a word too long or not printable ASCII to echo.
+func quoteShort(word string) string {
+	if len(word) > 40 {
+		return "name"
+	}
+	for i := 0; i < len(word); i++ {
+		if word[i] < 0x21 || word[i] > 0x7e {
+			return "name"
+		}
+	}
+	return "\"" + word + "\""
 }

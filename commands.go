@@ -25,7 +25,8 @@ type command struct {
 	path  PathRule // where the argument holds a path
 	stat  statRule // how the pipeline looks the path up
 	arg   argRule
-	// duringTransfer: runs at once while a transfer is in progress; other
+	// duringTransfer: runs while a transfer is in progress (QUIT then
+	// waits for the transfer's final reply itself, cmdQUIT); other
 	// commands wait for the transfer to end, so replies stay in order.
 	duringTransfer bool
 	// inline: runs on the session's reading goroutine. It calls no file
@@ -91,8 +92,8 @@ func init() {
 		{name: "NLST", login: true, perm: "l", path: pathList, stat: statListing, arg: opt, handler: (*session).cmdNLST, help: "Syntax: NLST [<SP> path] (list path in a compact form)."},
 		{name: "MLSD", login: true, perm: "l", path: PathArg, stat: statFollow, arg: opt, handler: (*session).cmdMLSD, help: "Syntax: MLSD [<SP> path] (list directory)."},
 		{name: "MLST", login: true, perm: "l", path: PathArg, stat: statMLST, arg: opt, handler: (*session).cmdMLST, help: "Syntax: MLST [<SP> path] (show information about path)."},
-		{name: "SIZE", login: true, perm: "l", path: PathArg, stat: statFollow, arg: req, handler: (*session).cmdSIZE, help: "Syntax: SIZE <SP> file-name (get file size)."},
-		{name: "MDTM", login: true, perm: "l", path: PathArg, stat: statFollow, arg: req, handler: (*session).cmdMDTM, help: "Syntax: MDTM [<SP> path] (file last modification time)."},
+		{name: "SIZE", login: true, perm: "l", path: PathArg, stat: statRegular, arg: req, handler: (*session).cmdSIZE, help: "Syntax: SIZE <SP> file-name (get file size)."},
+		{name: "MDTM", login: true, perm: "l", path: PathArg, stat: statRegular, arg: req, handler: (*session).cmdMDTM, help: "Syntax: MDTM [<SP> path] (file last modification time)."},
 		{name: "MFMT", login: true, perm: "T", path: PathAfterWord, arg: req, handler: (*session).cmdMFMT, help: "Syntax: MFMT <SP> timeval <SP> path (file update last modification time)."},
 		// Hashes (draft-bryan-ftpext-hash-02, draft-bryan-ftp-range-08,
 		// and the older X commands): cmd_hash.go. They read the file, as
@@ -111,7 +112,7 @@ func init() {
 		// STAT with a path is a listing: it needs a login and l there, and
 		// waits for a running transfer; without one, dispatch runs
 		// statusCommand, also during transfers.
-		{name: "STAT", arg: opt, perm: "l", path: pathList, stat: statListing, handler: (*session).cmdSTAT, help: "Syntax: STAT [<SP> path name] (server stats [list files])."},
+		{name: "STAT", arg: opt, perm: "l", path: pathList, stat: statStatus, handler: (*session).cmdSTAT, help: "Syntax: STAT [<SP> path name] (server stats [list files])."},
 		{name: "HELP", arg: opt, inline: true, handler: (*session).cmdHELP, help: "Syntax: HELP [<SP> cmd] (show help)."},
 		{name: "NOOP", arg: none, inline: true, duringTransfer: true, handler: (*session).cmdNOOP, help: "Syntax: NOOP (just do nothing)."},
 		{name: "FEAT", arg: none, inline: true, handler: (*session).cmdFEAT, help: "Syntax: FEAT (list all new features supported)."},

@@ -61,8 +61,11 @@ func (s *session) cmdPASV(*Request) error {
 		advertised = s.srv.PublicAddr.Unmap() // Serve accepts ::ffff:a.b.c.d
 	}
 	if !advertised.Is4() {
-		// PASV can only carry an IPv4 address (RFC 2428 §1).
-		s.reply(425, "PASV is IPv4 only; use EPSV.")
+		// PASV can only carry an IPv4 address (RFC 2428 §1), so this
+		// connection can never use it: a permanent refusal, with RFC
+		// 2428 §2's code for a network protocol that can't be used
+		// (425 would tell the client to try PASV again).
+		s.reply(522, "PASV is IPv4 only; use EPSV.")
 		return nil
 	}
 	s.closeDataSetup()

@@ -583,7 +583,7 @@ func TestIPv6(t *testing.T) {
 		if len(lines) != 1 || !strings.HasSuffix(lines[0], " one") {
 			t.Errorf("LIST d = %q", lines)
 		}
-		runSteps(t, c, []step{{"EPSV 2", 229, ""}, {"EPSV 1", 522, ""}, {"PASV", 425, ""}})
+		runSteps(t, c, []step{{"EPSV 2", 229, ""}, {"EPSV 1", 522, ""}, {"PASV", 522, "PASV is IPv4 only; use EPSV."}})
 	})
 	t.Run("EPRT", func(t *testing.T) {
 		t.Parallel()

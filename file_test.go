@@ -298,8 +298,9 @@ func TestSIZE(t *testing.T) {
 		{"relative to the cwd", []step{{"CWD d", 250, ""}, {"SIZE g", 213, "3"}, {"SIZE /f", 213, "12345"}}},
 		{"symlink gives the target's size", []step{{"SIZE link", 213, "12345"}}},
 		{"ASCII mode refuses", []step{{"TYPE A", 200, ""}, {"SIZE f", 550, ""}, {"TYPE I", 200, ""}, {"SIZE f", 213, "12345"}}},
-		{"directory", []step{{"SIZE d", 550, ""}}},
-		{"missing", []step{{"SIZE nope", 550, ""}}},
+		{"directory", []step{{"SIZE d", 550, "/d is not retrievable."}}},
+		// pyftpdlib's words for a missing file too.
+		{"missing", []step{{"SIZE nope", 550, "/nope is not retrievable."}, {"SIZE f/x", 550, "/f/x is not retrievable."}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -328,8 +329,8 @@ func TestMDTM(t *testing.T) {
 	}{
 		{"file", []step{{"MDTM f", 213, "20210304050607"}}},
 		{"works in ASCII mode too", []step{{"TYPE A", 200, ""}, {"MDTM /f", 213, "20210304050607"}}},
-		{"directory", []step{{"MDTM d", 550, ""}}},
-		{"missing", []step{{"MDTM nope", 550, ""}}},
+		{"directory", []step{{"MDTM d", 550, "/d is not retrievable."}}},
+		{"missing", []step{{"MDTM nope", 550, "/nope is not retrievable."}, {"MDTM d/nope", 550, "/d/nope is not retrievable."}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -401,8 +402,8 @@ func TestMFMT(t *testing.T) {
 			steps: []step{{"MFMT 22620411000000 f", 213, "Modify=22620411000000; /f."}},
 			check: mtimeIs("f", time.Date(2262, 4, 11, 0, 0, 0, 0, time.UTC))},
 		{name: "no path", setup: setup, steps: []step{{"MFMT 20200102030405", 501, ""}, {"MFMT 20200102030405 ", 501, ""}}},
-		{name: "missing file", setup: setup, steps: []step{{"MFMT 20200102030405 nope", 550, ""}}},
-		{name: "directory", setup: setup, steps: []step{{"MFMT 20200102030405 d", 550, ""}}},
+		{name: "missing file", setup: setup, steps: []step{{"MFMT 20200102030405 nope", 550, "/nope is not retrievable."}}},
+		{name: "directory", setup: setup, steps: []step{{"MFMT 20200102030405 d", 550, "/d is not retrievable."}}},
 		{name: "anonymous may not", setup: setup, anon: true,
 			steps: []step{{"MFMT 20200102030405 f", 550, ""}},
 			check: mtimeIs("f", old)},

@@ -1,6 +1,7 @@
 package pier_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -59,12 +60,9 @@ func TestFEAT(t *testing.T) {
 			t.Errorf("feature line %q does not start with a space (RFC 2389 §3.2)", l)
 		}
 		feats[strings.Fields(l)[0]] = true
-		if strings.HasPrefix(l, " MLST ") {
-			for _, f := range []string{"type*;", "size*;", "modify*;", "perm*;", "unique*;", "unix.mode*;", "unix.uid*;", "unix.gid*;"} {
-				if !strings.Contains(l, f) {
-					t.Errorf("FEAT MLST line %q lacks %q", l, f)
-				}
-			}
+		// pyftpdlib's order of the facts; all eight on by default.
+		if strings.HasPrefix(l, " MLST ") && l != " MLST type*;perm*;size*;modify*;unique*;unix.mode*;unix.uid*;unix.gid*;" {
+			t.Errorf("FEAT MLST line %q", l)
 		}
 		if l == " REST STREAM" {
 			feats["REST STREAM"] = true
@@ -75,6 +73,17 @@ func TestFEAT(t *testing.T) {
 			t.Errorf("FEAT lacks %s: %q", f, text)
 		}
 	}
+
+	// In alphabetical order, as pyftpdlib lists them, FTPS lines too.
+	t.Run("sorted", func(t *testing.T) {
+		t.Parallel()
+		srv, _ := tlsServer(t, nil)
+		lines := strings.Split(srv.Dial(t).Expect(t, "FEAT", 211), "\n")
+		feats := lines[1 : len(lines)-1]
+		if !slices.IsSorted(feats) || !slices.Contains(feats, " AUTH SSL") || feats[0] != " AUTH SSL" {
+			t.Errorf("FEAT lines not in alphabetical order: %q", feats)
+		}
+	})
 
 	t.Run("non-UTF-8 encoding", func(t *testing.T) {
 		t.Parallel()
@@ -101,9 +110,19 @@ func TestOPTS(t *testing.T) {
 		{"unknown option", true, []step{{"OPTS FOO", 501, ""}, {"OPTS FOO BAR", 501, ""}}},
 		{"MLST before login", false, []step{{"OPTS MLST type;", 530, ""}}},
 		{"MLST selects facts", true, []step{{"OPTS MLST type;size;", 200, "MLST OPTS type;size;"}}},
-		{"MLST is case-insensitive, unknown facts dropped", true, []step{{"OPTS mLsT TypE;Bogus;Modify;", 200, "MLST OPTS type;modify;"}}},
+		{"MLST is case-insensitive", true, []step{{"OPTS mLsT TypE;Modify;", 200, "MLST OPTS type;modify;"}}},
+		// RFC 3659 §7.9: a fact the server lacks "is not an error".
+		{"MLST facts pier lacks dropped", true, []step{{"OPTS MLST type;media-type;UNIX.owner;X.hidden;", 200, "MLST OPTS type;"}}},
 		{"MLST with no facts", true, []step{{"OPTS MLST", 200, "MLST OPTS "}}},
 		{"MLST with spaces", true, []step{{"OPTS MLST type; size;", 501, ""}}},
+		// §7.9's grammar: fact names, each followed by ';'.
+		{"MLST unknown fact", true, []step{
+			{"OPTS MLST type;", 200, ""},
+			{"OPTS MLST type;Bogus;modify;", 501, "Unknown fact \"Bogus\", current selection not changed."},
+			{"OPTS MLST fish;", 501, ""},
+			{"MLST", 250, "Listing \"/\":\n type=dir; /\nEnd MLST."}, // still type alone
+		}},
+		{"MLST without semicolon", true, []step{{"OPTS MLST bad_fact", 501, "Invalid argument."}, {"OPTS MLST type", 501, ""}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -123,7 +142,7 @@ func TestOPTS(t *testing.T) {
 		c := login(t, srv)
 		c.Expect(t, "OPTS MLST size;type;", 200)
 		feat := c.Expect(t, "FEAT", 211)
-		if !strings.Contains(feat, "MLST type*;size*;modify;perm;unique;unix.mode;unix.uid;unix.gid;") {
+		if !strings.Contains(feat, "MLST type*;perm;size*;modify;unique;unix.mode;unix.uid;unix.gid;") {
 			t.Errorf("FEAT after OPTS MLST: %q", feat)
 		}
 		mlst := c.Expect(t, "MLST f", 250)

@@ -66,3 +66,38 @@ func TestQUITWithPendingDataConnection(t *testing.T) {
 	c.ExpectReply(t, 221)
 	expectClosed(t, c)
 }
+
+// TestQUITDuringUpload: QUIT sent during an upload gets no reply while the
+// data flows (RFC 959 §4.1.1: "the connection will remain open for result
+// response and the server will then close it"); the upload goes on to its
+// end, gets its 226, and only then QUIT its 221, in the order of the
+// commands; the server then closes.
+func TestQUITDuringUpload(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, nil)
+	c := login(t, srv)
+	dc := c.Passive(t)
+	c.Send(t, "STOR up")
+	expectPrelim(t, c)
+	first, second := pattern(64<<10), []byte("sent after QUIT")
+	dc.SetWriteDeadline(time.Now().Add(ioDeadline))
+	if _, err := dc.Write(first); err != nil {
+		t.Fatal(err)
+	}
+	c.Send(t, "QUIT")
+	// Nothing is answered while the data connection is open.
+	c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if n, err := c.Read(make([]byte, 1)); n > 0 || err == nil {
+		t.Fatal("a reply came while the upload was still running")
+	}
+	if _, err := dc.Write(second); err != nil {
+		t.Fatalf("upload cut by QUIT: %v", err)
+	}
+	dc.Close()
+	c.ExpectReply(t, 226)
+	c.ExpectReply(t, 221)
+	expectClosed(t, c)
+	if got, want := readFile(t, srv, "up"), append(first, second...); !bytes.Equal(got, want) {
+		t.Errorf("file has %d bytes, want %d", len(got), len(want))
+	}
+}

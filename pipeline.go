@@ -2,8 +2,6 @@ package pier
 
 import (
 	"context"
-	"errors"
-	"io/fs"
 	"log/slog"
 	"path"
 	"runtime/debug"
@@ -38,18 +36,6 @@ const (
 	pathUnique                          // STOU: the argument, if any, is the new name's prefix
 	pathQuoted                          // HASH: the argument, without the double quotes around it if any
 	pathDigest                          // XCRC and the like: a name (quoted if need be), then offsets
-)
-
-// statRule says how the pipeline looks a command's path up before its
-// handler runs (Request.Info).
-type statRule uint8
-
-const (
-	statNone    statRule = iota
-	statFollow           // Stat
-	statLink             // Lstat (a link itself)
-	statListing          // Stat; a broken symlink is its Lstat (LIST, NLST, STAT)
-	statMLST             // Lstat, refused if the link leads outside the root
 )
 
 // statusCommand is STAT without an argument: the session's status, with no
@@ -294,36 +280,6 @@ func (s *session) runMiddleware(mw []Middleware, r *Request, run func() error) e
 		return run()
 	}
 	return mw[0](s.public(), r, func() error { return s.runMiddleware(mw[1:], r, run) })
-}
-
-// statFor looks r's path up as rule says.
-func (s *session) statFor(rule statRule, r *Request) (fs.FileInfo, error) {
-	fsys, ctx := s.user.FS, r.Context()
-	switch rule {
-	case statFollow:
-		return fsys.Stat(ctx, r.Name)
-	case statLink:
-		return lstat(ctx, fsys, r.Name)
-	case statListing:
-		fi, err := fsys.Stat(ctx, r.Name)
-		if err != nil && !errors.Is(err, ErrOutsideRoot) {
-			// A broken symlink is still listed.
-			if lfi, lerr := lstat(ctx, fsys, r.Name); lerr == nil && lfi.Mode()&fs.ModeSymlink != 0 {
-				return lfi, nil
-			}
-		}
-		return fi, err
-	case statMLST:
-		fi, err := lstat(ctx, fsys, r.Name)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := fsys.Stat(ctx, r.Name); errors.Is(err, ErrOutsideRoot) {
-			return nil, err
-		}
-		return fi, nil
-	}
-	return nil, nil
 }
 
 // startTask runs c on a goroutine of its own. The session's reader goes on

@@ -58,3 +58,29 @@ func TestSTATUnreadableFolder(t *testing.T) {
 	c.Expect(t, "STAT locked", 550)
 	c.Expect(t, "NOOP", 200)
 }
+
+// TestSTATGlob: STAT takes glob characters literally (a name may hold
+// them); when no such name exists, the reply says that globbing is not
+// supported, in pyftpdlib's words.
+func TestSTATGlob(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, nil)
+	writeFile(t, srv, "a.txt", []byte("x"))
+	writeFile(t, srv, "photo [1].jpg", []byte("x"))
+	c := login(t, srv)
+	runSteps(t, c, []step{
+		{"STAT *", 550, "Globbing not supported."},
+		{"STAT *.txt", 550, "Globbing not supported."},
+		{"STAT a.tx?", 550, "Globbing not supported."},
+		{"STAT [ab].txt", 550, "Globbing not supported."},
+		{"STAT -l *.txt", 550, "Globbing not supported."},
+		{"STAT nope", 550, "No such file or directory."},
+		{"STAT a.txt", 213, ""},
+		{"STAT photo [1].jpg", 213, ""},
+	})
+	// LIST and NLST take them literally too, with the usual 550.
+	c.Expect(t, "EPSV", 229)
+	if text := c.Expect(t, "NLST *.txt", 550); text != "No such file or directory." {
+		t.Errorf("NLST *.txt: %q", text)
+	}
+}

@@ -140,8 +140,8 @@ func TestBadConfigFile(t *testing.T) {
 }
 
 // TestDaemonConfigFile runs the binary with a configuration file: the
-// address, user and banner come from the file, a flag overrides the file,
-// and the start-up log names the file.
+// address, user, banner and longest command line come from the file, a
+// flag overrides the file, and the start-up log names the file.
 func TestDaemonConfigFile(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
@@ -153,7 +153,7 @@ func TestDaemonConfigFile(t *testing.T) {
 	port := freePort(t)
 	conf := filepath.Join(dir, "pier.conf")
 	writeFile(t, conf, "interface = 127.0.0.1\nport = "+strconv.Itoa(port)+
-		"\ndirectory = files\nusername = bob\npassword = s3cret\nbanner = from the file\ntimeout = 30\n", 0o600)
+		"\ndirectory = files\nusername = bob\npassword = s3cret\nbanner = from the file\ntimeout = 30\nmax-line-length = 4096\n", 0o600)
 	d, startup := startDaemon(t, "--config", conf, "--banner", "from the command line")
 	for _, want := range []string{"config=" + conf, "login=\"user bob\"", "directory=" + filepath.Join(dir, "files"), "timeout=30"} {
 		if !strings.Contains(startup, want) {
@@ -169,6 +169,9 @@ func TestDaemonConfigFile(t *testing.T) {
 	}
 	expect("USER bob", "331")
 	expect("PASS s3cret", "230")
+	// Past the default 2048 bytes, within the file's 4096.
+	expect("CWD "+strings.Repeat("d/", 1500), "550")
+	expect("CWD "+strings.Repeat("d/", 2500), "500")
 	expect("QUIT", "221")
 	d.stop(t)
 }

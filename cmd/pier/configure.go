@@ -34,13 +34,15 @@ type config struct {
 	anonymousWrite string
 	// uploadRoots are the folders opened with --atomic-uploads.
 	uploadRoots []uploadRoot
+	// stderr takes start-up errors after configure (a busy port).
+	stderr io.Writer
 }
 
 // configure checks the options and turns them into a Server, and into what
 // serve needs besides. A bad flag or value gives a *usageError.
 func configure(o *options, fs *pflag.FlagSet, stderr io.Writer) (*pier.Server, *config, error) {
 	srv := &pier.Server{}
-	cfg := &config{o: o, write: o.write}
+	cfg := &config{o: o, write: o.write, stderr: stderr}
 	steps := []func() error{
 		func() error { return configureTLS(o, srv, cfg) },
 		func() error { return configureNetwork(o, srv, cfg) },

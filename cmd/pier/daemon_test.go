@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -221,5 +222,43 @@ func TestDualStackDefault(t *testing.T) {
 		if err != nil || !strings.HasPrefix(line, "220 ") {
 			t.Fatalf("%s: greeting %q %v", host, line, err)
 		}
+	}
+}
+
+// TestDaemonPortBusy: an address already in use (the control port, the
+// implicit FTPS port) stops pier before it says it started, with a
+// one-line error on stderr, as every other start-up error, and exit
+// status 1, as the other failures that are not usage errors.
+func TestDaemonPortBusy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	port := strconv.Itoa(busy.Addr().(*net.TCPAddr).Port)
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"control port", []string{"-p", port}, "pier: can't listen on 127.0.0.1:" + port + " (--interface, --port): address already in use\n"},
+		{"implicit FTPS port", []string{"-p", "0", "--tls-self-signed", "--tls-implicit-port", port}, "pier: can't listen for implicit FTPS on 127.0.0.1:" + port + " (--tls-implicit-port): address already in use\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := exec.Command(pierBinary(t), append([]string{"-i", "127.0.0.1", "-d", t.TempDir()}, c.args...)...)
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+				t.Fatalf("exit: %v, want status 1\n%s", err, stderr.String())
+			}
+			if stderr.String() != c.want || stdout.Len() != 0 {
+				t.Errorf("stderr %q, stdout %q; want stderr %q", stderr.String(), stdout.String(), c.want)
+			}
+		})
 	}
 }

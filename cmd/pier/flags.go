@@ -38,6 +38,7 @@ type options struct {
 	atomicUploads                           bool
 	maxCons, maxConsPerIP, maxLoginAttempts int
 	maxHashes                               int
+	maxLineLength                           int
 }
 
 // helpHeader comes before the flags in pier --help.
@@ -92,6 +93,7 @@ func addTLSFlags(fs *pflag.FlagSet, o *options) {
 // addSessionFlags defines the flags that shape what a session does.
 func addSessionFlags(fs *pflag.FlagSet, o *options) {
 	fs.IntVar(&o.timeout, "timeout", 300, "idle timeout of the control connection and stall timeout of transfers, in `SECONDS`; 0 disables")
+	fs.IntVar(&o.maxLineLength, "max-line-length", pier.DefaultMaxLineLength, "longest command line, in `BYTES` (64 to 1048576); a longer one gets 500; raise it for longer paths")
 	fs.StringVar(&o.banner, "banner", pier.DefaultBanner, "the 220 greeting `TEXT`")
 	fs.BoolVar(&o.permitForeign, "permit-foreign-addresses", false, "allow data connections to or from other hosts than the client (FXP)")
 	fs.BoolVar(&o.permitPrivileged, "permit-privileged-ports", false, "allow PORT/EPRT to ports below 1024")

@@ -54,6 +54,9 @@ func TestBadFlags(t *testing.T) {
 		{"anonymous with a password", []string{"-u", "anonymous", "-P", "secret", "-w"}, "--username anonymous"},
 		{"bad concurrency", []string{"--concurrency", "threads"}, "--concurrency"},
 		{"bad metrics port", []string{"--metrics", "127.0.0.1:http"}, "--metrics"},
+		{"max-line-length too short", []string{"--max-line-length", "63"}, "--max-line-length"},
+		{"max-line-length too long", []string{"--max-line-length", "1048577"}, "--max-line-length"},
+		{"max-line-length not a number", []string{"--max-line-length", "lots"}, "max-line-length"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

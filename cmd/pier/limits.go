@@ -24,10 +24,15 @@ func configureLimits(o *options, srv *pier.Server) error {
 	srv.MaxConnectionsPerIP = o.maxConsPerIP
 	srv.MaxLoginAttempts = o.maxLoginAttempts
 	srv.MaxHashes = zeroMeansOff(o.maxHashes)
+	srv.MaxLineLength = o.maxLineLength
 	srv.BanAfter = zeroMeansOff(o.banAfter)
 	srv.BanTime = o.banTime
 	return configureRates(o, srv)
 }
+
+// maxLineLength is the most --max-line-length takes: each session may
+// hold a line this long in memory while it reads it.
+const maxLineLength = 1 << 20
 
 // checkLimits checks the limits that are plain numbers.
 func checkLimits(o *options) error {
@@ -38,6 +43,8 @@ func checkLimits(o *options) error {
 		return usagef("--max-cons and --max-cons-per-ip must be 0 or more")
 	case o.maxHashes < 0:
 		return usagef("--max-hashes %d: must be 0 or more", o.maxHashes)
+	case o.maxLineLength < 64 || o.maxLineLength > maxLineLength:
+		return usagef("--max-line-length %d: must be between 64 and %d", o.maxLineLength, maxLineLength)
 	case o.banAfter < 0:
 		return usagef("--ban-after %d: must be 0 or more", o.banAfter)
 	case o.banTime <= 0:

@@ -18,13 +18,15 @@ import (
 const passwdHelpHeader = `Usage: pier passwd [--bcrypt]
 
 Read a password and print its hash (argon2id by default) for a users file
-line name:HASH:perms:home.
+line name:HASH:perms:home. On a terminal the password is asked twice,
+without echo, with the prompts on stderr; from a pipe or a file, the first
+line is the password. Only the hash goes to stdout.
 
 `
 
-// runPasswd is "pier passwd": it reads a password (without echo on a
-// terminal, else the first line of standard input) and prints its hash for
-// a users file.
+// runPasswd is "pier passwd": it reads a password (twice, without echo, on
+// a terminal; else the first line of standard input) and prints its hash,
+// and nothing else, on stdout, for a users file.
 func runPasswd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	useBcrypt, code, exit := parsePasswdFlags(args, stdout, stderr)
 	if exit {
@@ -65,29 +67,44 @@ func parsePasswdFlags(args []string, stdout, stderr io.Writer) (useBcrypt bool, 
 	return useBcrypt, 0, false
 }
 
-// readPassword reads the password: without echo from a terminal (with a
-// prompt on stderr), else the first line of stdin.
+// readPassword reads the password: twice without echo from a terminal
+// (askPassword), else the first line of stdin, where a script has put it.
 func readPassword(stdin io.Reader, stderr io.Writer) (string, error) {
-	var pass string
 	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		fmt.Fprint(stderr, "Password: ")
-		b, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(stderr)
-		if err != nil {
-			return "", err
-		}
-		pass = string(b)
-	} else {
-		line, err := bufio.NewReader(stdin).ReadString('\n')
-		if err != nil && line == "" {
-			return "", errors.New("no password on standard input")
-		}
-		pass = strings.TrimRight(line, "\r\n")
+		return askPassword(func() ([]byte, error) { return term.ReadPassword(int(f.Fd())) }, stderr)
 	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return "", errors.New("no password on standard input")
+	}
+	pass := strings.TrimRight(line, "\r\n")
 	if pass == "" {
 		return "", errors.New("empty password")
 	}
 	return pass, nil
+}
+
+// askPassword reads a password twice with read (a terminal without echo),
+// with the prompts on stderr so that stdout holds only the hash, and
+// refuses two different answers: a typo nobody saw would lock its user
+// out.
+func askPassword(read func() ([]byte, error), stderr io.Writer) (string, error) {
+	var answers [2]string
+	for i, prompt := range []string{"Password: ", "Password again: "} {
+		fmt.Fprint(stderr, prompt)
+		b, err := read()
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return "", err
+		}
+		if answers[i] = string(b); answers[i] == "" {
+			return "", errors.New("empty password")
+		}
+	}
+	if answers[0] != answers[1] {
+		return "", errors.New("the two passwords differ; nothing printed")
+	}
+	return answers[0], nil
 }
 
 // hashPassword hashes with argon2id, or bcrypt.

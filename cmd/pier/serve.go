@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -23,27 +25,24 @@ func serve(srv *pier.Server, cfg *config) int {
 	sigs, hup, stopSignals := notifySignals()
 	defer stopSignals()
 	start := time.Now() // before any upload of this run
-	ln, metricsLn, err := listen(srv, cfg)
+	ls, err := listen(srv, cfg)
 	if err != nil {
+		fmt.Fprintf(cfg.stderr, "pier: %v\n", err)
 		return 1
 	}
-	logStartup(srv, cfg, ln.Addr())
+	logStartup(srv, cfg, ls.control.Addr())
 	if len(cfg.uploadRoots) > 0 {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		go removeStaleUploads(ctx, log, cfg.uploadRoots, start)
 	}
 	done := make(chan error, 2)
-	implicit, err := startImplicitTLS(srv, cfg, done)
-	if err != nil {
-		ln.Close()
-		return 1
-	}
-	if metricsLn != nil {
-		defer serveMetrics(log, metricsLn, cfg.metrics)()
+	implicit := startImplicitTLS(srv, cfg, ls.implicit, done)
+	if ls.metrics != nil {
+		defer serveMetrics(log, ls.metrics, cfg.metrics)()
 	}
 	go reloadOnHangUp(log, hup, cfg.reloader)
-	go func() { done <- srv.Serve(ln) }()
+	go func() { done <- srv.Serve(ls.control) }()
 	if !waitForSignal(log, srv, sigs, done) {
 		return 1
 	}
@@ -65,23 +64,46 @@ func notifySignals() (sigs, hup chan os.Signal, stop func()) {
 	return sigs, hup, func() { signal.Stop(sigs); signal.Stop(hup) }
 }
 
-// listen takes the control address and, with --metrics, the metrics
-// address; both before the start-up lines, so that a busy one stops pier
-// before it says it started. Failures are logged.
-func listen(srv *pier.Server, cfg *config) (ln, metricsLn net.Listener, err error) {
-	if ln, err = pier.Listen(srv.Addr); err != nil {
-		cfg.logger.Error("can't listen", "err", err)
-		return nil, nil, err
+// listeners are the sockets pier serves on; implicit and metrics are nil
+// when off.
+type listeners struct{ control, implicit, metrics net.Listener }
+
+// listen takes the control address and, with --tls-implicit-port and
+// --metrics, theirs; all before the start-up lines, so that a busy one
+// stops pier before it says it started, with a one-line error (as every
+// other start-up error) that names the address and the flag that set it.
+func listen(srv *pier.Server, cfg *config) (*listeners, error) {
+	ls := &listeners{}
+	var err error
+	if ls.control, err = pier.Listen(srv.Addr); err != nil {
+		return nil, listenError("", srv.Addr, "--interface, --port", err)
 	}
-	if cfg.metrics == nil {
-		return ln, nil, nil
+	if cfg.implicitAddr != "" {
+		if ls.implicit, err = pier.Listen(cfg.implicitAddr); err != nil {
+			ls.control.Close()
+			return nil, listenError(" for implicit FTPS", cfg.implicitAddr, "--tls-implicit-port", err)
+		}
 	}
-	if metricsLn, err = net.Listen("tcp", cfg.o.metricsAddr); err != nil {
-		cfg.logger.Error("can't listen for metrics", "err", err)
-		ln.Close()
-		return nil, nil, err
+	if cfg.metrics != nil {
+		if ls.metrics, err = net.Listen("tcp", cfg.o.metricsAddr); err != nil {
+			ls.control.Close()
+			if ls.implicit != nil {
+				ls.implicit.Close()
+			}
+			return nil, listenError(" for metrics", cfg.o.metricsAddr, "--metrics", err)
+		}
 	}
-	return ln, metricsLn, nil
+	return ls, nil
+}
+
+// listenError says why pier can't listen on addr ("address already in
+// use"), without the layers of context the net package adds.
+func listenError(what, addr, flags string, err error) error {
+	var se *os.SyscallError
+	if errors.As(err, &se) {
+		err = se.Err
+	}
+	return fmt.Errorf("can't listen%s on %s (%s): %v", what, addr, flags, err)
 }
 
 // reloadOnHangUp reloads the certificate files on each SIGHUP.

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"crypto/tls"
 	"log/slog"
+	"net"
 
 	"github.com/pierftp/pier"
 	"github.com/pierftp/pier/tlscert"
@@ -110,23 +111,18 @@ func logReload(log *slog.Logger, r *tlscert.Reloader, err error) {
 	}
 }
 
-// startImplicitTLS logs the FTPS settings and, with --tls-implicit-port,
-// starts serving implicit FTPS; Serve's result goes to done. It returns
-// how many listeners it started.
-func startImplicitTLS(srv *pier.Server, cfg *config, done chan<- error) (int, error) {
+// startImplicitTLS logs the FTPS settings and, with --tls-implicit-port
+// (ln, which listen took), starts serving implicit FTPS; Serve's result
+// goes to done. It returns how many listeners it started.
+func startImplicitTLS(srv *pier.Server, cfg *config, ln net.Listener, done chan<- error) int {
 	if srv.TLSConfig == nil {
-		return 0, nil
+		return 0
 	}
 	logTLS(cfg.logger, srv, cfg)
-	if cfg.implicitAddr == "" {
-		return 0, nil
-	}
-	ln, err := pier.Listen(cfg.implicitAddr)
-	if err != nil {
-		cfg.logger.Error("can't listen for implicit FTPS", "err", err)
-		return 0, err
+	if ln == nil {
+		return 0
 	}
 	cfg.logger.Info("implicit FTPS listening", "listen", ln.Addr().String())
 	go func() { done <- srv.ServeTLS(ln) }()
-	return 1, nil
+	return 1
 }

@@ -1,6 +1,7 @@
 package listing
 
 import (
+	"errors"
 	"io/fs"
 	"strings"
 	"testing"
@@ -18,33 +19,66 @@ func TestParseFacts(t *testing.T) {
 		{"rfc example", "type;size;Modify;", FactType | FactSize | FactModify, "type;size;modify;"},
 		{"client order kept", "unix.uid;PERM;type;", FactUnixUID | FactPerm | FactType, "unix.uid;perm;type;"},
 		{"no trailing semicolon", "size;type", FactSize | FactType, "size;type;"},
-		{"unknown ignored", "type;media-type;charset;size;", FactType | FactSize, "type;size;"},
+		{"RFC facts pier lacks ignored", "type;media-type;charset;Create;lang;size;", FactType | FactSize, "type;size;"},
+		{"OS and local facts ignored", "UNIX.owner;unix.group;X.hidden;WINDOWS-NT.attr;modify;", FactModify, "modify;"},
 		{"empty segments ignored", ";;type;;;", FactType, "type;"},
 		{"duplicates once", "type;TYPE;Type;", FactType, "type;"},
 		{"spaces trimmed", " type ; size;", FactType | FactSize, "type;size;"},
 		{"all", "modify;perm;size;type;unique;unix.gid;unix.mode;unix.uid;", AllFacts, "modify;perm;size;type;unique;unix.gid;unix.mode;unix.uid;"},
-		{"only unknown", "foo;bar", 0, ""},
-		{"prefix is not a match", "types;siz;unix.;", 0, ""},
+		{"only facts pier lacks", "create;lang;", 0, ""},
+		{"only separators", ";", 0, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, s := ParseFacts(tt.list)
-			if got != tt.want || s != tt.wantStr {
-				t.Fatalf("ParseFacts(%q) = %#x, %q; want %#x, %q", tt.list, got, s, tt.want, tt.wantStr)
+			got, s, err := ParseFacts(tt.list)
+			if err != nil || got != tt.want || s != tt.wantStr {
+				t.Fatalf("ParseFacts(%q) = %#x, %q, %v; want %#x, %q", tt.list, got, s, err, tt.want, tt.wantStr)
 			}
 		})
 	}
 }
 
+// TestParseFactsInvalid: RFC 3659 §7.9's grammar allows only fact names,
+// each followed by ';'.
+func TestParseFactsInvalid(t *testing.T) {
+	tests := []struct {
+		name, list, unknown string // unknown: the name in the *UnknownFactError, "" for ErrFactList
+	}{
+		{"unknown name", "fish;", "fish"},
+		{"unknown among known", "type;Bogus;modify;", "Bogus"},
+		{"prefix is not a match", "types;", "types"},
+		{"OS fact without token", "unix.;", "unix."},
+		{"fact without OS", ".mode;", ".mode"},
+		{"token with a bad byte", "x.a=b;", "x.a=b"},
+		{"no semicolon at all", "type", ""},
+		{"unknown name without semicolon", "bad_fact", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			set, s, err := ParseFacts(tt.list)
+			var ue *UnknownFactError
+			switch {
+			case set != 0 || s != "":
+				t.Fatalf("ParseFacts(%q) = %#x, %q; want nothing selected", tt.list, set, s)
+			case tt.unknown == "" && !errors.Is(err, ErrFactList):
+				t.Fatalf("ParseFacts(%q) error %v, want ErrFactList", tt.list, err)
+			case tt.unknown != "" && (!errors.As(err, &ue) || ue.Name != tt.unknown):
+				t.Fatalf("ParseFacts(%q) error %v, want unknown fact %q", tt.list, err, tt.unknown)
+			}
+		})
+	}
+}
+
+// TestFeatString: pyftpdlib's order, "type;perm;size;modify;...".
 func TestFeatString(t *testing.T) {
 	tests := []struct {
 		name  string
 		facts Facts
 		want  string
 	}{
-		{"none", 0, "type;size;modify;perm;unique;unix.mode;unix.uid;unix.gid;"},
-		{"all", AllFacts, "type*;size*;modify*;perm*;unique*;unix.mode*;unix.uid*;unix.gid*;"},
-		{"some", FactType | FactModify | FactUnixGID, "type*;size;modify*;perm;unique;unix.mode;unix.uid;unix.gid*;"},
+		{"none", 0, "type;perm;size;modify;unique;unix.mode;unix.uid;unix.gid;"},
+		{"all", AllFacts, "type*;perm*;size*;modify*;unique*;unix.mode*;unix.uid*;unix.gid*;"},
+		{"some", FactType | FactModify | FactUnixGID, "type*;perm;size;modify*;unique;unix.mode;unix.uid;unix.gid*;"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -333,13 +367,19 @@ func FuzzParseFacts(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, list string) {
-		set, s := ParseFacts(list)
+		set, s, err := ParseFacts(list)
+		if err != nil {
+			if set != 0 || s != "" {
+				t.Fatalf("ParseFacts(%q) = %#x, %q with error %v", list, set, s, err)
+			}
+			return
+		}
 		if set&^AllFacts != 0 {
 			t.Fatalf("ParseFacts(%q) set unknown bits %#x", list, set)
 		}
 		// The canonical string must parse to itself.
-		set2, s2 := ParseFacts(s)
-		if set2 != set || s2 != s {
+		set2, s2, err := ParseFacts(s)
+		if err != nil || set2 != set || s2 != s {
 			t.Fatalf("ParseFacts(%q) = %#x, %q; reparsed %#x, %q", list, set, s, set2, s2)
 		}
 		if s != strings.ToLower(s) || (s != "" && !strings.HasSuffix(s, ";")) {
