@@ -183,12 +183,12 @@ func (s *session) setActive(cmd string, ap netip.AddrPort) {
 	}
 	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	if ap.Addr() != s.remote.Addr() && !s.srv.PermitForeignAddresses {
-		s.logger().Warn("rejected active data connection to a foreign address", "cmd", cmd, "addr", ap.String())
+		s.srv.logRepeats.warn(s.logger(), "active-foreign", "rejected active data connection to a foreign address", "cmd", cmd, "addr", ap.String())
 		s.reply(501, "Rejected data connection to foreign address "+ap.String()+".")
 		return
 	}
 	if ap.Port() < 1024 && !s.srv.PermitPrivilegedPorts {
-		s.logger().Warn("rejected active data connection to a privileged port", "cmd", cmd, "addr", ap.String())
+		s.srv.logRepeats.warn(s.logger(), "active-privileged", "rejected active data connection to a privileged port", "cmd", cmd, "addr", ap.String())
 		s.reply(501, cmd+" against the privileged port \""+strconv.Itoa(int(ap.Port()))+"\" refused.")
 		return
 	}
@@ -222,7 +222,7 @@ func (s *session) openData(t *transfer, ln *net.TCPListener, active netip.AddrPo
 			peer := addrPort(c.RemoteAddr())
 			if peer.Addr() != s.remote.Addr() && !s.srv.PermitForeignAddresses {
 				// Keep waiting: the real client can still connect.
-				s.logger().Warn("rejected data connection from foreign address", "peer", peer.String())
+				s.srv.logRepeats.warn(s.logger(), "passive-foreign", "rejected data connection from foreign address", "peer", peer.String())
 				c.Close()
 				continue
 			}

@@ -85,6 +85,9 @@ func (s *session) dispatch(line string) {
 				h(s.pub, "SITE") // the client's sub-command name is not passed on
 			}
 			s.waitIdle()
+			if s.tooManyRefusals() {
+				return
+			}
 			s.dropRest(nil)
 			s.reply(500, "Command \"SITE "+sub+"\" not understood.")
 			return
@@ -125,6 +128,9 @@ func (s *session) dispatch(line string) {
 	if s.quit.Load() {
 		return // the command before ended the session (PASS, ABOR)
 	}
+	if name != "QUIT" && s.tooManyRefusals() {
+		return
+	}
 	if !s.taskRunning() {
 		s.dropRest(c)
 	}
@@ -145,6 +151,9 @@ func (s *session) unknown(line, verb string) {
 	// Replies keep the order of the commands: the transfer's final reply
 	// comes first (RFC 959 §5.4).
 	s.waitIdle()
+	if s.tooManyRefusals() {
+		return
+	}
 	s.dropRest(nil)
 	// Echo the verb only when it looks like one: a mangled line (say
 	// "PASS<TAB>secret") must not come back in the reply.

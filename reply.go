@@ -21,6 +21,7 @@ func (s *session) reply(code int, text string) {
 	b = append(b, ' ')
 	b = appendSafe(b, s.srv.codec.encode(text))
 	b = append(b, '\r', '\n')
+	s.countReply(code)
 	s.write(b)
 	if s.logger().Enabled(context.Background(), slog.LevelDebug) {
 		s.logger().Debug("->", "reply", string(b[:len(b)-2]))
@@ -46,6 +47,7 @@ func (s *session) replyLines(code int, first string, lines []string, last string
 	b = append(b, ' ')
 	b = appendSafe(b, s.srv.codec.encode(last))
 	b = append(b, '\r', '\n')
+	s.countReply(code)
 	s.write(b)
 	if s.logger().Enabled(context.Background(), slog.LevelDebug) {
 		s.logger().Debug("->", "reply", c+" "+last, "lines", len(lines)+2)
@@ -110,6 +112,7 @@ const replyChunk = 16 << 10
 
 // beginReply starts a multi-line reply with its "code-first" line.
 func (s *session) beginReply(code int, first string) *multiReply {
+	s.countReply(code)
 	m := &multiReply{s: s, code: strconv.Itoa(code)}
 	m.buf = append(m.buf, m.code...)
 	m.buf = append(m.buf, '-')

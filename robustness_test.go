@@ -196,10 +196,12 @@ func floodBadCommands(t *testing.T, c replyConn, n int) {
 	}
 }
 
-// TestBadCommandFlood: 10,000 bad commands in a row leave the session
-// working, and leak nothing.
+// TestBadCommandFlood: with the limits on refusals in a row off, 10,000
+// bad commands in a row leave the session working, and leak nothing: they
+// cost nothing but their replies. With the limits on, the session is
+// slowed and then closed (TestRefusalsClose).
 func TestBadCommandFlood(t *testing.T) {
-	srv := quietServer(t, nil)
+	srv := quietServer(t, func(s *pier.Server) { s.SlowAfterErrors, s.CloseAfterErrors = -1, -1 })
 	before := countResources(t)
 	c := login(t, srv)
 	floodBadCommands(t, c, 10_000)
@@ -244,7 +246,9 @@ func garbage(seed uint64) []byte {
 // well-formed replies (or none, while a line is unfinished), and each
 // session still answers NOOP afterwards.
 func TestBinaryGarbage(t *testing.T) {
-	srv := quietServer(t, nil)
+	// Garbage is refused line after line: not slowed here, to prove it
+	// costs nothing (TestRefusalsSlowDown tests the slowing).
+	srv := quietServer(t, func(s *pier.Server) { s.SlowAfterErrors, s.CloseAfterErrors = -1, -1 })
 	before := countResources(t)
 	t.Run("connections", func(t *testing.T) {
 		for i := range 6 {
@@ -336,6 +340,7 @@ func TestConnectionBurst(t *testing.T) {
 	srv := quietServer(t, func(s *pier.Server) {
 		s.MaxConnections = limit
 		s.MaxConnectionsPerIP = perIP
+		s.SlowAfterErrors, s.CloseAfterErrors = -1, -1 // the flood below is not slowed
 	})
 	froms := []netip.Addr{
 		netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.0.0.3"),

@@ -124,6 +124,18 @@ type Server struct {
 	// count. If zero, 15 minutes; it can't be negative.
 	BanTime time.Duration
 
+	// SlowAfterErrors is the number of commands refused in a row (4xx and
+	// 5xx replies; any 2xx or 3xx starts the count again) after which the
+	// session runs each next command (but QUIT) only after a delay: 10 ms,
+	// doubling with each further refusal up to 1 s. If zero, 50;
+	// negative: never.
+	SlowAfterErrors int
+
+	// CloseAfterErrors is the number of commands refused in a row after
+	// which the session gets "421 Too many errors; closing the
+	// connection." and is closed. If zero, 1000; negative: never.
+	CloseAfterErrors int
+
 	// PermitForeignAddresses allows data connections to (PORT, EPRT) and
 	// from (PASV, EPSV) an address other than the client's: FXP. Off by
 	// default, which stops FTP bounce attacks (RFC 2577).
@@ -216,6 +228,8 @@ type Server struct {
 	totalRead, totalWrite *rate.Limiter
 	hashes                atomic.Int32 // hashes being computed (MaxHashes)
 	bans                  banTable
+	logRepeats            logRepeats
+	refusalSleep          func(time.Duration) // the tests' sleepRefused
 	uploads               uploadLocks
 
 	codecOnce sync.Once
@@ -354,7 +368,8 @@ func (s *Server) handleConn(conn net.Conn, implicitTLS bool) {
 	}
 	if refuse != "" {
 		s.mu.Unlock()
-		s.logger().Warn("connection refused", "remote", remote.String(), "reason", refuse[4:len(refuse)-2])
+		reason := refuse[4 : len(refuse)-2]
+		s.logRepeats.warn(s.logger(), "connection refused: "+reason, "connection refused", "remote", remote.String(), "reason", reason)
 		// The write is tiny and the socket new: it does not block in
 		// practice, but bound it anyway so a hostile client can't hold us.
 		conn.SetWriteDeadline(time.Now().Add(5 * time.Second))

@@ -78,6 +78,8 @@ type session struct {
 	// none): the idle timeout counts from then (readLine).
 	xferEnded atomic.Int64
 	quit      atomic.Bool // the session ends after the current command
+	// refusals counts the replies refused in a row (countReply).
+	refusals atomic.Int64
 	// shutdownReply sends the 421 of a shutdown once (replyShutdown).
 	shutdownReply sync.Once
 }
@@ -144,7 +146,9 @@ func (s *session) serve() {
 			if errors.Is(err, errLineTooLong) {
 				s.logger().Warn("command too long")
 				s.waitIdle() // its reply first, as for any command
-				s.reply(500, "Command too long.")
+				if !s.tooManyRefusals() {
+					s.reply(500, "Command too long.")
+				}
 				continue
 			}
 			return

@@ -38,6 +38,7 @@ type options struct {
 	atomicUploads                           bool
 	maxCons, maxConsPerIP, maxLoginAttempts int
 	maxHashes                               int
+	slowAfterErrors, closeAfterErrors       int
 	maxLineLength                           int
 }
 
@@ -109,6 +110,8 @@ func addServerFlags(fs *pflag.FlagSet, o *options) {
 	fs.IntVar(&o.maxConsPerIP, "max-cons-per-ip", 0, "most simultaneous connections (`N`) from one address; 0 means no limit")
 	fs.IntVar(&o.maxLoginAttempts, "max-login-attempts", 3, "failed logins (`N`) before disconnect")
 	fs.IntVar(&o.maxHashes, "max-hashes", pier.DefaultMaxHashes, "most file hashes (`N`: HASH, XCRC, XMD5, XSHA1, XSHA256, XSHA512) computed at once; the next gets 450; 0 means no limit")
+	fs.IntVar(&o.slowAfterErrors, "slow-after-errors", pier.DefaultSlowAfterErrors, "after `N` refused commands in a row, a session waits before each next one (10 ms, doubling up to 1 s); 0: never")
+	fs.IntVar(&o.closeAfterErrors, "close-after-errors", pier.DefaultCloseAfterErrors, "after `N` refused commands in a row, a session gets 421 and is closed; 0: never")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log `FORMAT`: text or json")
 	fs.IntVar(&o.banAfter, "ban-after", pier.DefaultBanAfter, "ban an address after `N` failed logins across its connections within --ban-time; 0: no bans")
 	fs.DurationVar(&o.banTime, "ban-time", pier.DefaultBanTime, "how long a ban lasts, and the window failures count in (`DURATION`: 90s, 15m, 1h)")

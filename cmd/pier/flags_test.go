@@ -45,6 +45,8 @@ func TestBadFlags(t *testing.T) {
 		{"debug takes no value", []string{"-D", "xxx"}, "unexpected argument"},
 		{"bad interface", []string{"-i", "no.such.host.invalid"}, "--interface"},
 		{"negative ban-after", []string{"--ban-after", "-1"}, "--ban-after"},
+		{"negative slow-after-errors", []string{"--slow-after-errors", "-1"}, "--slow-after-errors"},
+		{"negative close-after-errors", []string{"--close-after-errors", "-1"}, "--close-after-errors"},
 		{"bad ban-time", []string{"--ban-time", "soon"}, "ban-time"},
 		{"zero ban-time", []string{"--ban-time", "0s"}, "--ban-time"},
 		{"bad read limit", []string{"--read-limit", "fast"}, "--read-limit"},

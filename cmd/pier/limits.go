@@ -24,6 +24,8 @@ func configureLimits(o *options, srv *pier.Server) error {
 	srv.MaxConnectionsPerIP = o.maxConsPerIP
 	srv.MaxLoginAttempts = o.maxLoginAttempts
 	srv.MaxHashes = zeroMeansOff(o.maxHashes)
+	srv.SlowAfterErrors = zeroMeansOff(o.slowAfterErrors)
+	srv.CloseAfterErrors = zeroMeansOff(o.closeAfterErrors)
 	srv.MaxLineLength = o.maxLineLength
 	srv.BanAfter = zeroMeansOff(o.banAfter)
 	srv.BanTime = o.banTime
@@ -43,6 +45,8 @@ func checkLimits(o *options) error {
 		return usagef("--max-cons and --max-cons-per-ip must be 0 or more")
 	case o.maxHashes < 0:
 		return usagef("--max-hashes %d: must be 0 or more", o.maxHashes)
+	case o.slowAfterErrors < 0 || o.closeAfterErrors < 0:
+		return usagef("--slow-after-errors and --close-after-errors must be 0 or more")
 	case o.maxLineLength < 64 || o.maxLineLength > maxLineLength:
 		return usagef("--max-line-length %d: must be between 64 and %d", o.maxLineLength, maxLineLength)
 	case o.banAfter < 0:
