@@ -41,12 +41,16 @@ func checkLimits(o *options) error {
 	switch {
 	case o.timeout < 0:
 		return usagef("--timeout %d: must be 0 or more", o.timeout)
-	case o.maxCons < 0 || o.maxConsPerIP < 0:
-		return usagef("--max-cons and --max-cons-per-ip must be 0 or more")
+	case o.maxCons < 0:
+		return usagef("--max-cons %d: must be 0 or more", o.maxCons)
+	case o.maxConsPerIP < 0:
+		return usagef("--max-cons-per-ip %d: must be 0 or more", o.maxConsPerIP)
 	case o.maxHashes < 0:
 		return usagef("--max-hashes %d: must be 0 or more", o.maxHashes)
-	case o.slowAfterErrors < 0 || o.closeAfterErrors < 0:
-		return usagef("--slow-after-errors and --close-after-errors must be 0 or more")
+	case o.slowAfterErrors < 0:
+		return usagef("--slow-after-errors %d: must be 0 or more", o.slowAfterErrors)
+	case o.closeAfterErrors < 0:
+		return usagef("--close-after-errors %d: must be 0 or more", o.closeAfterErrors)
 	case o.maxLineLength < 64 || o.maxLineLength > maxLineLength:
 		return usagef("--max-line-length %d: must be between 64 and %d", o.maxLineLength, maxLineLength)
 	case o.banAfter < 0:
