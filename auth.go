@@ -83,6 +83,10 @@ type User struct {
 	// hook, and once no transfer or command of the login runs any more.
 	// A User shared by many logins leaves it nil.
 	Release func()
+	// System is the machine account of a system user (auth/system), nil for others.
+	System *SystemAccount
+	// StartDir is the virtual folder the session starts in; "/" if empty.
+	StartDir string
 }
 
 // PermOverride sets the permissions under one folder.

@@ -1,6 +1,9 @@
 package pier_test
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -354,4 +357,37 @@ func TestLineFraming(t *testing.T) {
 		c.ExpectReply(t, 230)
 		c.ExpectReply(t, 257)
 	})
+}
+
+// TestStartDir checks that a login starts in User.StartDir where it is a
+// folder, and at "/" otherwise.
+func TestStartDir(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ dir, want string }{
+		{"/home/alice", `257 "/home/alice" is the current directory.`},
+		{"home/alice/", `257 "/home/alice" is the current directory.`},
+		{"/missing", `257 "/" is the current directory.`},
+		{"/home/alice/file", `257 "/" is the current directory.`},
+	} {
+		t.Run(tc.dir, func(t *testing.T) {
+			t.Parallel()
+			srv := ftptest.NewServer(t, &ftptest.Options{Configure: func(s *ftptest.Server) {
+				if err := os.MkdirAll(filepath.Join(s.Dir, "home/alice"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(s.Dir, "home/alice/file"), nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				s.Auth = pier.AuthenticatorFunc(func(ctx context.Context, c pier.ConnInfo, user, pass string) (*pier.User, error) {
+					return &pier.User{Name: user, Perm: pier.ReadPerms, FS: s.Root, StartDir: tc.dir}, nil
+				})
+			}})
+			c := srv.Dial(t)
+			c.Login(t, "alice", "x")
+			if _, msg := c.Cmd(t, "PWD"); "257 "+msg != tc.want {
+				t.Errorf("PWD: 257 %s, want %s", msg, tc.want)
+			}
+			c.Expect(t, "CDUP", 250)
+		})
+	}
 }

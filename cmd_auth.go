@@ -2,6 +2,7 @@ package pier
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -108,6 +109,7 @@ func (s *session) cmdPASS(r *Request) error {
 	s.user = u
 	s.sessionLimits(u)
 	s.cwd = "/"
+	s.cwd = s.startDir(ctx, u)
 	s.reply(230, cmp.Or(u.LoginMessage, "Login successful."))
 	s.log.Store(s.logger().With("user", u.Name))
 	s.logger().Info("user logged in")
@@ -115,6 +117,20 @@ func (s *session) cmdPASS(r *Request) error {
 		h(s.pub)
 	}
 	return nil
+}
+
+// startDir returns the folder a login starts in: u.StartDir if it is a
+// folder the user can see, else "/".
+func (s *session) startDir(ctx context.Context, u *User) string {
+	if u.StartDir == "" {
+		return "/"
+	}
+	vpath, name := s.resolve(u.StartDir)
+	if fi, err := u.FS.Stat(ctx, name); err != nil || !fi.IsDir() {
+		s.logger().Warn("start folder not found: starting at /", "user", u.Name, "dir", vpath, "err", err)
+		return "/"
+	}
+	return vpath
 }
 
 // quitConnectGrace is how long QUIT waits for the data connection of a
