@@ -3,35 +3,37 @@
 package asuser
 
 import (
+	"errors"
 	"fmt"
-	"runtime"
+	"os"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// lockAndBecome locks the calling goroutine to its OS thread for good and
-// gives that thread (only) the identity: supplementary groups first, then
+// become gives the calling thread, to which the goroutine is locked for
+// good, (only) the identity: supplementary groups first, then
 // the group, then the user, while it still may. The x/sys and syscall
 // wrappers of these calls change every thread of the process, so the
 // system calls are made directly. Then it checks that the kernel holds
 // what was asked.
-func lockAndBecome(id Identity) error {
-	runtime.LockOSThread() // never unlocked: see run
+func become(id Identity) (tid int, err error) {
+	tid = unix.Gettid()
 	groups := id.Groups
 	if len(groups) == 0 {
 		groups = []uint32{id.GID}
 	}
 	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(groups)), uintptr(unsafe.Pointer(&groups[0])), 0); e != 0 {
-		return fmt.Errorf("setgroups: %w", e)
+		return 0, fmt.Errorf("setgroups: %w", e)
 	}
 	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(id.GID), uintptr(id.GID), uintptr(id.GID)); e != 0 {
-		return fmt.Errorf("setresgid: %w", e)
+		return 0, fmt.Errorf("setresgid: %w", e)
 	}
 	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(id.UID), uintptr(id.UID), uintptr(id.UID)); e != 0 {
-		return fmt.Errorf("setresuid: %w", e)
+		return 0, fmt.Errorf("setresuid: %w", e)
 	}
-	return check(id)
+	return tid, check(id)
 }
 
 // check reads the thread's ids back from the kernel.
@@ -49,3 +51,23 @@ func check(id Identity) error {
 	}
 	return nil
 }
+
+// waitThreadGone waits until the thread tid of this process no longer
+// exists (tgkill with no signal says ESRCH), for at most about 5 s: the
+// runtime ends it right after its goroutine returns, so this is a few
+// microseconds unless the machine is overloaded.
+func waitThreadGone(tid int) {
+	pid := os.Getpid()
+	delay := 20 * time.Microsecond
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		if err := unix.Tgkill(pid, tid, 0); errors.Is(err, unix.ESRCH) {
+			return
+		}
+		time.Sleep(delay)
+		delay = min(2*delay, 10*time.Millisecond)
+	}
+}
+
+// onMainThread reports whether the calling thread is the process's main
+// thread.
+func onMainThread() bool { return unix.Gettid() == unix.Getpid() }

@@ -2,13 +2,12 @@
 
 package asuser
 
-import (
-	"errors"
-	"runtime"
-)
+import "errors"
 
-// lockAndBecome fails: only Linux keeps credentials per thread.
-func lockAndBecome(Identity) error {
-	runtime.LockOSThread() // the thread is ended with its goroutine, as on Linux
-	return errors.New("running as another account is only supported on Linux (amd64, arm64)")
+// become fails: only Linux keeps credentials per thread.
+func become(Identity) (int, error) {
+	return 0, errors.New("running as another account is only supported on Linux (amd64, arm64)")
 }
+
+func onMainThread() bool { return false }
+func waitThreadGone(int) {}

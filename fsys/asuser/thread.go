@@ -27,6 +27,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"sync"
 )
@@ -51,6 +52,7 @@ type Thread struct {
 	stop     chan struct{}
 	exited   chan struct{}
 	stopOnce sync.Once
+	tid      int // the OS thread's id, 0 if it never became the account
 }
 
 // op is one call to run on the thread; done gets the value of a panic, or
@@ -81,15 +83,40 @@ func Start(id Identity) (*Thread, error) {
 // Identity returns the identity the thread has.
 func (t *Thread) Identity() Identity { return t.id }
 
-// run is the thread: it takes the identity, then runs operations until
-// Stop. It never unlocks the OS thread, so the runtime ends the thread when
-// run returns, even if taking the identity failed half-way.
+// run locks the goroutine to its OS thread, which must not be the
+// process's main thread: Go never ends that one (a locked goroutine that
+// returns on it leaves it parked for good), so an identity taken there
+// would stay, and /proc and ps would show the whole process as the
+// account. If run lands there, it keeps the main thread locked while a
+// new goroutine locks another (it can't be given the main thread
+// meanwhile), then gives the main thread back untouched.
 func (t *Thread) run(ready chan<- error) {
+	runtime.LockOSThread()
+	if onMainThread() {
+		moved := make(chan struct{})
+		go func() {
+			runtime.LockOSThread() // never unlocked: see serve
+			close(moved)
+			t.serve(ready)
+		}()
+		<-moved
+		runtime.UnlockOSThread()
+		return
+	}
+	t.serve(ready)
+}
+
+// serve is the thread: it takes the identity, then runs operations until
+// Stop. It never unlocks the OS thread, so the runtime ends the thread when
+// serve returns, even if taking the identity failed half-way.
+func (t *Thread) serve(ready chan<- error) {
 	defer close(t.exited)
-	if err := lockAndBecome(t.id); err != nil {
+	tid, err := become(t.id)
+	if err != nil {
 		ready <- err
 		return
 	}
+	t.tid = tid
 	ready <- nil
 	for {
 		select {
@@ -150,9 +177,14 @@ func (t *Thread) Do(ctx context.Context, fn func()) error {
 }
 
 // Stop ends the thread once the operation it runs (if any) returns, and
-// waits until it has ended. Later calls to Do return ErrStopped. Stop may
-// be called more than once.
+// waits until the OS thread has ended (the runtime ends it just after its
+// goroutine returns), so that once Stop returns no thread of the process
+// has the account's identity: userdel and ps see the account gone. Later
+// calls to Do return ErrStopped. Stop may be called more than once.
 func (t *Thread) Stop() {
 	t.stopOnce.Do(func() { close(t.stop) })
 	<-t.exited
+	if t.tid != 0 {
+		waitThreadGone(t.tid)
+	}
 }

@@ -13,7 +13,6 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -89,6 +88,9 @@ func TestThreadTakesIdentityForGood(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	if tid == os.Getpid() {
+		t.Error("the account's thread is the process's main thread")
+	}
 	if !errors.Is(regain, syscall.EPERM) {
 		t.Errorf("the thread took uid 0 back: %v", regain)
 	}
@@ -129,15 +131,9 @@ func TestThreadEndsWithStop(t *testing.T) {
 	if err := th.Do(context.Background(), func() { ran = true }); !errors.Is(err, asuser.ErrStopped) || ran {
 		t.Errorf("Do after Stop: %v, ran %v", err, ran)
 	}
-	// The runtime ends the OS thread just after its goroutine: wait for it,
-	// a bounded number of times.
-	for i := 0; i < 500; i++ {
-		if _, err := os.Stat(fmt.Sprintf("/proc/self/task/%d", tid)); errors.Is(err, fs.ErrNotExist) {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
+	if _, err := os.Stat(fmt.Sprintf("/proc/self/task/%d", tid)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("thread %d still exists after Stop: %v", tid, err)
 	}
-	t.Errorf("thread %d still exists after Stop", tid)
 }
 
 func TestThreadPanicIsTheCallers(t *testing.T) {
@@ -354,13 +350,14 @@ func TestNoThreadOutlivesItsAccount(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	for i := 0; i < 500; i++ {
-		if countTasksWithUID(t, uidB) == 0 {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
+	if n := countTasksWithUID(t, uidB); n != 0 {
+		t.Errorf("%d threads with uid %d remain after Stop", n, uidB)
 	}
-	t.Errorf("%d threads with uid %d remain", countTasksWithUID(t, uidB), uidB)
+	// The main thread (whose ids /proc/self/status and ps show for the
+	// whole process) never takes an account's identity.
+	if st := taskStatus(t, os.Getpid()); st["Uid"] != "0 0 0 0" {
+		t.Errorf("main thread's uids: %q", st["Uid"])
+	}
 }
 
 func countTasksWithUID(t *testing.T, uid int) int {
