@@ -112,7 +112,11 @@ func (s *session) cmdPASS(r *Request) error {
 	s.cwd = s.startDir(ctx, u)
 	s.reply(230, cmp.Or(u.LoginMessage, "Login successful."))
 	s.log.Store(s.logger().With("user", u.Name))
-	s.logger().Info("user logged in")
+	if a := u.System; a != nil {
+		s.logger().Info("user logged in", "uid", a.UID, "gid", a.GID, "home", a.Home)
+	} else {
+		s.logger().Info("user logged in")
+	}
 	if h := s.srv.Hooks.Login; h != nil {
 		h(s.pub)
 	}

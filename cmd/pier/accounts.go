@@ -26,6 +26,14 @@ func checkAccountFlags(o *options, fs *pflag.FlagSet) error {
 // configureAccounts sets the Server's accounts: those of --users-file, the
 // -u user, or anonymous.
 func configureAccounts(o *options, srv *pier.Server, cfg *config) error {
+	if o.system.enabled {
+		a, err := systemAuthenticator(o, cfg)
+		if err != nil {
+			return err
+		}
+		srv.Auth = a
+		return nil
+	}
 	var users *auth.Virtual
 	var err error
 	if o.usersFile != "" {

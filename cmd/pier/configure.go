@@ -48,6 +48,7 @@ func configure(o *options, fs *pflag.FlagSet, stderr io.Writer) (*pier.Server, *
 		func() error { return configureNetwork(o, srv, cfg) },
 		func() error { return configureDirectory(o, cfg) },
 		func() error { return checkAccountFlags(o, fs) },
+		func() error { return checkSystemFlags(o, fs) },
 		func() error { return configureLimits(o, srv) },
 		func() error { return configureSession(o, srv) },
 		func() error { return configureLogging(o, srv, cfg, stderr) },

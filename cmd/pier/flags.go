@@ -40,6 +40,7 @@ type options struct {
 	maxHashes                               int
 	slowAfterErrors, closeAfterErrors       int
 	maxLineLength                           int
+	system                                  systemOptions
 }
 
 // helpHeader comes before the flags in pier --help.
@@ -60,6 +61,7 @@ func newFlagSet(o *options) *pflag.FlagSet {
 	addSessionFlags(fs, o)
 	addServerFlags(fs, o)
 	addSetupFlags(fs, o)
+	addSystemFlags(fs, o)
 	return fs
 }
 
@@ -169,7 +171,7 @@ func flagUsages(fs *pflag.FlagSet) string {
 			varname, usage := pflag.UnquoteUsage(f)
 			left += " " + varname
 			right = usage
-			if f.DefValue != "" && !strings.Contains(usage, "(default") {
+			if f.DefValue != "" && f.DefValue != "[]" && !strings.Contains(usage, "(default") {
 				right += fmt.Sprintf(" (default %s)", f.DefValue)
 			}
 		}

@@ -59,6 +59,15 @@ func TestBadFlags(t *testing.T) {
 		{"max-line-length too short", []string{"--max-line-length", "63"}, "--max-line-length"},
 		{"max-line-length too long", []string{"--max-line-length", "1048577"}, "--max-line-length"},
 		{"max-line-length not a number", []string{"--max-line-length", "lots"}, "max-line-length"},
+		{"min-uid without system-users", []string{"--min-uid", "500"}, "--min-uid needs --system-users"},
+		{"anonymous-user without system-users", []string{"--anonymous-user", "ftp"}, "--anonymous-user needs --system-users"},
+		{"user-perm without system-users", []string{"--user-perm", "alice=elr"}, "--user-perm needs --system-users"},
+		{"system-users with a username", []string{"--system-users", "-u", "bob", "-P", "pw"}, "--system-users excludes --username"},
+		{"system-users with a users file", []string{"--system-users", "--users-file", "users"}, "--system-users excludes --users-file"},
+		{"system-users with a directory", []string{"--system-users", "-d", dir}, "--system-users excludes --directory"},
+		{"system-users with write", []string{"--system-users", "-w"}, "--write with --system-users"},
+		{"allowed and rejected users", []string{"--system-users", "--allowed-users", "a", "--rejected-users", "b"}, "--allowed-users and --rejected-users"},
+		{"negative min-uid", []string{"--system-users", "--min-uid", "-1"}, "--min-uid -1"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

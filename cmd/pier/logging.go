@@ -108,6 +108,12 @@ func startupSettings(srv *pier.Server, cfg *config, addr net.Addr) []any {
 }
 
 func describeDirectory(cfg *config) string {
+	if cfg.o.system.enabled {
+		if cfg.o.system.noHomeJail {
+			return "the whole file system, starting in each account's home"
+		}
+		return "each account's home (jailed)"
+	}
 	if cfg.o.usersFile != "" {
 		return "each account's home, from the users file"
 	}
@@ -116,6 +122,8 @@ func describeDirectory(cfg *config) string {
 
 func describeLogin(cfg *config) string {
 	switch {
+	case cfg.o.system.enabled:
+		return describeSystemUsers(cfg.o)
 	case cfg.o.usersFile != "":
 		return "users file " + cfg.user
 	case !cfg.anonymous:
@@ -125,6 +133,9 @@ func describeLogin(cfg *config) string {
 }
 
 func describeWrite(cfg *config) string {
+	if cfg.o.system.enabled {
+		return "accounts " + cfg.o.system.systemUserPerm + " (as the files' permissions allow)"
+	}
 	if cfg.o.usersFile != "" {
 		return "per account, from the users file"
 	}
