@@ -77,7 +77,9 @@ func (f *file) onThread(end func() error) error {
 
 // dir is an open folder of an FS: each batch is read, and each entry's
 // information taken, on the thread (the kernel checks search permission
-// on the folder for each).
+// on the folder for each). It does not pass on pier.DirInfoReader:
+// fsys/local's fast path shares a batch's fstatat calls among goroutines,
+// which run on other threads, with the process's identity.
 type dir struct {
 	t     *Thread
 	inner pier.DirReader

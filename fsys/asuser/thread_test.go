@@ -286,6 +286,9 @@ func TestFSAsAccount(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
+	if _, ok := d.(pier.DirInfoReader); ok {
+		t.Error("the folder offers fsys/local's fast listing, whose fstatat calls run on other threads")
+	}
 	if entries, err := d.ReadDir(10); len(entries) != 0 {
 		t.Errorf("A read the details of entries in a folder it can't search: %v %v", entries, err)
 	}
