@@ -7,11 +7,8 @@ import (
 	"io"
 	"io/fs"
 	"net"
-	"os/user"
 	"path"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/pierftp/pier/internal/listing"
@@ -128,6 +125,7 @@ type lister struct {
 }
 
 func (s *session) newLister(ctx context.Context, format listFormat) *lister {
+	s.srv.owners.refresh(time.Now())
 	return &lister{
 		ctx:    ctx,
 		srv:    s.srv,
@@ -265,49 +263,6 @@ func (l *lister) permFact(isDir bool) string {
 func (l *lister) escapes(name string) bool {
 	_, err := l.fsys.Stat(l.ctx, name)
 	return errors.Is(err, ErrOutsideRoot)
-}
-
-// ownerCache resolves user and group ids to names once per server.
-type ownerCache struct {
-	mu     sync.Mutex
-	users  map[uint32]string
-	groups map[uint32]string
-}
-
-// names returns the owner, group and link count shown by LIST.
-func (c *ownerCache) names(fi fs.FileInfo) (owner, group string, nlink uint64) {
-	st, ok := unixStat(fi)
-	if !ok {
-		return "owner", "group", 1
-	}
-	c.mu.Lock()
-	owner, okU := c.users[st.uid]
-	group, okG := c.groups[st.gid]
-	c.mu.Unlock()
-	if !okU || !okG {
-		// Look up outside the lock: a slow name service must not stall
-		// every other listing.
-		if !okU {
-			owner = strconv.FormatUint(uint64(st.uid), 10)
-			if u, err := user.LookupId(owner); err == nil {
-				owner = u.Username
-			}
-		}
-		if !okG {
-			group = strconv.FormatUint(uint64(st.gid), 10)
-			if g, err := user.LookupGroupId(group); err == nil {
-				group = g.Name
-			}
-		}
-		c.mu.Lock()
-		if c.users == nil {
-			c.users = make(map[uint32]string)
-			c.groups = make(map[uint32]string)
-		}
-		c.users[st.uid], c.groups[st.gid] = owner, group
-		c.mu.Unlock()
-	}
-	return owner, group, st.nlink
 }
 
 // fileIDs are the numbers of a file that LIST and MLSD show or use.

@@ -13,6 +13,11 @@ func (s *session) cmdCWD(r *Request) error {
 		s.reply(550, "Not a directory.")
 		return nil
 	}
+	if a, ok := s.user.FS.(AccessFS); ok {
+		if err := a.CanEnter(r.Context(), r.Name); err != nil {
+			return err
+		}
+	}
 	s.cwd = r.Path
 	s.reply(250, "\""+quote(r.Path)+"\" is the current directory.")
 	return nil

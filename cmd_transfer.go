@@ -177,6 +177,13 @@ func (s *session) store(r *Request) error {
 		s.reply(550, "Not a regular file.")
 		return nil
 	case err == nil:
+		// The file will be written in place: one the user may not
+		// write is refused now, not after the 150.
+		if a, ok := s.user.FS.(AccessFS); ok {
+			if err := a.CanWrite(ctx, r.Name); err != nil {
+				return err
+			}
+		}
 	case rest > 0 && cmd == "STOR", !errors.Is(err, fs.ErrNotExist):
 		// Resuming an upload writes at the offset: the file must exist
 		// for STOR.

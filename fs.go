@@ -181,6 +181,22 @@ type ChtimesFS interface {
 	Chtimes(ctx context.Context, name string, atime, mtime time.Time) error
 }
 
+// AccessFS is implemented by file systems that know more about access than
+// a file's existence and type: whether a folder may be entered and an
+// existing file written, as their permissions say (for fsys/asuser, the
+// account's). CWD and uploads ask before they reply, so that a refusal is
+// a 550 before anything starts rather than a 451 after the 150 (which
+// clients such as lftp take for a passing error and retry). Without it,
+// CWD takes any folder, and an upload learns at its first byte.
+type AccessFS interface {
+	// CanEnter returns nil if the folder name may be entered (search
+	// permission), else why not (fs.ErrPermission).
+	CanEnter(ctx context.Context, name string) error
+	// CanWrite returns nil if the existing file name may be opened for
+	// writing, else why not.
+	CanWrite(ctx context.Context, name string) error
+}
+
 // ErrNotSupported may be returned by a FileSystem for an operation it can't
 // do (APPE on a store without append, say); the client gets 502.
 var ErrNotSupported = errors.New("operation not supported by this file system")

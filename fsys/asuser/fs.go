@@ -11,7 +11,7 @@ import (
 
 // FS is a file system whose operations run on a Thread. It implements
 // pier.FileSystem and the optional LstatFS, RenameFS, ReadlinkFS, ChmodFS,
-// ChtimesFS and UploadKeyer; where the file system it wraps lacks one, the
+// ChtimesFS, AccessFS and UploadKeyer; where the file system it wraps lacks one, the
 // call fails with pier.ErrNotSupported (Lstat falls back to Stat).
 type FS struct {
 	t     *Thread
@@ -26,6 +26,7 @@ var (
 	_ pier.ChmodFS     = (*FS)(nil)
 	_ pier.ChtimesFS   = (*FS)(nil)
 	_ pier.UploadKeyer = (*FS)(nil)
+	_ pier.AccessFS    = (*FS)(nil)
 )
 
 // NewFS calls open on t (so that the file system, fsys/local's os.Root on
@@ -177,4 +178,24 @@ func (f *FS) UploadKey(name string) string {
 		return k.UploadKey(name)
 	}
 	return fmt.Sprintf("asuser %p:%s", f, name)
+}
+
+// CanEnter implements pier.AccessFS as the account; nil if the wrapped
+// file system can't tell.
+func (f *FS) CanEnter(ctx context.Context, name string) error {
+	a, ok := f.inner.(pier.AccessFS)
+	if !ok {
+		return nil
+	}
+	return f.do(ctx, func() error { return a.CanEnter(ctx, name) })
+}
+
+// CanWrite implements pier.AccessFS as the account; nil if the wrapped
+// file system can't tell.
+func (f *FS) CanWrite(ctx context.Context, name string) error {
+	a, ok := f.inner.(pier.AccessFS)
+	if !ok {
+		return nil
+	}
+	return f.do(ctx, func() error { return a.CanWrite(ctx, name) })
 }

@@ -42,6 +42,7 @@ var (
 	_ pier.RenameFS   = (*FS)(nil)
 	_ pier.ChmodFS    = (*FS)(nil)
 	_ pier.ChtimesFS  = (*FS)(nil)
+	_ pier.AccessFS   = (*FS)(nil)
 
 	_ pier.DirInfoReader = (*dir)(nil)
 )
@@ -186,6 +187,29 @@ func (f *FS) Mkdir(ctx context.Context, name string, perm fs.FileMode) error {
 		return &fs.PathError{Op: "mkdir", Path: name, Err: errReserved}
 	}
 	return mapErr(f.root.Mkdir(name, perm))
+}
+
+// CanEnter implements pier.AccessFS: resolving "." inside the folder needs
+// search permission on it.
+func (f *FS) CanEnter(ctx context.Context, name string) error {
+	_, err := f.root.Stat(name + "/.")
+	return mapErr(err)
+}
+
+// CanWrite implements pier.AccessFS by opening the file for writing,
+// without truncating or creating it, and closing it again. Under
+// AtomicUploads too: a STOR would rename over the file, which only the
+// folder's permissions forbid, but an upload may not replace a file its
+// user may not write.
+func (f *FS) CanWrite(ctx context.Context, name string) error {
+	file, err := f.root.OpenFile(name, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		if errors.Is(err, syscall.ENXIO) { // a FIFO with no reader
+			return &fs.PathError{Op: "open", Path: name, Err: errNotRegular}
+		}
+		return mapErr(err)
+	}
+	return file.Close()
 }
 
 // Remove implements pier.FileSystem.
