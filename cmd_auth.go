@@ -107,6 +107,7 @@ func (s *session) cmdPASS(r *Request) error {
 	// successes with guesses without end. Failures leave the ban window
 	// after BanTime.
 	s.user = u
+	s.tlsLoggedIn(u)
 	s.sessionLimits(u)
 	s.cwd = "/"
 	s.cwd = s.startDir(ctx, u)

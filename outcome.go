@@ -44,7 +44,7 @@ func (s *session) replyTransfer(cause, connErr, err error, handshakeFailed bool)
 	case errors.Is(cause, ErrServerShutdown):
 		s.reply(426, "Transfer aborted: server shutting down.")
 	case errors.Is(connErr, errTLSReuse):
-		s.logger().Warn("refused a protected data connection that did not resume the control connection's TLS session")
+		s.logger().Warn("refused a protected data connection: TLS session reuse required", "err", connErr)
 		s.reply(522, "TLS session reuse required on the data connection.")
 	case handshakeFailed:
 		s.logger().Info("data connection TLS handshake failed", "err", connErr)

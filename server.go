@@ -178,9 +178,12 @@ type Server struct {
 	TLSDataRequired bool
 
 	// TLSAllowNoReuse accepts protected data connections that do not resume
-	// the control connection's TLS session. By default they are refused
+	// a TLS session this server gave the same client: the session of their
+	// control connection, or of another control connection logged in as
+	// the same user from the same address. By default they are refused
 	// (522), which stops a third party from taking over a data connection;
-	// set it for clients that can't resume sessions (stock Python ftplib).
+	// set it for clients that can't resume sessions (stock Python ftplib;
+	// curl with TLS 1.2, which offers no session tickets).
 	TLSAllowNoReuse bool
 
 	// ReadLimit and WriteLimit cap each session's upload (read from the
@@ -231,6 +234,7 @@ type Server struct {
 	logRepeats            logRepeats
 	refusalSleep          func(time.Duration) // the tests' sleepRefused
 	uploads               uploadLocks
+	tlsSessions           tlsSessions // FTPS ticket keys and owners (tlsreuse.go)
 
 	codecOnce sync.Once
 	codec     *wireCodec
@@ -401,6 +405,7 @@ func (s *Server) removeSession(sess *session) {
 		s.perIP[key]--
 	}
 	s.mu.Unlock()
+	s.tlsSessions.end(sess.id)
 	s.sessionsWG.Done()
 }
 

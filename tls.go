@@ -1,7 +1,6 @@
 package pier
 
 import (
-	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -11,24 +10,23 @@ import (
 
 // FTPS (RFC 4217). The control connection is upgraded by AUTH TLS, or is TLS
 // from the first byte on a listener given to ServeTLS (implicit FTPS). Data
-// connections are protected after PROT P.
-//
-// Data-connection session reuse: each control connection gets its own
-// session-ticket key, and by default a protected data connection must
-// resume a TLS session of its own control connection. A third party that
-// races the client to the passive port can't do that, so it can't steal or
-// inject the data (vsftpd's require_ssl_reuse).
+// connections are protected after PROT P, and by default must resume a TLS
+// session of the same client (tlsreuse.go).
 
 // tlsState is a session's FTPS state, owned by the control goroutine.
 type tlsState struct {
-	config *tls.Config // per-session clone with its own ticket key; nil before AUTH
-	active bool        // the control connection is encrypted
-	pbsz   bool        // PBSZ was sent (RFC 4217 §8)
-	prot   byte        // 'C' or 'P': protection of data connections
+	config *tls.Config // per-session clone of Server.TLSConfig; nil before AUTH
+	// ticketKey is the key that encrypted the control connection's
+	// tickets, kept while the session lives (tlsSessions.ticketKeys).
+	ticketKey [32]byte
+	active    bool // the control connection is encrypted
+	pbsz      bool // PBSZ was sent (RFC 4217 §8)
+	prot      byte // 'C' or 'P': protection of data connections
 }
 
-// sessionTLSConfig returns a copy of the server's TLS configuration with a
-// session-ticket key of this session's own.
+// sessionTLSConfig returns the session's copy of the server's TLS
+// configuration, and registers the session as one that tickets may be
+// issued to.
 func (s *session) sessionTLSConfig() (*tls.Config, error) {
 	if s.tls.config != nil {
 		return s.tls.config, nil
@@ -37,30 +35,30 @@ func (s *session) sessionTLSConfig() (*tls.Config, error) {
 	if base == nil {
 		return nil, errors.New("TLS is not configured")
 	}
-	cfg := base.Clone()
-	if cfg.MinVersion < tls.VersionTLS12 {
-		cfg.MinVersion = tls.VersionTLS12
+	user := ""
+	if s.user != nil {
+		user = s.user.Name
 	}
-	var key [32]byte
-	if _, err := rand.Read(key[:]); err != nil {
-		return nil, fmt.Errorf("session ticket key: %w", err)
-	}
-	cfg.SessionTicketsDisabled = false
-	cfg.SetSessionTicketKeys([][32]byte{key})
-	s.tls.config = cfg
-	return cfg, nil
+	s.srv.tlsSessions.register(s.id, s.remote.Addr(), user)
+	s.tls.config = base.Clone()
+	return s.tls.config, nil
 }
+
+// tlsLoggedIn records a login for the session's tickets: from now on they
+// may be resumed by the data connections of the same user's other
+// sessions from the same address.
+func (s *session) tlsLoggedIn(u *User) { s.srv.tlsSessions.loggedIn(s.id, u.Name) }
 
 // startControlTLS runs the server side of the TLS handshake on the control
 // connection, bounded by the connect timeout.
 func (s *session) startControlTLS() error {
-	cfg, err := s.sessionTLSConfig()
-	if err != nil {
+	if _, err := s.sessionTLSConfig(); err != nil {
 		return err
 	}
+	cfg, key := s.handshakeConfig(s.tls.config, s.tls.ticketKey, nil)
 	tc := tls.Server(s.conn, cfg)
 	s.conn.SetDeadline(time.Now().Add(s.srv.handshakeTimeout()))
-	err = tc.HandshakeContext(s.ctx)
+	err := tc.HandshakeContext(s.ctx)
 	s.conn.SetDeadline(time.Time{})
 	if err != nil {
 		return fmt.Errorf("control TLS handshake: %w", err)
@@ -70,25 +68,63 @@ func (s *session) startControlTLS() error {
 	s.writeMu.Unlock()
 	s.r.Reset(tc)
 	s.tls.active = true
+	s.tls.ticketKey = key
 	cs := tc.ConnectionState()
 	s.logger().Log(s.ctx, LevelVerbose, "control connection secured", "tls", tls.VersionName(cs.Version), "cipher", tls.CipherSuiteName(cs.CipherSuite))
 	return nil
 }
 
-// errTLSReuse is a protected data connection that did not resume the
-// control connection's TLS session.
-var errTLSReuse = errors.New("data connection did not reuse the control connection's TLS session")
+// errTLSReuse is a protected data connection that did not resume a TLS
+// session of this client.
+var errTLSReuse = errors.New("data connection did not resume a TLS session of this client")
+
+// dataTLS is what a transfer needs to protect its data connection, taken
+// from the session when the transfer begins.
+type dataTLS struct {
+	config    *tls.Config // the session's
+	ticketKey [32]byte    // the session's tlsState.ticketKey
+	user      string      // the login
+}
+
+// dataTLS returns the protection of the next data connection: nil unless
+// PROT P is in force.
+func (s *session) dataTLS() *dataTLS {
+	if s.tls.prot != 'P' {
+		return nil
+	}
+	d := &dataTLS{config: s.tls.config, ticketKey: s.tls.ticketKey}
+	if s.user != nil {
+		d.user = s.user.Name
+	}
+	return d
+}
 
 // protectData runs the TLS handshake on a data connection after PROT P.
-func (s *session) protectData(t *transfer, conn net.Conn, cfg *tls.Config) (net.Conn, error) {
+// Unless TLSAllowNoReuse is set, the connection must resume a session
+// that refuseResumption allows.
+func (s *session) protectData(t *transfer, conn net.Conn, d *dataTLS) (net.Conn, error) {
+	check := &reuseCheck{peer: addrPort(conn.RemoteAddr()).Addr().WithZone(""), user: d.user}
+	cfg, _ := s.handshakeConfig(d.config, d.ticketKey, check)
 	tc := tls.Server(conn, cfg)
 	conn.SetDeadline(t.limit(time.Now().Add(s.srv.handshakeTimeout())))
 	if err := tc.HandshakeContext(s.ctx); err != nil {
 		return nil, fmt.Errorf("data TLS handshake: %w", err)
 	}
 	conn.SetDeadline(t.limit(time.Time{}))
-	if !s.srv.TLSAllowNoReuse && !tc.ConnectionState().DidResume {
-		return nil, errTLSReuse
+	cs := tc.ConnectionState()
+	if s.srv.TLSAllowNoReuse {
+		return tc, nil
+	}
+	if !cs.DidResume {
+		return nil, fmt.Errorf("%w: %s", errTLSReuse, check.reason(cs))
+	}
+	if check.pending {
+		if why := s.awaitTicketOwner(t, check); why != "" {
+			return nil, fmt.Errorf("%w: %s", errTLSReuse, why)
+		}
+	}
+	if check.owner != s.id {
+		s.logger().Log(s.ctx, LevelVerbose, "data connection resumed the TLS session of another control connection of this user", "owner", check.owner)
 	}
 	return tc, nil
 }

@@ -2,7 +2,6 @@ package pier
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"io/fs"
 	"net"
@@ -39,8 +38,8 @@ type transferJob struct {
 	file    File
 	open    *uploadOpen
 	list    *listJob
-	unlock  func()      // releases the upload's name (uploadLocks), after the file has ended
-	protect *tls.Config // PROT P: the data connection's TLS configuration
+	unlock  func()   // releases the upload's name (uploadLocks), after the file has ended
+	protect *dataTLS // PROT P: how the data connection is protected
 }
 
 // uploadOpen says how to open an upload once its first byte arrives.
@@ -277,9 +276,7 @@ func (s *session) cmdABOR(*Request) error {
 func (s *session) startTransfer(r *Request, job *transferJob) {
 	ln, active := s.pasv, s.active
 	s.pasv, s.active = nil, netip.AddrPort{}
-	if s.tls.prot == 'P' {
-		job.protect = s.tls.config
-	}
+	job.protect = s.dataTLS()
 	t := &transfer{cmd: job.cmd, path: job.path, upload: job.kind == xferUpload, start: time.Now(),
 		done: make(chan struct{}), connected: make(chan struct{})}
 	if r.cancel != nil {

@@ -5,8 +5,12 @@
 usage:
   ftps_check.py strict  HOST PORT USER PASS DIR CAFILE
       a server with --tls-control-required, --tls-data-required and the
-      default policy that a protected data connection must resume the
-      control connection's TLS session
+      default policy that a protected data connection must resume a TLS
+      session of the same client
+  ftps_check.py thief   HOST PORT USER PASS DIR CAFILE
+      the same server: a third party on the client's address connects to
+      the passive port first, with a fresh TLS session or with the session
+      of a control connection of its own that did not log in
   ftps_check.py relaxed HOST PORT USER PASS DIR CAFILE
       a server with no requirements and --tls-allow-no-reuse
   ftps_check.py fingerprint HOST PORT
@@ -25,6 +29,7 @@ import ftplib
 import hashlib
 import io
 import os
+import socket
 import ssl
 import sys
 
@@ -103,6 +108,25 @@ class ReuseFTP_TLS(ftplib.FTP_TLS):
         return conn, size
 
 
+class SharedSessionFTP_TLS(ReuseFTP_TLS):
+    """FTP_TLS whose protected data connections resume `shared`, a session
+    that another client's control connection got: what clients that share
+    one TLS session cache between their connections (rclone, goftp) do.
+    `reused` records, for each data connection, whether it resumed."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.shared = None
+        self.reused = []
+
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:
+            conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.shared)
+            self.reused.append(conn.session_reused)
+        return conn, size
+
+
 def login_tls(cls, host, port, user, password, ctx):
     ftp = cls(context=ctx, timeout=TIMEOUT)
     ftp.connect(host, int(port))
@@ -171,6 +195,27 @@ def strict_checks(host, port, user, password, root, cafile):
             finally:
                 ftp.close()
 
+    for tls in ("1.2", "1.3"):
+
+        @check(f"two clients sharing one TLS session, TLS {tls}: the second's data connections resume the first's")
+        def _():
+            ctx = context(cafile, tls)  # one context: sessions are valid within it
+            first = login_tls(ReuseFTP_TLS, host, port, user, password, ctx)
+            try:
+                second = login_tls(SharedSessionFTP_TLS, host, port, user, password, ctx)
+                try:
+                    second.shared = first.sock.session
+                    expect(second.shared is not None, "the first control connection has no session")
+                    second.prot_p()
+                    round_trip(second, root, f"py_shared{tls}.bin")
+                    expect(second.reused and all(second.reused), f"data connections resumed: {second.reused}")
+                    second.quit()
+                finally:
+                    second.close()
+                first.quit()
+            finally:
+                first.close()
+
     @check("active mode (PORT) with session reuse: retr + stor")
     def _():
         ftp = login_tls(ReuseFTP_TLS, host, port, user, password, context(cafile))
@@ -207,6 +252,80 @@ def strict_checks(host, port, user, password, root, cafile):
             ftp.quit()
         finally:
             ftp.close()
+
+
+def steal(ctx, sock, host, session=None):
+    """The thief's side of a passive data connection: a TLS handshake, then
+    whatever the server sends. Returns the bytes read and whether the
+    handshake resumed a session."""
+    data, reused = b"", False
+    try:
+        tls = ctx.wrap_socket(sock, server_hostname=host, session=session)
+        reused = tls.session_reused
+        while chunk := tls.recv(65536):
+            data += chunk
+    except (OSError, ssl.SSLError):
+        pass  # the server cuts the connection
+    return data, reused
+
+
+def thief_checks(host, port, user, password, root, cafile):
+    """A third party on the client's own address (NAT, another local user)
+    connects to the passive port before the client does. The server
+    accepts the first connection from the client's address; it must not
+    send it the data, and the client must get a clean 522."""
+
+    def race(name, thief_session):
+        @check(name)
+        def _():
+            ctx = context(cafile)
+            ftp = login_tls(ReuseFTP_TLS, host, port, user, password, ctx)
+            try:
+                ftp.prot_p()
+                ftp.voidcmd("TYPE I")
+                phost, pport = ftp.makepasv()
+                tctx, tsession = thief_session()
+                thief = socket.create_connection((phost, pport), timeout=TIMEOUT)
+                try:
+                    # The thief's connection is the first the server accepts.
+                    resp = ftp.sendcmd("RETR dl.bin")
+                    expect(resp.startswith("150"), f"RETR: {resp!r}")
+                    stolen, reused = steal(tctx, thief, phost, tsession)
+                finally:
+                    thief.close()
+                expect_error("522", ftp.getresp)
+                expect(not reused, "the thief's handshake resumed a session")
+                expect(stolen == b"", f"the thief got {len(stolen)} bytes")
+                # The client's session goes on: the transfer works on retry.
+                got = retr_bytes(ftp, "RETR dl.bin")
+                expect(sha(got) == sha(disk(root, "dl.bin")), "RETR after the refusal differs")
+                ftp.quit()
+            finally:
+                ftp.close()
+
+    def fresh():
+        return context(cafile), None
+
+    race("a thief with a fresh TLS session on the passive port gets nothing; the client gets 522, then its data", fresh)
+
+    def unlogged():
+        # While that control connection lives the server would wait for
+        # its login (as for a client whose new connection is logging in),
+        # for up to the handshake time; it ends here first.
+        tctx = context(cafile)
+        t = ftplib.FTP_TLS(context=tctx, timeout=TIMEOUT)
+        try:
+            t.connect(host, int(port))
+            t.auth()
+            t.voidcmd("NOOP")  # TLS 1.3: the session ticket comes after the handshake
+            session = t.sock.session
+            expect(session is not None, "the thief's control connection has no session")
+            t.quit()
+        finally:
+            t.close()
+        return tctx, session
+
+    race("a thief with the session of a control connection of its own that did not log in gets nothing; the client gets 522, then its data", unlogged)
 
 
 def relaxed_checks(host, port, user, password, root, cafile):
@@ -270,9 +389,9 @@ def main(argv):
     if len(argv) == 4 and argv[1] == "fingerprint":
         fingerprint(argv[2], argv[3])
         return 0
-    if len(argv) == 8 and argv[1] in ("strict", "relaxed"):
-        run = strict_checks if argv[1] == "strict" else relaxed_checks
-        run(*argv[2:])
+    modes = {"strict": strict_checks, "thief": thief_checks, "relaxed": relaxed_checks}
+    if len(argv) == 8 and argv[1] in modes:
+        modes[argv[1]](*argv[2:])
     else:
         print(__doc__, file=sys.stderr)
         return 2

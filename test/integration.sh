@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Real-client integration test for pier: curl, lftp and Python's ftplib
-# talk to pier daemons started on loopback, and the results are checked
-# on disk (content compared by sha256).
+# Real-client integration test for pier: curl, lftp, Python's ftplib and
+# rclone talk to pier daemons started on loopback, and the results are
+# checked on disk (content compared by sha256).
 #
 # Usage: test/integration.sh PATH/TO/pier      (or PIER=PATH/TO/pier)
 #
@@ -12,11 +12,14 @@
 #   KEEP_TMP  non-empty: keep the temporary folder (server logs, files).
 #
 # Also checks FTPS (RFC 4217): explicit AUTH TLS and implicit, with TLS
-# required or not, with curl, lftp and ftplib (test/ftps_check.py).
+# required or not, with curl (TLS 1.2 and 1.3), lftp, ftplib
+# (test/ftps_check.py) and rclone, and a third party racing the client to
+# the passive port (ftps_check.py thief).
 #
 # Needs curl, lftp and /usr/bin/python3; openssl to make certificate files
-# (without it, the servers use --tls-self-signed). Talks only to 127.0.0.1
-# and ::1.
+# (without it, the servers use --tls-self-signed); rclone (without it its
+# checks are skipped, unless CI is set: then they fail). Talks only to
+# 127.0.0.1 and ::1.
 # Prints "N passed, M failed" last; exits 0 only when nothing failed.
 set -euo pipefail
 
@@ -435,13 +438,15 @@ fi
 # ---------------------------------------------------------------- FTPS
 
 # The first FTPS server requires TLS on both connections, and (by default)
-# that protected data connections resume the control connection's TLS
-# session; its certificate comes from files. The second has a certificate
-# made in memory and requires nothing.
+# that protected data connections resume a TLS session of the same client
+# (its control connection's, or rclone's other control connections');
+# its certificate comes from files. The second has a certificate made in
+# memory and requires nothing.
 F=$WORK/ftps   # served by the strict FTPS server
 F2=$WORK/ftps2 # served by the relaxed one
 mkdir -p "$F" "$F2"
 cp "$S/dl.bin" "$F/dl.bin"
+cp "$S/dl.bin" "$F2/dl.bin"
 cp -a "$TREE" "$F/tree"
 
 TLS_FLAGS=(--tls-self-signed)
@@ -464,6 +469,7 @@ PI=$(free_port 4) # implicit FTPS
 if start_server ftps 127.0.0.1 "$F" "${TLS_FLAGS[@]}" --tls-control-required --tls-data-required \
 	--tls-implicit-port "$PI" -u "$FTPUSER" -P "$FTPPASS" -w -D; then
 	PF=$SRV_PORT
+	FLOG=$SRV_LOG
 	UF=ftp://127.0.0.1:$PF
 	check_startup_log ftps
 	if [[ $CAFILE != - ]]; then
@@ -524,6 +530,26 @@ if start_server ftps 127.0.0.1 "$F" "${TLS_FLAGS[@]}" --tls-control-required --t
 		fi
 	fi
 
+	if client "curl FTPS TLS 1.3 upload" "${CURLS[@]}" --tlsv1.3 -T "$L/up.bin" "$UF/up13.bin"; then
+		same "curl FTPS TLS 1.3 upload" "$L/up.bin" "$F/up13.bin"
+	fi
+
+	if client "curl FTPS TLS 1.3 download" "${CURLS[@]}" --tlsv1.3 -o "$L/ftps_dl13.bin" "$UF/dl.bin"; then
+		same "curl FTPS TLS 1.3 download" "$F/dl.bin" "$L/ftps_dl13.bin"
+	fi
+
+	# curl (OpenSSL) offers no session tickets in TLS 1.2, only session
+	# IDs, which Go's TLS server never resumes: its data connections can't
+	# resume a session, and get 522, with the reason in the log. (It works
+	# with --tls-allow-no-reuse: see the second FTPS server.)
+	rc=0
+	timeout "$T" "${CURLS[@]}" --tls-max 1.2 -o "$L/ftps_dl12.bin" "$UF/dl.bin" >"$WORK/out" 2>"$WORK/err" || rc=$?
+	if ((rc != 0)) && grep -q 'TLS 1.2 client without session tickets' "$FLOG"; then
+		pass "curl FTPS --tls-max 1.2 is refused (522) and the log says why"
+	else
+		fail "curl FTPS --tls-max 1.2 is refused (522) and the log says why" "curl exit $rc: $(tail -n 2 "$WORK/err" | tr '\n' ' '); log: $(grep 'refused a protected' "$FLOG" | tail -n 1)"
+	fi
+
 	lftps_run() { # lftps_run NAME COMMANDS
 		client "$1" lftp -c "set net:max-retries 1; set net:timeout 10; set net:reconnect-interval-base 1; set ftp:ssl-force true; set ftp:ssl-protect-data true; set ssl:verify-certificate no; set file:charset UTF-8; set cmd:fail-exit yes; open -u $FTPUSER,$FTPPASS $UF; $2"
 	}
@@ -544,7 +570,72 @@ if start_server ftps 127.0.0.1 "$F" "${TLS_FLAGS[@]}" --tls-control-required --t
 		fi
 	fi
 
+	# TLS 1.2 through GnuTLS's priority string (Debian's lftp uses GnuTLS,
+	# which offers session tickets in TLS 1.2).
+	n12=$(grep -c 'control connection secured.*tls="TLS 1.2"' "$FLOG" || true)
+	if lftps_run "lftp FTPS TLS 1.2 mirror (download)" "set ssl:priority NORMAL:-VERS-TLS1.3; mirror --parallel=3 tree '$L/ftps_tree_dl12'"; then
+		if ! diff -r "$TREE" "$L/ftps_tree_dl12" >"$WORK/diff" 2>&1; then
+			fail "lftp FTPS TLS 1.2 mirror (download)" "trees differ: $(head -n 5 "$WORK/diff" | tr '\n' '|')"
+		elif (($(grep -c 'control connection secured.*tls="TLS 1.2"' "$FLOG" || true) == n12)); then
+			fail "lftp FTPS TLS 1.2 mirror (download)" "no TLS 1.2 control connection in the log: ssl:priority had no effect"
+		else
+			pass "lftp FTPS TLS 1.2 mirror (download)"
+		fi
+	fi
+
+	# rclone keeps one TLS session cache for the pool of connections it
+	# opens, so a data connection may offer the session of another of its
+	# control connections: accepted for the same user from the same address.
+	if command -v rclone >/dev/null; then
+		RC=$L/rclone_src
+		mkdir -p "$RC/sub/deeper"
+		for i in 1 2 3 4 5 6 7 8; do
+			head -c $((i * 100003)) /dev/urandom >"$RC/f$i.bin"
+		done
+		: >"$RC/empty.txt"
+		printf 'nested\n' >"$RC/sub/n.txt"
+		head -c 300000 /dev/urandom >"$RC/sub/deeper/d.bin"
+		: >"$WORK/rclone.conf"
+		RCLONE_ENV=(RCLONE_CONFIG="$WORK/rclone.conf" RCLONE_CONFIG_PIER_TYPE=ftp
+			RCLONE_CONFIG_PIER_HOST=127.0.0.1 RCLONE_CONFIG_PIER_PORT="$PF"
+			RCLONE_CONFIG_PIER_USER="$FTPUSER" RCLONE_CONFIG_PIER_PASS="$(rclone obscure "$FTPPASS")"
+			RCLONE_CONFIG_PIER_EXPLICIT_TLS=true RCLONE_CONFIG_PIER_NO_CHECK_CERTIFICATE=true)
+		for tls in 1.3 1.2; do
+			no13=false
+			[[ $tls == 1.2 ]] && no13=true
+			# No retries: a refused transfer must fail the check.
+			RCLONE=(env "${RCLONE_ENV[@]}" RCLONE_CONFIG_PIER_DISABLE_TLS13=$no13
+				rclone --retries 1 --low-level-retries 1 --transfers 4 --checkers 4)
+			if client "rclone FTPS sync (TLS $tls)" "${RCLONE[@]}" sync "$RC" "pier:rclone$tls"; then
+				if diff -r "$RC" "$F/rclone$tls" >"$WORK/diff" 2>&1; then
+					pass "rclone FTPS sync (TLS $tls)"
+				else
+					fail "rclone FTPS sync (TLS $tls)" "trees differ: $(head -n 5 "$WORK/diff" | tr '\n' '|')"
+				fi
+			fi
+			if client "rclone FTPS check --download (TLS $tls)" "${RCLONE[@]}" check --download "$RC" "pier:rclone$tls"; then
+				pass "rclone FTPS check --download (TLS $tls)"
+			fi
+		done
+		echo "     rclone: $(grep -c 'resumed the TLS session of another control connection' "$FLOG" || true) data connection(s) resumed the session of another of its control connections"
+	elif [[ -n ${CI:-} ]]; then
+		fail "rclone FTPS" "rclone is missing (apt-get install rclone); CI must not skip it"
+	else
+		echo "SKIP - rclone checks: rclone is missing (apt-get install rclone)"
+	fi
+
 	pycheck "ftplib FTPS (strict)" ftps_check.py strict 127.0.0.1 "$PF" "$FTPUSER" "$FTPPASS" "$F" "$CAFILE"
+
+	# A third party on the client's address reaches the passive port
+	# first: it gets nothing, the client a 522, and the log says why.
+	before=$(grep -c 'refused a protected data connection' "$FLOG" || true)
+	pycheck "ftplib FTPS passive-port thief" ftps_check.py thief 127.0.0.1 "$PF" "$FTPUSER" "$FTPPASS" "$F" "$CAFILE"
+	refusals=$(grep 'refused a protected data connection' "$FLOG" | tail -n +$((before + 1)))
+	if grep -q 'no TLS session offered' <<<"$refusals" && grep -q 'not logged in as the same user' <<<"$refusals"; then
+		pass "ftps: the log names why each thief was refused"
+	else
+		fail "ftps: the log names why each thief was refused" "new refusals: $(tr '\n' '|' <<<"$refusals")"
+	fi
 else
 	fail "start the strict FTPS server" "it did not accept connections within 10 s"
 fi
@@ -565,6 +656,14 @@ if start_server ftps2 127.0.0.1 "$F2" --tls-self-signed --tls-allow-no-reuse -u 
 		fail "ftps2: startup log has the certificate's sha256 fingerprint" "no sha256=XX:XX:... in the log: $(grep -m1 FTPS "$SRV_LOG")"
 	fi
 	pycheck "ftplib FTPS (self-signed, no reuse, nothing required)" ftps_check.py relaxed 127.0.0.1 "$SRV_PORT" "$FTPUSER" "$FTPPASS" "$F2" -
+
+	U2=ftp://127.0.0.1:$SRV_PORT
+	if client "curl FTPS --tls-max 1.2 upload (--tls-allow-no-reuse)" "${CURL[@]}" --ssl-reqd -k --tls-max 1.2 -T "$L/up.bin" "$U2/up12.bin"; then
+		same "curl FTPS --tls-max 1.2 upload (--tls-allow-no-reuse)" "$L/up.bin" "$F2/up12.bin"
+	fi
+	if client "curl FTPS --tls-max 1.2 download (--tls-allow-no-reuse)" "${CURL[@]}" --ssl-reqd -k --tls-max 1.2 -o "$L/ftps2_dl12.bin" "$U2/dl.bin"; then
+		same "curl FTPS --tls-max 1.2 download (--tls-allow-no-reuse)" "$F2/dl.bin" "$L/ftps2_dl12.bin"
+	fi
 else
 	fail "start the self-signed FTPS server" "it did not accept connections within 10 s"
 fi

@@ -1,7 +1,7 @@
 //go:build unix
 
-// Package integration_test runs pier against real FTP clients (curl, lftp
-// and Python's ftplib) through test/integration.sh.
+// Package integration_test runs pier against real FTP clients (curl, lftp,
+// Python's ftplib and rclone) through test/integration.sh.
 package integration_test
 
 import (
@@ -45,6 +45,14 @@ func TestRealClients(t *testing.T) {
 			t.Fatal(msg + "; CI must not skip this test")
 		}
 		t.Skip(msg)
+	}
+	// Without rclone only its checks are skipped, by the script, which
+	// fails them instead when CI is set.
+	if _, err := exec.LookPath("rclone"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("rclone is missing (on Debian: apt-get install rclone); CI must not skip its checks")
+		}
+		t.Log("rclone is missing (on Debian: apt-get install rclone): its checks are skipped")
 	}
 
 	// go test runs in the package folder, test/; the module root is above.

@@ -90,7 +90,7 @@ func addTLSFlags(fs *pflag.FlagSet, o *options) {
 	fs.BoolVar(&o.tlsDataRequired, "tls-data-required", false, "refuse data transfers without PROT P")
 	fs.BoolVar(&o.tlsSelfSigned, "tls-self-signed", false, "enable FTPS with a self-signed certificate made in memory (its fingerprint is logged); for quick tries")
 	fs.IntVar(&o.tlsImplicitPort, "tls-implicit-port", 0, "also listen for implicit FTPS (TLS from the first byte) on this `PORT`, conventionally 990; 0: off")
-	fs.BoolVar(&o.tlsAllowNoReuse, "tls-allow-no-reuse", false, "accept protected data connections that don't resume the control connection's TLS session (stock Python ftplib); weaker")
+	fs.BoolVar(&o.tlsAllowNoReuse, "tls-allow-no-reuse", false, "accept protected data connections that resume no TLS session of the same user from the same address (stock Python ftplib, curl limited to TLS 1.2); weaker")
 }
 
 // addSessionFlags defines the flags that shape what a session does.

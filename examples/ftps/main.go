@@ -88,9 +88,10 @@ func run(ctx context.Context, ln net.Listener, dir string, cfg *tls.Config, logg
 		// before AUTH TLS get 530, data connections without PROT P 521.
 		TLSControlRequired: true,
 		TLSDataRequired:    true,
-		// Protected data connections must also resume the control
-		// connection's TLS session (the default; TLSAllowNoReuse relaxes
-		// it), so nobody can race the client to a passive port.
+		// Protected data connections must also resume a TLS session the
+		// server gave this user at this address (the default;
+		// TLSAllowNoReuse relaxes it), so nobody can race the client to
+		// a passive port.
 		Logger: logger,
 	}
 	return srv.ServeContext(ctx, ln, 10*time.Second)
