@@ -14,13 +14,11 @@ require (
 
 require (
 	github.com/go-crypt/crypt v0.14.15
+	github.com/msteinert/pam/v2 v2.1.0
 	golang.org/x/sys v0.49.0
 )
 
-require (
-	github.com/go-crypt/x v0.4.16 // indirect
-	github.com/msteinert/pam/v2 v2.1.0 // indirect
-)
+require github.com/go-crypt/x v0.4.16 // indirect
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect

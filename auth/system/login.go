@@ -19,6 +19,7 @@ var errRefused = fmt.Errorf("system: login refused: %w", pier.ErrAuthFailed)
 type account struct {
 	passwdEntry
 	shadow *shadowEntry // nil if the shadow file has no line for it
+	groups []uint32     // from NSS (PAM logins); nil: from the group file
 }
 
 // hash returns the account's password hash: the shadow file's, or, for an
@@ -57,15 +58,22 @@ func (a *Authenticator) lookup(name string) (*account, error) {
 
 // Authenticate implements pier.Authenticator. A refused login returns an
 // error wrapping pier.ErrAuthFailed, the same one whatever the reason,
-// and logs the reason. An account file that can't be read, or ctx ending
-// while the password waits to be checked, returns another error.
+// and logs the reason. An account file that can't be read, a PAM outage,
+// or ctx ending while the password waits to be checked, returns another
+// error.
 //
 // The password is checked first, and the account's rules (lists, UID,
 // shell, expiry, home folder) only once it is right, so that a client
-// without the password learns nothing about the account.
+// without the password learns nothing about the account. With
+// Options.PAMService, PAM checks the password and the expiry, and the
+// lists, which are about the name the client gave rather than the
+// account, are checked before PAM is asked.
 func (a *Authenticator) Authenticate(ctx context.Context, c pier.ConnInfo, name, pass string) (*pier.User, error) {
 	if name == auth.AnonymousName && a.opts.AnonymousUser != "" {
 		return a.anonymous(ctx, c)
+	}
+	if a.opts.PAMService != "" {
+		return a.authenticatePAM(ctx, c, name, pass)
 	}
 	acct, reason, err := a.checkPassword(ctx, name, pass)
 	if err != nil {
@@ -79,11 +87,16 @@ func (a *Authenticator) Authenticate(ctx context.Context, c pier.ConnInfo, name,
 	if reason != "" {
 		return nil, a.refuse(ctx, c, slog.LevelInfo, name, reason)
 	}
+	return a.login(ctx, c, name, acct, a.settings(name), a.opts.Root, false, nil)
+}
+
+// settings returns the settings of a user other than anonymous.
+func (a *Authenticator) settings(name string) UserSettings {
 	s, ok := a.opts.Users[name]
 	if !ok || s.Perm == "" {
 		s.Perm = a.opts.Perm
 	}
-	return a.login(ctx, c, name, acct, s, a.opts.Root, false)
+	return s
 }
 
 // checkPassword looks the account up and checks pass against its hash. It
@@ -142,7 +155,7 @@ func (a *Authenticator) anonymous(ctx context.Context, c pier.ConnInfo) (*pier.U
 	}
 	s := a.opts.Users[name]
 	s.Perm = a.opts.AnonymousPerm
-	return a.login(ctx, c, name, acct, s, "", true)
+	return a.login(ctx, c, name, acct, s, "", true, nil)
 }
 
 // refuse logs why a login is refused, in one line, and returns errRefused.

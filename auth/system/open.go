@@ -33,15 +33,20 @@ var startFS = func(id asuser.Identity, open func() (pier.FileSystem, error)) (pi
 // login opens the account's file system as the account and returns the
 // logged-in user. root is Options.Root: "" jails the user in the home
 // folder, "/" shows the whole file system and starts in the home folder.
-func (a *Authenticator) login(ctx context.Context, c pier.ConnInfo, name string, acct *account, s UserSettings, root string, anonymous bool) (*pier.User, error) {
+// session, if not nil, is the login's session with the system, which the
+// user's release closes last; if login fails, the caller closes it.
+func (a *Authenticator) login(ctx context.Context, c pier.ConnInfo, name string, acct *account, s UserSettings, root string, anonymous bool, session io.Closer) (*pier.User, error) {
 	if reason := homeRefusal(acct.Home); reason != "" {
 		return nil, a.refuse(ctx, c, slog.LevelWarn, name, reason)
 	}
-	groupDB, err := a.groups.load()
-	if err != nil {
-		return nil, err
+	groups := acct.groups
+	if groups == nil {
+		groupDB, err := a.groups.load()
+		if err != nil {
+			return nil, err
+		}
+		groups = groupDB.groupsOf(acct.Name, acct.GID)
 	}
-	groups := groupDB.groupsOf(acct.Name, acct.GID)
 	home := filepath.Clean(acct.Home)
 	fsRoot, startDir := home, ""
 	if root == "/" {
@@ -70,7 +75,7 @@ func (a *Authenticator) login(ctx context.Context, c pier.ConnInfo, name string,
 		reason := fmt.Sprintf("open the home folder as UID %d: %v", acct.UID, err)
 		return nil, a.refuse(ctx, c, slog.LevelWarn, name, reason)
 	}
-	h := &held{fs: fsys, stop: stop}
+	h := &held{fs: fsys, stop: stop, session: session}
 	return &pier.User{
 		Name:         name,
 		Perm:         s.Perm,
@@ -96,8 +101,8 @@ func (a *Authenticator) login(ctx context.Context, c pier.ConnInfo, name string,
 type held struct {
 	fs   pier.FileSystem
 	stop func() // ends the account's thread
-	// session is the login's session with the system (a PAM session,
-	// once pier opens one), closed last; nil if there is none.
+	// session is the login's session with the system (its PAM helper,
+	// which holds the PAM session), closed last; nil if there is none.
 	session io.Closer
 }
 

@@ -8,16 +8,27 @@ import (
 	"path/filepath"
 )
 
-// accountRules returns why an account whose password was right may not
-// log in, or "" if it may: the allowed and rejected lists, root and
-// MinUID, the login shell, and the shadow file's expiry dates, in that
-// order.
-func (a *Authenticator) accountRules(name string, acct *account) (string, error) {
+// nameRules returns why a login name may not log in, whatever its
+// account, or "" if it may: the allowed and rejected lists.
+func (a *Authenticator) nameRules(name string) string {
 	switch {
 	case len(a.allowed) > 0 && !a.allowed[name]:
-		return "not in AllowedUsers", nil
+		return "not in AllowedUsers"
 	case a.rejected[name]:
-		return "in RejectedUsers", nil
+		return "in RejectedUsers"
+	}
+	return ""
+}
+
+// accountRules returns why an account whose password was right may not
+// log in, or "" if it may: the allowed and rejected lists, root and
+// MinUID, the login shell, and the shadow file's expiry dates (if the
+// account has a shadow entry), in that order.
+func (a *Authenticator) accountRules(name string, acct *account) (string, error) {
+	if reason := a.nameRules(name); reason != "" {
+		return reason, nil
+	}
+	switch {
 	case acct.UID == 0 && !a.opts.AllowRoot:
 		return "root (UID 0) may not log in without AllowRoot", nil
 	case acct.UID != 0 && a.minUID >= 0 && int64(acct.UID) < a.minUID:

@@ -13,16 +13,45 @@
 //	srv := &pier.Server{Addr: ":21", Auth: users}
 //	log.Fatal(srv.ListenAndServe())
 //
-// Accounts are read from /etc/passwd, /etc/shadow and /etc/group in pure
-// Go (no cgo, no NSS: accounts from LDAP or NIS are not seen), and read
-// again whenever those files change. Passwords are checked against the
-// crypt(3) hashes of the shadow file: yescrypt, sha512-crypt,
-// sha256-crypt, bcrypt and md5-crypt.
+// Unless PAM is used (see below), accounts are read from /etc/passwd,
+// /etc/shadow and /etc/group in pure Go (no cgo, no NSS: accounts from
+// LDAP or NIS are not seen), and read again whenever those files change.
+// Passwords are checked against the crypt(3) hashes of the shadow file:
+// yescrypt, sha512-crypt, sha256-crypt, bcrypt and md5-crypt.
 //
 // Every refusal gives the client the same error, wrapping
 // pier.ErrAuthFailed, and is logged with its reason; the password is
 // checked before anything else about the account, so a client learns
-// nothing about an account it has not got the password of.
+// nothing about an account it has not got the password of. (With PAM,
+// the allowed and rejected lists, which are about the name, not the
+// account, are checked first.)
+//
+// # PAM
+//
+// With Options.PAMService, PAM checks the passwords and the accounts
+// instead (its auth and account steps), and opens a PAM session for each
+// login (setcred and its session step), closed when the login ends;
+// accounts are looked up through NSS (getpwnam(3)), so those of LDAP or
+// sssd log in too. This needs a pier built on Linux with cgo and the pam
+// build tag, and libpam's headers (Debian's libpam0g-dev):
+//
+//	go build -tags pam ./cmd/pier
+//
+// PAM's modules change the state of the process they run in: glibc
+// applies a module's setuid or setgroups to every thread, including the
+// threads that act as other users (package fsys/asuser), and resource
+// limits, keyrings and the audit login uid belong to the whole process.
+// So, as sshd and vsftpd do, each PAM login runs PAM in a helper process
+// of its own, which holds the PAM session for as long as the login
+// lasts, and closes it when the login ends, or when the server dies.
+//
+// The helper is the program itself, started again from /proc/self/exe
+// with PIER_PAM_HELPER=1 in its environment: this package's init
+// function then runs the helper, on its standard input and output, and
+// exits before main. A program that embeds this package and builds with
+// -tags pam needs nothing more; but its packages' init functions run in
+// each helper too, so they should have no side effects, and the program
+// must not be installed setuid (anyone could run it as a helper).
 package system
 
 import (
@@ -104,6 +133,29 @@ type Options struct {
 	// Now tells the day for the shadow file's expiry dates. If nil,
 	// time.Now.
 	Now func() time.Time
+
+	// PAMService, if not empty, is the PAM service (its stack in
+	// /etc/pam.d/PAMService, such as "ftp") that checks passwords and
+	// accounts instead of the shadow file: its auth and account steps,
+	// then, once pier's own rules let the account in, setcred and its
+	// session step, the session closed when the login ends. Accounts are
+	// then found through NSS. The shadow file's dates are left to PAM;
+	// pier's other rules still apply: AllowedUsers and RejectedUsers,
+	// checked before PAM is asked (they are about the name the client
+	// gave, not the account), and, once PAM let the account in, root,
+	// MinUID, the shell and the home folder (checked once the session is
+	// open, so that pam_mkhomedir may make it). A PAM outage (a module that
+	// fails, a service file that can't be read) makes Authenticate fail
+	// with an error that does not wrap pier.ErrAuthFailed. The anonymous
+	// login does not go through PAM. Each login runs PAM in a helper
+	// process (see the package doc). New fails with an error wrapping
+	// ErrNoPAM in a pier built without PAM.
+	PAMService string
+
+	// PAMConfDir is the folder PAMService's file is read from. If empty,
+	// the system's (/etc/pam.d). It is for tests; setting it without
+	// PAMService is an error.
+	PAMConfDir string
 }
 
 // UserSettings is one user's settings (see Options.Users).
@@ -135,12 +187,23 @@ var _ pier.Authenticator = (*Authenticator)(nil)
 
 // New returns an Authenticator with the options. It fails if the options
 // contradict each other (AllowedUsers and RejectedUsers both set, an
-// unknown permission letter, a Root other than "" or "/"), if an account
-// file can't be read (the shadow file needs root), or if AnonymousUser is
-// not an account other than root.
+// unknown permission letter, a Root other than "" or "/", PAMConfDir
+// without PAMService), if PAMService is set in a pier built without PAM
+// (the error wraps ErrNoPAM), if an account file can't be read (the
+// shadow file needs root), or if AnonymousUser is not an account other
+// than root.
 func New(opts Options) (*Authenticator, error) {
 	if len(opts.AllowedUsers) > 0 && len(opts.RejectedUsers) > 0 {
 		return nil, errors.New("system: AllowedUsers and RejectedUsers are both set: use one")
+	}
+	switch {
+	case opts.PAMService == "" && opts.PAMConfDir != "":
+		return nil, errors.New("system: PAMConfDir is set without PAMService")
+	case opts.PAMService == "":
+	case !pamBuilt:
+		return nil, fmt.Errorf("system: PAMService %q: %w", opts.PAMService, ErrNoPAM)
+	case strings.ContainsAny(opts.PAMService, "/\x00"):
+		return nil, fmt.Errorf("system: PAMService %q: want a service name, such as ftp", opts.PAMService)
 	}
 	if opts.Root != "" && opts.Root != "/" {
 		return nil, fmt.Errorf("system: Root %q: want \"\" (each user's home) or \"/\"", opts.Root)

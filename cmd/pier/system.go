@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -65,8 +66,6 @@ func checkSystemFlags(o *options, fs *pflag.FlagSet) error {
 	switch {
 	case len(s.allowed) > 0 && len(s.rejected) > 0:
 		return usagef("--allowed-users and --rejected-users: use one")
-	case s.pamService != "":
-		return usagef("--pam-service: this pier was built without PAM")
 	case o.write && s.anonymousUser == "":
 		return usagef("--write with --system-users: accounts may write already (--system-user-perm); -w is for --anonymous-user")
 	case s.minUID < 0:
@@ -101,8 +100,8 @@ func systemAuthenticator(o *options, cfg *config) (pier.Authenticator, error) {
 		AnonymousUser: s.anonymousUser,
 		Perm:          pier.Perm(s.systemUserPerm),
 		AtomicUploads: o.atomicUploads,
-		// PAMService:    s.pamService,
-		Logger: cfg.logger,
+		PAMService:    s.pamService,
+		Logger:        cfg.logger,
 	}
 	if s.minUID == 0 {
 		opts.MinUID = -1 // the flag's 0 is "no threshold"; the library's is "the default"
@@ -120,6 +119,9 @@ func systemAuthenticator(o *options, cfg *config) (pier.Authenticator, error) {
 		}
 	}
 	a, err := system.New(opts)
+	if errors.Is(err, system.ErrNoPAM) {
+		return nil, usagef("--pam-service %s: %v", s.pamService, system.ErrNoPAM)
+	}
 	if err != nil {
 		return nil, usagef("--system-users: %v", err)
 	}
