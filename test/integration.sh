@@ -544,6 +544,12 @@ if start_server ftps 127.0.0.1 "$F" "${TLS_FLAGS[@]}" --tls-control-required --t
 	# with --tls-allow-no-reuse: see the second FTPS server.)
 	rc=0
 	timeout "$T" "${CURLS[@]}" --tls-max 1.2 -o "$L/ftps_dl12.bin" "$UF/dl.bin" >"$WORK/out" 2>"$WORK/err" || rc=$?
+	# curl sees the data connection fail before pier has logged why: wait
+	# for the line (at most 5 s).
+	for _ in $(seq 50); do
+		grep -q 'TLS 1.2 client without session tickets' "$FLOG" && break
+		sleep 0.1
+	done
 	if ((rc != 0)) && grep -q 'TLS 1.2 client without session tickets' "$FLOG"; then
 		pass "curl FTPS --tls-max 1.2 is refused (522) and the log says why"
 	else
