@@ -2,6 +2,7 @@ package pier
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"net/netip"
 	"path"
@@ -134,6 +135,12 @@ type ConnInfo struct {
 	RemoteAddr netip.AddrPort
 	// LocalAddr is the server's address of the connection.
 	LocalAddr netip.AddrPort
+	// ClientCert is the client's TLS certificate on the control
+	// connection, found valid at USER against Server.TLSClientCerts (its
+	// chain, dates, use and revocation); nil if it sent none, or client
+	// certificates are off. A certificate that is not valid is refused
+	// before any Authenticator is asked.
+	ClientCert *x509.Certificate
 }
 
 // Authenticator checks a user name and password. It is called concurrently

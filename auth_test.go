@@ -197,6 +197,7 @@ func TestNeedsLogin(t *testing.T) {
 		"XCWD": "XCWD /", "XMKD": "XMKD d", "XPWD": "XPWD", "XRMD": "XRMD d",
 		"HASH": "HASH f", "RANG": "RANG 0 1", "XCRC": "XCRC f", "XMD5": "XMD5 f",
 		"XSHA1": "XSHA1 f", "XSHA256": "XSHA256 f", "XSHA512": "XSHA512 f",
+		"AVBL": "AVBL",
 	}
 	// Commands allowed before login, and what they answer.
 	noLogin := map[string]step{
@@ -208,6 +209,8 @@ func TestNeedsLogin(t *testing.T) {
 		// FTPS (tls_test.go covers them with TLS configured).
 		"AUTH": {"AUTH TLS", 502, ""}, "PBSZ": {"PBSZ 0", 503, ""},
 		"PROT": {"PROT P", 503, ""}, "CCC": {"CCC", 533, ""},
+		// Virtual hosts and the client's name (host_test.go).
+		"HOST": {"HOST ftp.example.com", 220, ""}, "CLNT": {"CLNT x", 200, ""},
 	}
 	help := srv.Dial(t).Expect(t, "HELP", 214)
 	for _, line := range strings.Split(help, "\n")[1:] {

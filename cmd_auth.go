@@ -10,20 +10,28 @@ import (
 
 // RFC 959 §4.1.1 and RFC 2577 §4-5: every USER gets 331, so names can't be
 // probed; a failed PASS is delayed, and too many close the connection.
+// With TLS client certificates (tlsclient.go) USER may settle a login at
+// once: 230, or a 530 about the certificate, counted as a failed PASS.
 
 func (s *session) cmdUSER(r *Request) error {
 	arg := r.Arg
 	if !s.tlsLoginAllowed() {
 		return nil
 	}
-	if s.user != nil {
+	flushed := s.user != nil
+	if flushed {
 		s.endLogin()
 		s.flushAccount()
-		s.userName = arg
+	}
+	// A TLS client certificate may settle the login here (tlsclient.go).
+	if done, err := s.certLogin(r.Context(), arg); done {
+		return err
+	}
+	s.userName = arg
+	if flushed {
 		s.reply(331, "Previous account information was flushed, send password.")
 		return nil
 	}
-	s.userName = arg
 	s.reply(331, "Username ok, send password.")
 	return nil
 }
@@ -53,8 +61,8 @@ func (s *session) cmdPASS(r *Request) error {
 	var u *User
 	err := ErrAuthFailed
 	ctx := r.Context()
-	if s.srv.Auth != nil {
-		u, err = s.srv.Auth.Authenticate(ctx, s.connInfo(), name, arg)
+	if a := s.authenticator(); a != nil { // the virtual host's
+		u, err = a.Authenticate(ctx, s.connInfo(), name, arg)
 	}
 	if err == nil && (u == nil || u.FS == nil) {
 		if u != nil && u.Release != nil {
@@ -74,34 +82,49 @@ func (s *session) cmdPASS(r *Request) error {
 		s.quit.Store(true)
 		return nil
 	}
-	if err != nil {
-		s.loginAttempts++
-		s.logger().Warn("failed login", "user", name, "attempt", s.loginAttempts)
-		if s.srv.loginFailed(s.remote.Addr(), time.Now()) {
-			_, d := s.srv.banLimits()
-			s.logger().Warn("address banned after repeated failed logins", "addr", banKey(s.remote.Addr()).String(), "for", d.String())
-		}
-		if d := durationOr(s.srv.LoginFailDelay, DefaultLoginFailDelay); d > 0 {
-			select {
-			case <-time.After(d):
-			case <-ctx.Done():
-				return nil
-			}
-		}
-		if max := s.srv.MaxLoginAttempts; max >= 0 && s.loginAttempts >= cmp.Or(max, DefaultMaxLoginAttempts) {
-			s.reply(530, "Authentication failed. Disconnecting.")
-			s.quit.Store(true)
-			if h := s.srv.Hooks.LoginFailed; h != nil {
-				h(s.pub, name)
-			}
-			return nil
-		}
-		s.reply(530, "Authentication failed.")
-		if h := s.srv.Hooks.LoginFailed; h != nil {
-			h(s.pub, name)
-		}
+	if errors.Is(err, ErrCertRequired) {
+		s.failLogin(ctx, name, s.certRequiredText())
 		return nil
 	}
+	if err != nil {
+		s.failLogin(ctx, name, "Authentication failed.")
+		return nil
+	}
+	s.completeLogin(ctx, u, "Login successful.")
+	return nil
+}
+
+// failLogin refuses a login: it counts the failure (MaxLoginAttempts,
+// BanAfter), waits LoginFailDelay, and replies 530 with text, closing the
+// connection after the last attempt allowed.
+func (s *session) failLogin(ctx context.Context, name, text string) {
+	s.loginAttempts++
+	s.logger().Warn("failed login", "user", name, "attempt", s.loginAttempts)
+	if s.srv.loginFailed(s.remote.Addr(), time.Now()) {
+		_, d := s.srv.banLimits()
+		s.logger().Warn("address banned after repeated failed logins", "addr", banKey(s.remote.Addr()).String(), "for", d.String())
+	}
+	if d := durationOr(s.srv.LoginFailDelay, DefaultLoginFailDelay); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return
+		}
+	}
+	if max := s.srv.MaxLoginAttempts; max >= 0 && s.loginAttempts >= cmp.Or(max, DefaultMaxLoginAttempts) {
+		s.reply(530, text+" Disconnecting.")
+		s.quit.Store(true)
+	} else {
+		s.reply(530, text)
+	}
+	if h := s.srv.Hooks.LoginFailed; h != nil {
+		h(s.pub, name)
+	}
+}
+
+// completeLogin starts the session of user u, and replies 230 with u's
+// login message, or text.
+func (s *session) completeLogin(ctx context.Context, u *User, text string) {
 	// Neither count is reset by a success: a guesser who can log in to
 	// some account (anonymous, their own) would otherwise interleave
 	// successes with guesses without end. Failures leave the ban window
@@ -111,17 +134,16 @@ func (s *session) cmdPASS(r *Request) error {
 	s.sessionLimits(u)
 	s.cwd = "/"
 	s.cwd = s.startDir(ctx, u)
-	s.reply(230, cmp.Or(u.LoginMessage, "Login successful."))
+	s.reply(230, cmp.Or(u.LoginMessage, text))
 	s.log.Store(s.logger().With("user", u.Name))
+	attrs := certAttrs(s.clientCert)
 	if a := u.System; a != nil {
-		s.logger().Info("user logged in", "uid", a.UID, "gid", a.GID, "home", a.Home)
-	} else {
-		s.logger().Info("user logged in")
+		attrs = append(attrs, "uid", a.UID, "gid", a.GID, "home", a.Home)
 	}
+	s.logger().Info("user logged in", attrs...)
 	if h := s.srv.Hooks.Login; h != nil {
 		h(s.pub)
 	}
-	return nil
 }
 
 // startDir returns the folder a login starts in: u.StartDir if it is a
@@ -196,6 +218,7 @@ func (s *session) cmdQUIT(*Request) error {
 func (s *session) cmdREIN(*Request) error {
 	s.endLogin()
 	s.flushAccount()
+	s.resetHost() // RFC 7151 §3.2.1; a new USER keeps the host
 	// RFC 959 §5.4: REIN replies 220 (pyftpdlib sends 230, which means
 	// "logged in" and makes clients such as jlaffaye/ftp's Logout fail).
 	s.reply(220, "Ready for new user.")
@@ -242,5 +265,5 @@ func (s *session) flushAccount() {
 		s.tls.prot = 'P'
 	}
 	s.closeDataSetup()
-	s.log.Store(s.srv.logger().With("session", s.id, "remote", s.remote.String()))
+	s.log.Store(s.baseLogger())
 }

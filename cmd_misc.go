@@ -100,7 +100,8 @@ func (s *session) cmdFEAT(*Request) error {
 		feats = append(feats, " AUTH TLS", " AUTH SSL", " PBSZ", " PROT")
 	}
 	for _, f := range []struct{ cmd, feat string }{
-		{"EPRT", " EPRT"}, {"EPSV", " EPSV"}, {"HASH", s.hashFeat()}, {"MDTM", " MDTM"}, {"MFMT", " MFMT"},
+		{"AVBL", " AVBL"}, {"CLNT", " CLNT"}, {"EPRT", " EPRT"}, {"EPSV", " EPSV"}, {"HASH", s.hashFeat()},
+		{"HOST", " HOST"}, {"MDTM", " MDTM"}, {"MFMT", " MFMT"},
 	} {
 		if has(f.cmd) {
 			feats = append(feats, f.feat)

@@ -123,6 +123,13 @@ func init() {
 		{name: "CCC", arg: none, inline: true, handler: (*session).cmdCCC, help: "Syntax: CCC (clear command channel; refused)."},
 		// OPTS works before login: clients send "OPTS UTF8 ON" first.
 		{name: "OPTS", arg: req, inline: true, handler: (*session).cmdOPTS, help: "Syntax: OPTS <SP> cmd [<SP> option] (set option for command)."},
+		// Virtual hosts (RFC 7151) and the client's name, before login
+		// too: cmd_host.go.
+		{name: "HOST", arg: req, inline: true, handler: (*session).cmdHOST, help: "Syntax: HOST <SP> host-name (choose a virtual host, before login)."},
+		{name: "CLNT", arg: req, inline: true, handler: (*session).cmdCLNT, help: "Syntax: CLNT <SP> client-name (say which client this is)."},
+		// Free space (draft-peterson-streamlined-ftp-command-extensions
+		// §4): only of use to, and only told to, who may upload there.
+		{name: "AVBL", login: true, perm: "w", path: PathArg, stat: statFollow, arg: opt, handler: (*session).cmdAVBL, help: "Syntax: AVBL [<SP> dir-name] (bytes available for uploads)."},
 	}
 	builtinCommands = make(map[string]*command, len(list))
 	for _, c := range list {

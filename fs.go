@@ -31,8 +31,9 @@ import (
 // no atomic rename, no random-access write, no folders apart from their
 // contents. Optional abilities are small interfaces a FileSystem (or a
 // File, or a DirReader) may also implement: LstatFS, RenameFS, ReadlinkFS,
-// ChmodFS, ChtimesFS, OpenAtFS, io.Seeker, Aborter and OSFiler on a File,
-// and DirInfoReader on a DirReader. A command that needs one the file
+// ChmodFS, ChtimesFS, OpenAtFS, AccessFS, AvailableFS, UploadKeyer;
+// io.Seeker, Aborter and OSFiler on a File; and DirInfoReader on a
+// DirReader. A command that needs one the file
 // system lacks is answered with 502 (504 for REST+STOR where neither
 // OpenAtFS nor io.Seeker is there); a FileSystem method may also return
 // ErrNotSupported.

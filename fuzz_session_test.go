@@ -124,6 +124,7 @@ func FuzzSession(f *testing.F) {
 		"REST 3\nPASV\nRETR f\nREST 99999999999999999999",
 		"STOU\nSTOU ../x\nALLO 1\nMODE S\nSTRU F\nSYST",
 		"CWD \x00\nMKD a\rb\nMKD a\x00b\nCWD //\nCWD \\",
+		"HOST a.example\nCLNT x\x01y\nUSER user\nHOST [::1]:21\nPASS secret\nAVBL ..\nAVBL ../canary\nHOST x",
 	} {
 		f.Add([]byte(seed))
 	}

@@ -186,6 +186,14 @@ type Server struct {
 	// curl with TLS 1.2, which offers no session tickets).
 	TLSAllowNoReuse bool
 
+	// TLSClientCerts, if set, asks FTPS clients for a certificate, and
+	// checks the one a client sent at each USER (tlsclient.go): one that
+	// is not valid gets "530 Client certificate refused: <why>." for every
+	// login on that connection; a valid one is ConnInfo.ClientCert, and an
+	// Auth that is a CertAuthenticator may log its user in by it. It
+	// needs TLSConfig. If nil, no certificate is asked for.
+	TLSClientCerts *ClientCertPolicy
+
 	// ReadLimit and WriteLimit cap each session's upload (read from the
 	// client) and download (written to it) rates, in bytes per second;
 	// User.ReadLimit and User.WriteLimit override them per user. Zero means
@@ -205,6 +213,18 @@ type Server struct {
 	// a download does, and is throttled as one (WriteLimit,
 	// TotalWriteLimit). If zero, 4; negative means no limit.
 	MaxHashes int
+
+	// Hosts are the virtual hosts (RFC 7151) that share the server's
+	// listeners, by name: "ftp.example.com", matched without regard to
+	// case; an internationalised name in its A-label form ("xn--...").
+	// Several names may share one *Host. A client chooses one with HOST
+	// before USER, or over FTPS by naming it in TLS SNI; one that does
+	// neither is on the default host: Auth, Banner and TLSConfig above.
+	// An unknown name gets 504. If empty, there are no virtual hosts and
+	// HOST takes any name for the default host. Serve refuses a name that
+	// is not a host name (an address, a port, a wildcard), a nil Host, and
+	// a Host's TLSConfig without the Server's.
+	Hosts map[string]*Host
 
 	// Hooks are called on session events: connect, login, transfers...
 	Hooks Hooks
@@ -235,6 +255,9 @@ type Server struct {
 	refusalSleep          func(time.Duration) // the tests' sleepRefused
 	uploads               uploadLocks
 	tlsSessions           tlsSessions // FTPS ticket keys and owners (tlsreuse.go)
+
+	hosts   map[string]*Host // Hosts by lower-case name (initHosts)
+	hostIDs map[*Host]string // a name of each host, for loginKey
 
 	codecOnce sync.Once
 	codec     *wireCodec
@@ -325,6 +348,9 @@ func isTemporary(err error) bool {
 func (s *Server) init() error {
 	s.codecOnce.Do(func() {
 		if s.codecErr = s.checkSettings(); s.codecErr != nil {
+			return
+		}
+		if s.codecErr = s.initHosts(); s.codecErr != nil {
 			return
 		}
 		s.codec, s.codecErr = newWireCodec(s.Encoding)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"cmp"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,6 +41,12 @@ type session struct {
 	userName      string // from USER, waiting for PASS
 	user          *User
 	loginAttempts int
+	clientCert    *x509.Certificate // found valid at the last USER (tlsclient.go)
+	// The virtual host (host.go): nil for the default host, and the name
+	// that chose it (HOST's argument or the TLS server name), "" if none.
+	host       *Host
+	hostName   string
+	clientName string // CLNT's text
 
 	// Command state.
 	cwd        string // virtual absolute path, always clean
@@ -106,7 +113,7 @@ func newSession(srv *Server, conn net.Conn, id uint64) *session {
 func (s *session) logger() *slog.Logger { return s.log.Load() }
 
 func (s *session) connInfo() ConnInfo {
-	return ConnInfo{ID: s.id, RemoteAddr: s.remote, LocalAddr: s.local}
+	return ConnInfo{ID: s.id, RemoteAddr: s.remote, LocalAddr: s.local, ClientCert: s.clientCert}
 }
 
 // serve runs the session until the client quits or the connection ends.
@@ -139,7 +146,7 @@ func (s *session) serve() {
 			return
 		}
 	}
-	s.reply(220, cmp.Or(s.srv.Banner, DefaultBanner))
+	s.reply(220, s.banner())
 	for !s.quit.Load() {
 		line, err := s.readLine()
 		if err != nil {

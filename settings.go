@@ -63,6 +63,7 @@ func (s *Server) checkSettings() error {
 	if s.PublicAddr.IsValid() && !s.PublicAddr.Unmap().Is4() {
 		bad = append(bad, "PublicAddr "+s.PublicAddr.String()+" (PASV can only advertise IPv4)")
 	}
+	bad = append(bad, s.checkClientCerts()...)
 	if len(bad) > 0 {
 		return errors.New("pier: bad settings: " + strings.Join(bad, "; "))
 	}

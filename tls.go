@@ -22,6 +22,12 @@ type tlsState struct {
 	active    bool // the control connection is encrypted
 	pbsz      bool // PBSZ was sent (RFC 4217 §8)
 	prot      byte // 'C' or 'P': protection of data connections
+	// The virtual host the handshake was made for (nil: the default
+	// host), the name the session's host had then, and the server name
+	// the client sent ("" if none): HOST must agree with them (host.go).
+	host     *Host
+	hostName string
+	sni      string
 }
 
 // sessionTLSConfig returns the session's copy of the server's TLS
@@ -37,7 +43,7 @@ func (s *session) sessionTLSConfig() (*tls.Config, error) {
 	}
 	user := ""
 	if s.user != nil {
-		user = s.user.Name
+		user = s.loginKey(s.user.Name)
 	}
 	s.srv.tlsSessions.register(s.id, s.remote.Addr(), user)
 	s.tls.config = base.Clone()
@@ -47,7 +53,7 @@ func (s *session) sessionTLSConfig() (*tls.Config, error) {
 // tlsLoggedIn records a login for the session's tickets: from now on they
 // may be resumed by the data connections of the same user's other
 // sessions from the same address.
-func (s *session) tlsLoggedIn(u *User) { s.srv.tlsSessions.loggedIn(s.id, u.Name) }
+func (s *session) tlsLoggedIn(u *User) { s.srv.tlsSessions.loggedIn(s.id, s.loginKey(u.Name)) }
 
 // startControlTLS runs the server side of the TLS handshake on the control
 // connection, bounded by the connect timeout.
@@ -55,7 +61,8 @@ func (s *session) startControlTLS() error {
 	if _, err := s.sessionTLSConfig(); err != nil {
 		return err
 	}
-	cfg, key := s.handshakeConfig(s.tls.config, s.tls.ticketKey, nil)
+	base, choice := s.controlTLSConfig() // the virtual host's
+	cfg, key := s.handshakeConfig(base, s.tls.ticketKey, nil)
 	tc := tls.Server(s.conn, cfg)
 	s.conn.SetDeadline(time.Now().Add(s.srv.handshakeTimeout()))
 	err := tc.HandshakeContext(s.ctx)
@@ -69,6 +76,7 @@ func (s *session) startControlTLS() error {
 	s.r.Reset(tc)
 	s.tls.active = true
 	s.tls.ticketKey = key
+	s.tlsHostChosen(choice)
 	cs := tc.ConnectionState()
 	s.logger().Log(s.ctx, LevelVerbose, "control connection secured", "tls", tls.VersionName(cs.Version), "cipher", tls.CipherSuiteName(cs.CipherSuite))
 	return nil
@@ -94,7 +102,7 @@ func (s *session) dataTLS() *dataTLS {
 	}
 	d := &dataTLS{config: s.tls.config, ticketKey: s.tls.ticketKey}
 	if s.user != nil {
-		d.user = s.user.Name
+		d.user = s.loginKey(s.user.Name)
 	}
 	return d
 }

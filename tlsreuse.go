@@ -260,6 +260,7 @@ func (s *session) handshakeConfig(base *tls.Config, pin [32]byte, check *reuseCh
 	keys := s.srv.tlsSessions.ticketKeys(pin)
 	cfg := base.Clone()
 	s.bindTickets(cfg, keys, check)
+	s.srv.requestClientCert(cfg)
 	next := cfg.GetConfigForClient
 	cfg.GetConfigForClient = func(h *tls.ClientHelloInfo) (*tls.Config, error) {
 		if check != nil {
@@ -276,6 +277,7 @@ func (s *session) handshakeConfig(base *tls.Config, pin [32]byte, check *reuseCh
 		}
 		c = c.Clone()
 		s.bindTickets(c, keys, check)
+		s.srv.requestClientCert(c)
 		return c, nil
 	}
 	return cfg, keys[0]

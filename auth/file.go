@@ -16,10 +16,15 @@ import (
 //	# name:password-hash:permissions:home
 //	alice:$argon2id$v=19$m=19456,t=2,p=1$...:elradfmwMT:/srv/ftp/alice
 //	bob:$2b$10$...:elr:shared
+//	carol:cert:elr:/srv/ftp/carol
+//	dave:cert+$argon2id$v=19$m=19456,t=2,p=1$...:elr:/srv/ftp/dave
 //	anonymous::elr:/srv/ftp/pub
 //
 // The hash is argon2id (as "pier passwd" prints) or bcrypt; the anonymous
-// account has none and takes any password. A relative home is relative to
+// account has none and takes any password. "cert" instead of a hash logs
+// the user in by TLS client certificate alone (CertOnly), "cert+" before
+// the hash by certificate and password (CertAndPassword); for anonymous,
+// "cert" asks for any valid certificate. A relative home is relative to
 // the file's folder. newFS opens a home, typically local.New. Every error
 // names the file and line.
 func LoadFile(path string, newFS func(home string) (pier.FileSystem, error)) (*Virtual, error) {
@@ -45,16 +50,19 @@ func LoadFile(path string, newFS func(home string) (pier.FileSystem, error)) (*V
 		if len(fields) != 4 {
 			return nil, fmt.Errorf("auth: %s: want name:password-hash:permissions:home", where)
 		}
-		name, hash, perm, home := fields[0], fields[1], pier.Perm(fields[2]), fields[3]
+		name, perm, home := fields[0], pier.Perm(fields[2]), fields[3]
+		cert, hash := parseHashField(fields[1])
 		if name == "" {
 			return nil, fmt.Errorf("auth: %s: empty user name", where)
 		}
 		if name == AnonymousName {
-			if hash != "" {
-				return nil, fmt.Errorf("auth: %s: the anonymous account takes no password", where)
+			if hash != "" || cert == CertAndPassword {
+				return nil, fmt.Errorf("auth: %s: the anonymous account takes no password (\"cert\" to ask it for a client certificate)", where)
 			}
-		} else if err := checkHash(hash); err != nil {
-			return nil, fmt.Errorf("auth: %s: user %q: %w", where, name, err)
+		} else if cert != CertOnly {
+			if err := checkHash(hash); err != nil {
+				return nil, fmt.Errorf("auth: %s: user %q: %w", where, name, err)
+			}
 		}
 		if home == "" {
 			return nil, fmt.Errorf("auth: %s: user %q has no home", where, name)
@@ -70,7 +78,7 @@ func LoadFile(path string, newFS func(home string) (pier.FileSystem, error)) (*V
 			}
 			homes[home] = fsys
 		}
-		a := Account{PasswordHash: hash, FS: fsys, Perm: perm}
+		a := Account{PasswordHash: hash, FS: fsys, Perm: perm, Cert: cert}
 		if name == AnonymousName {
 			err = v.AddAnonymous(a)
 		} else {

@@ -38,6 +38,11 @@ type Account struct {
 	// ReadLimit and WriteLimit cap the user's upload and download rates in
 	// bytes per second (0: the server's per-session limits).
 	ReadLimit, WriteLimit int64
+	// Cert says whether the user logs in by TLS client certificate
+	// (cert.go): by password alone (the default), by a certificate alone
+	// (CertOnly: Password and PasswordHash must be empty), or by both.
+	// For the anonymous account any valid certificate will do.
+	Cert CertPolicy
 
 	anonymous bool // added with AddAnonymous: any password
 }
@@ -45,6 +50,11 @@ type Account struct {
 // Virtual is an Authenticator over an in-memory table of users. The zero
 // value has no users; it is safe for concurrent use.
 type Virtual struct {
+	// CertName finds the user names a client certificate stands for, for
+	// the accounts that log in by certificate (Account.Cert). If nil,
+	// CertCommonName. Set it before the server starts.
+	CertName CertName
+
 	mu    sync.RWMutex
 	users map[string]*Account
 	// decoy is a password hash of one of the users, checked (and the
@@ -86,6 +96,12 @@ func (v *Virtual) add(name string, a Account) error {
 	}
 	if err := a.Perm.Validate(); err != nil {
 		return fmt.Errorf("auth: user %q: %w", name, err)
+	}
+	switch {
+	case a.Cert > CertAndPassword:
+		return fmt.Errorf("auth: user %q: no such certificate policy %d", name, a.Cert)
+	case a.Cert == CertOnly && (a.Password != "" || a.PasswordHash != ""):
+		return fmt.Errorf("auth: user %q logs in by certificate alone (CertOnly) and takes no password: use CertAndPassword for both", name)
 	}
 	for _, o := range a.Overrides {
 		if err := o.Perm.Validate(); err != nil {
@@ -145,8 +161,13 @@ func (v *Virtual) RemoveUser(name string) {
 	delete(v.users, name)
 }
 
-// Authenticate implements pier.Authenticator. User names are case-sensitive.
-func (v *Virtual) Authenticate(_ context.Context, _ pier.ConnInfo, name, pass string) (*pier.User, error) {
+// Authenticate implements pier.Authenticator. User names are
+// case-sensitive. An account that needs a client certificate
+// (Account.Cert) needs c.ClientCert to stand for it, else the error wraps
+// pier.ErrCertRequired (none) or pier.ErrAuthFailed (another's); a CertOnly
+// account then takes any password (for an Authenticator that wraps Virtual
+// and hides its AuthenticateCert).
+func (v *Virtual) Authenticate(_ context.Context, c pier.ConnInfo, name, pass string) (*pier.User, error) {
 	v.mu.RLock()
 	a, ok := v.users[name]
 	decoy := v.decoy
@@ -157,9 +178,20 @@ func (v *Virtual) Authenticate(_ context.Context, _ pier.ConnInfo, name, pass st
 		}
 		return nil, fmt.Errorf("user %q: %w", name, pier.ErrAuthFailed)
 	}
-	if !a.anonymous && !a.passwordOK(pass) {
+	passOK := a.anonymous || a.Cert == CertOnly || a.passwordOK(pass)
+	if a.Cert != PasswordOnly {
+		if err := v.certFits(a, name, c.ClientCert); err != nil {
+			return nil, err
+		}
+	}
+	if !passOK {
 		return nil, fmt.Errorf("user %q: wrong password: %w", name, pier.ErrAuthFailed)
 	}
+	return a.user(name), nil
+}
+
+// user returns the pier.User of a login to account a as name.
+func (a *Account) user(name string) *pier.User {
 	return &pier.User{
 		Name:         name,
 		Anonymous:    a.anonymous,
@@ -170,5 +202,5 @@ func (v *Virtual) Authenticate(_ context.Context, _ pier.ConnInfo, name, pass st
 		Overrides:    a.Overrides,
 		ReadLimit:    a.ReadLimit,
 		WriteLimit:   a.WriteLimit,
-	}, nil
+	}
 }

@@ -14,7 +14,9 @@
 # Also checks FTPS (RFC 4217): explicit AUTH TLS and implicit, with TLS
 # required or not, with curl (TLS 1.2 and 1.3), lftp, ftplib
 # (test/ftps_check.py) and rclone, and a third party racing the client to
-# the passive port (ftps_check.py thief).
+# the passive port (ftps_check.py thief); and TLS client certificates with
+# curl, lftp and ftplib (a CA, a revocation list, an expired and a revoked
+# certificate made by openssl ca).
 #
 # Needs curl, lftp and /usr/bin/python3; openssl to make certificate files
 # (without it, the servers use --tls-self-signed); rclone (without it its
@@ -144,16 +146,19 @@ wait_port() {
 
 # start_server NAME ADDR DIR FLAGS...: start a server and wait until it
 # accepts; sets SRV_PORT, SRV_PID and SRV_LOG. Retries with a new port.
+# DIR "-": no -d (the flags have --users-file).
 start_server() {
 	local name=$1 addr=$2 dir=$3 fam=4 try port pid log
 	shift 3
 	[[ $addr == *:* ]] && fam=6
+	local dflag=(-d "$dir") shown="-d ${dir#"$WORK"/}"
+	[[ $dir == - ]] && dflag=() shown=""
 	log=$WORK/$name.log
 	LOGS+=("$log")
 	for try in 1 2 3; do
 		port=$(free_port "$fam")
-		echo "# starting $name: ${SERVER_CMD[*]} -i $addr -p $port -d ${dir#"$WORK"/} $*" | tee -a "$log"
-		"${SERVER_CMD[@]}" -i "$addr" -p "$port" -d "$dir" "$@" </dev/null >>"$log" 2>&1 &
+		echo "# starting $name: ${SERVER_CMD[*]} -i $addr -p $port $shown $*" | tee -a "$log"
+		"${SERVER_CMD[@]}" -i "$addr" -p "$port" "${dflag[@]}" "$@" </dev/null >>"$log" 2>&1 &
 		pid=$!
 		PIDS+=("$pid")
 		if wait_port "$addr" "$port" "$pid"; then
@@ -672,6 +677,121 @@ if start_server ftps2 127.0.0.1 "$F2" --tls-self-signed --tls-allow-no-reuse -u 
 	fi
 else
 	fail "start the self-signed FTPS server" "it did not accept connections within 10 s"
+fi
+
+# ------------------------------------------------ TLS client certificates
+
+# A CA made with openssl ca, which also revokes and writes the list; a
+# users file with carol (certificate alone) and dave (certificate and
+# password). The certificates: carol's, dave's, carol's expired, carol's
+# revoked, and carol's from another CA.
+certs_made() {
+	local ca=$WORK/ca n
+	mkdir -p "$ca/new"
+	: >"$ca/index.txt"
+	echo 1000 >"$ca/serial"
+	echo 1000 >"$ca/crlnumber"
+	cat >"$ca/ca.cnf" <<-EOF
+		[ ca ]
+		default_ca = testca
+		[ testca ]
+		database = $ca/index.txt
+		new_certs_dir = $ca/new
+		certificate = $ca/ca.pem
+		private_key = $ca/ca.key
+		serial = $ca/serial
+		crlnumber = $ca/crlnumber
+		default_md = sha256
+		default_days = 2
+		default_crl_days = 2
+		policy = anything
+		unique_subject = no
+		x509_extensions = client
+		[ anything ]
+		commonName = supplied
+		[ client ]
+		basicConstraints = CA:FALSE
+		extendedKeyUsage = clientAuth
+	EOF
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$ca/ca.key" -out "$ca/ca.pem" -days 2 -subj "/CN=pier integration CA" &&
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$ca/other.key" -out "$ca/other.pem" -days 2 -subj "/CN=carol" || return 1
+	for n in carol dave expired revoked; do
+		local cn=$n
+		[[ $n == expired || $n == revoked ]] && cn=carol
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$ca/$n.key" -out "$ca/$n.csr" -subj "/CN=$cn" || return 1
+	done
+	local sign=(openssl ca -batch -notext -config "$ca/ca.cnf")
+	"${sign[@]}" -in "$ca/carol.csr" -out "$ca/carol.pem" &&
+		"${sign[@]}" -in "$ca/dave.csr" -out "$ca/dave.pem" &&
+		"${sign[@]}" -in "$ca/revoked.csr" -out "$ca/revoked.pem" &&
+		"${sign[@]}" -startdate 20200101000000Z -enddate 20200102000000Z -in "$ca/expired.csr" -out "$ca/expired.pem" &&
+		"${sign[@]}" -revoke "$ca/revoked.pem" &&
+		"${sign[@]}" -gencrl -out "$ca/crl.pem"
+}
+
+CC=$WORK/ca
+C3=$WORK/certhome
+mkdir -p "$C3"
+cp "$S/dl.bin" "$C3/dl.bin"
+if ! command -v openssl >/dev/null; then
+	echo "SKIP - TLS client certificates: openssl is missing"
+elif ! certs_made >"$WORK/ca.log" 2>&1; then
+	fail "make a CA, client certificates and a revocation list with openssl" "$(tail -n 3 "$WORK/ca.log" | tr '\n' '|')"
+else
+	# auth.HashPassword's argon2id of "davepw", made by pier passwd.
+	DAVEHASH=$(printf 'davepw\n' | "${SERVER_CMD[@]}" passwd)
+	printf 'carol:cert:elr:%s\ndave:cert+%s:elr:%s\n' "$C3" "$DAVEHASH" "$C3" >"$WORK/cert-users"
+	if start_server certs 127.0.0.1 - --users-file "$WORK/cert-users" --tls-self-signed --tls-control-required \
+		--tls-client-ca "$CC/ca.pem" --tls-client-crl "$CC/crl.pem" -D; then
+		UC=ftp://127.0.0.1:$SRV_PORT
+		CURLC=(curl -sS --connect-timeout 10 --ssl-reqd -k)
+		if client "curl client certificate alone (230 to USER)" "${CURLC[@]}" --cert "$CC/carol.pem" --key "$CC/carol.key" -u carol: -o "$L/cert_dl.bin" "$UC/dl.bin"; then
+			same "curl client certificate alone (230 to USER)" "$C3/dl.bin" "$L/cert_dl.bin"
+		fi
+		if client "curl client certificate and password" "${CURLC[@]}" --cert "$CC/dave.pem" --key "$CC/dave.key" -u dave:davepw -o "$L/cert_dl2.bin" "$UC/dl.bin"; then
+			same "curl client certificate and password" "$C3/dl.bin" "$L/cert_dl2.bin"
+		fi
+		# refused NAME USER CERT REPLY: curl fails, and the server said REPLY.
+		refused() {
+			local keyarg=()
+			[[ -n $3 ]] && keyarg=(--cert "$CC/$3.pem" --key "$CC/$3.key")
+			if timeout "$T" "${CURLC[@]}" -v "${keyarg[@]}" -u "$2:davepw" -o /dev/null "$UC/dl.bin" >"$WORK/out" 2>&1; then
+				fail "$1" "curl got the file"
+			elif grep -qF "< $4" "$WORK/out"; then
+				pass "$1"
+			else
+				fail "$1" "no \"$4\" in curl's trace: $(grep '^< 5' "$WORK/out" | tr '\n' '|')"
+			fi
+		}
+		refused "client certificate expired (openssl ca)" carol expired "530 Client certificate refused: expired."
+		refused "client certificate revoked (openssl ca -gencrl)" carol revoked "530 Client certificate refused: revoked."
+		refused "client certificate of another CA" carol other "530 Client certificate refused: not issued by a trusted CA."
+		refused "no client certificate" carol "" "530 Client certificate required."
+		refused "another user's client certificate" dave carol "530 Client certificate not accepted for this user."
+		if client "lftp client certificate alone" lftp -c "set net:max-retries 1; set net:timeout 10; set ftp:ssl-force true; set ftp:ssl-protect-data true; set ssl:verify-certificate no; set ssl:cert-file $CC/carol.pem; set ssl:key-file $CC/carol.key; set cmd:fail-exit yes; open -u carol, ftp://127.0.0.1:$SRV_PORT; get dl.bin -o '$L/cert_lftp.bin'"; then
+			same "lftp client certificate alone" "$C3/dl.bin" "$L/cert_lftp.bin"
+		fi
+		if client "ftplib client certificate alone" "$PY" - "$SRV_PORT" "$CC" <<-'EOF'; then
+			import ftplib, ssl, sys
+			ctx = ssl.create_default_context()
+			ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+			ctx.load_cert_chain(sys.argv[2] + "/carol.pem", sys.argv[2] + "/carol.key")
+			f = ftplib.FTP_TLS(context=ctx, timeout=10)
+			f.connect("127.0.0.1", int(sys.argv[1]))
+			reply = f.login("carol", "")
+			assert reply.startswith("230 "), reply
+			f.quit()
+		EOF
+			pass "ftplib client certificate alone"
+		fi
+		if grep -q 'msg="user logged in".*user=carol cert_subject="CN=carol" cert_serial=' "$SRV_LOG"; then
+			pass "certs: the log names the certificate of each login"
+		else
+			fail "certs: the log names the certificate of each login" "$(grep -m1 'user logged in' "$SRV_LOG")"
+		fi
+	else
+		fail "start the client-certificate server" "it did not accept connections within 10 s"
+	fi
 fi
 
 summary

@@ -63,6 +63,9 @@ func singleAccount(o *options, cfg *config) (*auth.Virtual, error) {
 	if o.username != "" {
 		cfg.user = o.username
 		account.Password = o.password
+		if o.clientCert.caFile != "" {
+			account.Cert = auth.CertAndPassword // clientcert.go
+		}
 		err = users.AddUser(o.username, account)
 	} else {
 		cfg.anonymous = true

@@ -25,6 +25,7 @@ type config struct {
 	// implicitAddr is the implicit-FTPS listen address, "" if off.
 	implicitAddr string
 	reloader     *tlscert.Reloader
+	clientCerts  *clientCerts // nil without --tls-client-ca
 	// metrics is the registry served at --metrics, nil if off.
 	metrics *prometheus.Registry
 	// warnings are logged at start (from the configuration file).
@@ -53,6 +54,7 @@ func configure(o *options, fs *pflag.FlagSet, stderr io.Writer) (*pier.Server, *
 		func() error { return configureSession(o, srv) },
 		func() error { return configureLogging(o, srv, cfg, stderr) },
 		func() error { return configureAccounts(o, srv, cfg) },
+		func() error { return configureClientCerts(o, fs, srv, cfg) },
 		func() (err error) { cfg.metrics, err = configureMetrics(o.metricsAddr, srv); return err },
 	}
 	for _, step := range steps {

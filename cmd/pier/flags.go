@@ -41,6 +41,7 @@ type options struct {
 	slowAfterErrors, closeAfterErrors       int
 	maxLineLength                           int
 	system                                  systemOptions
+	clientCert                              clientCertOptions
 }
 
 // helpHeader comes before the flags in pier --help.
@@ -58,6 +59,7 @@ func newFlagSet(o *options) *pflag.FlagSet {
 	fs.SortFlags = false
 	addBasicFlags(fs, o)
 	addTLSFlags(fs, o)
+	addClientCertFlags(fs, o)
 	addSessionFlags(fs, o)
 	addServerFlags(fs, o)
 	addSetupFlags(fs, o)

@@ -41,7 +41,7 @@ func serve(srv *pier.Server, cfg *config) int {
 	if ls.metrics != nil {
 		defer serveMetrics(log, ls.metrics, cfg.metrics)()
 	}
-	go reloadOnHangUp(log, hup, cfg.reloader)
+	go reloadOnHangUp(log, hup, cfg.reloader, cfg.clientCerts.crlReloader())
 	go func() { done <- srv.Serve(ls.control) }()
 	if !waitForSignal(log, srv, sigs, done) {
 		return 1
@@ -106,9 +106,14 @@ func listenError(what, addr, flags string, err error) error {
 	return fmt.Errorf("can't listen%s on %s (%s): %v", what, addr, flags, err)
 }
 
-// reloadOnHangUp reloads the certificate files on each SIGHUP.
-func reloadOnHangUp(log *slog.Logger, hup <-chan os.Signal, r *tlscert.Reloader) {
+// reloadOnHangUp reloads the certificate files, and the client
+// certificate revocation lists, on each SIGHUP.
+func reloadOnHangUp(log *slog.Logger, hup <-chan os.Signal, r *tlscert.Reloader, crl *tlscert.CRLReloader) {
 	for range hup {
+		if crl != nil {
+			log.Info("SIGHUP: reloading the client certificate revocation lists")
+			crl.Reload() // OnReload logs the outcome
+		}
 		if r == nil {
 			log.Info("SIGHUP: no certificate files to reload")
 			continue

@@ -100,6 +100,7 @@ func logTLS(log *slog.Logger, srv *pier.Server, cfg *config) {
 		"control_required", srv.TLSControlRequired,
 		"data_required", srv.TLSDataRequired,
 		"session_reuse_required", !srv.TLSAllowNoReuse)
+	logClientCerts(log, cfg)
 }
 
 // logReload logs the outcome of a certificate reload.

@@ -11,8 +11,9 @@ import (
 
 // FS is a file system whose operations run on a Thread. It implements
 // pier.FileSystem and the optional LstatFS, RenameFS, ReadlinkFS, ChmodFS,
-// ChtimesFS, AccessFS and UploadKeyer; where the file system it wraps lacks one, the
-// call fails with pier.ErrNotSupported (Lstat falls back to Stat).
+// ChtimesFS, AccessFS, AvailableFS and UploadKeyer; where the file system
+// it wraps lacks one, the call fails with pier.ErrNotSupported (Lstat
+// falls back to Stat).
 type FS struct {
 	t     *Thread
 	inner pier.FileSystem

@@ -1,0 +1,14 @@
+package local
+
+import "golang.org/x/sys/unix"
+
+// freeSpace is the space an unprivileged user may take on the file system
+// of the open folder fd (FreeBSD counts it below zero when root has eaten
+// into the reserve).
+func freeSpace(fd int) (int64, error) {
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(fd, &st); err != nil {
+		return 0, err
+	}
+	return bytesOf(uint64(max(st.Bavail, 0)), st.Bsize), nil
+}
