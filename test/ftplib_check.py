@@ -248,6 +248,48 @@ def user_checks(host, port, user, password, root):
         ftp.delete("moved.bin")
         expect(not os.path.exists(os.path.join(root, "moved.bin")), "still on disk")
 
+    # File hashes, as FileZilla, WinSCP and lftp's users check transfers
+    # with them: HASH (draft-bryan-ftpext-hash) and the X* commands,
+    # compared with Python's own digests of the bytes on disk.
+    hash_data = bytes(range(256)) * 1000 + b"tail"
+
+    @check("HASH and XCRC/XMD5/XSHA* agree with hashlib and zlib")
+    def _():
+        import zlib
+        ftp.storbinary("STOR py_hash.bin", io.BytesIO(hash_data))
+        expect(disk(root, "py_hash.bin") == hash_data, "upload differs on disk")
+        n = len(hash_data)
+        resp = ftp.sendcmd("HASH py_hash.bin")
+        want = f"213 SHA-256 0-{n - 1} {hashlib.sha256(hash_data).hexdigest()} py_hash.bin"
+        expect(resp.lower() == want.lower(), f"HASH: {resp!r}, want {want!r}")
+        expect(ftp.sendcmd("OPTS HASH MD5").startswith("200"), "OPTS HASH MD5")
+        resp = ftp.sendcmd("HASH py_hash.bin")
+        expect(hashlib.md5(hash_data).hexdigest() in resp.lower(), f"HASH after OPTS HASH MD5: {resp!r}")
+        expect(ftp.sendcmd("OPTS HASH SHA-256").startswith("200"), "OPTS HASH SHA-256")
+        expect(ftp.sendcmd("RANG 10 99").startswith("350"), "RANG 10 99")
+        resp = ftp.sendcmd("HASH py_hash.bin")
+        want = f"213 SHA-256 10-99 {hashlib.sha256(hash_data[10:100]).hexdigest()} py_hash.bin"
+        expect(resp.lower() == want.lower(), f"HASH of a range: {resp!r}, want {want!r}")
+        for cmd, digest in (
+            ("XCRC", format(zlib.crc32(hash_data), "08x")),
+            ("XMD5", hashlib.md5(hash_data).hexdigest()),
+            ("XSHA1", hashlib.sha1(hash_data).hexdigest()),
+            ("XSHA256", hashlib.sha256(hash_data).hexdigest()),
+            ("XSHA512", hashlib.sha512(hash_data).hexdigest()),
+        ):
+            resp = ftp.sendcmd(f"{cmd} py_hash.bin")
+            expect(resp.lower() == f"250 {digest}", f"{cmd}: {resp!r}, want 250 {digest}")
+        ftp.delete("py_hash.bin")
+
+    @check("HASH of a range past the end is refused, the session goes on")
+    def _():
+        ftp.storbinary("STOR py_hash.bin", io.BytesIO(b"0123456789"))
+        expect(ftp.sendcmd("RANG 0 20").startswith("350"), "RANG 0 20")
+        expect_error("554", ftp.sendcmd, "HASH py_hash.bin")
+        expect_error("550", ftp.sendcmd, "HASH no_such_file")
+        ftp.delete("py_hash.bin")
+        expect(ftp.voidcmd("NOOP").startswith("200"), "NOOP")
+
     @check("rmd")
     def _():
         ftp.rmd("py_dir")

@@ -57,8 +57,16 @@ func (f *file) OSFile() *os.File {
 	return nil
 }
 
-// Close implements io.Closer on the thread.
-func (f *file) Close() error { return f.onThread(f.inner.Close) }
+// Close implements io.Closer: on the thread, except for a plain *os.File,
+// whose close is only the release of a descriptor (no name is resolved,
+// no identity checked), so it runs on the caller's thread and saves a
+// trip to the account's thread per transfer.
+func (f *file) Close() error {
+	if of, ok := f.inner.(*os.File); ok {
+		return of.Close()
+	}
+	return f.onThread(f.inner.Close)
+}
 
 // onThread runs end (a Close or an Abort) on the thread. If the thread has
 // stopped, end can't run as the account and must not run as the process:
