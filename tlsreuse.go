@@ -241,7 +241,7 @@ func (c *reuseCheck) reason(cs tls.ConnectionState) string {
 	case cs.Version == tls.VersionTLS12 && c.noTickets:
 		// Go's TLS server resumes TLS 1.2 by tickets only; curl (OpenSSL)
 		// offers only session IDs in TLS 1.2.
-		return "a TLS 1.2 client without session tickets (like curl --tls-max 1.2) can't resume: it needs TLS 1.3"
+		return "a TLS 1.2 client without session tickets (like curl --tls-max 1.2) can't resume: it needs TLS 1.3 (or the server TLSAllowNoReuse, --tls-allow-no-reuse)"
 	default:
 		return "no TLS session offered"
 	}

@@ -160,7 +160,7 @@ func (a *Authenticator) anonymous(ctx context.Context, c pier.ConnInfo) (*pier.U
 
 // refuse logs why a login is refused, in one line, and returns errRefused.
 func (a *Authenticator) refuse(ctx context.Context, c pier.ConnInfo, level slog.Level, name, reason string) error {
-	attrs := []slog.Attr{slog.String("user", name), slog.String("reason", reason)}
+	attrs := []slog.Attr{slog.Uint64("session", c.ID), slog.String("user", name), slog.String("reason", reason)}
 	if c.RemoteAddr.IsValid() {
 		attrs = append(attrs, slog.String("remote", c.RemoteAddr.String()))
 	}

@@ -477,8 +477,6 @@ func TestPAMOutage(t *testing.T) {
 	tests := []struct {
 		name, service, confDir, want string
 	}{
-		{"NoServiceFile", "pier-missing", conf, "start: "},
-		{"NoConfDir", "pier-test", filepath.Join(conf, "missing"), "start: "},
 		{"ModuleFails", "pier-broken", conf, "authentication"},
 		{"HelperDiesInCheck", "pier-die-check", conf, "ended without a reply: signal: killed"},
 		{"HelperDiesInSession", "pier-die-session", conf, "ended without a reply: signal: killed"},
@@ -611,7 +609,9 @@ func TestPAMNew(t *testing.T) {
 		{"ConfDirAlone", "", "/tmp", "PAMConfDir is set without PAMService"},
 		{"Path", "../ftp", "", "want a service name"},
 		{"NUL", "ftp\x00", "", "want a service name"},
-		{"OK", "ftp", "", ""},
+		{"NoServiceFile", "pier-missing", "", `no service file /etc/pam.d/pier-missing (PAM would use its "other" service instead)`},
+		{"NoConfDir", "login", "/nonexistent", "no service file /nonexistent/login"},
+		{"OK", "login", "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -55,10 +55,13 @@
 package system
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -135,7 +138,8 @@ type Options struct {
 	Now func() time.Time
 
 	// PAMService, if not empty, is the PAM service (its stack in
-	// /etc/pam.d/PAMService, such as "ftp") that checks passwords and
+	// /etc/pam.d/PAMService, such as "login"; New fails if the file is
+	// missing, as PAM would use "other" instead) that checks passwords and
 	// accounts instead of the shadow file: its auth and account steps,
 	// then, once pier's own rules let the account in, setcred and its
 	// session step, the session closed when the login ends. Accounts are
@@ -190,8 +194,8 @@ var _ pier.Authenticator = (*Authenticator)(nil)
 // unknown permission letter, a Root other than "" or "/", PAMConfDir
 // without PAMService), if PAMService is set in a pier built without PAM
 // (the error wraps ErrNoPAM), if an account file can't be read (the
-// shadow file needs root), or if AnonymousUser is not an account other
-// than root.
+// shadow file needs root), if PAMService has no service file, or if
+// AnonymousUser is not an account other than root with a home folder.
 func New(opts Options) (*Authenticator, error) {
 	if len(opts.AllowedUsers) > 0 && len(opts.RejectedUsers) > 0 {
 		return nil, errors.New("system: AllowedUsers and RejectedUsers are both set: use one")
@@ -202,8 +206,16 @@ func New(opts Options) (*Authenticator, error) {
 	case opts.PAMService == "":
 	case !pamBuilt:
 		return nil, fmt.Errorf("system: PAMService %q: %w", opts.PAMService, ErrNoPAM)
-	case strings.ContainsAny(opts.PAMService, "/\x00"):
-		return nil, fmt.Errorf("system: PAMService %q: want a service name, such as ftp", opts.PAMService)
+	case strings.ContainsAny(opts.PAMService, "/\x00") || opts.PAMService == "." || opts.PAMService == "..":
+		return nil, fmt.Errorf("system: PAMService %q: want a service name, such as login", opts.PAMService)
+	default:
+		// Linux-PAM falls back to the service "other" for a name it has
+		// no file for, which on Debian lets every account in: a typo
+		// would silently drop the rules of the file meant.
+		dir := cmp.Or(opts.PAMConfDir, "/etc/pam.d")
+		if _, err := os.Stat(filepath.Join(dir, opts.PAMService)); err != nil {
+			return nil, fmt.Errorf("system: PAMService %q: no service file %s (PAM would use its \"other\" service instead)", opts.PAMService, filepath.Join(dir, opts.PAMService))
+		}
 	}
 	if opts.Root != "" && opts.Root != "/" {
 		return nil, fmt.Errorf("system: Root %q: want \"\" (each user's home) or \"/\"", opts.Root)
@@ -269,6 +281,10 @@ func New(opts Options) (*Authenticator, error) {
 		}
 		if e.UID == 0 {
 			return nil, fmt.Errorf("system: AnonymousUser %q: is root", opts.AnonymousUser)
+		}
+		if reason := homeRefusal(e.Home); reason != "" {
+			// Every anonymous login would fail, and count toward bans.
+			return nil, fmt.Errorf("system: AnonymousUser %q: %s", opts.AnonymousUser, reason)
 		}
 	}
 	return a, nil

@@ -68,6 +68,10 @@ func TestBadFlags(t *testing.T) {
 		{"system-users with write", []string{"--system-users", "-w"}, "--write with --system-users"},
 		{"allowed and rejected users", []string{"--system-users", "--allowed-users", "a", "--rejected-users", "b"}, "--allowed-users and --rejected-users"},
 		{"negative min-uid", []string{"--system-users", "--min-uid", "-1"}, "--min-uid -1"},
+		{"empty allowed-users", []string{"--system-users", "--allowed-users", ""}, "--allowed-users: an empty list"},
+		{"a space in rejected-users", []string{"--system-users", "--rejected-users", "a,,b"}, "an empty name"},
+		{"user-perm without letters", []string{"--system-users", "--user-perm", "alice="}, "--user-perm alice="},
+		{"pam service without its file", []string{"--system-users", "--pam-service", "pier-no-such-service"}, "--pam-service"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

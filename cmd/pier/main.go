@@ -54,7 +54,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return configureFailed(err, cf, stderr)
 	}
 	if cf != nil {
-		cfg.warnings = cf.warnings
+		cfg.warnings = append(cf.warnings, cfg.warnings...)
 	}
 	return serve(srv, cfg)
 }

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -40,7 +42,7 @@ func addSystemFlags(fs *pflag.FlagSet, o *options) {
 	fs.BoolVar(&s.noHomeJail, "no-home-jail", false, "with --system-users, show accounts the whole file system (starting in their home; the kernel's permissions still apply) instead of jailing each in its home")
 	fs.StringVar(&s.systemUserPerm, "system-user-perm", string(pier.AllPerms), "with --system-users, the permission `LETTERS` of every account (pyftpdlib's: elradfmwMT)")
 	fs.StringToStringVar(&s.userPerm, "user-perm", nil, "with --system-users, other permission letters for some accounts: `NAME=LETTERS`,... (such as alice=elr)")
-	fs.StringVar(&s.pamService, "pam-service", "", "with --system-users, check passwords and accounts through this PAM `SERVICE` (/etc/pam.d/SERVICE, such as ftp) instead of the shadow file; needs a pier built with -tags pam")
+	fs.StringVar(&s.pamService, "pam-service", "", "with --system-users, check passwords and accounts through this PAM `SERVICE` (/etc/pam.d/SERVICE, such as login; pier refuses to start if the file is missing) instead of the shadow file; needs a pier built with -tags pam")
 }
 
 // systemOnlyFlags are the flags that mean nothing without --system-users.
@@ -62,6 +64,16 @@ func checkSystemFlags(o *options, fs *pflag.FlagSet) error {
 		if fs.Changed(name) {
 			return usagef("--system-users excludes --%s (accounts and homes come from the machine)", name)
 		}
+	}
+	var err error
+	if s.allowed, err = cleanNames(fs, "allowed-users", s.allowed); err != nil {
+		return err
+	}
+	if s.rejected, err = cleanNames(fs, "rejected-users", s.rejected); err != nil {
+		return err
+	}
+	if s.userPerm, err = cleanUserPerm(fs, s.userPerm); err != nil {
+		return err
 	}
 	switch {
 	case len(s.allowed) > 0 && len(s.rejected) > 0:
@@ -87,6 +99,67 @@ func checkSystemFlags(o *options, fs *pflag.FlagSet) error {
 		}
 	}
 	return nil
+}
+
+// cleanNames trims the names of a list flag, and refuses an empty list
+// or an empty name: a list meant to restrict must not restrict nothing
+// because of a space or an unset shell variable.
+func cleanNames(fs *pflag.FlagSet, flag string, names []string) ([]string, error) {
+	if !fs.Changed(flag) {
+		return nil, nil
+	}
+	if len(names) == 0 {
+		return nil, usagef("--%s: an empty list (name at least one account)", flag)
+	}
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		if n == "" {
+			return nil, usagef("--%s %q: an empty name", flag, strings.Join(names, ","))
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// cleanUserPerm trims the names and letters of --user-perm and refuses
+// empty ones.
+func cleanUserPerm(fs *pflag.FlagSet, in map[string]string) (map[string]string, error) {
+	if !fs.Changed("user-perm") {
+		return nil, nil
+	}
+	if len(in) == 0 {
+		return nil, usagef("--user-perm: an empty list (give NAME=LETTERS)")
+	}
+	out := make(map[string]string, len(in))
+	for name, perm := range in {
+		name, perm = strings.TrimSpace(name), strings.TrimSpace(perm)
+		if name == "" || perm == "" {
+			return nil, usagef("--user-perm %s=%s: want NAME=LETTERS, both not empty", name, perm)
+		}
+		out[name] = perm
+	}
+	return out, nil
+}
+
+// unknownAccounts returns the names of the list flags that are not
+// accounts of the machine now, for a warning at start (they may be
+// added later, so it is not an error).
+func unknownAccounts(s *systemOptions) []string {
+	var names []string
+	names = append(names, s.allowed...)
+	names = append(names, s.rejected...)
+	for n := range s.userPerm {
+		names = append(names, n)
+	}
+	var unknown []string
+	for _, n := range names {
+		if _, err := user.Lookup(n); err != nil {
+			unknown = append(unknown, n)
+		}
+	}
+	sort.Strings(unknown)
+	return slices.Compact(unknown)
 }
 
 // systemAuthenticator makes the authenticator of --system-users.
@@ -126,6 +199,9 @@ func systemAuthenticator(o *options, cfg *config) (pier.Authenticator, error) {
 		return nil, usagef("--system-users: %v", err)
 	}
 	cfg.anonymous = s.anonymousUser != ""
+	if unknown := unknownAccounts(s); len(unknown) > 0 {
+		cfg.warnings = append(cfg.warnings, fmt.Sprintf("--allowed-users, --rejected-users or --user-perm name no account of this machine (yet): %s", strings.Join(unknown, ", ")))
+	}
 	return a, nil
 }
 

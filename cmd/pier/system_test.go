@@ -56,8 +56,8 @@ func TestSystemUsersDaemon(t *testing.T) {
 	}
 	port := freePort(t)
 	d, startup := startDaemon(t, "--system-users", "-i", "127.0.0.1", "-p", strconv.Itoa(port),
-		"--anonymous-user", guest, "--rejected-users", other, "--user-perm", user+"=elrw")
-	for _, want := range []string{`login="system accounts, except [` + other + `], anonymous as ` + guest + `"`, `directory="each account's home (jailed)"`} {
+		"--anonymous-user", guest, "--rejected-users", "nosuch"+suffix+", "+other, "--user-perm", user+"= elrw")
+	for _, want := range []string{`login="system accounts, except [nosuch` + suffix + ` ` + other + `], anonymous as ` + guest + `"`, `directory="each account's home (jailed)"`} {
 		if !strings.Contains(startup, want) {
 			t.Errorf("start-up log %q lacks %q", startup, want)
 		}
