@@ -74,6 +74,9 @@ type TransferInfo struct {
 	Bytes int64
 	// Duration is how long the transfer took.
 	Duration time.Duration
+	// ASCII reports a TYPE A transfer (line endings converted; Bytes
+	// counts the bytes on the wire); false for TYPE I.
+	ASCII bool
 	// Err is why an incomplete transfer ended (nil when complete): it
 	// matches ErrTransferAborted (ABOR), ErrConnectionLost,
 	// ErrDataTimeout, ErrSessionClosed or ErrServerShutdown with

@@ -122,7 +122,7 @@ func (s *session) fileHook(job *transferJob, t *transfer, completed bool, why er
 	if hook == nil {
 		return
 	}
-	info := TransferInfo{Command: job.cmd, Path: job.path, Bytes: t.bytes.Load(), Duration: time.Since(t.start)}
+	info := TransferInfo{Command: job.cmd, Path: job.path, Bytes: t.bytes.Load(), Duration: time.Since(t.start), ASCII: job.ascii}
 	if !completed {
 		info.Err = why
 	}

@@ -40,7 +40,7 @@ var notInConfig = map[string]bool{"config": true, "help": true, "version": true}
 
 // pathSettings are the settings whose relative values are taken relative
 // to the configuration file's folder.
-var pathSettings = map[string]bool{"directory": true, "certfile": true, "keyfile": true, "users-file": true, "tls-client-ca": true, "tls-client-crl": true}
+var pathSettings = map[string]bool{"directory": true, "certfile": true, "keyfile": true, "users-file": true, "tls-client-ca": true, "tls-client-crl": true, "xferlog": true}
 
 // configFile is what applyConfigFile read: the settings it applied, by
 // flag name, with their line numbers, and warnings to log once logging is

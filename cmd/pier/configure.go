@@ -35,6 +35,8 @@ type config struct {
 	anonymousWrite string
 	// uploadRoots are the folders opened with --atomic-uploads.
 	uploadRoots []uploadRoot
+	// xferlog is the --xferlog file, nil if off.
+	xferlog *transferLog
 	// stderr takes start-up errors after configure (a busy port).
 	stderr io.Writer
 }
@@ -53,6 +55,7 @@ func configure(o *options, fs *pflag.FlagSet, stderr io.Writer) (*pier.Server, *
 		func() error { return configureLimits(o, srv) },
 		func() error { return configureSession(o, srv) },
 		func() error { return configureLogging(o, srv, cfg, stderr) },
+		func() error { return configureXferlog(o, srv, cfg) },
 		func() error { return configureAccounts(o, srv, cfg) },
 		func() error { return configureClientCerts(o, fs, srv, cfg) },
 		func() (err error) { cfg.metrics, err = configureMetrics(o.metricsAddr, srv); return err },

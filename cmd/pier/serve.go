@@ -41,7 +41,7 @@ func serve(srv *pier.Server, cfg *config) int {
 	if ls.metrics != nil {
 		defer serveMetrics(log, ls.metrics, cfg.metrics)()
 	}
-	go reloadOnHangUp(log, hup, cfg.reloader, cfg.clientCerts.crlReloader())
+	go reloadOnHangUp(log, hup, cfg.reloader, cfg.clientCerts.crlReloader(), cfg.xferlog)
 	go func() { done <- srv.Serve(ls.control) }()
 	if !waitForSignal(log, srv, sigs, done) {
 		return 1
@@ -106,10 +106,12 @@ func listenError(what, addr, flags string, err error) error {
 	return fmt.Errorf("can't listen%s on %s (%s): %v", what, addr, flags, err)
 }
 
-// reloadOnHangUp reloads the certificate files, and the client
-// certificate revocation lists, on each SIGHUP.
-func reloadOnHangUp(log *slog.Logger, hup <-chan os.Signal, r *tlscert.Reloader, crl *tlscert.CRLReloader) {
+// reloadOnHangUp reloads the certificate files and the client
+// certificate revocation lists, and reopens the --xferlog file, on each
+// SIGHUP.
+func reloadOnHangUp(log *slog.Logger, hup <-chan os.Signal, r *tlscert.Reloader, crl *tlscert.CRLReloader, xl *transferLog) {
 	for range hup {
+		xl.reopen(log)
 		if crl != nil {
 			log.Info("SIGHUP: reloading the client certificate revocation lists")
 			crl.Reload() // OnReload logs the outcome
