@@ -52,7 +52,9 @@ func (a *Authenticator) login(ctx context.Context, c pier.ConnInfo, name string,
 	if root == "/" {
 		fsRoot, startDir = "/", filepath.ToSlash(home)
 	}
-	var opts []local.Option
+	// Every system call on the account's thread, listings' fstatat
+	// calls included: other threads have the process's identity.
+	opts := []local.Option{local.SingleThread()}
 	if a.opts.AtomicUploads {
 		opts = append(opts, local.AtomicUploads())
 	}

@@ -87,7 +87,8 @@ func (f *file) onThread(end func() error) error {
 // information taken, on the thread (the kernel checks search permission
 // on the folder for each). It does not pass on pier.DirInfoReader:
 // fsys/local's fast path shares a batch's fstatat calls among goroutines,
-// which run on other threads, with the process's identity.
+// which run on other threads, with the process's identity, unless it was
+// opened with local.SingleThread; then OpenDir returns an infoDir.
 type dir struct {
 	t     *Thread
 	inner pier.DirReader

@@ -115,13 +115,20 @@ func (f *FS) OpenFile(ctx context.Context, name string, flag int, perm fs.FileMo
 	return wrapFile(f.t, file), nil
 }
 
-// OpenDir implements pier.FileSystem.
+// OpenDir implements pier.FileSystem. The folder passes on
+// pier.DirInfoReader only if the wrapped one makes every system call of its
+// listing on the calling thread (fsys/local opened with
+// local.SingleThread): see infoDir.
 func (f *FS) OpenDir(ctx context.Context, name string) (pier.DirReader, error) {
 	var d pier.DirReader
 	if err := f.do(ctx, func() (err error) { d, err = f.inner.OpenDir(ctx, name); return }); err != nil {
 		return nil, err
 	}
-	return &dir{t: f.t, inner: d}, nil
+	wrapped := &dir{t: f.t, inner: d}
+	if l, ok := d.(singleThreadLister); ok && l.SingleThreaded() {
+		return &infoDir{dir: wrapped, ctx: ctx}, nil
+	}
+	return wrapped, nil
 }
 
 // Mkdir implements pier.FileSystem.

@@ -14,7 +14,13 @@ import (
 type dir struct {
 	*os.File
 	hideTemp bool // leave out the temporaries of AtomicUploads
+	single   bool // SingleThread: no system call on another goroutine
 }
+
+// SingleThreaded reports whether every system call of the folder's
+// listing, ReadDirInfo's included, runs on the calling goroutine's thread:
+// true if its FS was made with SingleThread.
+func (d *dir) SingleThreaded() bool { return d.single }
 
 // ReadDir is os.File.ReadDir, except that for n > 0 it never returns an
 // empty batch without an error. For a folder opened in an os.Root, os

@@ -20,6 +20,7 @@ import (
 // everything else it did was allocation and copying. The fstatat calls of a
 // large batch are shared among several goroutines, as they run in parallel
 // in the kernel; the entries still reach the caller in the folder's order.
+// Under SingleThread they all run on the caller's thread.
 
 // direntBufSize is the getdents64 buffer: about 1,000 entries of short names
 // a call.
@@ -61,7 +62,7 @@ func (d *dir) ReadDirInfo(fn func(fs.FileInfo) error) error {
 	}
 	b := dirBatches.Get().(*dirBatch)
 	defer dirBatches.Put(b)
-	workers := min(runtime.GOMAXPROCS(0), maxStatWorkers)
+	workers := d.statWorkers()
 	var info statInfo
 	var fnErr, sysErr error
 	cerr := rc.Read(func(fd uintptr) bool {
@@ -103,6 +104,15 @@ func (d *dir) ReadDirInfo(fn func(fs.FileInfo) error) error {
 		return sysErr
 	}
 	return cerr
+}
+
+// statWorkers is how many goroutines may share a batch's fstatat calls:
+// one, the caller, under SingleThread.
+func (d *dir) statWorkers() int {
+	if d.single {
+		return 1
+	}
+	return min(runtime.GOMAXPROCS(0), maxStatWorkers)
 }
 
 // parse finds the names in the first n bytes of the buffer, leaving out "."

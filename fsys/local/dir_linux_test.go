@@ -64,3 +64,43 @@ func TestReadDirInfoParallel(t *testing.T) {
 		fsys.Close()
 	}
 }
+
+// TestSingleThreadStatsOnCaller checks that under SingleThread a batch
+// large enough to be shared is stat'd by the caller alone, and still lists
+// every entry.
+func TestSingleThreadStatsOnCaller(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(maxStatWorkers))
+	root := t.TempDir()
+	const n = 3 * parallelStatMin
+	for i := range n {
+		if err := os.WriteFile(filepath.Join(root, fmt.Sprintf("f%05d", i)), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		opts []Option
+		want int
+	}{{nil, maxStatWorkers}, {[]Option{SingleThread()}, 1}} {
+		fsys, err := New(root, c.opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := fsys.OpenDir(context.Background(), ".")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ld := d.(*dir)
+		if got := ld.statWorkers(); got != c.want {
+			t.Errorf("%d options: %d workers, want %d", len(c.opts), got, c.want)
+		}
+		if ld.SingleThreaded() != (c.want == 1) {
+			t.Errorf("%d options: SingleThreaded %v", len(c.opts), ld.SingleThreaded())
+		}
+		count := 0
+		if err := ld.ReadDirInfo(func(fs.FileInfo) error { count++; return nil }); err != nil || count != n {
+			t.Errorf("%d options: %d entries, %v; want %d", len(c.opts), count, err, n)
+		}
+		d.Close()
+		fsys.Close()
+	}
+}

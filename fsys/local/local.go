@@ -33,6 +33,7 @@ type FS struct {
 	dir    string
 	abs    string // dir made absolute and clean: UploadKey
 	atomic bool   // AtomicUploads
+	single bool   // SingleThread
 }
 
 var (
@@ -47,8 +48,16 @@ var (
 	_ pier.DirInfoReader = (*dir)(nil)
 )
 
-// An Option configures an FS made by New: AtomicUploads.
+// An Option configures an FS made by New: AtomicUploads, SingleThread.
 type Option func(*FS)
+
+// SingleThread makes every system call of the FS run on the calling
+// goroutine's thread: for fsys/asuser, whose calls run on a thread that has
+// taken an account's identity, which other threads of the process don't
+// have. Without it, a listing of a large folder shares its fstatat calls
+// among goroutines, which run on other threads. A folder of an FS made with
+// it reports so through SingleThreaded.
+func SingleThread() Option { return func(f *FS) { f.single = true } }
 
 // New opens dir as the root of a file system, with the given options. It
 // fails if dir does not exist or is not a folder.
@@ -178,7 +187,7 @@ func (f *FS) OpenDir(ctx context.Context, name string) (pier.DirReader, error) {
 		file.Close()
 		return nil, &fs.PathError{Op: "opendir", Path: name, Err: syscall.ENOTDIR}
 	}
-	return &dir{File: file, hideTemp: f.atomic}, nil
+	return &dir{File: file, hideTemp: f.atomic, single: f.single}, nil
 }
 
 // Mkdir implements pier.FileSystem.
