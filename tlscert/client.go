@@ -6,7 +6,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"os"
-	"sync"
 	"time"
 )
 
@@ -103,13 +102,7 @@ func signedByOneOf(crl *x509.RevocationList, issuers []*x509.Certificate) bool {
 // file is broken, it keeps the lists it has. Its CRLs method is what
 // pier.ClientCertPolicy.CRLs takes.
 type CRLReloader struct {
-	file    string
-	issuers []*x509.Certificate
-
-	mu      sync.Mutex
-	crls    []*x509.RevocationList
-	stamp   string
-	checked time.Time
+	r reloading[[]*x509.RevocationList]
 	// OnReload, if set, is called after each reload attempt (err nil on
 	// success). It runs with no lock held.
 	OnReload func(err error)
@@ -118,7 +111,11 @@ type CRLReloader struct {
 // NewCRLReloader loads the lists of file, each signed by one of issuers
 // if issuers is not nil, and fails with a clear error if it can't.
 func NewCRLReloader(file string, issuers []*x509.Certificate) (*CRLReloader, error) {
-	r := &CRLReloader{file: file, issuers: issuers}
+	r := &CRLReloader{}
+	r.r = reloading[[]*x509.RevocationList]{
+		files: []string{file},
+		load:  func() ([]*x509.RevocationList, error) { return LoadCRLs(file, issuers) },
+	}
 	if err := r.Reload(); err != nil {
 		return nil, err
 	}
@@ -126,47 +123,8 @@ func NewCRLReloader(file string, issuers []*x509.Certificate) (*CRLReloader, err
 }
 
 // Reload loads the file again now.
-func (r *CRLReloader) Reload() error {
-	r.mu.Lock()
-	loaded := r.crls != nil
-	r.mu.Unlock()
-	st, err := os.Stat(r.file)
-	if err != nil {
-		err = fmt.Errorf("tlscert: %w", err)
-	}
-	var crls []*x509.RevocationList
-	if err == nil {
-		crls, err = LoadCRLs(r.file, r.issuers)
-	}
-	if err == nil {
-		r.mu.Lock()
-		r.crls, r.stamp, r.checked = crls, crlStamp(st), time.Now()
-		r.mu.Unlock()
-	}
-	if r.OnReload != nil && loaded {
-		r.OnReload(err)
-	}
-	return err
-}
-
-func crlStamp(st os.FileInfo) string { return fmt.Sprintf("%d:%d", st.Size(), st.ModTime().UnixNano()) }
+func (r *CRLReloader) Reload() error { return r.r.reload(r.OnReload) }
 
 // CRLs returns the lists in force, after loading the file again if it
 // changed.
-func (r *CRLReloader) CRLs() []*x509.RevocationList {
-	r.mu.Lock()
-	due := time.Since(r.checked) >= time.Second
-	if due {
-		r.checked = time.Now()
-	}
-	stamp := r.stamp
-	r.mu.Unlock()
-	if due {
-		if st, err := os.Stat(r.file); err == nil && crlStamp(st) != stamp {
-			r.Reload()
-		}
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.crls
-}
+func (r *CRLReloader) CRLs() []*x509.RevocationList { return r.r.current(r.OnReload) }

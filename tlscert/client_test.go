@@ -90,9 +90,9 @@ func TestCRLReloader(t *testing.T) {
 	os.WriteFile(file, testpki.CRLPEM(ca.CRL(time.Time{}, gone)), 0o600)
 	later := time.Now().Add(2 * time.Second)
 	os.Chtimes(file, later, later) // a new stamp even on coarse file clocks
-	r.mu.Lock()
-	r.checked = time.Time{} // don't wait for the once-a-second check
-	r.mu.Unlock()
+	r.r.mu.Lock()
+	r.r.checked = time.Time{} // don't wait for the once-a-second check
+	r.r.mu.Unlock()
 	if crls := r.CRLs(); len(crls) != 1 || len(crls[0].RevokedCertificateEntries) != 1 {
 		t.Fatalf("changed file not reloaded: %v", crls)
 	}

@@ -16,9 +16,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
-	"os"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -27,12 +25,7 @@ import (
 // either file changes (checked at most once a second) and loads the new
 // pair; if the new pair is broken it keeps serving the old one.
 type Reloader struct {
-	certFile, keyFile string
-
-	mu      sync.Mutex
-	cert    *tls.Certificate
-	stamp   string    // size and mtime of both files when loaded
-	checked time.Time // last time the files were looked at
+	r reloading[*tls.Certificate]
 	// OnReload, if set, is called after each reload attempt (err nil on
 	// success). It runs with no lock held.
 	OnReload func(err error)
@@ -41,7 +34,17 @@ type Reloader struct {
 // NewReloader loads the pair and fails with a clear error if either file is
 // missing or the key does not match the certificate.
 func NewReloader(certFile, keyFile string) (*Reloader, error) {
-	r := &Reloader{certFile: certFile, keyFile: keyFile}
+	r := &Reloader{}
+	r.r = reloading[*tls.Certificate]{
+		files: []string{certFile, keyFile},
+		load: func() (*tls.Certificate, error) {
+			cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+			if err != nil {
+				return nil, fmt.Errorf("tlscert: load %s and %s: %w", certFile, keyFile, err)
+			}
+			return &cert, nil
+		},
+	}
 	if err := r.Reload(); err != nil {
 		return nil, err
 	}
@@ -49,68 +52,15 @@ func NewReloader(certFile, keyFile string) (*Reloader, error) {
 }
 
 // Reload loads the files again now.
-func (r *Reloader) Reload() error {
-	r.mu.Lock()
-	loaded := r.cert != nil
-	r.mu.Unlock()
-	stamp, err := r.fileStamp()
-	if err == nil {
-		var cert tls.Certificate
-		cert, err = tls.LoadX509KeyPair(r.certFile, r.keyFile)
-		if err != nil {
-			err = fmt.Errorf("tlscert: load %s and %s: %w", r.certFile, r.keyFile, err)
-		} else {
-			r.mu.Lock()
-			r.cert, r.stamp, r.checked = &cert, stamp, time.Now()
-			r.mu.Unlock()
-		}
-	}
-	if r.OnReload != nil && loaded {
-		r.OnReload(err)
-	}
-	return err
-}
-
-func (r *Reloader) fileStamp() (string, error) {
-	var b strings.Builder
-	for _, f := range []string{r.certFile, r.keyFile} {
-		st, err := os.Stat(f)
-		if err != nil {
-			return "", fmt.Errorf("tlscert: %w", err)
-		}
-		fmt.Fprintf(&b, "%d:%d;", st.Size(), st.ModTime().UnixNano())
-	}
-	return b.String(), nil
-}
+func (r *Reloader) Reload() error { return r.r.reload(r.OnReload) }
 
 // GetCertificate implements tls.Config.GetCertificate.
 func (r *Reloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-	r.mu.Lock()
-	cert := r.cert
-	due := time.Since(r.checked) >= time.Second
-	if due {
-		r.checked = time.Now()
-	}
-	stamp := r.stamp
-	r.mu.Unlock()
-	if due {
-		if now, err := r.fileStamp(); err == nil && now != stamp {
-			if r.Reload() == nil {
-				r.mu.Lock()
-				cert = r.cert
-				r.mu.Unlock()
-			}
-		}
-	}
-	return cert, nil
+	return r.r.current(r.OnReload), nil
 }
 
 // Certificate returns the certificate in use.
-func (r *Reloader) Certificate() *tls.Certificate {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.cert
-}
+func (r *Reloader) Certificate() *tls.Certificate { return r.r.value() }
 
 // SelfSigned makes an ECDSA P-256 certificate for the given host names and
 // addresses, valid for a year, kept only in memory.

@@ -50,9 +50,9 @@ func TestReloaderPicksUpNewFiles(t *testing.T) {
 	// Make sure the stamp differs even on coarse file-time clocks.
 	later := time.Now().Add(2 * time.Second)
 	os.Chtimes(certFile, later, later)
-	r.mu.Lock()
-	r.checked = time.Time{} // don't wait for the once-a-second check
-	r.mu.Unlock()
+	r.r.mu.Lock()
+	r.r.checked = time.Time{} // don't wait for the once-a-second check
+	r.r.mu.Unlock()
 	got, _ = r.GetCertificate(nil)
 	if Fingerprint(got) != Fingerprint(second) {
 		t.Fatal("changed files not reloaded")
