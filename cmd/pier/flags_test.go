@@ -71,6 +71,8 @@ func TestBadFlags(t *testing.T) {
 		{"empty allowed-users", []string{"--system-users", "--allowed-users", ""}, "--allowed-users: an empty list"},
 		{"a space in rejected-users", []string{"--system-users", "--rejected-users", "a,,b"}, "an empty name"},
 		{"user-perm without letters", []string{"--system-users", "--user-perm", "alice="}, "--user-perm alice="},
+		{"xferlog in a missing folder", []string{"--xferlog", filepath.Join(dir, "missing", "x.log")}, "--xferlog"},
+		{"xferlog on a folder", []string{"--xferlog", dir}, "is a directory"},
 		{"pam service without its file", []string{"--system-users", "--pam-service", "pier-no-such-service"}, "--pam-service"},
 	}
 	for _, c := range cases {
