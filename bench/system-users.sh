@@ -5,6 +5,8 @@
 # alternating. Run by hand, as root:
 #
 #   sudo bash bench/system-users.sh [ROUNDS]      (default 5)
+#   sudo NETNS=1 bash bench/system-users.sh 5     clients in a network namespace
+#                                                 of their own, over a veth pair
 #
 # It creates the account "piersys" (uid >= 1000, /bin/sh, sha512-crypt
 # password) with its home on tmpfs (/dev/shm/piersys), and removes it at the
@@ -19,16 +21,34 @@ rounds=${1:-5}
 out=/var/tmp/pier-bench/system-users/$(date +%Y%m%dT%H%M%S)
 mkdir -p "$out"
 user=piersys pass=Bench-sys-1 home=/dev/shm/piersys port=2460
+host=127.0.0.1 client=() remote=()
+if [[ ${NETNS:-} == 1 ]]; then
+	# The clients run in a namespace made here, reaching pier over a veth
+	# pair (10.231.0.1 pier's side, 10.231.0.2 theirs): the packets cross
+	# a real device pair, not loopback.
+	ns=pb$$
+	host=10.231.0.1 client=(ip netns exec "$ns") remote=(--allow-remote)
+fi
 go build -o "$out/pier" ./cmd/pier
 go build -o "$out/ftpbench" ./cmd/ftpbench
 
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	[[ -n ${ns:-} ]] && { ip link del "veth-$ns" 2>/dev/null || true; ip netns del "$ns" 2>/dev/null || true; }
 	userdel -r -f "$user" 2>/dev/null || true
 	rm -rf "$home"
 }
 trap cleanup EXIT
+if [[ -n ${ns:-} ]]; then
+	ip netns add "$ns"
+	ip link add "veth-$ns" type veth peer name eth0 netns "$ns"
+	ip addr add 10.231.0.1/24 dev "veth-$ns"
+	ip link set "veth-$ns" up
+	ip netns exec "$ns" ip addr add 10.231.0.2/24 dev eth0
+	ip netns exec "$ns" ip link set eth0 up
+	ip netns exec "$ns" ip link set lo up
+fi
 userdel -r -f "$user" 2>/dev/null || true
 useradd -m -d "$home" -s /bin/sh "$user"
 echo "$user:$pass" | chpasswd -c SHA512
@@ -36,14 +56,14 @@ head -c 256M /dev/urandom >"$out/src.bin"
 
 start() { # MODE: start pier, wait for its 220
 	if [[ $1 == system ]]; then
-		"$out/pier" --system-users -i 127.0.0.1 -p $port --max-cons 0 >"$out/pier-$1.log" 2>&1 &
+		"$out/pier" --system-users -i $host -p $port --max-cons 0 >"$out/pier-$1.log" 2>&1 &
 	else
-		"$out/pier" -i 127.0.0.1 -p $port --max-cons 0 -u $user -P $pass -w -d "$home" >"$out/pier-$1.log" 2>&1 &
+		"$out/pier" -i $host -p $port --max-cons 0 -u $user -P $pass -w -d "$home" >"$out/pier-$1.log" 2>&1 &
 	fi
 	pid=$!
 	pids+=("$pid")
 	for _ in $(seq 100); do
-		exec 3<>/dev/tcp/127.0.0.1/$port 2>/dev/null && { exec 3>&-; return; }
+		exec 3<>/dev/tcp/$host/$port 2>/dev/null && { exec 3>&-; return; }
 		sleep 0.1
 	done
 	echo "pier did not start" >&2
@@ -55,11 +75,11 @@ for r in $(seq "$rounds"); do
 	((r % 2 == 0)) && order="virtual system"
 	for mode in $order; do
 		start "$mode"
-		"$out/ftpbench" -P $port -u $user -p $pass -b ${WORKLOADS:-stor,retr,stor-many,retr-many,list} \
+		"${client[@]}" "$out/ftpbench" "${remote[@]}" -H $host -P $port -u $user -p $pass -b ${WORKLOADS:-stor,retr,stor-many,retr-many,list} \
 			-n 50 --single-size 256M -s 10M --entries 2000 --quiet --pid "$pid" \
 			--json "$out/$mode-r$r.json" >"$out/$mode-r$r.txt"
-		up=$(curl -s -o /dev/null -w '%{speed_upload}' -T "$out/src.bin" "ftp://$user:$pass@127.0.0.1:$port/curl.bin")
-		down=$(curl -s -o /dev/null -w '%{speed_download}' "ftp://$user:$pass@127.0.0.1:$port/curl.bin")
+		up=$("${client[@]}" curl -s -o /dev/null -w '%{speed_upload}' -T "$out/src.bin" "ftp://$user:$pass@$host:$port/curl.bin")
+		down=$("${client[@]}" curl -s -o /dev/null -w '%{speed_download}' "ftp://$user:$pass@$host:$port/curl.bin")
 		echo "$up $down" >"$out/$mode-r$r.curl"
 		kill "$pid"
 		wait "$pid" 2>/dev/null || true
