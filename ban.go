@@ -45,18 +45,17 @@ func banKey(a netip.Addr) netip.Prefix {
 }
 
 func (s *Server) banLimits() (after int, d time.Duration) {
-	after = s.BanAfter
+	l := s.lim()
+	after = l.BanAfter
 	if after == 0 {
 		after = DefaultBanAfter
 	}
-	return after, durationOr(s.BanTime, DefaultBanTime)
+	return after, durationOr(l.BanTime, DefaultBanTime)
 }
 
-// banned reports whether a is banned now.
+// banned reports whether a is banned now: by failed logins, or by Ban
+// (which works even with BanAfter negative).
 func (s *Server) banned(a netip.Addr, now time.Time) bool {
-	if after, _ := s.banLimits(); after < 0 {
-		return false
-	}
 	s.bans.mu.Lock()
 	defer s.bans.mu.Unlock()
 	e := s.bans.entries[banKey(a)]

@@ -104,14 +104,14 @@ func (s *session) failLogin(ctx context.Context, name, text string) {
 		_, d := s.srv.banLimits()
 		s.logger().Warn("address banned after repeated failed logins", "addr", banKey(s.remote.Addr()).String(), "for", d.String())
 	}
-	if d := durationOr(s.srv.LoginFailDelay, DefaultLoginFailDelay); d > 0 {
+	if d := durationOr(s.srv.lim().LoginFailDelay, DefaultLoginFailDelay); d > 0 {
 		select {
 		case <-time.After(d):
 		case <-ctx.Done():
 			return
 		}
 	}
-	if max := s.srv.MaxLoginAttempts; max >= 0 && s.loginAttempts >= cmp.Or(max, DefaultMaxLoginAttempts) {
+	if max := s.srv.lim().MaxLoginAttempts; max >= 0 && s.loginAttempts >= cmp.Or(max, DefaultMaxLoginAttempts) {
 		s.reply(530, text+" Disconnecting.")
 		s.quit.Store(true)
 	} else {
@@ -130,6 +130,7 @@ func (s *session) completeLogin(ctx context.Context, u *User, text string) {
 	// successes with guesses without end. Failures leave the ban window
 	// after BanTime.
 	s.user = u
+	s.setView(func(v *sessionView) { v.user = u.Name })
 	s.tlsLoggedIn(u)
 	s.sessionLimits(u)
 	s.cwd = "/"
@@ -237,6 +238,7 @@ func (s *session) endLogin() {
 	s.logger().Info("user logged out")
 	defer func() {
 		s.user = nil
+		s.setView(func(v *sessionView) { v.user = "" })
 		if u.Release != nil {
 			u.Release()
 		}
@@ -250,6 +252,7 @@ func (s *session) endLogin() {
 // (RFC 959 REIN), including OPTS MLST and EPSV ALL, which pyftpdlib keeps.
 func (s *session) flushAccount() {
 	s.user = nil
+	s.setView(func(v *sessionView) { v.user = "" })
 	s.userName = "" // loginAttempts stays: it counts for the whole connection
 	s.cwd = "/"
 	s.binary = false

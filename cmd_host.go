@@ -73,6 +73,7 @@ func (s *session) cmdCLNT(r *Request) error {
 			s.logger().Log(context.Background(), LevelVerbose, "client software", "clnt", text)
 		}
 		s.clientName = text
+		s.setView(func(v *sessionView) { v.client = text })
 	}
 	s.reply(200, "Noted.")
 	return nil

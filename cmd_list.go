@@ -92,7 +92,7 @@ func (s *session) sendListing(t *transfer, conn net.Conn, j *listJob) error {
 }
 
 func (s *session) listWriter(t *transfer, conn net.Conn) *bufio.Writer {
-	return bufio.NewWriterSize(&meteredWriter{conn: conn, t: t, timeout: durationOr(s.srv.DataTimeout, DefaultDataTimeout)}, 32<<10)
+	return bufio.NewWriterSize(&meteredWriter{conn: conn, t: t, timeout: durationOr(s.srv.lim().DataTimeout, DefaultDataTimeout)}, 32<<10)
 }
 
 // lister formats entries for one listing. It captures what it needs from

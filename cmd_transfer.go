@@ -108,8 +108,10 @@ func (s *session) cmdRETR(r *Request) error {
 		path: r.Path,
 		preliminary: "Opening " + s.modeName() + " mode data connection for " + path.Base(r.Path) +
 			" (" + strconv.FormatInt(fi.Size()-rest, 10) + " bytes).",
-		ascii: !s.binary,
-		file:  f,
+		ascii:  !s.binary,
+		file:   f,
+		offset: rest,
+		size:   fi.Size() - rest,
 	})
 	return nil
 }

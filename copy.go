@@ -150,7 +150,7 @@ var (
 // Downloads to other machines always do: there the network card takes
 // the pages without a copy. docs/benchmarks.md has the measurements.
 func (s *session) sendStream(t *transfer, conn net.Conn, src File) error {
-	dataTimeout := durationOr(s.srv.DataTimeout, DefaultDataTimeout)
+	dataTimeout := durationOr(s.srv.lim().DataTimeout, DefaultDataTimeout)
 	if tc, ok := conn.(*net.TCPConn); ok && !s.srv.DisableSendfile {
 		if f, isFile := osFile(src); isFile && s.sendfileSlot(tc) {
 			defer s.sendfileDone(tc)
@@ -263,7 +263,7 @@ func classify(err error) error {
 // the others copy through a buffer, from a plain TCP connection with its
 // low-water mark raised (uploadLowat).
 func (s *session) receiveStream(t *transfer, conn net.Conn, dst File) error {
-	dataTimeout := durationOr(s.srv.DataTimeout, DefaultDataTimeout)
+	dataTimeout := durationOr(s.srv.lim().DataTimeout, DefaultDataTimeout)
 	if f, ok := osFile(dst); ok && !s.srv.DisableSendfile {
 		if tc, ok := conn.(*net.TCPConn); ok && acquire(&slots.splices, spliceLimit()) {
 			defer slots.splices.Add(-1)
@@ -332,7 +332,7 @@ func (s *session) moveData(t *transfer, job *transferJob, conn net.Conn, file *F
 	switch job.kind {
 	case xferDownload:
 		if job.ascii {
-			w := &meteredWriter{conn: conn, t: t, timeout: durationOr(s.srv.DataTimeout, DefaultDataTimeout)}
+			w := &meteredWriter{conn: conn, t: t, timeout: durationOr(s.srv.lim().DataTimeout, DefaultDataTimeout)}
 			_, err := io.Copy(ascii.NewCRLFWriter(w), readerOnly{*file})
 			if err != nil && !w.failed {
 				return &fileError{err}
@@ -351,7 +351,7 @@ func (s *session) moveData(t *transfer, job *transferJob, conn net.Conn, file *F
 // upload that never sends a byte (refused, aborted, its data connection
 // never open) truncates and replaces nothing.
 func (s *session) receive(t *transfer, conn net.Conn, job *transferJob, file *File) error {
-	dataTimeout := durationOr(s.srv.DataTimeout, DefaultDataTimeout)
+	dataTimeout := durationOr(s.srv.lim().DataTimeout, DefaultDataTimeout)
 	first := &meteredReader{conn: conn, t: t, timeout: dataTimeout}
 	bp := uploadBufPool.Get().(*[]byte)
 	n, rerr := first.Read(*bp)

@@ -85,7 +85,8 @@ type File interface {
 // complete, with the reason: errors.Is(reason, ErrTransferAborted) for
 // ABOR, ErrConnectionLost for a data connection that failed or was closed
 // early, ErrDataTimeout for a stall, ErrSessionClosed for a control
-// connection that ended, ErrServerShutdown for Server.Close, or the
+// connection that ended, ErrServerShutdown for Server.Close,
+// ErrSessionEnded for Server.EndSession, or the
 // back-end's own error (a full disk) for a failed write. Files without
 // Abort are closed with Close whatever the outcome, and keep what was
 // written, as local files do (a client resumes with REST).

@@ -79,7 +79,8 @@ type TransferInfo struct {
 	ASCII bool
 	// Err is why an incomplete transfer ended (nil when complete): it
 	// matches ErrTransferAborted (ABOR), ErrConnectionLost,
-	// ErrDataTimeout, ErrSessionClosed or ErrServerShutdown with
-	// errors.Is, or is the file system's error (a full disk).
+	// ErrDataTimeout, ErrSessionClosed, ErrServerShutdown or
+	// ErrSessionEnded (Server.EndSession) with errors.Is, or is the file
+	// system's error (a full disk).
 	Err error
 }

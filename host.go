@@ -177,7 +177,7 @@ func (s *session) authenticator() Authenticator {
 	if s.host != nil {
 		return s.host.Auth
 	}
-	return s.srv.Auth
+	return s.srv.defaultAuth()
 }
 
 // banner returns the session host's greeting.
@@ -202,6 +202,7 @@ func (s *session) baseLogger() *slog.Logger {
 // name.
 func (s *session) setHost(h *Host, name string) {
 	s.host, s.hostName = h, name
+	s.setView(func(v *sessionView) { v.host = name })
 	s.log.Store(s.baseLogger())
 }
 

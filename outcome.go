@@ -43,6 +43,8 @@ func (s *session) replyTransfer(cause, connErr, err error, handshakeFailed bool)
 		// cmdABOR, or QUIT (425), replies; or nobody is there.
 	case errors.Is(cause, ErrServerShutdown):
 		s.reply(426, "Transfer aborted: server shutting down.")
+	case errors.Is(cause, ErrSessionEnded):
+		s.reply(426, "Transfer aborted: session ended by the administrator.")
 	case errors.Is(connErr, errTLSReuse):
 		s.logger().Warn("refused a protected data connection: TLS session reuse required", "err", connErr)
 		s.reply(522, "TLS session reuse required on the data connection.")

@@ -99,6 +99,7 @@ func (s *session) dispatch(line string) {
 	if h := s.srv.Hooks.Command; h != nil {
 		h(s.pub, name)
 	}
+	s.noteCommand(name, arg)
 	if c.duringTransfer {
 		// ABOR and QUIT act on a running command themselves, with no
 		// checks (the command may be a PASS changing the login they

@@ -42,11 +42,12 @@ func (s *session) countReply(code int) {
 // defaults; zero or less means never.
 func (s *Server) refusalLimits() (slowAfter, closeAfter int64) {
 	slowAfter, closeAfter = DefaultSlowAfterErrors, DefaultCloseAfterErrors
-	if s.SlowAfterErrors != 0 {
-		slowAfter = int64(s.SlowAfterErrors)
+	l := s.lim()
+	if l.SlowAfterErrors != 0 {
+		slowAfter = int64(l.SlowAfterErrors)
 	}
-	if s.CloseAfterErrors != 0 {
-		closeAfter = int64(s.CloseAfterErrors)
+	if l.CloseAfterErrors != 0 {
+		closeAfter = int64(l.CloseAfterErrors)
 	}
 	return slowAfter, closeAfter
 }

@@ -77,7 +77,7 @@ func (s *session) write(b []byte) {
 // writeDeadline bounds a write on the control connection: the data
 // timeout, or five minutes when that is disabled.
 func (s *session) writeDeadline() time.Time {
-	d := durationOr(s.srv.DataTimeout, DefaultDataTimeout)
+	d := durationOr(s.srv.lim().DataTimeout, DefaultDataTimeout)
 	if d <= 0 {
 		d = 5 * time.Minute
 	}

@@ -248,8 +248,13 @@ type Server struct {
 	cmdMu     sync.Mutex // serialises HandleCommand and friends
 	cmdTables atomic.Pointer[commandTables]
 
-	totalRead, totalWrite *rate.Limiter
-	hashes                atomic.Int32 // hashes being computed (MaxHashes)
+	// The limits in force (limits.go): nil until Serve or SetLimits;
+	// totalRead and totalWrite are their server-wide rates, nil for none.
+	limits                atomic.Pointer[Limits]
+	limitsMu              sync.Mutex // serialises SetLimits
+	totalRead, totalWrite atomic.Pointer[rate.Limiter]
+	auth                  atomic.Pointer[Authenticator] // SetAuth's
+	hashes                atomic.Int32                  // hashes being computed (MaxHashes)
 	bans                  banTable
 	logRepeats            logRepeats
 	refusalSleep          func(time.Duration) // the tests' sleepRefused
@@ -266,6 +271,7 @@ type Server struct {
 	zeroCopyLoopback bool
 	codecErr         error
 	owners           ownerCache
+	totals           serverTotals // Stats
 }
 
 // ErrServerClosed is returned by Serve and ListenAndServe after Shutdown or
@@ -354,8 +360,14 @@ func (s *Server) init() error {
 			return
 		}
 		s.codec, s.codecErr = newWireCodec(s.Encoding)
-		s.totalRead = newLimiter(s.TotalReadLimit)
-		s.totalWrite = newLimiter(s.TotalWriteLimit)
+		s.limitsMu.Lock()
+		if s.limits.Load() == nil {
+			l := s.fieldLimits()
+			s.limits.Store(l)
+			s.totalRead.Store(newLimiter(l.TotalReadLimit))
+			s.totalWrite.Store(newLimiter(l.TotalWriteLimit))
+		}
+		s.limitsMu.Unlock()
 	})
 	return s.codecErr
 }
@@ -393,7 +405,7 @@ func (s *Server) handleConn(conn net.Conn, implicitTLS bool) {
 		refuse = "421 Too many failed logins from your address; try again later.\r\n"
 	case s.maxConnections() > 0 && len(s.sessions) >= s.maxConnections():
 		refuse = "421 Too many connections. Service temporarily unavailable.\r\n"
-	case s.MaxConnectionsPerIP > 0 && s.perIP[banKey(ip)] >= s.MaxConnectionsPerIP:
+	case s.lim().MaxConnectionsPerIP > 0 && s.perIP[banKey(ip)] >= s.lim().MaxConnectionsPerIP:
 		refuse = "421 Too many connections from the same IP address.\r\n"
 	}
 	if refuse != "" {

@@ -87,8 +87,13 @@ type session struct {
 	quit      atomic.Bool // the session ends after the current command
 	// refusals counts the replies refused in a row (countReply).
 	refusals atomic.Int64
-	// shutdownReply sends the 421 of a shutdown once (replyShutdown).
-	shutdownReply sync.Once
+	// endReply sends the 421 of a shutdown, or of EndSession, once
+	// (replyEnd).
+	endReply sync.Once
+
+	since  time.Time   // when the connection was accepted
+	viewMu sync.Mutex  // guards view
+	view   sessionView // what Server.Sessions shows (status.go)
 }
 
 func newSession(srv *Server, conn net.Conn, id uint64) *session {
@@ -101,6 +106,7 @@ func newSession(srv *Server, conn net.Conn, id uint64) *session {
 		local:  addrPort(conn.LocalAddr()),
 		cwd:    "/",
 		facts:  listing.AllFacts,
+		since:  time.Now(),
 	}
 	s.pub = &Session{s: s}
 	s.ctx, s.cancel = context.WithCancelCause(context.Background())
@@ -176,7 +182,7 @@ func (s *session) readLine() (string, error) {
 	if maxLen <= 0 {
 		maxLen = DefaultMaxLineLength
 	}
-	idle := durationOr(s.srv.IdleTimeout, DefaultIdleTimeout)
+	idle := durationOr(s.srv.lim().IdleTimeout, DefaultIdleTimeout)
 	var deadline time.Time
 	if idle > 0 {
 		deadline = time.Now().Add(idle)
@@ -265,8 +271,11 @@ func (s *session) shutdownSession() {
 // replyShutdown sends the shutdown's 421, once: the reader and Close may
 // both get there, and the one that comes second returns only once the
 // reply is out (Close then closes the connection).
-func (s *session) replyShutdown() {
-	s.shutdownReply.Do(func() { s.reply(421, "Server shutting down.") })
+func (s *session) replyShutdown() { s.replyEnd("Server shutting down.") }
+
+// replyEnd sends the 421 that ends the session, once.
+func (s *session) replyEnd(text string) {
+	s.endReply.Do(func() { s.reply(421, text) })
 }
 
 // interrupt wakes the reader so that it notices the shutdown.
@@ -290,12 +299,18 @@ func (s *session) kill(cause error) {
 // the session gets 421 and its connection closes. It may block for a
 // moment: Close runs it on a goroutine per session.
 func (s *session) closeForShutdown() {
-	s.cancel(ErrServerShutdown)
+	s.closeWith(ErrServerShutdown, "Server shutting down.")
+}
+
+// closeWith ends the session as closeForShutdown does, for cause, with a
+// 421 of that text.
+func (s *session) closeWith(cause error, text string) {
+	s.cancel(cause)
 	// One grace for it all: a back-end that ignores its context, or a
 	// client that does not read, holds Close no longer.
 	grace, cancel := context.WithTimeout(context.Background(), taskGrace)
 	defer cancel()
-	if t := s.currentTransfer(); t != nil && t.abort(ErrServerShutdown) {
+	if t := s.currentTransfer(); t != nil && t.abort(cause) {
 		select {
 		case <-t.done:
 		case <-grace.Done():
@@ -312,7 +327,7 @@ func (s *session) closeForShutdown() {
 	// before the connection closes.
 	sent := make(chan struct{})
 	go func() {
-		s.replyShutdown()
+		s.replyEnd(text)
 		close(sent)
 	}()
 	select {

@@ -11,24 +11,24 @@ import (
 // that mean nothing (see Server: zero is the default, negative is none).
 
 func (s *Server) maxConnections() int {
-	if s.MaxConnections == 0 {
-		return DefaultMaxConnections
+	if n := s.lim().MaxConnections; n != 0 {
+		return n
 	}
-	return s.MaxConnections
+	return DefaultMaxConnections
 }
 
 // maxHashes is MaxHashes with its default; zero or less means no limit.
 func (s *Server) maxHashes() int {
-	if s.MaxHashes == 0 {
-		return DefaultMaxHashes
+	if n := s.lim().MaxHashes; n != 0 {
+		return n
 	}
-	return s.MaxHashes
+	return DefaultMaxHashes
 }
 
 // connectTimeout is ConnectTimeout with its default; zero or less means
 // none.
 func (s *Server) connectTimeout() time.Duration {
-	return durationOr(s.ConnectTimeout, DefaultConnectTimeout)
+	return durationOr(s.lim().ConnectTimeout, DefaultConnectTimeout)
 }
 
 // handshakeTimeout bounds a TLS handshake: ConnectTimeout, or its default
@@ -46,17 +46,7 @@ func (s *Server) checkSettings() error {
 	if s.MaxLineLength < 0 || (s.MaxLineLength > 0 && s.MaxLineLength < 64) {
 		bad = append(bad, fmt.Sprintf("MaxLineLength %d (at least 64)", s.MaxLineLength))
 	}
-	if s.BanTime < 0 {
-		bad = append(bad, fmt.Sprintf("BanTime %v (negative)", s.BanTime))
-	}
-	for _, l := range []struct {
-		name string
-		v    int64
-	}{{"ReadLimit", s.ReadLimit}, {"WriteLimit", s.WriteLimit}, {"TotalReadLimit", s.TotalReadLimit}, {"TotalWriteLimit", s.TotalWriteLimit}} {
-		if l.v < 0 {
-			bad = append(bad, fmt.Sprintf("%s %d (negative)", l.name, l.v))
-		}
-	}
+	bad = append(bad, s.fieldLimits().check()...)
 	if r := s.PassivePorts; (r.First == 0) != (r.Last == 0) || r.First > r.Last {
 		bad = append(bad, "PassivePorts "+r.String()+" (first port above the last, or only one set)")
 	}

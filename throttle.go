@@ -26,8 +26,9 @@ func newLimiter(limit int64) *rate.Limiter {
 // sessionLimits builds a session's limiters at login: the user's own
 // limits, else the server's per-session ones.
 func (s *session) sessionLimits(u *User) {
-	s.readLimiter = newLimiter(firstPositive(u.ReadLimit, s.srv.ReadLimit))
-	s.writeLimiter = newLimiter(firstPositive(u.WriteLimit, s.srv.WriteLimit))
+	l := s.srv.lim()
+	s.readLimiter = newLimiter(firstPositive(u.ReadLimit, l.ReadLimit))
+	s.writeLimiter = newLimiter(firstPositive(u.WriteLimit, l.WriteLimit))
 }
 
 func firstPositive(a, b int64) int64 {
@@ -43,9 +44,9 @@ func firstPositive(a, b int64) int64 {
 // downloads' buckets.
 func (s *session) limiters(upload bool) []*rate.Limiter {
 	var ls []*rate.Limiter
-	all := [2]*rate.Limiter{s.writeLimiter, s.srv.totalWrite}
+	all := [2]*rate.Limiter{s.writeLimiter, s.srv.totalWrite.Load()}
 	if upload {
-		all = [2]*rate.Limiter{s.readLimiter, s.srv.totalRead}
+		all = [2]*rate.Limiter{s.readLimiter, s.srv.totalRead.Load()}
 	}
 	for _, l := range all {
 		if l != nil {
@@ -74,7 +75,7 @@ func (s *session) throttle(ctx context.Context, conn net.Conn, upload bool) net.
 	if len(ls) == 0 {
 		return conn
 	}
-	timeout := durationOr(s.srv.DataTimeout, DefaultDataTimeout)
+	timeout := durationOr(s.srv.lim().DataTimeout, DefaultDataTimeout)
 	return &throttledConn{Conn: conn, ctx: ctx, timeout: timeout, limiters: ls, chunk: smallestBurst(ls)}
 }
 

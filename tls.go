@@ -75,6 +75,7 @@ func (s *session) startControlTLS() error {
 	s.writeMu.Unlock()
 	s.r.Reset(tc)
 	s.tls.active = true
+	s.setView(func(v *sessionView) { v.tls = true })
 	s.tls.ticketKey = key
 	s.tlsHostChosen(choice)
 	cs := tc.ConnectionState()

@@ -40,6 +40,9 @@ type transferJob struct {
 	list    *listJob
 	unlock  func()   // releases the upload's name (uploadLocks), after the file has ended
 	protect *dataTLS // PROT P: how the data connection is protected
+	// offset is where a file transfer starts (REST); size is what it
+	// moves when complete, 0 if unknown (for Server.Sessions).
+	offset, size int64
 }
 
 // uploadOpen says how to open an upload once its first byte arrives.
@@ -64,6 +67,9 @@ type transfer struct {
 	cmd    string // RETR, STOR, APPE, STOU, LIST, NLST, MLSD
 	path   string // virtual path
 	upload bool
+	isFile bool  // a file transfer, not a listing
+	offset int64 // where in the file it started (REST)
+	size   int64 // bytes it moves when complete, -1 if unknown
 	start  time.Time
 	bytes  atomic.Int64
 	done   chan struct{} // closed when the transfer has ended and replied
@@ -278,7 +284,11 @@ func (s *session) startTransfer(r *Request, job *transferJob) {
 	s.pasv, s.active = nil, netip.AddrPort{}
 	job.protect = s.dataTLS()
 	t := &transfer{cmd: job.cmd, path: job.path, upload: job.kind == xferUpload, start: time.Now(),
+		isFile: job.kind != xferListing, offset: job.offset, size: -1,
 		done: make(chan struct{}), connected: make(chan struct{})}
+	if job.size > 0 && !job.ascii {
+		t.size = job.size // TYPE A changes the count on the wire
+	}
 	if r.cancel != nil {
 		t.ctx, t.cancel = r.ctx, r.cancel
 		r.adopted = true
@@ -318,6 +328,7 @@ func (s *session) runTransfer(t *transfer, job *transferJob, ln *net.TCPListener
 			}
 		}
 		s.xferMu.Lock()
+		s.srv.countEnded(t)
 		s.xfer = nil
 		s.xferMu.Unlock()
 		s.xferEnded.Store(time.Now().UnixNano())
