@@ -794,4 +794,157 @@ else
 	fi
 fi
 
+# ------------------------------------------ transfer log (--xferlog)
+
+# A server with --xferlog: transfers that complete (curl) and transfers
+# cut by ABOR (ftplib: three uploads, one download). fail2ban-regex with
+# contrib/fail2ban/filter.d/pier-xferlog.conf must match exactly the cut
+# uploads (the filter's default), or every cut transfer (direction=[io]),
+# each line with its date and host. Then logrotate with
+# contrib/logrotate.d/pier, its postrotate signalling this pier (SIGUSR1),
+# must leave the old lines in the rotated file and the next in a new one.
+# Without fail2ban-regex or logrotate their checks are skipped, unless CI
+# is set: then they fail.
+XL=$WORK/xferlog
+XD=$WORK/xferhome
+mkdir -p "$XD"
+cp "$S/dl.bin" "$XD/dl.bin"
+truncate -s 64M "$XD/big.bin" # more than the socket buffers hold: its download can be cut
+# xferlog_wait FILE N: up to 10 s for FILE to have N lines (pier writes
+# them from a goroutine of its own, just after the transfer's reply).
+xferlog_wait() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[[ -f $1 ]] && (($(wc -l <"$1") >= $2)) && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# f2b_results: "F D L" from fail2ban-regex's report in $WORK/out: the
+# Failregex total, the lines whose date was found (Date template hits),
+# and the lines read.
+f2b_results() {
+	awk '/^Failregex: [0-9]+ total/ { f = $2 }
+		/^Date template hits:/ { d = 1; next }
+		d && /^`-/ { d = 0 }
+		d && match($0, /\[[0-9]+\]/) { h += substr($0, RSTART + 1, RLENGTH - 2) }
+		/^Lines: [0-9]+ lines/ { l = $2 }
+		END { print f + 0, h + 0, l + 0 }' "$WORK/out"
+}
+if start_server xferlog 127.0.0.1 "$XD" -u "$FTPUSER" -P "$FTPPASS" -w -D --xferlog "$XL"; then
+	XPID=$SRV_PID XLOG=$SRV_LOG
+	UX=ftp://127.0.0.1:$SRV_PORT
+	client "xferlog: curl upload" "${CURL[@]}" -T "$L/up.bin" "$UX/up.bin" || true
+	client "xferlog: curl download" "${CURL[@]}" -o "$L/xferlog_dl.bin" "$UX/dl.bin" || true
+	if client "xferlog: ftplib cuts three uploads and a download with ABOR" "$PY" - "$SRV_PORT" "$FTPUSER" "$FTPPASS" <<-'EOF'; then
+		import ftplib, sys
+		f = ftplib.FTP(timeout=10)
+		f.connect("127.0.0.1", int(sys.argv[1]))
+		f.login(sys.argv[2], sys.argv[3])
+		f.voidcmd("TYPE I")
+		def cut(cmd, upload):
+		    conn = f.transfercmd(cmd)
+		    if upload:
+		        conn.sendall(b"x" * 4096)  # the data connection stays open: no end of file
+		    else:
+		        conn.recv(4096)
+		    resp = f.abort()  # ABOR, sent as urgent data
+		    conn.close()
+		    assert resp.startswith("426"), f"{cmd}: ABOR got {resp!r}, want 426"
+		    resp = f.voidresp()
+		    assert resp.startswith("226"), f"{cmd}: after 426 got {resp!r}, want 226"
+		for i in range(3):
+		    cut(f"STOR cut{i}.bin", True)
+		cut("RETR big.bin", False)
+		f.quit()
+	EOF
+		pass "xferlog: ftplib cuts three uploads and a download with ABOR"
+	fi
+	# Fields: 6 seconds, 7 host, 12 direction, 18 completion status.
+	if ! xferlog_wait "$XL" 6; then
+		fail "xferlog: a line per transfer" "want 6 lines, got $(wc -l <"$XL" 2>/dev/null || echo none)"
+	else
+		got=$(awk '{ printf "%s%s ", $12, $18 }' "$XL")
+		if [[ $got == 'ic oc ii ii ii oi ' ]] && awk '$7 != "127.0.0.1" || $6 < 1 { exit 1 }' "$XL"; then
+			pass "xferlog: a line per transfer, complete (c) or cut (i)"
+		else
+			fail "xferlog: a line per transfer, complete (c) or cut (i)" "direction+status $got, want ic oc ii ii ii oi: $(tr '\n' '|' <"$XL")"
+		fi
+	fi
+	FILTER=$HERE/../contrib/fail2ban/filter.d/pier-xferlog.conf
+	if command -v fail2ban-regex >/dev/null; then
+		# f2b_check NAME FILTER WANT: fail2ban-regex matched WANT lines,
+		# and found the date of every line.
+		f2b_check() {
+			local want=$3 lines
+			lines=$(wc -l <"$XL")
+			if client "$1" fail2ban-regex "$XL" "$2"; then
+				read -r f d l < <(f2b_results)
+				if ((f == want && d == lines && l == lines)); then
+					pass "$1"
+				else
+					fail "$1" "Failregex $f (want $want), dates found $d and lines read $l (want $lines): $(grep -e '^Failregex' -e '^Lines' "$WORK/out" | tr '\n' '|')"
+				fi
+			fi
+		}
+		ncut=$(awk '$12 == "i" && $18 == "i"' "$XL" | wc -l)
+		nall=$(awk '$18 == "i"' "$XL" | wc -l)
+		f2b_check "fail2ban-regex: the filter matches exactly the cut uploads ($ncut)" "$FILTER" "$ncut"
+		f2b_check "fail2ban-regex: with direction=[io], every cut transfer ($nall)" "$FILTER[direction=\"[io]\"]" "$nall"
+		if client "fail2ban-regex: <HOST> is the client's address" fail2ban-regex -o ip "$XL" "$FILTER"; then
+			got=$(sort "$WORK/out" | uniq -c | awk '{ printf "%s×%s ", $1, $2 }')
+			if [[ $got == "$ncut×127.0.0.1 " ]]; then
+				pass "fail2ban-regex: <HOST> is the client's address"
+			else
+				fail "fail2ban-regex: <HOST> is the client's address" "got $got, want $ncut×127.0.0.1"
+			fi
+		fi
+		# The jail in contrib loads: the system's configuration, with only
+		# it in jail.d, checked by fail2ban-client -t.
+		if [[ -f /etc/fail2ban/jail.conf ]] && command -v fail2ban-client >/dev/null; then
+			cp -r /etc/fail2ban "$WORK/fail2ban"
+			rm -f "$WORK"/fail2ban/jail.d/*
+			cp "$FILTER" "$WORK/fail2ban/filter.d/"
+			sed "s|^logpath *=.*|logpath = $XL|" "$HERE/../contrib/fail2ban/jail.d/pier-xferlog.conf" >"$WORK/fail2ban/jail.d/pier-xferlog.conf"
+			if client "fail2ban-client -t: the jail in contrib/fail2ban/jail.d loads" fail2ban-client -c "$WORK/fail2ban" -t; then
+				if fail2ban-client -c "$WORK/fail2ban" -d 2>/dev/null | grep -q "'pier-xferlog', 'addfailregex'"; then
+					pass "fail2ban-client -t: the jail in contrib/fail2ban/jail.d loads"
+				else
+					fail "fail2ban-client -t: the jail in contrib/fail2ban/jail.d loads" "no pier-xferlog failregex in fail2ban-client -d"
+				fi
+			fi
+		fi
+	elif [[ -n ${CI:-} ]]; then
+		fail "fail2ban-regex" "fail2ban-regex is missing (apt-get install fail2ban); CI must not skip it"
+	else
+		echo "SKIP - fail2ban checks: fail2ban-regex is missing (apt-get install fail2ban)"
+	fi
+	if command -v logrotate >/dev/null; then
+		# The snippet, for this file and this pier.
+		sed -e "s|^/var/log/pier/xferlog {|\"$XL\" {|" -e "s|^\([[:space:]]*\)systemctl kill .*|\1kill -USR1 $XPID|" \
+			"$HERE/../contrib/logrotate.d/pier" >"$WORK/logrotate.conf"
+		before=$(grep -c 'SIGUSR1: reopened the transfer log' "$XLOG" || true)
+		if client "logrotate with contrib/logrotate.d/pier" logrotate -f -s "$WORK/logrotate.state" "$WORK/logrotate.conf"; then
+			for _ in $(seq 100); do
+				(($(grep -c 'SIGUSR1: reopened the transfer log' "$XLOG" || true) > before)) && break
+				sleep 0.1
+			done
+			client "xferlog: curl download after the rotation" "${CURL[@]}" -o "$L/xferlog_dl2.bin" "$UX/dl.bin" || true
+			if [[ $(wc -l <"$XL.1" 2>/dev/null) != 6 ]]; then
+				fail "logrotate: the old lines in xferlog.1, the next in a new xferlog" "xferlog.1 has $(wc -l <"$XL.1" 2>/dev/null || echo no) lines, want 6: $(tail -n 2 "$WORK/err" | tr '\n' '|')"
+			elif ! xferlog_wait "$XL" 1 || [[ $(awk '{ printf "%s%s ", $12, $18 }' "$XL") != 'oc ' ]]; then
+				fail "logrotate: the old lines in xferlog.1, the next in a new xferlog" "new xferlog: $(tr '\n' '|' <"$XL" 2>/dev/null || echo missing); log: $(grep -m1 SIGUSR1 "$XLOG")"
+			else
+				pass "logrotate: the old lines in xferlog.1, the next in a new xferlog"
+			fi
+		fi
+	elif [[ -n ${CI:-} ]]; then
+		fail "logrotate" "logrotate is missing (apt-get install logrotate); CI must not skip it"
+	else
+		echo "SKIP - logrotate check: logrotate is missing (apt-get install logrotate)"
+	fi
+else
+	fail "start the --xferlog server" "it did not accept connections within 10 s"
+fi
+
 summary

@@ -1,26 +1,27 @@
 // Package xferlog writes a line per file transfer in the xferlog format of
 // wu-ftpd, ProFTPD and vsftpd (man 5 xferlog), which log analysers
-// (webalizer, awstats, xferstats) read:
+// (webalizer, awstats, xferstats) and fail2ban read:
 //
 //	Sun Dec  6 18:00:00 2026 1 127.0.0.1 1048576 /pub/file.bin b _ o r alice ftp 0 * c
 //
 // A Writer installs itself as a server's file hooks:
 //
-//	w, err := xferlog.Open("/var/log/pier/xferlog")
+//	w, err := xferlog.Open("/var/log/pier/xferlog", nil)
 //	if err != nil {
 //		log.Fatal(err)
 //	}
-//	defer w.Close()
+//	defer w.Close() // after srv.Shutdown: writes the queued lines
 //	w.Install(srv)
-//	// on SIGHUP, after logrotate moved the file: w.Reopen()
+//	// on SIGUSR1, after logrotate moved the file: w.Reopen()
+//
+// A transfer never waits on the disk: its hook formats the line and
+// queues it for the Writer's own goroutine, which writes it. When the
+// disk is so slow that the queue fills, lines are dropped, counted
+// (Writer.Dropped) and reported in a warning at most once a minute.
 package xferlog
 
 import (
-	"errors"
-	"io"
-	"os"
 	"strconv"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -128,112 +129,4 @@ func appendField(b []byte, s string) []byte {
 func isInvalid(s string) bool {
 	_, size := utf8.DecodeRuneInString(s)
 	return size <= 1
-}
-
-// Writer writes xferlog lines, one Write per line: lines of concurrent
-// transfers never interleave, and a file opened with Open (O_APPEND)
-// can be shared with other writers. Its methods are safe for concurrent
-// use.
-type Writer struct {
-	// Now returns the time written on a line; if nil, time.Now.
-	Now func() time.Time
-
-	mu   sync.Mutex // guards out and file, and orders the writes
-	out  io.Writer
-	file *os.File // out when opened by Open, nil otherwise
-	path string   // the file Open opened, for Reopen
-	buf  []byte
-}
-
-// New returns a Writer that writes its lines to out.
-func New(out io.Writer) *Writer { return &Writer{out: out} }
-
-// Open returns a Writer that appends its lines to the file at path,
-// created with mode 0640 if it doesn't exist.
-func Open(path string) (*Writer, error) {
-	f, err := openFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return &Writer{out: f, file: f, path: path}, nil
-}
-
-func openFile(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
-}
-
-// ErrNotFile is Reopen's error for a Writer made by New.
-var ErrNotFile = errors.New("xferlog: not a file opened by Open")
-
-// Reopen opens the file again by its path and closes the old one: after
-// logrotate renamed it, the next lines go to a new file. If the file
-// can't be opened, the Writer keeps writing to the old one and Reopen
-// returns the error.
-func (w *Writer) Reopen() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.file == nil {
-		return ErrNotFile
-	}
-	f, err := openFile(w.path)
-	if err != nil {
-		return err
-	}
-	old := w.file
-	w.out, w.file = f, f
-	return old.Close()
-}
-
-// Close closes the file opened by Open; later lines are dropped. For a
-// Writer made by New it does nothing.
-func (w *Writer) Close() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.file == nil {
-		return nil
-	}
-	err := w.file.Close()
-	w.out, w.file = io.Discard, nil
-	return err
-}
-
-// Write writes e's line.
-func (w *Writer) Write(e Entry) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = AppendLine(w.buf[:0], e)
-	_, err := w.out.Write(w.buf)
-	return err
-}
-
-// Log writes the line of a transfer; it has the type of the file hooks
-// of pier.Hooks. A write error is logged with the session's logger.
-func (w *Writer) Log(s *pier.Session, t pier.TransferInfo) {
-	now := time.Now
-	if w.Now != nil {
-		now = w.Now
-	}
-	if err := w.Write(NewEntry(s, t, now())); err != nil {
-		s.Logger().Error("xferlog: can't write", "err", err)
-	}
-}
-
-// Install makes srv log every file transfer, complete or not, to w. Call
-// it before the server starts. The file hooks srv has keep running, after
-// the line is written.
-func (w *Writer) Install(srv *pier.Server) {
-	h := &srv.Hooks
-	h.FileSent = w.chain(h.FileSent)
-	h.FileReceived = w.chain(h.FileReceived)
-	h.IncompleteFileSent = w.chain(h.IncompleteFileSent)
-	h.IncompleteFileReceived = w.chain(h.IncompleteFileReceived)
-}
-
-func (w *Writer) chain(next func(*pier.Session, pier.TransferInfo)) func(*pier.Session, pier.TransferInfo) {
-	return func(s *pier.Session, t pier.TransferInfo) {
-		w.Log(s, t)
-		if next != nil {
-			next(s, t)
-		}
-	}
 }

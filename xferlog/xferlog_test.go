@@ -54,27 +54,24 @@ func TestAppendLine(t *testing.T) {
 
 func TestWriterReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "xferlog")
-	w, err := xferlog.Open(path)
+	w, err := xferlog.Open(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w.Close()
 	e := xferlog.Entry{Time: end, RemoteHost: "127.0.0.1", Path: "/a", User: "u", Complete: true}
-	if err := w.Write(e); err != nil {
-		t.Fatal(err)
-	}
+	w.Queue(e)
 	if err := os.Rename(path, path+".1"); err != nil {
 		t.Fatal(err)
 	}
 	e.Path = "/b"
-	if err := w.Write(e); err != nil { // still to the renamed file
-		t.Fatal(err)
-	}
+	w.Queue(e) // queued before Reopen: to the renamed file
 	if err := w.Reopen(); err != nil {
 		t.Fatal(err)
 	}
 	e.Path = "/c"
-	if err := w.Write(e); err != nil {
+	w.Queue(e)
+	if err := w.Close(); err != nil { // writes /c
 		t.Fatal(err)
 	}
 	old, _ := os.ReadFile(path + ".1")
@@ -92,8 +89,44 @@ func TestWriterReopen(t *testing.T) {
 	if perm := st.Mode().Perm(); perm&^0o640 != 0 {
 		t.Errorf("mode %v, want at most 0640", perm)
 	}
-	if err := xferlog.New(&bytes.Buffer{}).Reopen(); err != xferlog.ErrNotFile {
+	if err := w.Reopen(); err != xferlog.ErrClosed {
+		t.Errorf("Reopen after Close: %v, want ErrClosed", err)
+	}
+	if w.Queue(e) {
+		t.Error("Queue after Close reported the line queued")
+	}
+	nw := xferlog.New(&bytes.Buffer{}, nil)
+	defer nw.Close()
+	if err := nw.Reopen(); err != xferlog.ErrNotFile {
 		t.Errorf("Reopen of New: %v, want ErrNotFile", err)
+	}
+}
+
+func TestReopenFails(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "logs")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "xferlog")
+	w, err := xferlog.Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	// The folder is gone: Reopen fails, the lines go on to the old file.
+	if err := os.Rename(dir, dir+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Reopen(); err == nil {
+		t.Fatal("Reopen in a missing folder succeeded")
+	}
+	w.Queue(xferlog.Entry{Time: end, Path: "/after", Complete: true})
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir+".old", "xferlog"))
+	if got := paths(string(b)); got != "/after" {
+		t.Errorf("old file has %q, want /after", got)
 	}
 }
 
@@ -110,8 +143,8 @@ func paths(lines string) string {
 
 func TestInstall(t *testing.T) {
 	var buf lockedBuffer
-	w := xferlog.New(&buf)
-	w.Now = func() time.Time { return end }
+	w := xferlog.New(&buf, &xferlog.Options{Now: func() time.Time { return end }})
+	defer w.Close()
 	var (
 		mu      sync.Mutex
 		chained []string
@@ -132,13 +165,13 @@ func TestInstall(t *testing.T) {
 	if got := c.Retrieve(t, "RETR up load.bin"); string(got) != "hello" {
 		t.Fatalf("RETR got %q", got)
 	}
-	c.Expect(t, "NOOP", 200) // the file hooks ran before NOOP was read
+	c.Expect(t, "PWD", 257) // PWD waits for the transfer, file hooks included (NOOP does not)
 
 	a := srv.Dial(t)
 	a.Login(t, "anonymous", "me@example.com")
 	a.Expect(t, "TYPE I", 200)
 	a.Retrieve(t, "RETR /up load.bin")
-	a.Expect(t, "NOOP", 200)
+	a.Expect(t, "PWD", 257)
 
 	// An upload cut by ABOR: its data connection stays open, so it can't
 	// complete; the hooks run before ABOR's replies. How many of the
@@ -151,6 +184,9 @@ func TestInstall(t *testing.T) {
 	c.ExpectReply(t, 426)
 	c.ExpectReply(t, 226)
 
+	if err := w.Close(); err != nil { // writes the queued lines
+		t.Fatal(err)
+	}
 	want := "Sun Dec  6 18:00:00 2026 1 127.0.0.1 5 /up_load.bin b _ i r user ftp 0 * c\n" +
 		"Sun Dec  6 18:00:00 2026 1 127.0.0.1 5 /up_load.bin a _ o r user ftp 0 * c\n" +
 		"Sun Dec  6 18:00:00 2026 1 127.0.0.1 5 /up_load.bin b _ o a anonymous ftp 0 * c\n"

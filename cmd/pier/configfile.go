@@ -29,7 +29,8 @@ import (
 // keep spaces at its ends, or to write \n). A flag on the command line
 // wins over the same setting in the file. A relative path in directory,
 // certfile, keyfile or users-file is relative to the file's folder (~ is
-// not expanded). The file is read once, at start.
+// not expanded). The file is read at start, and again at each reload
+// (reload.go).
 
 // maxConfigSize bounds what --config reads: a configuration file is a few
 // hundred bytes; anything near this is the wrong file.
@@ -40,7 +41,7 @@ var notInConfig = map[string]bool{"config": true, "help": true, "version": true}
 
 // pathSettings are the settings whose relative values are taken relative
 // to the configuration file's folder.
-var pathSettings = map[string]bool{"directory": true, "certfile": true, "keyfile": true, "users-file": true, "tls-client-ca": true, "tls-client-crl": true, "xferlog": true}
+var pathSettings = map[string]bool{"directory": true, "certfile": true, "keyfile": true, "users-file": true, "tls-client-ca": true, "tls-client-crl": true, "xferlog": true, "admin-token-file": true, "admin-client-ca": true}
 
 // configFile is what applyConfigFile read: the settings it applied, by
 // flag name, with their line numbers, and warnings to log once logging is

@@ -39,13 +39,32 @@ type config struct {
 	xferlog *transferLog
 	// stderr takes start-up errors after configure (a busy port).
 	stderr io.Writer
+	// dryRun is pier check-config's: the steps check what they would
+	// create or write (the --xferlog file) without creating or writing it.
+	dryRun bool
+	// reload re-reads the configuration and users files and applies what
+	// can change without a restart (reload.go); SIGHUP and the admin API
+	// call it. Nil until serve sets it.
+	reload func() error
+	// level is the log level, which a reload changes.
+	level *slog.LevelVar
+	// args and flags are the command line and the flags pier started
+	// with, for reloads.
+	args  []string
+	flags *pflag.FlagSet
 }
 
 // configure checks the options and turns them into a Server, and into what
 // serve needs besides. A bad flag or value gives a *usageError.
 func configure(o *options, fs *pflag.FlagSet, stderr io.Writer) (*pier.Server, *config, error) {
+	return configureWith(&config{o: o, write: o.write, stderr: stderr}, fs, stderr)
+}
+
+// configureWith is configure with a config from the caller: check-config's
+// has dryRun set.
+func configureWith(cfg *config, fs *pflag.FlagSet, stderr io.Writer) (*pier.Server, *config, error) {
+	o := cfg.o
 	srv := &pier.Server{}
-	cfg := &config{o: o, write: o.write, stderr: stderr}
 	steps := []func() error{
 		func() error { return configureTLS(o, srv, cfg) },
 		func() error { return configureNetwork(o, srv, cfg) },
@@ -59,6 +78,7 @@ func configure(o *options, fs *pflag.FlagSet, stderr io.Writer) (*pier.Server, *
 		func() error { return configureAccounts(o, srv, cfg) },
 		func() error { return configureClientCerts(o, fs, srv, cfg) },
 		func() (err error) { cfg.metrics, err = configureMetrics(o.metricsAddr, srv); return err },
+		func() error { return configureAdmin(o, srv, cfg) },
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {

@@ -27,7 +27,7 @@ type daemon struct {
 // log line, which it returns. The process is killed when the test ends.
 func startDaemon(t *testing.T, args ...string) (*daemon, string) {
 	t.Helper()
-	d := &daemon{cmd: exec.Command(pierBinary(t), args...), logs: make(chan string, 100)}
+	d := &daemon{cmd: exec.Command(pierBinary(t), args...), logs: make(chan string, 1000)}
 	stderr, err := d.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

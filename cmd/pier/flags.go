@@ -43,6 +43,7 @@ type options struct {
 	maxLineLength                           int
 	system                                  systemOptions
 	clientCert                              clientCertOptions
+	admin                                   adminOptions
 }
 
 // helpHeader comes before the flags in pier --help.
@@ -65,6 +66,7 @@ func newFlagSet(o *options) *pflag.FlagSet {
 	addServerFlags(fs, o)
 	addSetupFlags(fs, o)
 	addSystemFlags(fs, o)
+	addAdminFlags(fs, o)
 	return fs
 }
 
@@ -118,7 +120,7 @@ func addServerFlags(fs *pflag.FlagSet, o *options) {
 	fs.IntVar(&o.slowAfterErrors, "slow-after-errors", pier.DefaultSlowAfterErrors, "after `N` refused commands in a row, a session waits before each next one (10 ms, doubling up to 1 s); 0: never")
 	fs.IntVar(&o.closeAfterErrors, "close-after-errors", pier.DefaultCloseAfterErrors, "after `N` refused commands in a row, a session gets 421 and is closed; 0: never")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log `FORMAT`: text or json")
-	fs.StringVar(&o.xferlog, "xferlog", "", "append a line per file transfer, complete or not, to `FILE` in the xferlog format (wu-ftpd, ProFTPD, vsftpd); reopened on SIGHUP; default: off")
+	fs.StringVar(&o.xferlog, "xferlog", "", "append a line per file transfer, complete or not, to `FILE` in the xferlog format (wu-ftpd, ProFTPD, vsftpd); reopened on SIGUSR1 or SIGHUP (logrotate); never holds a transfer: written from a queue, lines that don't fit are dropped and counted in a warning; default: off")
 	fs.IntVar(&o.banAfter, "ban-after", pier.DefaultBanAfter, "ban an address after `N` failed logins across its connections within --ban-time; 0: no bans")
 	fs.DurationVar(&o.banTime, "ban-time", pier.DefaultBanTime, "how long a ban lasts, and the window failures count in (`DURATION`: 90s, 15m, 1h)")
 	fs.StringVar(&o.readLimit, "read-limit", "0", "most bytes per second each session may upload (`RATE`, with K/M/G suffixes: 512K, 10M); 0: no limit")

@@ -14,7 +14,9 @@ import (
 // configureLogging makes the logger (-D, -V, --log-format) for the Server
 // and for pier's own lines.
 func configureLogging(o *options, srv *pier.Server, cfg *config, w io.Writer) error {
-	logger, err := newLogger(o, w)
+	cfg.level = new(slog.LevelVar)
+	cfg.level.Set(logLevel(o))
+	logger, err := newLogger(o, cfg.level, w)
 	if err != nil {
 		return err
 	}
@@ -23,14 +25,20 @@ func configureLogging(o *options, srv *pier.Server, cfg *config, w io.Writer) er
 	return nil
 }
 
-func newLogger(o *options, w io.Writer) (*slog.Logger, error) {
-	level := slog.LevelInfo
-	if o.verbose {
-		level = pier.LevelVerbose
+// logLevel is the level -V and -D choose.
+func logLevel(o *options) slog.Level {
+	switch {
+	case o.debug:
+		return slog.LevelDebug
+	case o.verbose:
+		return pier.LevelVerbose
 	}
-	if o.debug {
-		level = slog.LevelDebug
-	}
+	return slog.LevelInfo
+}
+
+// newLogger makes the logger of --log-format, at level (which a reload
+// changes).
+func newLogger(o *options, level slog.Leveler, w io.Writer) (*slog.Logger, error) {
 	hopts := &slog.HandlerOptions{Level: level, ReplaceAttr: verboseName}
 	switch o.logFormat {
 	case "text":
@@ -58,8 +66,9 @@ func logStartup(srv *pier.Server, cfg *config, addr net.Addr) {
 	log := cfg.logger
 	logStartupWarnings(cfg)
 	log.Info("starting pier FTP server", startupSettings(srv, cfg, addr)...)
-	if cfg.o.iface == "" {
-		log.Info("listening on all interfaces, IPv4 and IPv6", "port", addr.(*net.TCPAddr).Port)
+	// A socket systemd passed may be on one address whatever --interface.
+	if ta, ok := addr.(*net.TCPAddr); ok && cfg.o.iface == "" && ta.IP.IsUnspecified() {
+		log.Info("listening on all interfaces, IPv4 and IPv6", "port", ta.Port)
 	}
 }
 

@@ -12,7 +12,8 @@ import (
 func TestVerboseLevelName(t *testing.T) {
 	for _, format := range []string{"text", "json"} {
 		var buf bytes.Buffer
-		log, err := newLogger(&options{verbose: true, logFormat: format}, &buf)
+		o := &options{verbose: true, logFormat: format}
+		log, err := newLogger(o, logLevel(o), &buf)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -36,6 +36,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "passwd" {
 		return runPasswd(args[1:], os.Stdin, stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "check-config" {
+		return runCheckConfig(args[1:], stdout, stderr)
+	}
 	var o options
 	fs := newFlagSet(&o)
 	if code, exit := parseFlags(fs, &o, args, stdout, stderr); exit {
@@ -56,6 +59,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if cf != nil {
 		cfg.warnings = append(cf.warnings, cfg.warnings...)
 	}
+	cfg.args, cfg.flags = args, fs
 	return serve(srv, cfg)
 }
 

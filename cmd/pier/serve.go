@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/pierftp/pier"
-	"github.com/pierftp/pier/tlscert"
 )
 
 // serve listens, logs the settings, and runs until SIGINT or SIGTERM: the
@@ -24,10 +23,15 @@ func serve(srv *pier.Server, cfg *config) int {
 	// right after the start-up lines must reload, not kill.
 	sigs, hup, stopSignals := notifySignals()
 	defer stopSignals()
+	defer cfg.xferlog.watch(log)()
 	start := time.Now() // before any upload of this run
 	ls, err := listen(srv, cfg)
 	if err != nil {
 		fmt.Fprintf(cfg.stderr, "pier: %v\n", err)
+		return 1
+	}
+	adminLn, ok := listenAdmin(cfg) // admin.go
+	if !ok {
 		return 1
 	}
 	logStartup(srv, cfg, ls.control.Addr())
@@ -41,11 +45,16 @@ func serve(srv *pier.Server, cfg *config) int {
 	if ls.metrics != nil {
 		defer serveMetrics(log, ls.metrics, cfg.metrics)()
 	}
-	go reloadOnHangUp(log, hup, cfg.reloader, cfg.clientCerts.crlReloader(), cfg.xferlog)
+	r := &reloader{srv: srv, cfg: cfg, args: cfg.args, started: cfg.flags, addr: ls.control.Addr()}
+	cfg.reload = r.reload
+	go reloadOnHangUp(log, hup, cfg.reload)
+	defer serveAdmin(log, adminLn, cfg)() // after cfg.reload is set
 	go func() { done <- srv.Serve(ls.control) }()
+	defer notifyReady(log, readyStatus(ls))() // systemd: notify.go
 	if !waitForSignal(log, srv, sigs, done) {
 		return 1
 	}
+	notifyStopping(log)
 	shutdown(log, srv, sigs)
 	for range 1 + implicit {
 		<-done
@@ -74,11 +83,16 @@ type listeners struct{ control, implicit, metrics net.Listener }
 // other start-up error) that names the address and the flag that set it.
 func listen(srv *pier.Server, cfg *config) (*listeners, error) {
 	ls := &listeners{}
-	var err error
-	if ls.control, err = pier.Listen(srv.Addr); err != nil {
-		return nil, listenError("", srv.Addr, "--interface, --port", err)
+	activated, err := ls.fromSystemd(cfg) // socket activation: activation.go
+	if err != nil {
+		return nil, err
 	}
-	if cfg.implicitAddr != "" {
+	if !activated {
+		if ls.control, err = pier.Listen(srv.Addr); err != nil {
+			return nil, listenError("", srv.Addr, "--interface, --port", err)
+		}
+	}
+	if cfg.implicitAddr != "" && !activated {
 		if ls.implicit, err = pier.Listen(cfg.implicitAddr); err != nil {
 			ls.control.Close()
 			return nil, listenError(" for implicit FTPS", cfg.implicitAddr, "--tls-implicit-port", err)
@@ -106,22 +120,11 @@ func listenError(what, addr, flags string, err error) error {
 	return fmt.Errorf("can't listen%s on %s (%s): %v", what, addr, flags, err)
 }
 
-// reloadOnHangUp reloads the certificate files and the client
-// certificate revocation lists, and reopens the --xferlog file, on each
-// SIGHUP.
-func reloadOnHangUp(log *slog.Logger, hup <-chan os.Signal, r *tlscert.Reloader, crl *tlscert.CRLReloader, xl *transferLog) {
+// reloadOnHangUp reloads the configuration on each SIGHUP (reload.go).
+func reloadOnHangUp(log *slog.Logger, hup <-chan os.Signal, reload func() error) {
 	for range hup {
-		xl.reopen(log)
-		if crl != nil {
-			log.Info("SIGHUP: reloading the client certificate revocation lists")
-			crl.Reload() // OnReload logs the outcome
-		}
-		if r == nil {
-			log.Info("SIGHUP: no certificate files to reload")
-			continue
-		}
-		log.Info("SIGHUP: reloading the certificate")
-		r.Reload() // OnReload logs the outcome
+		log.Info("SIGHUP: reloading the configuration")
+		reload() // it logs the outcome
 	}
 }
 

@@ -2,6 +2,9 @@ package main
 
 import (
 	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/pierftp/pier"
 	"github.com/pierftp/pier/xferlog"
@@ -14,12 +17,17 @@ type transferLog struct {
 }
 
 // configureXferlog opens the --xferlog file, if any, and makes srv write
-// a line to it per file transfer.
+// a line to it per file transfer. The lines are written by the Writer's
+// goroutine: a slow disk never holds a transfer (lines that don't fit its
+// queue are dropped, and counted in a warning).
 func configureXferlog(o *options, srv *pier.Server, cfg *config) error {
 	if o.xferlog == "" {
 		return nil
 	}
-	w, err := xferlog.Open(o.xferlog)
+	if cfg.dryRun {
+		return checkXferlogDryRun(o.xferlog) // pier check-config: checkconfig.go
+	}
+	w, err := xferlog.Open(o.xferlog, &xferlog.Options{Logger: cfg.logger})
 	if err != nil {
 		return usagef("--xferlog %q: %v", o.xferlog, err)
 	}
@@ -28,16 +36,56 @@ func configureXferlog(o *options, srv *pier.Server, cfg *config) error {
 	return nil
 }
 
-// reopen opens the file again after a SIGHUP: logrotate's usual
-// postrotate renames the file and sends one. A nil transferLog does
-// nothing.
+// watch reopens the file on each SIGUSR1, logrotate's usual postrotate
+// signal for transfer logs (a reload, on SIGHUP, does it too), until
+// stop. stop then writes the queued lines, for a few seconds at most, and
+// closes the file: serve calls it once the sessions have ended. Without
+// --xferlog (a nil transferLog) SIGUSR1 is taken all the same, so that a
+// logrotate script aimed at every pier never kills one.
+func (l *transferLog) watch(log *slog.Logger) (stop func()) {
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range usr1 {
+			if l == nil {
+				log.Info("SIGUSR1: no transfer log (--xferlog) to reopen")
+				continue
+			}
+			l.reopenOn(log, "SIGUSR1")
+		}
+	}()
+	return func() {
+		signal.Stop(usr1)
+		close(usr1) // Stop guarantees no more sends
+		<-done
+		if l == nil {
+			return
+		}
+		if err := l.w.Close(); err != nil {
+			log.Error("transfer log: lines lost at exit", "file", l.path, "err", err)
+		}
+	}
+}
+
+// reopen opens the file again on a reload (SIGHUP, or the admin API's;
+// reload.go). A nil transferLog does nothing.
 func (l *transferLog) reopen(log *slog.Logger) {
 	if l == nil {
 		return
 	}
+	l.reopenOn(log, "reload")
+}
+
+// reopenOn opens the file again, for why (a signal's name, or "reload"):
+// logrotate renamed it, the next lines go to a new file. The Writer's
+// goroutine reopens it, after the lines queued before: none is lost, and
+// a slow disk delays only this.
+func (l *transferLog) reopenOn(log *slog.Logger, why string) {
 	if err := l.w.Reopen(); err != nil {
-		log.Error("SIGHUP: can't reopen the transfer log; still writing to the old file", "file", l.path, "err", err)
+		log.Error(why+": can't reopen the transfer log; still writing to the old file", "file", l.path, "err", err)
 		return
 	}
-	log.Info("SIGHUP: reopened the transfer log", "file", l.path)
+	log.Info(why+": reopened the transfer log", "file", l.path)
 }
