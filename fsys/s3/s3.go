@@ -1,0 +1,495 @@
+package s3
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"path"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/pierftp/pier"
+)
+
+// Sizes of S3's multipart uploads.
+const (
+	// MinPartSize is the smallest part S3 takes, but for the last one.
+	MinPartSize = 5 << 20
+	// DefaultPartSize is Options.PartSize's default.
+	DefaultPartSize = 8 << 20
+	// MaxCopySize is the largest object one CopyObject (or one
+	// UploadPartCopy) copies: Rename refuses larger ones.
+	MaxCopySize = 5 << 30
+)
+
+// Options configure an FS. The zero value serves the whole bucket with
+// the defaults below.
+type Options struct {
+	// Prefix is the key prefix that is the FTP root: with "ftp/alice",
+	// the file "docs/a.txt" is the key "ftp/alice/docs/a.txt". A "/" is
+	// added at its end if missing, and leading ones are dropped. If
+	// empty, the root is the bucket's.
+	Prefix string
+
+	// PartSize is the size of an upload's parts, and of its part
+	// buffers. If zero, DefaultPartSize (8 MiB); below MinPartSize, it
+	// is MinPartSize. An upload no larger than one part is a single
+	// PutObject at Close; a larger one a multipart upload that holds at
+	// most two part buffers (one filling, one being sent). S3 takes
+	// 10,000 parts at most: an upload fails beyond 10,000 × PartSize
+	// bytes (78 GiB at 8 MiB) with 552.
+	PartSize int
+
+	// Buffers caps the part buffers held at once by every upload that
+	// shares it, so that many simultaneous uploads can't exhaust
+	// memory: an upload waits (as long as its context lets it) for a
+	// buffer. If nil, a package-wide Buffers of DefaultMaxBuffers is
+	// shared by every FS without one of its own. Give the FS values of
+	// one server the same Buffers to cap them together.
+	Buffers *Buffers
+
+	// PageSize is how many keys one listing request asks for
+	// (ListObjectsV2's MaxKeys). If zero, 1,000, S3's largest page.
+	PageSize int
+
+	// PageTimeout bounds each listing request, and each metadata
+	// request (HEAD, the listing of a folder check, Mkdir, Remove,
+	// Rename's copy) on top of the command's context. If zero, one
+	// minute.
+	PageTimeout time.Duration
+
+	// AbortTimeout bounds the AbortMultipartUpload call that discards an
+	// upload, which runs after the transfer's context may have ended. If
+	// zero, one minute.
+	AbortTimeout time.Duration
+
+	// FolderTime is the modification time of folders that S3 gives no
+	// time for: the root, and folders in a listing (common prefixes).
+	// Stat of a folder reports the time of its marker or of its first
+	// key instead. If zero, DefaultFolderTime: a zero time would make
+	// some clients (FileZilla) drop the entry.
+	FolderTime time.Time
+}
+
+// DefaultFolderTime is Options.FolderTime's default, 2000-01-01 00:00 UTC.
+var DefaultFolderTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// FS is a pier.FileSystem on an S3 bucket (or a prefix of one). It is
+// safe for concurrent use; every method honours its context. See the
+// package documentation for how it differs from a disk.
+type FS struct {
+	client       *awss3.Client
+	bucket       string
+	prefix       string
+	partSize     int
+	buffers      *Buffers
+	pageSize     int32
+	pageTimeout  time.Duration
+	abortTimeout time.Duration
+	folderTime   time.Time
+}
+
+var (
+	_ pier.FileSystem  = (*FS)(nil)
+	_ pier.OpenAtFS    = (*FS)(nil)
+	_ pier.RenameFS    = (*FS)(nil)
+	_ pier.UploadKeyer = (*FS)(nil)
+	// No ChmodFS (objects have no mode: SITE CHMOD gets 502), no
+	// ChtimesFS (an object's time is when it was written: MFMT gets
+	// 502), no LstatFS (no links).
+)
+
+// New returns a file system on bucket, through client. The client is
+// the caller's: its credentials, region, endpoint and addressing
+// (UsePathStyle for most stores other than AWS) are used as they are.
+// For stores other than AWS, build it with RequestChecksumCalculation
+// and ResponseChecksumValidation set to "when required"
+// (aws.RequestChecksumCalculationWhenRequired,
+// aws.ResponseChecksumValidationWhenRequired): many refuse the SDK's
+// default checksums on uploads.
+func New(client *awss3.Client, bucket string, opts Options) *FS {
+	f := &FS{
+		client:       client,
+		bucket:       bucket,
+		prefix:       strings.TrimLeft(opts.Prefix, "/"),
+		partSize:     opts.PartSize,
+		buffers:      opts.Buffers,
+		pageSize:     int32(min(max(opts.PageSize, 0), 1000)),
+		pageTimeout:  opts.PageTimeout,
+		abortTimeout: opts.AbortTimeout,
+		folderTime:   opts.FolderTime,
+	}
+	if f.prefix != "" && !strings.HasSuffix(f.prefix, "/") {
+		f.prefix += "/"
+	}
+	switch {
+	case f.partSize == 0:
+		f.partSize = DefaultPartSize
+	case f.partSize < MinPartSize:
+		f.partSize = MinPartSize
+	}
+	if f.buffers == nil {
+		f.buffers = defaultBuffers
+	}
+	if f.pageSize == 0 {
+		f.pageSize = 1000
+	}
+	if f.pageTimeout <= 0 {
+		f.pageTimeout = time.Minute
+	}
+	if f.abortTimeout <= 0 {
+		f.abortTimeout = time.Minute
+	}
+	if f.folderTime.IsZero() {
+		f.folderTime = DefaultFolderTime
+	}
+	return f
+}
+
+// key returns the object key of name.
+func (f *FS) key(name string) string {
+	if name == "." {
+		return f.prefix
+	}
+	return f.prefix + name
+}
+
+// UploadKey implements pier.UploadKeyer: FS values on one bucket (one per
+// login, say) share pier's lock on an upload's key.
+func (f *FS) UploadKey(name string) string {
+	return "s3://" + f.bucket + "/" + f.key(name)
+}
+
+// withTimeout bounds one metadata request.
+func (f *FS) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, f.pageTimeout)
+}
+
+type kind int
+
+const (
+	missing kind = iota
+	file
+	folder
+)
+
+// lookup says what name is: an object, a folder (a "name/" marker or the
+// common prefix of keys), or missing. A missing name is reported with
+// syscall.ENOTDIR if an object sits where one of its folders should be.
+// An object and a folder of one name (which other clients can make) is
+// the object.
+func (f *FS) lookup(ctx context.Context, op, name string) (kind, *info, error) {
+	if err := ctx.Err(); err != nil {
+		return missing, nil, err
+	}
+	if name == "." {
+		return folder, &info{name: ".", modTime: f.folderTime, dir: true}, nil
+	}
+	ctx, cancel := f.withTimeout(ctx)
+	defer cancel()
+	base := path.Base(name)
+	key := f.key(name)
+	head, err := f.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: &f.bucket, Key: &key})
+	if err == nil {
+		return file, &info{name: base, size: aws.ToInt64(head.ContentLength), modTime: aws.ToTime(head.LastModified)}, nil
+	}
+	if !isNotExist(err) {
+		return missing, nil, mapErr(op, name, err)
+	}
+	// A folder: its marker sorts first under its prefix, else any key.
+	dirKey := key + "/"
+	list, err := f.client.ListObjectsV2(ctx, &awss3.ListObjectsV2Input{Bucket: &f.bucket, Prefix: &dirKey, MaxKeys: aws.Int32(1)})
+	if err != nil {
+		return missing, nil, mapErr(op, name, err)
+	}
+	if len(list.Contents) > 0 {
+		mt := aws.ToTime(list.Contents[0].LastModified)
+		if mt.IsZero() {
+			mt = f.folderTime
+		}
+		return folder, &info{name: base, modTime: mt, dir: true}, nil
+	}
+	for i := strings.IndexByte(name, '/'); i >= 0; i = nextSlash(name, i) {
+		k := f.key(name[:i])
+		if _, err := f.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: &f.bucket, Key: &k}); err == nil {
+			return missing, nil, pathErr(op, name, syscall.ENOTDIR)
+		} else if !isNotExist(err) {
+			return missing, nil, mapErr(op, name, err)
+		}
+	}
+	return missing, nil, nil
+}
+
+// nextSlash returns the index of the "/" after the one at i, or -1.
+func nextSlash(s string, i int) int {
+	if j := strings.IndexByte(s[i+1:], '/'); j >= 0 {
+		return i + 1 + j
+	}
+	return -1
+}
+
+// checkParent checks that the folder where name would be created exists.
+func (f *FS) checkParent(ctx context.Context, op, name string) error {
+	k, _, err := f.lookup(ctx, op, path.Dir(name))
+	switch {
+	case err != nil:
+		return err
+	case k == missing:
+		return pathErr(op, name, fs.ErrNotExist)
+	case k == file:
+		return pathErr(op, name, syscall.ENOTDIR)
+	}
+	return nil
+}
+
+// Stat describes an object (HEAD), or a folder: a "name/" marker, or the
+// prefix of other keys. A folder's time is its marker's, or its first
+// key's.
+func (f *FS) Stat(ctx context.Context, name string) (fs.FileInfo, error) {
+	k, fi, err := f.lookup(ctx, "stat", name)
+	if err == nil && k == missing {
+		err = pathErr("stat", name, fs.ErrNotExist)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return fi, nil
+}
+
+// Mkdir writes a folder marker, "name/", an empty object, as S3 consoles
+// do. The mode is ignored.
+func (f *FS) Mkdir(ctx context.Context, name string, _ fs.FileMode) error {
+	k, _, err := f.lookup(ctx, "mkdir", name)
+	switch {
+	case err != nil:
+		return err
+	case k != missing:
+		return pathErr("mkdir", name, fs.ErrExist)
+	}
+	if err := f.checkParent(ctx, "mkdir", name); err != nil {
+		return err
+	}
+	return f.putMarker(ctx, "mkdir", name)
+}
+
+// putMarker writes the folder marker of name.
+func (f *FS) putMarker(ctx context.Context, op, name string) error {
+	ctx, cancel := f.withTimeout(ctx)
+	defer cancel()
+	key := f.key(name) + "/"
+	_, err := f.client.PutObject(ctx, &awss3.PutObjectInput{Bucket: &f.bucket, Key: &key, Body: strings.NewReader(""), ContentLength: aws.Int64(0)})
+	if err != nil {
+		return mapErr(op, name, err)
+	}
+	return nil
+}
+
+// Remove deletes an object (DELE), or a folder's marker (RMD) when no key
+// is under it: a folder with keys under it is refused with
+// syscall.ENOTEMPTY (550 Directory not empty), never emptied. The root
+// can't be removed.
+func (f *FS) Remove(ctx context.Context, name string) error {
+	if name == "." {
+		return pathErr("remove", name, fs.ErrPermission)
+	}
+	k, _, err := f.lookup(ctx, "remove", name)
+	switch {
+	case err != nil:
+		return err
+	case k == missing:
+		return pathErr("remove", name, fs.ErrNotExist)
+	case k == file:
+		return f.delete(ctx, name, f.key(name))
+	}
+	marker := f.key(name) + "/"
+	lctx, cancel := f.withTimeout(ctx)
+	defer cancel()
+	list, err := f.client.ListObjectsV2(lctx, &awss3.ListObjectsV2Input{Bucket: &f.bucket, Prefix: &marker, MaxKeys: aws.Int32(2)})
+	if err != nil {
+		return mapErr("remove", name, err)
+	}
+	for _, o := range list.Contents {
+		if aws.ToString(o.Key) != marker {
+			return pathErr("remove", name, syscall.ENOTEMPTY)
+		}
+	}
+	return f.delete(ctx, name, marker)
+}
+
+// delete deletes key, the object of name. A folder that exists only as
+// the prefix of its keys would vanish with its last key, under a client
+// that may be in it: delete writes the parent's marker first if it has
+// none.
+func (f *FS) delete(ctx context.Context, name, key string) error {
+	ctx, cancel := f.withTimeout(ctx)
+	defer cancel()
+	if dir := path.Dir(name); dir != "." {
+		marker := f.key(dir) + "/"
+		_, err := f.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: &f.bucket, Key: &marker})
+		if isNotExist(err) {
+			err = f.putMarker(ctx, "remove", dir)
+		}
+		if err != nil {
+			return mapErr("remove", name, err)
+		}
+	}
+	if _, err := f.client.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: &f.bucket, Key: &key}); err != nil {
+		return mapErr("remove", name, err)
+	}
+	return nil
+}
+
+// errRenameFolder refuses RNTO of a folder: a folder is every key under
+// its prefix, and moving them is a copy and a delete per key, which could
+// stop halfway and leave the folder split in two. It wraps
+// pier.ErrNotSupported.
+var errRenameFolder = &pier.ReplyError{Code: 550, Message: "Folders can't be renamed on this storage; rename the files in it.", Err: pier.ErrNotSupported}
+
+// Rename renames a file: CopyObject, then DeleteObject. It is not atomic:
+// in between both names exist, and if the delete fails both stay. A
+// target file is replaced; a target folder is refused (fs.ErrExist).
+// Folders can't be renamed (a *pier.ReplyError with 550, wrapping
+// pier.ErrNotSupported), nor objects over MaxCopySize
+// (pier.ErrNotSupported, 502).
+func (f *FS) Rename(ctx context.Context, oldname, newname string) error {
+	k, fi, err := f.lookup(ctx, "rename", oldname)
+	switch {
+	case err != nil:
+		return err
+	case k == missing:
+		return pathErr("rename", oldname, fs.ErrNotExist)
+	case k == folder:
+		return errRenameFolder
+	case oldname == newname:
+		return nil
+	case fi.size > MaxCopySize:
+		return pathErr("rename", oldname, pier.ErrNotSupported)
+	}
+	nk, _, err := f.lookup(ctx, "rename", newname)
+	switch {
+	case err != nil:
+		return err
+	case nk == folder:
+		return pathErr("rename", newname, fs.ErrExist)
+	case nk == missing:
+		if err := f.checkParent(ctx, "rename", newname); err != nil {
+			return err
+		}
+	}
+	cctx, cancel := f.withTimeout(ctx)
+	defer cancel()
+	src, dst := f.copySource(f.key(oldname)), f.key(newname)
+	if _, err := f.client.CopyObject(cctx, &awss3.CopyObjectInput{Bucket: &f.bucket, Key: &dst, CopySource: &src}); err != nil {
+		return mapErr("rename", oldname, err)
+	}
+	return f.delete(ctx, oldname, f.key(oldname))
+}
+
+// copySource is the x-amz-copy-source of key: the bucket and the key,
+// URL-encoded.
+func (f *FS) copySource(key string) string {
+	return escapePath(f.bucket + "/" + key)
+}
+
+// escapePath URL-encodes each "/"-separated segment of p.
+func escapePath(p string) string {
+	var b strings.Builder
+	for i, seg := range strings.Split(p, "/") {
+		if i > 0 {
+			b.WriteByte('/')
+		}
+		b.WriteString(pathEscape(seg))
+	}
+	return b.String()
+}
+
+// OpenDir lists one level of a folder, a page at a time (see lister).
+func (f *FS) OpenDir(ctx context.Context, name string) (pier.DirReader, error) {
+	k, _, err := f.lookup(ctx, "open", name)
+	switch {
+	case err != nil:
+		return nil, err
+	case k == missing:
+		return nil, pathErr("open", name, fs.ErrNotExist)
+	case k == file:
+		return nil, pathErr("open", name, syscall.ENOTDIR)
+	}
+	prefix := f.key(name)
+	if name != "." {
+		prefix += "/"
+	}
+	return &lister{ctx: ctx, fs: f, name: name, prefix: prefix}, nil
+}
+
+// info is an object's or a folder's fs.FileInfo, and its fs.DirEntry.
+type info struct {
+	name    string
+	size    int64
+	modTime time.Time
+	dir     bool
+}
+
+func (i *info) Name() string               { return i.name }
+func (i *info) Size() int64                { return i.size }
+func (i *info) ModTime() time.Time         { return i.modTime }
+func (i *info) IsDir() bool                { return i.dir }
+func (i *info) Sys() any                   { return nil }
+func (i *info) Type() fs.FileMode          { return i.Mode().Type() }
+func (i *info) Info() (fs.FileInfo, error) { return i, nil }
+
+// Mode is fixed: objects have no permission bits.
+func (i *info) Mode() fs.FileMode {
+	if i.dir {
+		return fs.ModeDir | 0o755
+	}
+	return 0o644
+}
+
+func pathErr(op, name string, err error) error { return &fs.PathError{Op: op, Path: name, Err: err} }
+
+// errors.Is on an error that wraps both a standard error and the store's.
+type storeError struct {
+	kind  error // fs.ErrNotExist and the like
+	cause error // the SDK's
+}
+
+func (e *storeError) Error() string   { return e.kind.Error() + ": " + e.cause.Error() }
+func (e *storeError) Unwrap() []error { return []error{e.kind, e.cause} }
+
+// mapErr maps an SDK error to the FileSystem's: a missing key (404,
+// NoSuchKey) to fs.ErrNotExist, a refusal (403, AccessDenied) to
+// fs.ErrPermission, a failed precondition (412) to fs.ErrExist, a key
+// over S3's 1,024 bytes to syscall.ENAMETOOLONG (553). Others,
+// the context's errors included, are wrapped as they are: pier replies
+// 550, or 451 during a transfer.
+func mapErr(op, name string, err error) error {
+	var kind error
+	switch code, status := errorCode(err); {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case code == "NoSuchKey" || code == "NotFound" || status == 404 && code != "NoSuchBucket" && code != "NoSuchUpload":
+		kind = fs.ErrNotExist
+	case code == "AccessDenied" || status == 403:
+		kind = fs.ErrPermission
+	case code == "PreconditionFailed" || status == 412:
+		kind = fs.ErrExist
+	case code == "KeyTooLongError":
+		kind = syscall.ENAMETOOLONG
+	}
+	if kind != nil {
+		err = &storeError{kind: kind, cause: err}
+	}
+	return pathErr(op, name, err)
+}
+
+// isNotExist reports whether err is S3's for a missing key.
+func isNotExist(err error) bool {
+	if err == nil {
+		return false
+	}
+	code, status := errorCode(err)
+	return code == "NoSuchKey" || code == "NotFound" || status == 404 && code != "NoSuchBucket"
+}

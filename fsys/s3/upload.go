@@ -1,0 +1,503 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"syscall"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/pierftp/pier"
+)
+
+// OpenFile opens an object for a download from its start (a streamed
+// GetObject), or for an upload (see upload). pier never opens with
+// os.O_RDWR: an object is read or written, never both.
+//
+// os.O_APPEND (APPE) starts the new object with the old one's bytes: a
+// server-side UploadPartCopy for objects of MinPartSize or more, a
+// download and upload again of smaller ones. os.O_WRONLY without
+// os.O_TRUNC or os.O_APPEND keeps the old bytes after those written, as a
+// disk would; only for objects up to Options.PartSize
+// (pier.ErrNotSupported beyond; pier itself uses OpenFileAt for REST).
+func (f *FS) OpenFile(ctx context.Context, name string, flag int, _ fs.FileMode) (pier.File, error) {
+	return f.open(ctx, name, flag, 0, false)
+}
+
+// OpenFileAt opens an object at a REST offset. A download is a ranged
+// GetObject from offset. An upload keeps the old object's first offset
+// bytes (copied as for os.O_APPEND), then what is written; what was after
+// offset is dropped, as a resumed upload sends the rest of the file.
+func (f *FS) OpenFileAt(ctx context.Context, name string, flag int, _ fs.FileMode, offset int64) (pier.File, error) {
+	return f.open(ctx, name, flag, offset, true)
+}
+
+func (f *FS) open(ctx context.Context, name string, flag int, offset int64, at bool) (pier.File, error) {
+	if flag&os.O_RDWR != 0 {
+		return nil, pathErr("open", name, pier.ErrNotSupported)
+	}
+	if flag&os.O_WRONLY == 0 {
+		// One GET; a look at what else name is only if it isn't there.
+		d, err := f.download(ctx, name, offset)
+		if !errors.Is(err, fs.ErrNotExist) || name == "." {
+			return d, err
+		}
+		k, _, lerr := f.lookup(ctx, "open", name)
+		switch {
+		case lerr != nil:
+			return nil, lerr
+		case k == folder:
+			return nil, pathErr("open", name, syscall.EISDIR)
+		}
+		return nil, err
+	}
+	k, fi, err := f.lookup(ctx, "open", name)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case k != missing && flag&(os.O_CREATE|os.O_EXCL) == os.O_CREATE|os.O_EXCL:
+		return nil, pathErr("open", name, fs.ErrExist)
+	case k == folder:
+		return nil, pathErr("open", name, syscall.EISDIR)
+	case k == missing && (flag&os.O_CREATE == 0 || offset > 0):
+		// Nothing to resume.
+		return nil, pathErr("open", name, fs.ErrNotExist)
+	case k == missing:
+		if err := f.checkParent(ctx, "open", name); err != nil {
+			return nil, err
+		}
+	}
+	u := &upload{fs: f, ctx: ctx, name: name, key: f.key(name), excl: flag&os.O_EXCL != 0}
+	if k == file && flag&(os.O_TRUNC|os.O_EXCL) == 0 {
+		switch {
+		case flag&os.O_APPEND != 0: // APPE: all of the old bytes
+			err = u.keepHead(fi.size)
+		case at: // after REST: the first offset of them
+			if offset > fi.size {
+				return nil, &pier.ReplyError{Code: 554, Message: "REST position beyond the end of the file."}
+			}
+			err = u.keepHead(offset)
+		default:
+			err = u.keepTail(fi.size)
+		}
+	}
+	if err != nil {
+		u.Abort(err)
+		return nil, err
+	}
+	return u, nil
+}
+
+// download opens a streamed GetObject of name, from offset.
+func (f *FS) download(ctx context.Context, name string, offset int64) (pier.File, error) {
+	if name == "." {
+		return nil, pathErr("open", name, syscall.EISDIR)
+	}
+	in := &awss3.GetObjectInput{Bucket: &f.bucket, Key: aws.String(f.key(name))}
+	if offset > 0 {
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-", offset))
+	}
+	out, err := f.client.GetObject(ctx, in)
+	if err != nil {
+		if code, status := errorCode(err); offset > 0 && (code == "InvalidRange" || status == 416) {
+			// A range that starts at the end: nothing left to read.
+			return &download{name: name, body: io.NopCloser(bytes.NewReader(nil))}, nil
+		}
+		return nil, mapErr("open", name, err)
+	}
+	return &download{name: name, body: out.Body}, nil
+}
+
+// upload is a write handle. What is written fills a part buffer
+// (Options.PartSize, taken from Options.Buffers); an upload that never
+// fills one is a single PutObject in Close. A larger one is a multipart
+// upload: each full buffer is sent as a part (UploadPart, in the
+// background) while the next fills, so an upload holds at most two
+// buffers; Close sends the last part and completes the upload
+// (CompleteMultipartUpload). Until then readers get the old object, if
+// any. Abort, or a failed Close, aborts it (AbortMultipartUpload): no
+// part lingers, and the old object stays as it was. Every request is
+// bound to the context the file was opened with, but the abort.
+//
+// It is not an io.Seeker: there is nowhere to seek in an object being
+// written. pier calls Write, then exactly one of Close and Abort, from one
+// goroutine at a time.
+type upload struct {
+	fs   *FS
+	ctx  context.Context
+	name string
+	key  string
+	excl bool // STOU: the key must still be free at commit
+
+	// buf is the part being filled (nil until the first byte): its
+	// first n bytes are the part, and the next Write goes at pos (below
+	// n only when an old object's tail is kept).
+	buf    []byte
+	n, pos int
+
+	uploadID string // once the multipart upload is created
+	parts    []types.CompletedPart
+	inflight chan partResult // the part being sent, or nil
+	err      error           // the first failure: only Abort is left
+	done     bool
+}
+
+// maxParts is the most parts of a multipart upload S3 takes.
+const maxParts = 10000
+
+// errTooLarge fails an upload beyond maxParts parts (78 GiB of 8 MiB
+// parts), with RFC 959's reply for an exceeded storage allocation.
+var errTooLarge = &pier.ReplyError{Code: 552, Message: "File too large for this storage.", Err: syscall.EFBIG}
+
+// partResult is how a part's UploadPart ended; buf is its buffer, to
+// reuse or give back.
+type partResult struct {
+	part types.CompletedPart
+	buf  []byte
+	err  error
+}
+
+// Write adds p to the object. A failed part (or a context that ended)
+// fails this Write or a later one.
+func (u *upload) Write(p []byte) (int, error) {
+	if u.done {
+		return 0, os.ErrClosed
+	}
+	if u.err != nil {
+		return 0, u.err
+	}
+	written := 0
+	for len(p) > 0 {
+		if u.buf == nil {
+			if err := u.takeBuffer(); err != nil {
+				return written, err
+			}
+		}
+		if u.pos == len(u.buf) {
+			if err := u.sendPart(); err != nil {
+				return written, err
+			}
+		}
+		c := copy(u.buf[u.pos:], p)
+		u.pos += c
+		u.n = max(u.n, u.pos)
+		p = p[c:]
+		written += c
+	}
+	return written, nil
+}
+
+// takeBuffer takes a first part buffer.
+func (u *upload) takeBuffer() error {
+	buf, err := u.fs.buffers.get(u.ctx, u.fs.partSize)
+	if err != nil {
+		return u.fail(err)
+	}
+	u.buf, u.n, u.pos = buf, 0, 0
+	return nil
+}
+
+// fail records the upload's first failure.
+func (u *upload) fail(err error) error {
+	if u.err == nil {
+		u.err = mapErr("write", u.name, err)
+	}
+	return u.err
+}
+
+// create starts the multipart upload.
+func (u *upload) create() error {
+	if u.uploadID != "" {
+		return nil
+	}
+	out, err := u.fs.client.CreateMultipartUpload(u.ctx, &awss3.CreateMultipartUploadInput{Bucket: &u.fs.bucket, Key: &u.key})
+	if err != nil {
+		return u.fail(err)
+	}
+	u.uploadID = aws.ToString(out.UploadId)
+	return nil
+}
+
+// wait waits for the part in flight, if any, and returns its buffer.
+func (u *upload) wait() ([]byte, error) {
+	if u.inflight == nil {
+		return nil, nil
+	}
+	return u.collect(<-u.inflight)
+}
+
+// collect records how the part in flight ended, and returns its buffer.
+func (u *upload) collect(res partResult) ([]byte, error) {
+	u.inflight = nil
+	if res.err != nil {
+		u.fail(res.err)
+		return res.buf, u.err
+	}
+	u.parts = append(u.parts, res.part)
+	return res.buf, nil
+}
+
+// sendPart sends the full buffer as the next part, in the background,
+// and gives the upload a buffer to fill next: the previous part's, once
+// sent, or a second one if Buffers has one free at once.
+func (u *upload) sendPart() error {
+	if err := u.create(); err != nil {
+		return err
+	}
+	spare, err := u.wait()
+	if err == nil && len(u.parts) >= maxParts-1 {
+		// The last part S3 takes would not be the last one.
+		err = u.fail(errTooLarge)
+	}
+	if err != nil {
+		if spare != nil {
+			u.fs.buffers.put(spare)
+		}
+		return err
+	}
+	u.startPart(u.buf, u.n)
+	u.buf, u.n, u.pos = nil, 0, 0
+	if spare != nil {
+		u.buf = spare
+		return nil
+	}
+	select {
+	case u.fs.buffers.slots <- struct{}{}:
+		u.buf = u.fs.buffers.alloc(u.fs.partSize)
+		return nil
+	default:
+	}
+	select {
+	case u.fs.buffers.slots <- struct{}{}:
+		u.buf = u.fs.buffers.alloc(u.fs.partSize)
+		return nil
+	case res := <-u.inflight:
+		spare, err := u.collect(res)
+		u.buf = spare
+		return err
+	case <-u.ctx.Done():
+		return u.fail(u.ctx.Err())
+	}
+}
+
+// startPart sends the first n bytes of buf as the next part, in the
+// background.
+func (u *upload) startPart(buf []byte, n int) {
+	data := buf[:n]
+	num := int32(len(u.parts) + 1)
+	ch := make(chan partResult, 1)
+	u.inflight = ch
+	ctx, client, id := u.ctx, u.fs.client, u.uploadID
+	in := &awss3.UploadPartInput{
+		Bucket:        &u.fs.bucket,
+		Key:           &u.key,
+		UploadId:      &id,
+		PartNumber:    &num,
+		Body:          bytes.NewReader(data),
+		ContentLength: aws.Int64(int64(len(data))),
+	}
+	go func() {
+		out, err := client.UploadPart(ctx, in)
+		res := partResult{buf: buf, err: err}
+		if err == nil {
+			res.part = types.CompletedPart{ETag: out.ETag, PartNumber: &num}
+		}
+		ch <- res
+	}()
+}
+
+// keepHead starts the upload with the old object's first n bytes: copied
+// server-side (UploadPartCopy, in parts of up to MaxCopySize) from
+// MinPartSize up, read into the first part buffer below.
+func (u *upload) keepHead(n int64) error {
+	if n == 0 {
+		return nil
+	}
+	if n < MinPartSize {
+		if err := u.takeBuffer(); err != nil {
+			return err
+		}
+		return u.readOld(n)
+	}
+	if err := u.create(); err != nil {
+		return err
+	}
+	chunks := (n + MaxCopySize - 1) / MaxCopySize
+	size := (n + chunks - 1) / chunks
+	src := u.fs.copySource(u.key)
+	for start := int64(0); start < n; start += size {
+		end := min(start+size, n) - 1
+		num := int32(len(u.parts) + 1)
+		out, err := u.fs.client.UploadPartCopy(u.ctx, &awss3.UploadPartCopyInput{
+			Bucket:          &u.fs.bucket,
+			Key:             &u.key,
+			UploadId:        &u.uploadID,
+			PartNumber:      &num,
+			CopySource:      &src,
+			CopySourceRange: aws.String(fmt.Sprintf("bytes=%d-%d", start, end)),
+		})
+		if err != nil {
+			return u.fail(err)
+		}
+		var etag *string
+		if out.CopyPartResult != nil {
+			etag = out.CopyPartResult.ETag
+		}
+		u.parts = append(u.parts, types.CompletedPart{ETag: etag, PartNumber: &num})
+	}
+	return nil
+}
+
+// keepTail reads the old object, of size bytes, into the first part
+// buffer, for writes to go over its start.
+func (u *upload) keepTail(size int64) error {
+	if size > int64(u.fs.partSize) {
+		return pathErr("open", u.name, pier.ErrNotSupported)
+	}
+	if err := u.takeBuffer(); err != nil {
+		return err
+	}
+	if err := u.readOld(size); err != nil {
+		return err
+	}
+	u.pos = 0
+	return nil
+}
+
+// readOld reads the old object's first n bytes into the buffer.
+func (u *upload) readOld(n int64) error {
+	if n == 0 {
+		return nil
+	}
+	out, err := u.fs.client.GetObject(u.ctx, &awss3.GetObjectInput{
+		Bucket: &u.fs.bucket,
+		Key:    &u.key,
+		Range:  aws.String(fmt.Sprintf("bytes=0-%d", n-1)),
+	})
+	if err != nil {
+		return u.fail(err)
+	}
+	defer out.Body.Close()
+	if _, err := io.ReadFull(out.Body, u.buf[:n]); err != nil {
+		return u.fail(err)
+	}
+	u.n, u.pos = int(n), int(n)
+	return nil
+}
+
+// Close commits the upload: one PutObject, or the last part and
+// CompleteMultipartUpload; for STOU (os.O_EXCL) with If-None-Match, so
+// that an object written meanwhile by another client is not replaced
+// (fs.ErrExist). Until it returns nil the
+// old object, if any, is what readers get; pier replies 226 only if it
+// does. A failure aborts the multipart upload.
+func (u *upload) Close() error {
+	if u.done {
+		return os.ErrClosed
+	}
+	if u.err != nil {
+		u.Abort(u.err)
+		return u.err
+	}
+	if err := u.commit(); err != nil {
+		err = u.fail(err)
+		u.Abort(err)
+		return err
+	}
+	u.done = true
+	u.release()
+	return nil
+}
+
+func (u *upload) commit() error {
+	if u.uploadID == "" {
+		in := &awss3.PutObjectInput{
+			Bucket:        &u.fs.bucket,
+			Key:           &u.key,
+			Body:          bytes.NewReader(u.buf[:u.n]),
+			ContentLength: aws.Int64(int64(u.n)),
+		}
+		if u.excl {
+			in.IfNoneMatch = aws.String("*")
+		}
+		_, err := u.fs.client.PutObject(u.ctx, in)
+		return err
+	}
+	spare, err := u.wait()
+	if spare != nil {
+		u.fs.buffers.put(spare)
+	}
+	if err != nil {
+		return err
+	}
+	if u.n > 0 {
+		u.startPart(u.buf, u.n)
+		u.buf, u.n, u.pos = nil, 0, 0
+		last, err := u.wait()
+		u.buf = last
+		if err != nil {
+			return err
+		}
+	}
+	in := &awss3.CompleteMultipartUploadInput{
+		Bucket:          &u.fs.bucket,
+		Key:             &u.key,
+		UploadId:        &u.uploadID,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: u.parts},
+	}
+	if u.excl {
+		in.IfNoneMatch = aws.String("*")
+	}
+	if _, err := u.fs.client.CompleteMultipartUpload(u.ctx, in); err != nil {
+		return err
+	}
+	u.uploadID = ""
+	return nil
+}
+
+// Abort discards the upload, whatever the reason (ABOR, a lost data or
+// control connection, a timeout, a shutdown): no object is written, and a
+// multipart upload is aborted, with a context of its own
+// (Options.AbortTimeout) since the transfer's may have ended. The old
+// object, if any, stays as it was.
+func (u *upload) Abort(reason error) error {
+	if u.done {
+		return os.ErrClosed
+	}
+	u.done = true
+	spare, _ := u.wait()
+	if spare != nil {
+		u.fs.buffers.put(spare)
+	}
+	u.release()
+	if u.uploadID == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(u.ctx), u.fs.abortTimeout)
+	defer cancel()
+	_, err := u.fs.client.AbortMultipartUpload(ctx, &awss3.AbortMultipartUploadInput{Bucket: &u.fs.bucket, Key: &u.key, UploadId: &u.uploadID})
+	u.uploadID = ""
+	if err != nil {
+		return mapErr("abort", u.name, err)
+	}
+	return nil
+}
+
+// release gives back the buffer being filled.
+func (u *upload) release() {
+	if u.buf != nil {
+		u.fs.buffers.put(u.buf)
+		u.buf = nil
+	}
+}
+
+// Read fails: the handle is for writing.
+func (u *upload) Read([]byte) (int, error) { return 0, pathErr("read", u.name, syscall.EBADF) }
