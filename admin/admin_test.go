@@ -359,18 +359,30 @@ func TestNew(t *testing.T) {
 }
 
 // TestLoopbackReadNeedsLoopback: LoopbackRead lets in only requests that
-// came in on a loopback address.
+// came in on a loopback address, for a loopback host name: not those a
+// page elsewhere makes a browser send to 127.0.0.1 under its own name
+// (DNS rebinding).
 func TestLoopbackReadNeedsLoopback(t *testing.T) {
 	h, err := admin.New(admin.Options{Server: &pier.Server{}, LoopbackRead: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		local string
-		want  int
-	}{{"127.0.0.1:8080", 200}, {"[::1]:8080", 200}, {"192.0.2.1:8080", 401}, {"[2001:db8::1]:8080", 401}} {
-		t.Run(tc.local, func(t *testing.T) {
+		local, host string
+		want        int
+	}{
+		{"127.0.0.1:8080", "127.0.0.1:8080", 200},
+		{"127.0.0.1:8080", "localhost:8080", 200},
+		{"127.0.0.1:8080", "LOCALHOST", 200},
+		{"[::1]:8080", "[::1]:8080", 200},
+		{"192.0.2.1:8080", "192.0.2.1:8080", 401},
+		{"[2001:db8::1]:8080", "[2001:db8::1]:8080", 401},
+		{"127.0.0.1:8080", "rebound.example:8080", 401},
+		{"127.0.0.1:8080", "127.0.0.1.nip.example", 401},
+	} {
+		t.Run(tc.local+" "+tc.host, func(t *testing.T) {
 			req := httptestRequest("GET", "/api/sessions", netip.MustParseAddrPort(tc.local))
+			req.Host = tc.host
 			rec := newRecorder()
 			h.ServeHTTP(rec, req)
 			if rec.Code != tc.want {

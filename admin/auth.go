@@ -55,7 +55,24 @@ func (h *Handler) loopbackRead(r *http.Request) bool {
 		return false
 	}
 	ap, err := netip.ParseAddrPort(local.String())
-	return err == nil && ap.Addr().Unmap().IsLoopback()
+	return err == nil && ap.Addr().Unmap().IsLoopback() && loopbackHost(r.Host)
+}
+
+// loopbackHost reports whether a request's Host names this machine by a
+// loopback address or "localhost". A web page elsewhere can make a
+// browser on this machine send requests to 127.0.0.1 under the page's
+// own host name (DNS rebinding); such a request does not read without
+// credentials.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
 }
 
 // unauthorised writes the 401.
