@@ -74,9 +74,9 @@ func (l *Limits) check() []string {
 // in from now on. Sessions already logged in keep their own upload and
 // download rates (ReadLimit, WriteLimit: set at login) and their count of
 // failed logins; everything else applies to them at their next command,
-// wait or transfer: timeouts, the server-wide rates (a changed one at
-// once, also for running transfers; one that was off applies to the
-// transfers that start after it), the connection limits (sessions over a
+// wait or transfer: timeouts, the server-wide rates (a changed or
+// removed one at once, also for running transfers; one that was off
+// applies to the transfers that start after it), the connection limits (sessions over a
 // lowered limit are not closed), the ban settings and MaxHashes. It
 // refuses the values Serve refuses, changing nothing.
 func (s *Server) SetLimits(l Limits) error {
@@ -92,11 +92,14 @@ func (s *Server) SetLimits(l Limits) error {
 }
 
 // retune returns the server-wide limiter for a new limit: nil for none;
-// the running one re-tuned, so that transfers holding it follow; or a new
-// one. A running limiter's burst never shrinks: a transfer sized its
+// the running one re-tuned, so that transfers holding it follow (to no
+// limit at all when the new one is none); or a new one. A running limiter's burst never shrinks: a transfer sized its
 // chunks by it (smallestBurst), and a wait for more than the burst fails.
 func retune(old *rate.Limiter, limit int64) *rate.Limiter {
 	if limit <= 0 {
+		if old != nil {
+			old.SetLimit(rate.Inf) // frees the transfers that hold it
+		}
 		return nil
 	}
 	n := newLimiter(limit)

@@ -1,6 +1,7 @@
 package pier_test
 
 import (
+	"io"
 	"strings"
 	"testing"
 
@@ -82,4 +83,28 @@ func TestSetAuth(t *testing.T) {
 	if srv.Auth != pier.Authenticator(srv.Users) {
 		t.Error("SetAuth changed Server.Auth")
 	}
+}
+
+// TestSetLimitsRemovesRate: removing the server-wide rate frees a
+// transfer it was holding (at 64 KiB/s, 16 MiB would take minutes).
+func TestSetLimitsRemovesRate(t *testing.T) {
+	srv := newServer(t, func(s *pier.Server) { s.TotalWriteLimit = 64 << 10 })
+	writeFile(t, srv, "big.bin", pattern(16<<20))
+	c := login(t, srv)
+	dc := c.Passive(t)
+	c.Expect(t, "RETR big.bin", 150)
+	head := make([]byte, 32<<10)
+	if _, err := io.ReadFull(dc, head); err != nil {
+		t.Fatal(err)
+	}
+	l := srv.Limits()
+	l.TotalWriteLimit = 0
+	if err := srv.SetLimits(l); err != nil {
+		t.Fatal(err)
+	}
+	rest := readAll(t, dc)
+	if got := len(head) + len(rest); got != 16<<20 {
+		t.Fatalf("RETR: %d bytes", got)
+	}
+	c.ExpectReply(t, 226)
 }

@@ -57,6 +57,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -103,13 +104,13 @@ type Options struct {
 // Handler serves the status page and the admin API of one pier.Server.
 // Create it with New.
 type Handler struct {
-	srv       *pier.Server
-	tokenHash [sha256.Size]byte
-	hasToken  bool
-	o         Options
-	log       *slog.Logger
-	mux       *http.ServeMux
-	started   time.Time
+	srv *pier.Server
+	// token is the hash of the token, nil for none (SetToken).
+	token   atomic.Pointer[[sha256.Size]byte]
+	o       Options
+	log     *slog.Logger
+	mux     *http.ServeMux
+	started time.Time
 
 	// mu guards the recent transfers and the throughput samples.
 	mu        sync.Mutex
@@ -127,6 +128,18 @@ type rate struct {
 	at       time.Time
 	perSec   float64
 	measured bool
+}
+
+// SetToken replaces the bearer token (Options.Token) from the next
+// request on: a rotated token takes effect without a restart. "" leaves
+// no token.
+func (h *Handler) SetToken(token string) {
+	if token == "" {
+		h.token.Store(nil)
+		return
+	}
+	sum := sha256.Sum256([]byte(token))
+	h.token.Store(&sum)
 }
 
 // New returns the handler of o.Server and installs hooks on it that
@@ -150,9 +163,7 @@ func New(o Options) (*Handler, error) {
 	if h.log == nil {
 		h.log = slog.Default()
 	}
-	if o.Token != "" {
-		h.tokenHash, h.hasToken = sha256.Sum256([]byte(o.Token)), true
-	}
+	h.SetToken(o.Token)
 	h.o.Token = "" // only the hash is kept
 	if h.o.History == 0 {
 		h.o.History = DefaultHistory

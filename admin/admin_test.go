@@ -187,6 +187,8 @@ func TestActions(t *testing.T) {
 		{"ban negative duration", `{"address": "192.0.2.1", "duration": "-1h"}`, "duration"},
 		{"ban unknown field", `{"address": "192.0.2.1", "for": "1h"}`, "body"},
 		{"ban not JSON", `ban 192.0.2.1`, "body"},
+		{"ban a wide IPv4 prefix", `{"address": "10.0.0.0/8"}`, "one IPv4 address"},
+		{"ban a wide IPv6 prefix", `{"address": "2001:db8::/32"}`, "IPv6 /64"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			expectError(t, f.do(t, "POST", "/api/bans", token, tc.body, http.StatusBadRequest), tc.want)

@@ -157,13 +157,19 @@ func (h *Handler) unban(w http.ResponseWriter, r *http.Request) actionResult {
 	return actionResult{arg, "ok"}
 }
 
-// parseAddress takes an address or a prefix (2001:db8::/64; its address).
+// parseAddress takes an address, or a prefix of the size pier bans (an
+// IPv4 /32, an IPv6 /64, as Bans lists them): its address. A wider or
+// narrower prefix is refused rather than taken for its first address.
 func parseAddress(s string) (netip.Addr, error) {
 	if a, err := netip.ParseAddr(s); err == nil {
 		return a.WithZone(""), nil
 	}
 	if p, err := netip.ParsePrefix(s); err == nil {
-		return p.Addr(), nil
+		a := p.Addr().Unmap()
+		if (a.Is4() && p.Bits() == 32) || (a.Is6() && p.Bits() == 64) {
+			return a, nil
+		}
+		return netip.Addr{}, fmt.Errorf("prefix %q: pier bans one IPv4 address or one IPv6 /64; give an address", s)
 	}
 	return netip.Addr{}, fmt.Errorf("address %q: want an IP address such as 192.0.2.7 or 2001:db8::1", s)
 }

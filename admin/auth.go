@@ -28,13 +28,14 @@ func (h *Handler) authenticate(r *http.Request) credentials {
 		if !strings.EqualFold(scheme, "Bearer") {
 			return credentials{bad: true, why: "want Authorization: Bearer TOKEN"}
 		}
-		if !h.hasToken {
+		want := h.token.Load()
+		if want == nil {
 			return credentials{bad: true, why: "no token is set here: send none"}
 		}
 		// Hashes have one length: the comparison says nothing of the
 		// token's.
 		sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
-		if subtle.ConstantTimeCompare(sum[:], h.tokenHash[:]) != 1 {
+		if subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
 			return credentials{bad: true, why: "wrong token"}
 		}
 		return credentials{who: "token"}
@@ -47,7 +48,7 @@ func (h *Handler) authenticate(r *http.Request) credentials {
 
 // loopbackRead reports whether r may read without credentials.
 func (h *Handler) loopbackRead(r *http.Request) bool {
-	if !h.o.LoopbackRead || h.hasToken {
+	if !h.o.LoopbackRead || h.token.Load() != nil {
 		return false
 	}
 	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)

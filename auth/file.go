@@ -25,8 +25,9 @@ import (
 // the user in by TLS client certificate alone (CertOnly), "cert+" before
 // the hash by certificate and password (CertAndPassword); for anonymous,
 // "cert" asks for any valid certificate. A relative home is relative to
-// the file's folder. newFS opens a home, typically local.New. Every error
-// names the file and line.
+// the file's folder; a home with a scheme (s3://bucket/prefix) is passed
+// to newFS as written. newFS opens a home, typically local.New. Every
+// error names the file and line.
 func LoadFile(path string, newFS func(home string) (pier.FileSystem, error)) (*Virtual, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -67,10 +68,12 @@ func LoadFile(path string, newFS func(home string) (pier.FileSystem, error)) (*V
 		if home == "" {
 			return nil, fmt.Errorf("auth: %s: user %q has no home", where, name)
 		}
-		if !filepath.IsAbs(home) {
-			home = filepath.Join(base, home)
+		if !isURL(home) {
+			if !filepath.IsAbs(home) {
+				home = filepath.Join(base, home)
+			}
+			home = filepath.Clean(home) // "/srv/x/" and "/srv/x" are one home
 		}
-		home = filepath.Clean(home) // "/srv/x/" and "/srv/x" are one home
 		fsys, ok := homes[home]
 		if !ok {
 			if fsys, err = newFS(home); err != nil {
@@ -92,4 +95,19 @@ func LoadFile(path string, newFS func(home string) (pier.FileSystem, error)) (*V
 		return nil, fmt.Errorf("auth: %s: %w", path, err)
 	}
 	return v, nil
+}
+
+// isURL reports whether home starts with a scheme, such as s3://: a home
+// on another storage, not a folder.
+func isURL(home string) bool {
+	scheme, _, ok := strings.Cut(home, "://")
+	if !ok || scheme == "" {
+		return false
+	}
+	for i, c := range scheme {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return false
+		}
+	}
+	return true
 }

@@ -20,8 +20,9 @@
 #
 # Needs curl, lftp and /usr/bin/python3; openssl to make certificate files
 # (without it, the servers use --tls-self-signed); rclone (without it its
-# checks are skipped, unless CI is set: then they fail). Talks only to
-# 127.0.0.1 and ::1.
+# checks are skipped, unless CI is set: then they fail); versitygw, on PATH
+# or in $(go env GOPATH)/bin, for the checks of a bucket served with
+# --s3-bucket (the same). Talks only to 127.0.0.1 and ::1.
 # Prints "N passed, M failed" last; exits 0 only when nothing failed.
 set -euo pipefail
 
@@ -945,6 +946,189 @@ if start_server xferlog 127.0.0.1 "$XD" -u "$FTPUSER" -P "$FTPPASS" -w -D --xfer
 	fi
 else
 	fail "start the --xferlog server" "it did not accept connections within 10 s"
+fi
+
+# ---------------------------------------------------------------- S3
+
+# pier serving a bucket (--s3-bucket) of versitygw, an S3 server on a
+# local folder, started as internal/s3test starts it: curl (checked on
+# the FTP side and on the object itself), lftp's mirror both ways with a
+# 12 MiB file (a multipart upload), ftplib, and an ABOR in the middle of
+# a large upload, after which neither the object nor a pending multipart
+# upload may exist. The S3 side is read with curl --aws-sigv4. Without
+# versitygw (on PATH or in $(go env GOPATH)/bin) the section is skipped,
+# unless CI is set: then it fails.
+VGW=$(command -v versitygw || true)
+if [[ -z $VGW ]] && command -v go >/dev/null; then
+	IFS=: read -r -a gopaths <<<"$(go env GOPATH 2>/dev/null || true)"
+	for d in "${gopaths[@]}"; do
+		if [[ -n $d && -x $d/bin/versitygw ]]; then
+			VGW=$d/bin/versitygw
+			break
+		fi
+	done
+fi
+# stop_pid PID: stop a process of this script, wait for it, and forget
+# it (so that no later kill reaches another process given its number).
+stop_pid() {
+	local p keep=()
+	kill "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+	for p in "${PIDS[@]}"; do
+		[[ $p == "$1" ]] || keep+=("$p")
+	done
+	PIDS=("${keep[@]}")
+}
+# start_versitygw: versitygw on a free loopback port, with fresh root
+# credentials, and the bucket $BUCKET; sets VGW_URL and VGW_PID.
+start_versitygw() {
+	local try port pid data vlog=$WORK/versitygw.log
+	# Its own settings in the environment would override the flags.
+	local unset=()
+	while IFS= read -r v; do unset+=(-u "$v"); done < <(compgen -e | grep -E '^(VGW_|ROOT_)' || true)
+	for try in 1 2 3; do
+		port=$(free_port 4)
+		data=$WORK/s3data$try
+		mkdir -p "$data"
+		env "${unset[@]}" "$VGW" --access "$S3_ACCESS" --secret "$S3_SECRET" --port "127.0.0.1:$port" --quiet posix "$data" >>"$vlog" 2>&1 &
+		pid=$!
+		PIDS+=("$pid")
+		if wait_port 127.0.0.1 "$port" "$pid"; then
+			VGW_URL=http://127.0.0.1:$port VGW_PID=$pid
+			return 0
+		fi
+		stop_pid "$pid"
+		echo "# versitygw did not accept on 127.0.0.1:$port (try $try)" >>"$vlog"
+	done
+	return 1
+}
+if [[ -n $VGW ]]; then
+	S3_ACCESS=pier$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
+	S3_SECRET=$(od -An -N20 -tx1 /dev/urandom | tr -d ' \n')
+	BUCKET=pier-it
+	# S3 requests signed with the root credentials (curl 7.88 signs no
+	# payload hash of its own, and wants "?uploads=" rather than "?uploads").
+	S3CURL=(curl -sS --connect-timeout 10 --aws-sigv4 "aws:amz:us-east-1:s3" --user "$S3_ACCESS:$S3_SECRET" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD")
+	# pending_uploads: how many multipart uploads the bucket has pending.
+	pending_uploads() {
+		timeout "$T" "${S3CURL[@]}" -f "$VGW_URL/$BUCKET?uploads=" >"$WORK/uploads.xml" || return 1
+		{ grep -o '<UploadId>' "$WORK/uploads.xml" || true; } | wc -l
+	}
+	SL=$L/s3
+	mkdir -p "$SL"
+	if ! start_versitygw; then
+		fail "start versitygw" "it did not accept connections within 10 s: $(tail -n 3 "$WORK/versitygw.log" | tr '\n' '|')"
+	elif ! client "versitygw: create the bucket" "${S3CURL[@]}" -f -X PUT "$VGW_URL/$BUCKET"; then
+		:
+	elif ! AWS_ACCESS_KEY_ID=$S3_ACCESS AWS_SECRET_ACCESS_KEY=$S3_SECRET AWS_EC2_METADATA_DISABLED=true \
+		AWS_CONFIG_FILE=$WORK/none AWS_SHARED_CREDENTIALS_FILE=$WORK/none \
+		start_server s3 127.0.0.1 - --s3-bucket "$BUCKET" --s3-endpoint "$VGW_URL" --s3-path-style --s3-prefix ftp -w -D; then
+		fail "start the --s3-bucket server" "it did not accept connections within 10 s: $(tail -n 3 "$SRV_LOG" | tr '\n' '|')"
+	else
+		check_startup_log s3
+		S3PID=$SRV_PID
+		US3=ftp://127.0.0.1:$SRV_PORT
+		S3FTP=(curl -sS --connect-timeout 10 --user anonymous:guest@)
+		if grep -q "s3_bucket=$BUCKET .*s3_endpoint=$VGW_URL s3_region=us-east-1 s3_addressing=path-style" "$SRV_LOG" && ! grep -q -- "$S3_SECRET" "$SRV_LOG"; then
+			pass "s3: the start-up line names bucket, endpoint, region and addressing, not the secret"
+		else
+			fail "s3: the start-up line names bucket, endpoint, region and addressing, not the secret" "$(grep -m1 'starting pier' "$SRV_LOG")"
+		fi
+
+		if client "s3: curl upload (STOR)" "${S3FTP[@]}" -T "$L/big.bin" "$US3/big.bin"; then
+			client "s3: the object is in the bucket, under the prefix" "${S3CURL[@]}" -f -o "$SL/object.bin" "$VGW_URL/$BUCKET/ftp/big.bin" &&
+				same "s3: the object is in the bucket, under the prefix" "$L/big.bin" "$SL/object.bin"
+		fi
+		if client "s3: curl download (RETR)" "${S3FTP[@]}" -o "$SL/big.bin" "$US3/big.bin"; then
+			same "s3: curl download (RETR)" "$L/big.bin" "$SL/big.bin"
+		fi
+		# resume: the bucket holds the first 700000 bytes (SIZE, APPE by
+		# server-side copy)
+		head -c 700000 "$L/big.bin" >"$SL/head.bin"
+		if client "s3: curl upload of a head" "${S3FTP[@]}" -T "$SL/head.bin" "$US3/resume.bin" &&
+			client "s3: curl resumed upload (-C -: APPE)" "${S3FTP[@]}" -C - -T "$L/big.bin" "$US3/resume.bin" &&
+			client "s3: curl download of the resumed upload" "${S3FTP[@]}" -o "$SL/resume.bin" "$US3/resume.bin"; then
+			same "s3: curl resumed upload (-C -: APPE)" "$L/big.bin" "$SL/resume.bin"
+		fi
+
+		# lftp mirror both ways, with a 12 MiB file: a multipart upload.
+		S3TREE=$SL/tree_src
+		cp -a "$TREE" "$S3TREE"
+		head -c 12582912 /dev/urandom >"$S3TREE/a/b/twelve.bin"
+		s3lftp() { # s3lftp NAME COMMANDS
+			client "$1" lftp -c "set net:max-retries 1; set net:timeout 10; set net:reconnect-interval-base 1; set ftp:ssl-allow no; set file:charset UTF-8; set cmd:fail-exit yes; open -u anonymous,guest@ $US3; $2"
+		}
+		if s3lftp "s3: lftp mirror -R (upload)" "mirror -R --parallel=3 '$S3TREE' tree" &&
+			s3lftp "s3: lftp mirror (download)" "mirror --parallel=3 tree '$SL/tree_dl'"; then
+			if diff -r "$S3TREE" "$SL/tree_dl" >"$WORK/diff" 2>&1; then
+				pass "s3: lftp mirror -R then mirror: the same tree (empty folder and 12 MiB file included)"
+			else
+				fail "s3: lftp mirror -R then mirror: the same tree (empty folder and 12 MiB file included)" "trees differ: $(head -n 5 "$WORK/diff" | tr '\n' '|')"
+			fi
+		fi
+
+		# ftplib: STOR and RETR with checksums; then a 40 MiB STOR cut by
+		# ABOR once its multipart upload is pending on the store: the
+		# client gets 426 and 226, and neither the object nor the upload
+		# remains.
+		if client "s3: ftplib STOR, RETR, and ABOR of a large upload" "$PY" - "$SRV_PORT" "${S3CURL[@]}" "$VGW_URL/$BUCKET?uploads=" <<-'EOF'; then
+			import ftplib, hashlib, io, os, subprocess, sys, time
+			port, pending_cmd = int(sys.argv[1]), sys.argv[2:]
+			f = ftplib.FTP(timeout=30)
+			f.connect("127.0.0.1", port)
+			f.login("anonymous", "guest@")
+			f.voidcmd("TYPE I")
+			data = os.urandom(3 << 20)
+			f.storbinary("STOR py.bin", io.BytesIO(data))
+			got = io.BytesIO()
+			f.retrbinary("RETR py.bin", got.write)
+			assert hashlib.sha256(got.getvalue()).digest() == hashlib.sha256(data).digest(), "RETR differs from STOR"
+			assert f.size("py.bin") == len(data), "SIZE"
+			def pending():
+			    out = subprocess.run(pending_cmd, check=True, capture_output=True, timeout=30).stdout
+			    return out.count(b"<UploadId>")
+			assert pending() == 0, "a multipart upload is pending before the test"
+			conn = f.transfercmd("STOR cut.bin")
+			chunk = os.urandom(1 << 20)
+			for _ in range(20):  # 20 MiB: more than two 8 MiB parts
+			    conn.sendall(chunk)
+			for _ in range(200):  # up to 10 s for the first part to reach the store
+			    if pending() > 0:
+			        break
+			    time.sleep(0.05)
+			else:
+			    raise AssertionError("no multipart upload pending after 20 MiB")
+			resp = f.abort()  # ABOR, sent as urgent data
+			conn.close()
+			assert resp.startswith("426"), f"ABOR got {resp!r}, want 426"
+			resp = f.voidresp()
+			assert resp.startswith("226"), f"after 426 got {resp!r}, want 226"
+			try:
+			    f.size("cut.bin")
+			    raise AssertionError("cut.bin exists after ABOR")
+			except ftplib.error_perm as e:
+			    assert str(e).startswith("550"), f"SIZE cut.bin: {e}"
+			assert "cut.bin" not in f.nlst(), "cut.bin listed after ABOR"
+			f.quit()
+		EOF
+			pass "s3: ftplib STOR, RETR, and ABOR of a large upload"
+		fi
+		n=$(pending_uploads || echo error)
+		code=$(timeout "$T" "${S3CURL[@]}" -o /dev/null -w '%{http_code}' "$VGW_URL/$BUCKET/ftp/cut.bin" || true)
+		if [[ $n == 0 && $code == 404 ]]; then
+			pass "s3: after ABOR, no object cut.bin and no pending multipart upload"
+		else
+			fail "s3: after ABOR, no object cut.bin and no pending multipart upload" "pending uploads: $n, GET cut.bin: HTTP $code"
+		fi
+		stop_pid "$S3PID"
+	fi
+	if [[ -n ${VGW_PID:-} ]]; then
+		stop_pid "$VGW_PID"
+	fi
+elif [[ -n ${CI:-} ]]; then
+	fail "s3" "versitygw is missing (GOFLAGS=-mod=mod go install github.com/versity/versitygw/cmd/versitygw@v1.8.0); CI must not skip it"
+else
+	echo "SKIP - S3 checks: versitygw is missing (GOFLAGS=-mod=mod go install github.com/versity/versitygw/cmd/versitygw@v1.8.0)"
 fi
 
 summary

@@ -6,6 +6,8 @@
 const tokenKey = "pier-admin-token";
 let token = sessionStorage.getItem(tokenKey) || "";
 let polling = false;
+let pollAgain = false;
+let timer = 0;
 let canAct = false;
 
 const $ = (id) => document.getElementById(id);
@@ -81,28 +83,40 @@ function askToken(why) {
   $("token").focus();
 }
 
+// poll fetches the status and draws it, then schedules the next fetch:
+// one timer at most, however often it is called (after an action, a
+// token); a call during a fetch makes another fetch follow it at once.
 async function poll() {
-  if (polling) return;
+  clearTimeout(timer);
+  timer = 0;
+  if (polling) {
+    pollAgain = true;
+    return;
+  }
   polling = true;
+  let next = 1000;
   try {
     const { status, data } = await api("GET", "api/status");
     if (status === 401) {
       setState("not authorised", true);
       askToken(token ? "The token was refused (" + ((data && data.error) || "401") + "); enter the right one, or forget it." : "Reading needs a token here.");
-      return; // polling resumes when a token is given
-    }
-    if (status !== 200 || !data) {
+      next = 0; // polling resumes when a token is given
+    } else if (status !== 200 || !data) {
       setState("error " + status + (data && data.error ? ": " + data.error : ""), true);
     } else {
       render(data);
       setState("updated " + fmtTime(data.now) + (data.who ? " · " + data.who : " · read-only"));
     }
-    setTimeout(poll, 1000);
   } catch (e) {
     setState("server unreachable: " + e.message, true);
-    setTimeout(poll, 2000);
+    next = 2000;
   } finally {
     polling = false;
+    if (pollAgain) {
+      pollAgain = false;
+      next = 1;
+    }
+    if (next) timer = setTimeout(poll, next);
   }
 }
 

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/spf13/pflag"
 
 	"github.com/pierftp/pier"
@@ -51,7 +54,7 @@ func configureAccounts(o *options, srv *pier.Server, cfg *config) error {
 // singleAccount serves the folder to one account: the -u user, or
 // anonymous; -w lets it write.
 func singleAccount(o *options, cfg *config) (*auth.Virtual, error) {
-	root, err := cfg.openRoot(cfg.dir)
+	root, err := cfg.openHome(cfg.dir) // a folder, or s3://BUCKET/PREFIX
 	if err != nil {
 		return nil, err
 	}
@@ -79,12 +82,16 @@ func singleAccount(o *options, cfg *config) (*auth.Virtual, error) {
 func usersFromFile(o *options, cfg *config) (*auth.Virtual, error) {
 	cfg.user = o.usersFile
 	users, err := auth.LoadFile(o.usersFile, func(home string) (pier.FileSystem, error) {
-		fsys, err := cfg.openRoot(home)
+		fsys, err := cfg.openHome(home) // s3.go
 		if err != nil {
 			return nil, err
 		}
 		return fsys, nil
 	})
+	var unreachable *s3Error
+	if errors.As(err, &unreachable) {
+		return nil, fmt.Errorf("--users-file: %w", err) // exit status 1: the store, not the file
+	}
 	if err != nil {
 		return nil, usagef("--users-file: %v", err)
 	}

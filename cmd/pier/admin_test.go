@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/pierftp/pier/internal/testpki"
@@ -236,6 +237,28 @@ func TestDaemonAdminToken(t *testing.T) {
 	l := d.waitLog(t, `action="end session"`)
 	if !strings.Contains(l, "who=token") || !strings.Contains(l, "outcome=ok") || strings.Contains(l, adminToken) {
 		t.Errorf("log %q", l)
+	}
+
+	// A rotated token is in force from the next reload; a token file
+	// others can read fails the reload and keeps the token.
+	const rotated = "rotated-admin-token"
+	os.WriteFile(tok, []byte(rotated+"\n"), 0o600)
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	d.waitLog(t, "reloaded the configuration")
+	if code, _ := adminCall(t, c, "GET", base+"/api/status", adminToken); code != 401 {
+		t.Errorf("the old token after the reload: %d", code)
+	}
+	if code, _ := adminCall(t, c, "GET", base+"/api/status", rotated); code != 200 {
+		t.Errorf("the rotated token after the reload: %d", code)
+	}
+	os.WriteFile(tok, []byte("third\n"), 0o600)
+	os.Chmod(tok, 0o644)
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	if l := d.waitLog(t, "reload failed; keeping the settings in force"); !strings.Contains(l, "chmod 600") || strings.Contains(l, "third") {
+		t.Errorf("failed reload %q", l)
+	}
+	if code, _ := adminCall(t, c, "GET", base+"/api/status", rotated); code != 200 {
+		t.Errorf("the token in force after a failed reload: %d", code)
 	}
 	d.stop(t)
 }

@@ -37,6 +37,8 @@ type config struct {
 	uploadRoots []uploadRoot
 	// xferlog is the --xferlog file, nil if off.
 	xferlog *transferLog
+	// s3 serves buckets: --s3-bucket, s3:// homes (s3.go).
+	s3 *s3Store
 	// stderr takes start-up errors after configure (a busy port).
 	stderr io.Writer
 	// dryRun is pier check-config's: the steps check what they would
@@ -69,6 +71,7 @@ func configureWith(cfg *config, fs *pflag.FlagSet, stderr io.Writer) (*pier.Serv
 		func() error { return configureTLS(o, srv, cfg) },
 		func() error { return configureNetwork(o, srv, cfg) },
 		func() error { return configureDirectory(o, cfg) },
+		func() error { return configureS3(o, fs, cfg) },
 		func() error { return checkAccountFlags(o, fs) },
 		func() error { return checkSystemFlags(o, fs) },
 		func() error { return configureLimits(o, srv) },

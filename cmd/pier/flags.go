@@ -42,6 +42,7 @@ type options struct {
 	slowAfterErrors, closeAfterErrors       int
 	maxLineLength                           int
 	system                                  systemOptions
+	s3                                      s3Options
 	clientCert                              clientCertOptions
 	admin                                   adminOptions
 }
@@ -66,6 +67,7 @@ func newFlagSet(o *options) *pflag.FlagSet {
 	addServerFlags(fs, o)
 	addSetupFlags(fs, o)
 	addSystemFlags(fs, o)
+	addS3Flags(fs, o)
 	addAdminFlags(fs, o)
 	return fs
 }

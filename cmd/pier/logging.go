@@ -49,6 +49,14 @@ func newLogger(o *options, level slog.Leveler, w io.Writer) (*slog.Logger, error
 	return nil, usagef("--log-format %q: must be text or json", o.logFormat)
 }
 
+// levelName is a level's name as the log writes it.
+func levelName(l slog.Level) string {
+	if l == pier.LevelVerbose {
+		return "VERBOSE"
+	}
+	return l.String()
+}
+
 // verboseName writes pier.LevelVerbose as "VERBOSE" rather than slog's
 // "DEBUG+2".
 func verboseName(groups []string, a slog.Attr) slog.Attr {
@@ -93,7 +101,7 @@ func logStartupWarnings(cfg *config) {
 // startupSettings are the attributes of the start-up line.
 func startupSettings(srv *pier.Server, cfg *config, addr net.Addr) []any {
 	o := cfg.o
-	return []any{
+	return append([]any{
 		"version", versionString(),
 		"listen", addr.String(),
 		"directory", describeDirectory(cfg),
@@ -109,11 +117,15 @@ func startupSettings(srv *pier.Server, cfg *config, addr net.Addr) []any {
 		"encoding", o.encoding,
 		"ban_after", o.banAfter,
 		"ban_time", o.banTime.String(),
+		"max_login_attempts", o.maxLoginAttempts,
 		"read_limit", srv.ReadLimit,
 		"write_limit", srv.WriteLimit,
+		"total_read_limit", srv.TotalReadLimit,
+		"total_write_limit", srv.TotalWriteLimit,
+		"log_level", levelName(logLevel(o)),
 		"config", cmp.Or(o.configFile, "none"),
 		"pid", os.Getpid(),
-	}
+	}, s3Settings(cfg)...) // s3.go
 }
 
 func describeDirectory(cfg *config) string {

@@ -65,24 +65,51 @@ func (r *reloader) reload() error {
 	sdNotify("RELOADING=1")
 	defer sdNotify("READY=1")
 	srv2, cfg2, fs2, err := r.read()
-	if err != nil {
-		log.Error("reload failed; keeping the settings in force", "err", err)
-		return err
+	var token string
+	if err == nil {
+		token, err = r.adminToken()
 	}
-	if err := r.srv.SetLimits(srv2.Limits()); err != nil {
+	if err == nil {
+		err = r.srv.SetLimits(srv2.Limits())
+	}
+	if err != nil {
 		log.Error("reload failed; keeping the settings in force", "err", err)
 		return err
 	}
 	r.srv.SetAuth(srv2.Auth)
 	r.cfg.level.Set(logLevel(cfg2.o))
+	if h := r.cfg.o.admin.handler; h != nil && token != "" {
+		h.SetToken(token)
+	}
 	r.reloadFiles(log)
 	for _, name := range r.needRestart(fs2) {
 		log.Warn("setting changed; it takes effect when pier restarts", "setting", name)
 	}
-	logStartupWarnings(cfg2)
 	cfg2.logger = log
+	logStartupWarnings(cfg2)
+	r.keepRestartOnly(srv2, cfg2)
 	log.Info("reloaded the configuration", startupSettings(srv2, cfg2, r.addr)...)
 	return nil
+}
+
+// adminToken reads the --admin-token-file again ("" without one): a
+// rotated token takes effect at the reload. A file that is no longer
+// fit (empty, readable by others) fails the reload.
+func (r *reloader) adminToken() (string, error) {
+	if r.cfg.o.admin.tokenFile == "" {
+		return "", nil
+	}
+	return readTokenFile(r.cfg.o.admin.tokenFile)
+}
+
+// keepRestartOnly puts into the reloaded settings, for the log line, the
+// values in force of those that need a restart, so that the line says
+// what pier does.
+func (r *reloader) keepRestartOnly(srv2 *pier.Server, cfg2 *config) {
+	srv2.PassivePorts, srv2.PublicAddr = r.srv.PassivePorts, r.srv.PublicAddr
+	srv2.DisableSendfile = r.srv.DisableSendfile
+	cfg2.o.atomicUploads, cfg2.o.encoding = r.cfg.o.atomicUploads, r.cfg.o.encoding
+	cfg2.o.configFile = r.cfg.o.configFile
 }
 
 // read parses the command line and the configuration file again, and
@@ -111,11 +138,11 @@ func (r *reloader) read() (*pier.Server, *config, *pflag.FlagSet, error) {
 }
 
 // reloadError names the configuration file's line that set the flag a
-// configure error is about, as pier does at start.
+// configure error is about, in pier check-config's form.
 func reloadError(err error, cf *configFile) error {
 	var ue *usageError
-	if errors.As(err, &ue) {
-		return errors.New(cf.locate(err.Error()))
+	if errors.As(err, &ue) && cf != nil {
+		return errors.New(settingError(cf, err.Error()))
 	}
 	return err
 }

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/pierftp/pier"
@@ -12,8 +13,9 @@ import (
 
 // transferLog is the --xferlog file.
 type transferLog struct {
-	path string
-	w    *xferlog.Writer
+	path      string
+	w         *xferlog.Writer
+	reopening atomic.Bool // a Reopen runs (reopenOn)
 }
 
 // configureXferlog opens the --xferlog file, if any, and makes srv write
@@ -78,14 +80,23 @@ func (l *transferLog) reopen(log *slog.Logger) {
 	l.reopenOn(log, "reload")
 }
 
-// reopenOn opens the file again, for why (a signal's name, or "reload"):
-// logrotate renamed it, the next lines go to a new file. The Writer's
-// goroutine reopens it, after the lines queued before: none is lost, and
-// a slow disk delays only this.
+// reopenOn asks for the file to be opened again, for why (a signal's
+// name, or "reload"), and returns at once: logrotate renamed it, the next
+// lines go to a new file. The Writer's goroutine reopens it after the
+// lines queued before (none is lost), which may take long on a stalled
+// disk: neither a signal's goroutine nor a reload waits for it, and
+// requests made while one is pending are that one.
 func (l *transferLog) reopenOn(log *slog.Logger, why string) {
-	if err := l.w.Reopen(); err != nil {
-		log.Error(why+": can't reopen the transfer log; still writing to the old file", "file", l.path, "err", err)
+	if !l.reopening.CompareAndSwap(false, true) {
+		log.Warn(why+": a reopen of the transfer log is still pending (is its disk slow?)", "file", l.path)
 		return
 	}
-	log.Info(why+": reopened the transfer log", "file", l.path)
+	go func() {
+		defer l.reopening.Store(false)
+		if err := l.w.Reopen(); err != nil {
+			log.Error(why+": can't reopen the transfer log; still writing to the old file", "file", l.path, "err", err)
+			return
+		}
+		log.Info(why+": reopened the transfer log", "file", l.path)
+	}()
 }
