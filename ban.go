@@ -26,6 +26,7 @@ type banEntry struct {
 	failures int
 	first    time.Time // of the current window
 	until    time.Time // banned until; zero if not banned
+	manual   bool      // the ban is Ban's, not the failures'
 }
 
 type banTable struct {
@@ -53,13 +54,25 @@ func (s *Server) banLimits() (after int, d time.Duration) {
 	return after, durationOr(l.BanTime, DefaultBanTime)
 }
 
-// banned reports whether a is banned now: by failed logins, or by Ban
-// (which works even with BanAfter negative).
-func (s *Server) banned(a netip.Addr, now time.Time) bool {
+// Why a banned address is refused: failed logins, or Ban.
+const (
+	bannedForFailures = "Too many failed logins from your address; try again later."
+	bannedByHand      = "Connections from your address are refused; try again later."
+)
+
+// banned returns why a is banned now ("" if it is not): for its failed
+// logins, or by Ban (which works even with BanAfter negative).
+func (s *Server) banned(a netip.Addr, now time.Time) string {
 	s.bans.mu.Lock()
 	defer s.bans.mu.Unlock()
 	e := s.bans.entries[banKey(a)]
-	return e != nil && now.Before(e.until)
+	switch {
+	case e == nil || !now.Before(e.until):
+		return ""
+	case e.manual:
+		return bannedByHand
+	}
+	return bannedForFailures
 }
 
 // loginFailed counts a failed login from a; it returns true when this
@@ -93,6 +106,7 @@ func (s *Server) loginFailed(a netip.Addr, now time.Time) bool {
 	if e.failures >= after && !now.Before(e.until) {
 		e.until = now.Add(d)
 		e.failures, e.first = 0, now
+		e.manual = false
 		return true
 	}
 	return false

@@ -53,8 +53,8 @@ func (s *session) cmdPASS(r *Request) error {
 	s.userName = ""
 	// A ban that came while this connection was open (its failures, or
 	// other connections') ends it too: it must not keep guessing.
-	if s.srv.banned(s.remote.Addr(), time.Now()) {
-		s.reply(421, "Too many failed logins from your address; try again later.")
+	if why := s.srv.banned(s.remote.Addr(), time.Now()); why != "" {
+		s.reply(421, why)
 		s.quit.Store(true)
 		return nil
 	}

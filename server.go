@@ -400,9 +400,9 @@ func (s *Server) handleConn(conn net.Conn, implicitTLS bool) {
 		return
 	}
 	var refuse string
-	switch {
-	case s.banned(ip, time.Now()):
-		refuse = "421 Too many failed logins from your address; try again later.\r\n"
+	switch why := s.banned(ip, time.Now()); {
+	case why != "":
+		refuse = "421 " + why + "\r\n"
 	case s.maxConnections() > 0 && len(s.sessions) >= s.maxConnections():
 		refuse = "421 Too many connections. Service temporarily unavailable.\r\n"
 	case s.lim().MaxConnectionsPerIP > 0 && s.perIP[banKey(ip)] >= s.lim().MaxConnectionsPerIP:

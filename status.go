@@ -206,6 +206,7 @@ func (s *Server) Ban(a netip.Addr, d time.Duration) BanStatus {
 	}
 	e.until = now.Add(d)
 	e.failures, e.first = 0, now
+	e.manual = true
 	return BanStatus{Prefix: key, Until: e.until}
 }
 

@@ -123,7 +123,9 @@ func TestBans(t *testing.T) {
 		t.Errorf("Bans = %+v, want the /64 (BanTime, sooner) then 127.0.0.1", bans)
 	}
 	c := srv.DialRaw(t)
-	c.ExpectReply(t, 421)
+	if text := c.ExpectReply(t, 421); text != "Connections from your address are refused; try again later." {
+		t.Errorf("421 %q: a ban by hand is not one for failed logins", text)
+	}
 	expectClosed(t, c)
 	if !srv.Unban(lo) || srv.Unban(lo) {
 		t.Error("Unban: want true once, then false")

@@ -232,8 +232,8 @@ func (s *session) certLogin(ctx context.Context, name string) (bool, error) {
 	if p == nil {
 		return false, nil
 	}
-	if s.srv.banned(s.remote.Addr(), time.Now()) {
-		s.reply(421, "Too many failed logins from your address; try again later.")
+	if why := s.srv.banned(s.remote.Addr(), time.Now()); why != "" {
+		s.reply(421, why)
 		s.quit.Store(true)
 		return true, nil
 	}

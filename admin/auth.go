@@ -103,7 +103,7 @@ func (h *Handler) reading(f http.HandlerFunc) http.Handler {
 func (h *Handler) acting(action string, f func(w http.ResponseWriter, r *http.Request) actionResult) http.Handler {
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.logAction(r, "", action, "", "refused: cross-origin request")
+		h.logAction(r, "", action, r.URL.Path, "refused: cross-origin request")
 		writeError(w, http.StatusForbidden, "cross-origin request refused")
 	}))
 	return cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -113,7 +113,9 @@ func (h *Handler) acting(action string, f func(w http.ResponseWriter, r *http.Re
 			if c.bad {
 				msg = c.why
 			}
-			h.logAction(r, c.who, action, "", "refused: "+msg)
+			// The target is not parsed for a refused request: its
+			// path says what was tried.
+			h.logAction(r, c.who, action, r.URL.Path, "refused: "+msg)
 			unauthorised(w, msg)
 			return
 		}
