@@ -44,6 +44,7 @@ const s3CheckTimeout = 15 * time.Second
 type s3Options struct {
 	bucket, endpoint, region, prefix string
 	pathStyle                        bool
+	folderRenameMax                  int
 }
 
 // addS3Flags defines the flags for serving S3 buckets.
@@ -54,6 +55,7 @@ func addS3Flags(fs *pflag.FlagSet, o *options) {
 	fs.StringVar(&s.region, "s3-region", "", "S3 `REGION` (default: AWS_REGION or the shared config's, else us-east-1)")
 	fs.StringVar(&s.prefix, "s3-prefix", "", "with --s3-bucket, the key `PREFIX` that is the FTP root, such as ftp/public (default: the whole bucket)")
 	fs.BoolVar(&s.pathStyle, "s3-path-style", false, "path-style addressing (ENDPOINT/BUCKET/KEY, as most stores other than AWS want) instead of virtual-hosted (BUCKET.ENDPOINT/KEY)")
+	fs.IntVar(&s.folderRenameMax, "s3-folder-rename-max", 0, "allow RNFR/RNTO of a folder in a bucket holding at most `N` objects: a copy of each, then a delete of each, not atomic (0: folders can't be renamed)")
 }
 
 // s3Store is what configure made of the --s3-* flags: the client, made
@@ -80,7 +82,7 @@ func configureS3(o *options, fs *pflag.FlagSet, cfg *config) error {
 		if fs.Changed("s3-prefix") {
 			return usagef("--s3-prefix needs --s3-bucket (in a users file, write the home s3://BUCKET/PREFIX)")
 		}
-		for _, name := range []string{"s3-endpoint", "s3-region", "s3-path-style"} {
+		for _, name := range []string{"s3-endpoint", "s3-region", "s3-path-style", "s3-folder-rename-max"} {
 			if fs.Changed(name) && o.usersFile == "" {
 				return usagef("--%s needs --s3-bucket, or --users-file with s3://BUCKET/PREFIX homes", name)
 			}
@@ -97,6 +99,9 @@ func configureS3(o *options, fs *pflag.FlagSet, cfg *config) error {
 		if err := checkBucketName("--s3-bucket", s.bucket); err != nil {
 			return err
 		}
+	}
+	if s.folderRenameMax < 0 {
+		return usagef("--s3-folder-rename-max %d: want 0 (no folder renames) or more", s.folderRenameMax)
 	}
 	if s.endpoint != "" {
 		u, err := url.Parse(s.endpoint)
@@ -175,7 +180,7 @@ func (st *s3Store) open(bucket, prefix string) (*s3.FS, error) {
 	}
 	// Every FS shares fsys/s3's default Buffers: one cap on the memory
 	// of all uploads.
-	return s3.New(st.client, bucket, s3.Options{Prefix: prefix}), nil
+	return s3.New(st.client, bucket, s3.Options{Prefix: prefix, FolderRenameMax: st.o.folderRenameMax}), nil
 }
 
 // makeClient makes the client, once, from the SDK's usual chain and the
@@ -198,6 +203,10 @@ func (st *s3Store) makeClient() error {
 		awsCfg.Region = defaultS3Region
 	}
 	st.region = awsCfg.Region
+	// The retryer is the SDK's standard one (3 attempts, jittered
+	// back-off, a retry quota), or what AWS_RETRY_MODE and
+	// AWS_MAX_ATTEMPTS make of it: a store still busy after it is a 451
+	// for the client (fsys/s3).
 	st.client = awss3.NewFromConfig(awsCfg, func(o *awss3.Options) {
 		if st.o.endpoint != "" {
 			o.BaseEndpoint = aws.String(st.o.endpoint)
@@ -286,7 +295,8 @@ func (st *s3Store) endpointName() string {
 
 // s3Settings are the start-up line's attributes of S3, if a bucket is
 // served: bucket and prefix (with --s3-bucket), endpoint, region,
-// addressing and where the credentials came from; never a key.
+// addressing, the folder-rename limit if set, and where the credentials
+// came from; never a key.
 func s3Settings(cfg *config) []any {
 	st := cfg.s3
 	if st == nil || st.client == nil {
@@ -305,6 +315,9 @@ func s3Settings(cfg *config) []any {
 		endpoint = "AWS"
 	}
 	attrs = append(attrs, "s3_endpoint", endpoint, "s3_region", st.region, "s3_addressing", addressing)
+	if st.o.folderRenameMax > 0 {
+		attrs = append(attrs, "s3_folder_rename_max", st.o.folderRenameMax)
+	}
 	if st.credentials != "" {
 		attrs = append(attrs, "s3_credentials", st.credentials)
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/pierftp/pier/auth"
@@ -123,10 +124,11 @@ func TestS3Daemon(t *testing.T) {
 	port := freePort(t)
 	d, startup := startS3Daemon(t, s3Env(t, gw.AccessKey, gw.SecretKey),
 		"-i", "127.0.0.1", "-p", strconv.Itoa(port), "-u", "alice", "-P", "pw", "-w",
-		"--s3-bucket", gw.Bucket, "--s3-endpoint", gw.Endpoint, "--s3-path-style", "--s3-prefix", "/ftp/root/")
+		"--s3-bucket", gw.Bucket, "--s3-endpoint", gw.Endpoint, "--s3-path-style", "--s3-prefix", "/ftp/root/",
+		"--s3-folder-rename-max", "2")
 	for _, want := range []string{
 		"directory=s3://" + gw.Bucket + "/ftp/root", "s3_bucket=" + gw.Bucket, "s3_prefix=ftp/root",
-		"s3_endpoint=" + gw.Endpoint, "s3_region=us-east-1", "s3_addressing=path-style",
+		"s3_endpoint=" + gw.Endpoint, "s3_region=us-east-1", "s3_addressing=path-style", "s3_folder_rename_max=2",
 		"s3_credentials=EnvConfigCredentials", "login=\"user alice\"", "write=true",
 	} {
 		if !strings.Contains(startup, want) {
@@ -161,9 +163,20 @@ func TestS3Daemon(t *testing.T) {
 	if l := f.list(); !strings.Contains(l, " docs\r\n") || !strings.HasPrefix(l, "d") {
 		t.Fatalf("LIST / lacks the folder docs: %q", l)
 	}
-	f.expect("DELE docs/a.txt", "250")
-	f.expect("RETR docs/a.txt", "550")
-	if keys := objectKeys(t, gw, "ftp/root/docs/a.txt"); len(keys) != 0 {
+	// --s3-folder-rename-max 2: docs (its marker and a.txt) moves; with
+	// a third object it would not.
+	f.expect("RNFR docs", "350")
+	f.expect("RNTO moved", "250")
+	if keys := objectKeys(t, gw, "ftp/root/"); strings.Join(keys, " ") != "ftp/root/moved/ ftp/root/moved/a.txt" {
+		t.Fatalf("after the folder's RNTO, keys %q", keys)
+	}
+	f.store("moved/b.txt", []byte("b"))
+	f.expect("RNFR moved", "350")
+	f.expect("RNTO docs", "550 Folder too large to rename (more than 2 objects).")
+	f.expect("DELE moved/b.txt", "250")
+	f.expect("DELE moved/a.txt", "250")
+	f.expect("RETR moved/a.txt", "550")
+	if keys := objectKeys(t, gw, "ftp/root/moved/a.txt"); len(keys) != 0 {
 		t.Fatalf("after DELE, keys %q remain", keys)
 	}
 	f.expect("QUIT", "221")
@@ -290,6 +303,8 @@ func TestS3BadFlags(t *testing.T) {
 		{"endpoint alone", []string{"--s3-endpoint", "http://127.0.0.1:1"}, "--s3-endpoint needs --s3-bucket"},
 		{"region alone", []string{"--s3-region", "eu-west-1"}, "--s3-region needs --s3-bucket"},
 		{"path style alone", []string{"--s3-path-style"}, "--s3-path-style needs --s3-bucket"},
+		{"folder rename max alone", []string{"--s3-folder-rename-max", "10"}, "--s3-folder-rename-max needs --s3-bucket"},
+		{"negative folder rename max", []string{"--s3-bucket", "b", "--s3-folder-rename-max", "-1"}, "--s3-folder-rename-max -1: want 0"},
 		{"endpoint not a URL", []string{"--s3-bucket", "b", "--s3-endpoint", "127.0.0.1:7070"}, `--s3-endpoint "127.0.0.1:7070"`},
 		{"endpoint not http", []string{"--s3-bucket", "b", "--s3-endpoint", "ftp://127.0.0.1"}, `--s3-endpoint "ftp://127.0.0.1"`},
 		{"s3 home with atomic uploads", []string{"--users-file", writeUsers(t, "anonymous::elr:s3://b/p\n"), "--atomic-uploads"}, "--atomic-uploads is for folders"},
@@ -331,7 +346,8 @@ func TestS3CheckConfig(t *testing.T) {
 		code          int
 		want          string
 	}{
-		{"bucket", "s3-bucket = b\ns3-endpoint = " + closed + "\ns3-region = eu-west-3\ns3-prefix = ftp\ns3-path-style = true\nwrite = true\n", 0, "FILE: OK"},
+		{"bucket", "s3-bucket = b\ns3-endpoint = " + closed + "\ns3-region = eu-west-3\ns3-prefix = ftp\ns3-path-style = true\ns3-folder-rename-max = 100\nwrite = true\n", 0, "FILE: OK"},
+		{"folder rename max not a number", "s3-bucket = b\ns3-folder-rename-max = many\n", 2, "FILE:2:"},
 		{"users file with s3 homes", "users-file = users\ns3-endpoint = " + closed + "\n", 0, "FILE: OK"},
 		{"bucket and directory", "directory = .\ns3-bucket = b\n", 2, "FILE:2: --s3-bucket excludes --directory"},
 		{"prefix alone", "port = 21\ns3-prefix = ftp\n", 2, "FILE:2: --s3-prefix needs --s3-bucket"},
@@ -350,6 +366,36 @@ func TestS3CheckConfig(t *testing.T) {
 			want := strings.ReplaceAll(c.want, "FILE", file)
 			if code != c.code || !strings.HasPrefix(out, want) {
 				t.Fatalf("exit %d, output %q; want %d, %q", code, out, c.code, want)
+			}
+		})
+	}
+}
+
+// TestS3Retryer: the client pier makes retries with the SDK's standard
+// retryer (3 attempts), or with what AWS_MAX_ATTEMPTS says.
+func TestS3Retryer(t *testing.T) {
+	none := filepath.Join(t.TempDir(), "none")
+	t.Setenv("AWS_CONFIG_FILE", none)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", none)
+	t.Setenv("AWS_RETRY_MODE", "")
+	for _, c := range []struct {
+		maxAttempts string
+		want        int
+	}{{"", retry.DefaultMaxAttempts}, {"5", 5}} {
+		t.Run("AWS_MAX_ATTEMPTS="+c.maxAttempts, func(t *testing.T) {
+			t.Setenv("AWS_MAX_ATTEMPTS", c.maxAttempts)
+			st := &s3Store{o: &s3Options{endpoint: "http://127.0.0.1:1", pathStyle: true}}
+			if err := st.makeClient(); err != nil {
+				t.Fatal(err)
+			}
+			r := st.client.Options().Retryer
+			if c.maxAttempts == "" {
+				if _, ok := r.(*retry.Standard); !ok {
+					t.Errorf("retryer %T, want *retry.Standard", r)
+				}
+			}
+			if got := r.MaxAttempts(); got != c.want {
+				t.Errorf("MaxAttempts = %d, want %d", got, c.want)
 			}
 		})
 	}

@@ -12,13 +12,13 @@ import (
 )
 
 // TestConformance runs the conformance suite on one bucket, each case
-// under a prefix of its own. Folder renames are refused (with
-// pier.ErrNotSupported, which the suite skips), and writes are seen at
-// Close (fstest.CommitOnClose).
+// under a prefix of its own, with folder renames allowed
+// (Options.FolderRenameMax). Writes are seen at Close
+// (fstest.CommitOnClose).
 func TestConformance(t *testing.T) {
 	srv := s3test.Start(t)
 	var n atomic.Int64
 	fstest.TestFileSystem(t, func(t *testing.T) pier.FileSystem {
-		return s3.New(srv.Client, srv.Bucket, s3.Options{Prefix: fmt.Sprintf("case%d", n.Add(1))})
+		return s3.New(srv.Client, srv.Bucket, s3.Options{Prefix: fmt.Sprintf("case%d", n.Add(1)), FolderRenameMax: 100})
 	}, fstest.CommitOnClose)
 }

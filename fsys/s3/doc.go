@@ -15,9 +15,10 @@
 //	users.AddUser("alice", auth.Account{Password: "12345", FS: fsys, Perm: pier.AllPerms})
 //
 // The client is the caller's, with its credentials, region, endpoint and
-// addressing (path-style or virtual-host); Options choose the prefix that
-// is the FTP root, the part size, the cap on upload memory and the
-// listing's page size.
+// addressing (path-style or virtual-host), and its retryer; Options
+// choose the prefix that is the FTP root, the part size, the cap on
+// upload memory, the listing's page size and whether folders may be
+// renamed.
 //
 // # What works
 //
@@ -49,18 +50,38 @@
 //     writes the folder's marker first, so that the folder a client is in
 //     doesn't vanish.
 //   - Errors are pier's: a missing key is fs.ErrNotExist (550), a refusal
-//     (403, AccessDenied) fs.ErrPermission (550), and others are wrapped
-//     as they are (550, or 451 during a transfer). Every request is bound
-//     to its command's context: ABOR, a dropped client or a shutdown end
-//     it.
+//     (403, AccessDenied) fs.ErrPermission (550). A store that is busy or
+//     failing (SlowDown, 503 and the other throttling replies, any 5xx)
+//     is a *pier.ReplyError with 451 ("the storage is busy; try again"),
+//     a transient failure, in every command (LIST, SIZE, DELE, RNFR...,
+//     transfers): that is once the client's retryer gave up. FS makes no
+//     retries of its own: the SDK's standard retryer, the default, tries
+//     a request 3 times with jittered back-off, and within a retry quota
+//     per client (500 tokens, 5 a throttled retry, 14 another), so that
+//     a store that keeps failing is not hammered: once the quota is spent,
+//     requests fail at their first error until successes refill it.
+//     A store that can't be reached (no HTTP reply: refused, reset,
+//     timed out) is a 451 too ("can't reach the storage"). Others are
+//     wrapped as they are (550, or 451 during a transfer).
+//     Every request is bound to its command's context: ABOR, a dropped
+//     client or a shutdown end it.
 //
 // # How it differs from a disk
 //
 //   - Rename (RNFR, RNTO) of a file is CopyObject then DeleteObject: not
 //     atomic (both names exist in between, and both stay if the delete
-//     fails), and refused (502) for objects over 5 GiB, which would need
-//     a multipart copy. Folders can't be renamed (550): that would be a
-//     copy and a delete per key, which could stop halfway.
+//     fails). Objects over 5 GiB (MaxCopySize) are copied in parts of
+//     512 MiB (CopyPartSize: a multipart upload of UploadPartCopy
+//     requests, aborted if one fails), as slow as copying the bytes
+//     inside the store. The copy keeps the object's metadata.
+//   - Folders can't be renamed (550) unless Options.FolderRenameMax
+//     allows it: a folder is every key under its prefix, and moving it
+//     is a copy per key, then, once all are copied, a delete per key.
+//     A folder with more keys than that is refused (550 "Folder too large
+//     to rename (more than N objects)."). It is not atomic: a failure
+//     while copying leaves the old folder whole beside the copies made so
+//     far; a failure while deleting, the new folder whole beside the old
+//     keys not yet deleted.
 //   - There is no writing in place: an upload replaces the whole object,
 //     and APPE or REST+STOR rewrites it from a copy of its head.
 //     OpenFile with os.O_WRONLY alone (writing over the start of a file,
@@ -69,10 +90,18 @@
 //   - There are no permissions (files list as 0644, folders as 0755; SITE
 //     CHMOD gets 502), no owners, no links.
 //   - Times are S3's LastModified, to the second, when the object was
-//     written (MFMT gets 502). S3 keeps no time for a folder: Stat reports
-//     its marker's, or its first key's; listings and the root report
-//     Options.FolderTime (DefaultFolderTime, 2000-01-01, never zero, or
-//     some clients drop the entry).
+//     written. MFMT (Chtimes) stores a time in the object's metadata,
+//     x-amz-meta-mtime, Unix seconds as rclone and s3fs write it, with a
+//     copy of the object onto itself (its bytes, content type and other
+//     metadata kept). Stat, and so MDTM and MLST, report that time;
+//     listings (LIST, MLSD) report LastModified, which the copy made
+//     now: ListObjectsV2 returns no metadata, and a HEAD per entry would
+//     cost a request per file. S3 keeps no time for a folder (Chtimes
+//     refuses one; pier's MFMT takes files only): Stat reports its
+//     marker's, or its first key's;
+//     listings and the root report Options.FolderTime
+//     (DefaultFolderTime, 2000-01-01, never zero, or some clients drop
+//     the entry).
 //   - A bucket written by other clients may hold both "a" and "a/b": Stat
 //     sees the file, and the listing shows both.
 package s3

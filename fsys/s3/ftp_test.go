@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/textproto"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -181,4 +182,69 @@ func TestFTP(t *testing.T) {
 	for _, o := range list.Contents {
 		t.Errorf("%q left in the bucket", aws.ToString(o.Key))
 	}
+}
+
+// TestFTPMFMT: MFMT stores the time in the object's metadata; MDTM and
+// MLST report it, the object's bytes, content type and other metadata
+// stay, and a rename keeps it. LIST shows the object's LastModified.
+func TestFTPMFMT(t *testing.T) {
+	srv := s3test.Start(t)
+	fsys := s3.New(srv.Client, srv.Bucket, s3.Options{Prefix: "ftp"})
+	ftpSrv := ftptest.NewServer(t, &ftptest.Options{NoAnonymous: true, Configure: func(s *ftptest.Server) {
+		if err := s.Users.AddUser("s3", auth.Account{Password: "pw", FS: fsys, Perm: pier.AllPerms}); err != nil {
+			t.Fatal(err)
+		}
+	}})
+	ctx := t.Context()
+	data := randomData(100_000)
+	_, err := srv.Client.PutObject(ctx, &awss3.PutObjectInput{
+		Bucket:      &srv.Bucket,
+		Key:         aws.String("ftp/doc.txt"),
+		Body:        bytes.NewReader(data),
+		ContentType: aws.String("text/plain; charset=utf-8"),
+		Metadata:    map[string]string{"owner": "alice"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ftpSrv.Dial(t)
+	c.Login(t, "s3", "pw")
+	c.Expect(t, "TYPE I", 200)
+	if got := c.Expect(t, "MFMT 20200102030405 doc.txt", 213); got != "Modify=20200102030405; /doc.txt." {
+		t.Errorf("MFMT reply %q", got)
+	}
+	if got := c.Expect(t, "MDTM doc.txt", 213); got != "20200102030405" {
+		t.Errorf("MDTM after MFMT: %q", got)
+	}
+	if got := c.Expect(t, "MLST doc.txt", 250); !strings.Contains(got, "modify=20200102030405;") {
+		t.Errorf("MLST after MFMT: %q", got)
+	}
+	head, err := srv.Client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: &srv.Bucket, Key: aws.String("ftp/doc.txt")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := head.Metadata["mtime"]; got != "1577934245" {
+		t.Errorf("x-amz-meta-mtime = %q, want 1577934245", got)
+	}
+	if head.Metadata["owner"] != "alice" || aws.ToString(head.ContentType) != "text/plain; charset=utf-8" {
+		t.Errorf("after MFMT: metadata %v, content type %q; want the old ones kept", head.Metadata, aws.ToString(head.ContentType))
+	}
+	if got := c.Retrieve(t, "RETR doc.txt"); !bytes.Equal(got, data) {
+		t.Errorf("after MFMT, RETR gives %d bytes, not the object's", len(got))
+	}
+	// LIST shows LastModified, the time of the copy MFMT made.
+	if l := string(c.Retrieve(t, "LIST")); strings.Contains(l, "2020") {
+		t.Errorf("LIST shows the MFMT time: %q", l)
+	}
+	// A second MFMT replaces the time; a rename keeps it.
+	c.Expect(t, "MFMT 19991231235959 doc.txt", 213)
+	c.Expect(t, "RNFR doc.txt", 350)
+	c.Expect(t, "RNTO moved.txt", 250)
+	if got := c.Expect(t, "MDTM moved.txt", 213); got != "19991231235959" {
+		t.Errorf("MDTM after RNTO: %q", got)
+	}
+	// Folders have no time of their own.
+	c.Expect(t, "MKD dir", 257)
+	c.Expect(t, "MFMT 20200102030405 dir", 550)
+	c.Expect(t, "MFMT 20200102030405 missing", 550)
 }

@@ -87,6 +87,11 @@ func (l *lister) fetch() error {
 			l.page = append(l.page, info{name: name, modTime: l.fs.folderTime, dir: true})
 		}
 	}
+	for n := int64(len(l.page)); ; {
+		if high := l.fs.pageHigh.Load(); n <= high || l.fs.pageHigh.CompareAndSwap(high, n) {
+			break
+		}
+	}
 	l.token = out.NextContinuationToken
 	l.end = !aws.ToBool(out.IsTruncated) || l.token == nil
 	return nil

@@ -23,6 +23,9 @@ func TestNewOptions(t *testing.T) {
 			t.Errorf("New(%+v): defaults not set", tt.opts)
 		}
 	}
+	if f := New(nil, "b", Options{FolderRenameMax: -1}); f.folderRenameMax != 0 || f.copyThreshold != MaxCopySize || f.copyPartSize != CopyPartSize {
+		t.Errorf("New: folder renames %d, copy threshold %d, copy part size %d", f.folderRenameMax, f.copyThreshold, f.copyPartSize)
+	}
 	if got := New(nil, "b", Options{Prefix: "p"}).UploadKey("d/f"); got != "s3://b/p/d/f" {
 		t.Errorf("UploadKey = %q", got)
 	}

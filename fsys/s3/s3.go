@@ -2,10 +2,10 @@ package s3
 
 import (
 	"context"
-	"errors"
 	"io/fs"
 	"path"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -22,8 +22,12 @@ const (
 	// DefaultPartSize is Options.PartSize's default.
 	DefaultPartSize = 8 << 20
 	// MaxCopySize is the largest object one CopyObject (or one
-	// UploadPartCopy) copies: Rename refuses larger ones.
+	// UploadPartCopy) copies: Rename and Chtimes copy larger ones in
+	// parts of CopyPartSize (a multipart copy).
 	MaxCopySize = 5 << 30
+	// CopyPartSize is the size of the parts of a multipart copy: the
+	// UploadPartCopy requests that copy an object over MaxCopySize.
+	CopyPartSize = 512 << 20
 )
 
 // Options configure an FS. The zero value serves the whole bucket with
@@ -73,6 +77,13 @@ type Options struct {
 	// key instead. If zero, DefaultFolderTime: a zero time would make
 	// some clients (FileZilla) drop the entry.
 	FolderTime time.Time
+
+	// FolderRenameMax is the most objects a folder may hold (at any
+	// depth, its marker included) for Rename to move it: each is
+	// copied, then, once all are, the old ones are deleted. That is
+	// not atomic (see Rename). If zero (or negative), folders can't be
+	// renamed: Rename refuses with 550.
+	FolderRenameMax int
 }
 
 // DefaultFolderTime is Options.FolderTime's default, 2000-01-01 00:00 UTC.
@@ -91,16 +102,24 @@ type FS struct {
 	pageTimeout  time.Duration
 	abortTimeout time.Duration
 	folderTime   time.Time
+
+	folderRenameMax int
+	// copyThreshold and copyPartSize are MaxCopySize and CopyPartSize,
+	// smaller in tests.
+	copyThreshold int64
+	copyPartSize  int64
+	// pageHigh is the most entries a listing page has held, for tests.
+	pageHigh atomic.Int64
 }
 
 var (
 	_ pier.FileSystem  = (*FS)(nil)
 	_ pier.OpenAtFS    = (*FS)(nil)
 	_ pier.RenameFS    = (*FS)(nil)
+	_ pier.ChtimesFS   = (*FS)(nil)
 	_ pier.UploadKeyer = (*FS)(nil)
 	// No ChmodFS (objects have no mode: SITE CHMOD gets 502), no
-	// ChtimesFS (an object's time is when it was written: MFMT gets
-	// 502), no LstatFS (no links).
+	// LstatFS (no links).
 )
 
 // New returns a file system on bucket, through client. The client is
@@ -122,6 +141,10 @@ func New(client *awss3.Client, bucket string, opts Options) *FS {
 		pageTimeout:  opts.PageTimeout,
 		abortTimeout: opts.AbortTimeout,
 		folderTime:   opts.FolderTime,
+
+		folderRenameMax: max(opts.FolderRenameMax, 0),
+		copyThreshold:   MaxCopySize,
+		copyPartSize:    CopyPartSize,
 	}
 	if f.prefix != "" && !strings.HasSuffix(f.prefix, "/") {
 		f.prefix += "/"
@@ -195,7 +218,7 @@ func (f *FS) lookup(ctx context.Context, op, name string) (kind, *info, error) {
 	key := f.key(name)
 	head, err := f.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: &f.bucket, Key: &key})
 	if err == nil {
-		return file, &info{name: base, size: aws.ToInt64(head.ContentLength), modTime: aws.ToTime(head.LastModified)}, nil
+		return file, &info{name: base, size: aws.ToInt64(head.ContentLength), modTime: objectTime(head), head: head}, nil
 	}
 	if !isNotExist(err) {
 		return missing, nil, mapErr(op, name, err)
@@ -247,8 +270,9 @@ func (f *FS) checkParent(ctx context.Context, op, name string) error {
 }
 
 // Stat describes an object (HEAD), or a folder: a "name/" marker, or the
-// prefix of other keys. A folder's time is its marker's, or its first
-// key's.
+// prefix of other keys. An object's time is the one Chtimes stored in its
+// metadata (mtimeKey), else its LastModified. A folder's time is its
+// marker's, or its first key's.
 func (f *FS) Stat(ctx context.Context, name string) (fs.FileInfo, error) {
 	k, fi, err := f.lookup(ctx, "stat", name)
 	if err == nil && k == missing {
@@ -284,6 +308,21 @@ func (f *FS) putMarker(ctx context.Context, op, name string) error {
 	_, err := f.client.PutObject(ctx, &awss3.PutObjectInput{Bucket: &f.bucket, Key: &key, Body: strings.NewReader(""), ContentLength: aws.Int64(0)})
 	if err != nil {
 		return mapErr(op, name, err)
+	}
+	return nil
+}
+
+// ensureMarker writes the folder marker of dir if it has none.
+func (f *FS) ensureMarker(ctx context.Context, op, dir string) error {
+	hctx, cancel := f.withTimeout(ctx)
+	defer cancel()
+	marker := f.key(dir) + "/"
+	_, err := f.client.HeadObject(hctx, &awss3.HeadObjectInput{Bucket: &f.bucket, Key: &marker})
+	if isNotExist(err) {
+		return f.putMarker(ctx, op, dir)
+	}
+	if err != nil {
+		return mapErr(op, dir, err)
 	}
 	return nil
 }
@@ -325,86 +364,17 @@ func (f *FS) Remove(ctx context.Context, name string) error {
 // that may be in it: delete writes the parent's marker first if it has
 // none.
 func (f *FS) delete(ctx context.Context, name, key string) error {
-	ctx, cancel := f.withTimeout(ctx)
-	defer cancel()
 	if dir := path.Dir(name); dir != "." {
-		marker := f.key(dir) + "/"
-		_, err := f.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: &f.bucket, Key: &marker})
-		if isNotExist(err) {
-			err = f.putMarker(ctx, "remove", dir)
-		}
-		if err != nil {
-			return mapErr("remove", name, err)
+		if err := f.ensureMarker(ctx, "remove", dir); err != nil {
+			return err
 		}
 	}
+	ctx, cancel := f.withTimeout(ctx)
+	defer cancel()
 	if _, err := f.client.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: &f.bucket, Key: &key}); err != nil {
 		return mapErr("remove", name, err)
 	}
 	return nil
-}
-
-// errRenameFolder refuses RNTO of a folder: a folder is every key under
-// its prefix, and moving them is a copy and a delete per key, which could
-// stop halfway and leave the folder split in two. It wraps
-// pier.ErrNotSupported.
-var errRenameFolder = &pier.ReplyError{Code: 550, Message: "Folders can't be renamed on this storage; rename the files in it.", Err: pier.ErrNotSupported}
-
-// Rename renames a file: CopyObject, then DeleteObject. It is not atomic:
-// in between both names exist, and if the delete fails both stay. A
-// target file is replaced; a target folder is refused (fs.ErrExist).
-// Folders can't be renamed (a *pier.ReplyError with 550, wrapping
-// pier.ErrNotSupported), nor objects over MaxCopySize
-// (pier.ErrNotSupported, 502).
-func (f *FS) Rename(ctx context.Context, oldname, newname string) error {
-	k, fi, err := f.lookup(ctx, "rename", oldname)
-	switch {
-	case err != nil:
-		return err
-	case k == missing:
-		return pathErr("rename", oldname, fs.ErrNotExist)
-	case k == folder:
-		return errRenameFolder
-	case oldname == newname:
-		return nil
-	case fi.size > MaxCopySize:
-		return pathErr("rename", oldname, pier.ErrNotSupported)
-	}
-	nk, _, err := f.lookup(ctx, "rename", newname)
-	switch {
-	case err != nil:
-		return err
-	case nk == folder:
-		return pathErr("rename", newname, fs.ErrExist)
-	case nk == missing:
-		if err := f.checkParent(ctx, "rename", newname); err != nil {
-			return err
-		}
-	}
-	cctx, cancel := f.withTimeout(ctx)
-	defer cancel()
-	src, dst := f.copySource(f.key(oldname)), f.key(newname)
-	if _, err := f.client.CopyObject(cctx, &awss3.CopyObjectInput{Bucket: &f.bucket, Key: &dst, CopySource: &src}); err != nil {
-		return mapErr("rename", oldname, err)
-	}
-	return f.delete(ctx, oldname, f.key(oldname))
-}
-
-// copySource is the x-amz-copy-source of key: the bucket and the key,
-// URL-encoded.
-func (f *FS) copySource(key string) string {
-	return escapePath(f.bucket + "/" + key)
-}
-
-// escapePath URL-encodes each "/"-separated segment of p.
-func escapePath(p string) string {
-	var b strings.Builder
-	for i, seg := range strings.Split(p, "/") {
-		if i > 0 {
-			b.WriteByte('/')
-		}
-		b.WriteString(pathEscape(seg))
-	}
-	return b.String()
 }
 
 // OpenDir lists one level of a folder, a page at a time (see lister).
@@ -431,6 +401,9 @@ type info struct {
 	size    int64
 	modTime time.Time
 	dir     bool
+	// head is an object's HEAD, from Stat (not from listings): its
+	// metadata, for copies that must keep it.
+	head *awss3.HeadObjectOutput
 }
 
 func (i *info) Name() string               { return i.name }
@@ -447,49 +420,4 @@ func (i *info) Mode() fs.FileMode {
 		return fs.ModeDir | 0o755
 	}
 	return 0o644
-}
-
-func pathErr(op, name string, err error) error { return &fs.PathError{Op: op, Path: name, Err: err} }
-
-// errors.Is on an error that wraps both a standard error and the store's.
-type storeError struct {
-	kind  error // fs.ErrNotExist and the like
-	cause error // the SDK's
-}
-
-func (e *storeError) Error() string   { return e.kind.Error() + ": " + e.cause.Error() }
-func (e *storeError) Unwrap() []error { return []error{e.kind, e.cause} }
-
-// mapErr maps an SDK error to the FileSystem's: a missing key (404,
-// NoSuchKey) to fs.ErrNotExist, a refusal (403, AccessDenied) to
-// fs.ErrPermission, a failed precondition (412) to fs.ErrExist, a key
-// over S3's 1,024 bytes to syscall.ENAMETOOLONG (553). Others,
-// the context's errors included, are wrapped as they are: pier replies
-// 550, or 451 during a transfer.
-func mapErr(op, name string, err error) error {
-	var kind error
-	switch code, status := errorCode(err); {
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-	case code == "NoSuchKey" || code == "NotFound" || status == 404 && code != "NoSuchBucket" && code != "NoSuchUpload":
-		kind = fs.ErrNotExist
-	case code == "AccessDenied" || status == 403:
-		kind = fs.ErrPermission
-	case code == "PreconditionFailed" || status == 412:
-		kind = fs.ErrExist
-	case code == "KeyTooLongError":
-		kind = syscall.ENAMETOOLONG
-	}
-	if kind != nil {
-		err = &storeError{kind: kind, cause: err}
-	}
-	return pathErr(op, name, err)
-}
-
-// isNotExist reports whether err is S3's for a missing key.
-func isNotExist(err error) bool {
-	if err == nil {
-		return false
-	}
-	code, status := errorCode(err)
-	return code == "NoSuchKey" || code == "NotFound" || status == 404 && code != "NoSuchBucket"
 }

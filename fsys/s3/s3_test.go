@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -427,4 +428,99 @@ func TestRenameNames(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRenameFolder: with Options.FolderRenameMax, a folder of at most that
+// many objects (nested ones and its marker included) is moved whole, byte
+// for byte; a larger one is refused and left as it was.
+func TestRenameFolder(t *testing.T) {
+	srv := s3test.Start(t)
+	ctx := t.Context()
+	files := map[string][]byte{
+		"a.txt":         []byte("a"),
+		"sub/b.bin":     randomData(100_000),
+		"sub/deep/c":    []byte("c"),
+		"sub/deep/e f+": []byte("needs escaping"),
+	}
+	const max = 6 // the files, and the markers of dir and dir/sub
+	put := func(key string, body []byte) {
+		t.Helper()
+		if _, err := srv.Client.PutObject(ctx, &awss3.PutObjectInput{Bucket: &srv.Bucket, Key: &key, Body: bytes.NewReader(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// parent/ exists only through its keys: the rename must not make it
+	// vanish.
+	for name, body := range files {
+		put("rf/parent/dir/"+name, body)
+	}
+	put("rf/parent/dir/", nil)
+	put("rf/parent/dir/sub/", nil)
+	put("rf/parent/other/", nil)
+	fsys := s3.New(srv.Client, srv.Bucket, s3.Options{Prefix: "rf", FolderRenameMax: max})
+
+	if err := fsys.Rename(ctx, "parent/dir", "parent/other"); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("Rename onto a folder = %v, want fs.ErrExist", err)
+	}
+	if err := fsys.Rename(ctx, "parent/dir", "parent/dir/sub/x"); !errors.Is(err, syscall.EINVAL) {
+		t.Errorf("Rename into itself = %v, want EINVAL", err)
+	}
+	if err := fsys.Rename(ctx, "parent/dir", "nowhere/dir"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Rename into a missing folder = %v, want fs.ErrNotExist", err)
+	}
+	if err := fsys.Rename(ctx, "parent/dir", "moved"); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range files {
+		if got := load(t, fsys, "moved/"+name, 0); !bytes.Equal(got, body) {
+			t.Errorf("moved/%s holds %d bytes, want %d", name, len(got), len(body))
+		}
+	}
+	for _, name := range []string{"moved", "moved/sub", "parent"} {
+		if fi, err := fsys.Stat(ctx, name); err != nil || !fi.IsDir() {
+			t.Errorf("Stat(%s) = %v, %v; want a folder", name, fi, err)
+		}
+	}
+	keys := listKeys(t, srv, "rf/")
+	for _, key := range keys {
+		if strings.HasPrefix(key, "rf/parent/dir") {
+			t.Errorf("%q left behind", key)
+		}
+	}
+	if want := len(files) + 2 + 2; len(keys) != want { // + the moved markers, parent/ and other/
+		t.Errorf("keys after the rename: %q, want %d", keys, want)
+	}
+
+	// One object too many: refused, nothing moved.
+	put("rf/moved/sub/deep/one-more", []byte("x"))
+	before := listKeys(t, srv, "rf/")
+	err := fsys.Rename(ctx, "moved", "again")
+	var re *pier.ReplyError
+	if !errors.As(err, &re) || re.Code != 550 || !strings.Contains(re.Message, "more than 6 objects") {
+		t.Errorf("Rename of a folder of %d objects = %v, want a 550 reply", max+1, err)
+	}
+	if after := listKeys(t, srv, "rf/"); !slices.Equal(after, before) {
+		t.Errorf("a refused rename changed the keys: %q, then %q", before, after)
+	}
+	// Without FolderRenameMax, folders aren't renamed.
+	if err := s3.New(srv.Client, srv.Bucket, s3.Options{Prefix: "rf"}).Rename(ctx, "parent", "p2"); !errors.Is(err, pier.ErrNotSupported) {
+		t.Errorf("Rename without FolderRenameMax = %v, want pier.ErrNotSupported", err)
+	}
+}
+
+// listKeys lists every key under prefix.
+func listKeys(t *testing.T, srv *s3test.Server, prefix string) []string {
+	t.Helper()
+	var keys []string
+	p := awss3.NewListObjectsV2Paginator(srv.Client, &awss3.ListObjectsV2Input{Bucket: &srv.Bucket, Prefix: &prefix})
+	for p.HasMorePages() {
+		out, err := p.NextPage(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range out.Contents {
+			keys = append(keys, aws.ToString(o.Key))
+		}
+	}
+	return keys
 }

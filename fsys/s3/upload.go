@@ -481,9 +481,7 @@ func (u *upload) Abort(reason error) error {
 	if u.uploadID == "" {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(u.ctx), u.fs.abortTimeout)
-	defer cancel()
-	_, err := u.fs.client.AbortMultipartUpload(ctx, &awss3.AbortMultipartUploadInput{Bucket: &u.fs.bucket, Key: &u.key, UploadId: &u.uploadID})
+	err := u.fs.abortMultipart(u.ctx, u.key, u.uploadID)
 	u.uploadID = ""
 	if err != nil {
 		return mapErr("abort", u.name, err)
