@@ -56,10 +56,7 @@ func (s *session) cmdPASV(*Request) error {
 	if !s.tlsDataAllowed() {
 		return nil
 	}
-	advertised := s.local.Addr()
-	if s.srv.PublicAddr.IsValid() {
-		advertised = s.srv.PublicAddr.Unmap() // Serve accepts ::ffff:a.b.c.d
-	}
+	advertised := s.passiveAddr()
 	if !advertised.Is4() {
 		// PASV can only carry an IPv4 address (RFC 2428 §1), so this
 		// connection can never use it: a permanent refusal, with RFC
@@ -85,6 +82,34 @@ func (s *session) cmdPASV(*Request) error {
 	s.pasv = ln
 	s.reply(227, "Entering passive mode ("+text+").")
 	return nil
+}
+
+// NATRule is one rule of Server.PublicAddrFor: clients whose address is
+// in Prefix are given Addr in PASV replies.
+type NATRule struct {
+	Prefix netip.Prefix
+	Addr   netip.Addr
+}
+
+// passiveAddr is the address PASV advertises to this client: its
+// PublicAddrFor rule's, else PublicAddr, else the control connection's
+// own.
+func (s *session) passiveAddr() netip.Addr {
+	best := -1
+	var addr netip.Addr
+	client := s.remote.Addr().Unmap()
+	for _, r := range s.srv.PublicAddrFor {
+		if r.Prefix.Bits() > best && r.Prefix.Contains(client) {
+			best, addr = r.Prefix.Bits(), r.Addr
+		}
+	}
+	switch {
+	case addr.IsValid():
+		return addr.Unmap()
+	case s.srv.PublicAddr.IsValid():
+		return s.srv.PublicAddr.Unmap() // Serve accepts ::ffff:a.b.c.d
+	}
+	return s.local.Addr()
 }
 
 func (s *session) cmdEPSV(r *Request) error {
@@ -203,8 +228,10 @@ func (s *session) setActive(cmd string, ap netip.AddrPort) {
 
 // openData makes the data connection for transfer t: it accepts on the
 // passive listener (refusing other hosts unless permitted) or dials the
-// active address, within ConnectTimeout. ABOR cancels the wait.
-func (s *session) openData(t *transfer, ln *net.TCPListener, active netip.AddrPort) (net.Conn, error) {
+// active address, within ConnectTimeout. ABOR cancels the wait. It
+// returns the connection and its peer: for a passive connection from a
+// proxy of ProxyProtocolFrom, the client its PROXY header names.
+func (s *session) openData(t *transfer, ln *net.TCPListener, active netip.AddrPort) (net.Conn, netip.AddrPort, error) {
 	timeout := s.srv.connectTimeout()
 	if ln != nil {
 		defer ln.Close()
@@ -212,14 +239,23 @@ func (s *session) openData(t *transfer, ln *net.TCPListener, active netip.AddrPo
 			ln.SetDeadline(time.Now().Add(timeout))
 		}
 		if !t.setWaiter(ln.Close, ln.SetDeadline) {
-			return nil, t.aborted()
+			return nil, netip.AddrPort{}, t.aborted()
 		}
 		for {
 			c, err := ln.AcceptTCP()
 			if err != nil {
-				return nil, err
+				return nil, netip.AddrPort{}, err
 			}
+			var conn net.Conn = c
 			peer := addrPort(c.RemoteAddr())
+			if len(s.srv.ProxyProtocolFrom) > 0 && s.srv.proxyTrusted(peer.Addr()) {
+				proxy := peer
+				if conn, peer, err = s.dataProxyHeader(c); err != nil {
+					s.srv.logProxyError(proxy, "data", err)
+					c.Close()
+					continue
+				}
+			}
 			if peer.Addr() != s.remote.Addr() && !s.srv.PermitForeignAddresses {
 				// Keep waiting: the real client can still connect.
 				s.srv.logRepeats.warn(s.logger(), "passive-foreign", "rejected data connection from foreign address", "peer", peer.String())
@@ -228,7 +264,7 @@ func (s *session) openData(t *transfer, ln *net.TCPListener, active netip.AddrPo
 			}
 			s.logger().Log(s.ctx, LevelVerbose, "passive data connection", "peer", peer.String())
 			nagle(c)
-			return c, nil
+			return conn, peer, nil
 		}
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
@@ -237,7 +273,7 @@ func (s *session) openData(t *transfer, ln *net.TCPListener, active netip.AddrPo
 	}
 	defer cancel()
 	if !t.setWaiter(func() error { cancel(); return nil }, nil) {
-		return nil, t.aborted()
+		return nil, netip.AddrPort{}, t.aborted()
 	}
 	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(s.local.Addr(), 0))}
 	c, err := d.DialContext(ctx, "tcp", active.String())
@@ -247,7 +283,7 @@ func (s *session) openData(t *transfer, ln *net.TCPListener, active netip.AddrPo
 			nagle(tc)
 		}
 	}
-	return c, err
+	return c, active, err
 }
 
 // nagle turns Nagle's algorithm back on for a data connection (Go turns it

@@ -21,7 +21,9 @@ require (
 	github.com/chromedp/cdproto v0.160.1
 	github.com/chromedp/chromedp v0.23.1
 	github.com/go-crypt/crypt v0.14.15
+	github.com/jackc/pgx/v5 v5.13.0
 	github.com/msteinert/pam/v2 v2.1.0
+	github.com/pires/go-proxyproto v0.15.0
 	golang.org/x/sys v0.49.0
 )
 
@@ -41,6 +43,10 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/sts v1.53.0 // indirect
 	github.com/go-crypt/x v0.4.16 // indirect
 	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
+	github.com/jackc/pgpassfile v1.0.0 // indirect
+	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
+	github.com/jackc/puddle/v2 v2.2.3 // indirect
+	golang.org/x/sync v0.24.0 // indirect
 )
 
 require (

@@ -91,7 +91,7 @@ func TestDataConnNagle(t *testing.T) {
 		c, _ := net.Dial("tcp", ln.Addr().String())
 		dialed <- c
 	}()
-	passive, err := s.openData(&transfer{}, ln, netip.AddrPort{})
+	passive, _, err := s.openData(&transfer{}, ln, netip.AddrPort{})
 	if c := <-dialed; c != nil {
 		defer c.Close()
 	}
@@ -110,7 +110,7 @@ func TestDataConnNagle(t *testing.T) {
 		c, _ := peer.Accept()
 		accepted <- c
 	}()
-	active, err := s.openData(&transfer{}, nil, addrPort(peer.Addr()))
+	active, _, err := s.openData(&transfer{}, nil, addrPort(peer.Addr()))
 	if err != nil {
 		t.Fatal(err)
 	}

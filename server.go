@@ -1,6 +1,7 @@
 package pier
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -72,6 +73,31 @@ type Server struct {
 	// PublicAddr, if valid, is the IPv4 address advertised in PASV replies
 	// instead of the connection's own address (for a server behind NAT).
 	PublicAddr netip.Addr
+
+	// PublicAddrFor gives the clients of some networks a PASV address of
+	// their own, in place of PublicAddr: the rule whose Prefix holds the
+	// client's address and is the longest wins (the first listed, among
+	// equal ones). The client's address is its real one (see
+	// ProxyProtocolFrom), IPv4 clients as IPv4. Each Addr must be IPv4.
+	// EPSV, whose reply has no address, is not affected. If empty,
+	// PublicAddr is for every client.
+	PublicAddrFor []NATRule
+
+	// ProxyProtocolFrom lists the networks of the proxies (HAProxy, a load
+	// balancer) that forward connections to the server with a PROXY
+	// protocol header, v1 or v2, naming the client. A control or passive
+	// data connection from these networks must start with one: the
+	// session then knows the client by the header's source address (for
+	// bans, limits, logs, hooks, STAT and the data connection checks). A
+	// control connection from them without a valid header is closed
+	// before the banner and logged; one whose header names no client (v2
+	// LOCAL, v1 UNKNOWN: the proxy's health checks), or that closes
+	// before sending a byte, is closed quietly. The header must arrive
+	// within ConnectTimeout (30 s if that is negative). A control
+	// connection from any other network must not send a header: one whose
+	// first line is a PROXY header is closed. If empty, no header is read
+	// and the connection's own address is the client's.
+	ProxyProtocolFrom []netip.Prefix
 
 	// IdleTimeout closes a control connection that sends no command for this
 	// long (421). It does not run while a transfer is in progress, and
@@ -244,6 +270,9 @@ type Server struct {
 	nextID     atomic.Uint64
 	inShutdown atomic.Bool
 	sessionsWG sync.WaitGroup
+	// proxyWaiting are the control connections whose PROXY header is
+	// awaited (acceptProxied); guarded by mu.
+	proxyWaiting map[net.Conn]struct{}
 
 	cmdMu     sync.Mutex // serialises HandleCommand and friends
 	cmdTables atomic.Pointer[commandTables]
@@ -342,7 +371,11 @@ func (s *Server) serve(ln net.Listener, implicitTLS bool) error {
 			return fmt.Errorf("pier: accept: %w", err)
 		}
 		delay = 0
-		s.handleConn(conn, implicitTLS)
+		if len(s.ProxyProtocolFrom) > 0 && s.proxyTrusted(addrPort(conn.RemoteAddr()).Addr()) {
+			s.acceptProxied(conn, implicitTLS)
+			continue
+		}
+		s.handleConn(conn, nil, addrPort(conn.RemoteAddr()), implicitTLS)
 	}
 }
 
@@ -389,9 +422,10 @@ func (s *Server) trackListener(ln net.Listener, add bool) bool {
 	return true
 }
 
-// handleConn applies the connection limits and starts the session.
-func (s *Server) handleConn(conn net.Conn, implicitTLS bool) {
-	remote := addrPort(conn.RemoteAddr())
+// handleConn applies the connection limits and starts the session of the
+// client at remote. r, if not nil, reads conn (it holds what followed a
+// PROXY header).
+func (s *Server) handleConn(conn net.Conn, r *bufio.Reader, remote netip.AddrPort, implicitTLS bool) {
 	ip := remote.Addr()
 	s.mu.Lock()
 	if s.inShutdown.Load() {
@@ -420,7 +454,8 @@ func (s *Server) handleConn(conn net.Conn, implicitTLS bool) {
 		return
 	}
 	setOOBInline(conn)
-	sess := newSession(s, conn, s.nextID.Add(1))
+	sess := newSession(s, conn, remote, s.nextID.Add(1))
+	sess.r = r
 	sess.implicitTLS = implicitTLS
 	if s.sessions == nil {
 		s.sessions = make(map[*session]struct{})
@@ -486,6 +521,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.inShutdown.Store(true)
 	s.closeListeners()
 	s.mu.Lock()
+	s.closeProxyWaiting()
 	for sess := range s.sessions {
 		sess.interrupt() // only sets a deadline: never blocks
 	}
@@ -513,6 +549,7 @@ func (s *Server) Close() error {
 	s.inShutdown.Store(true)
 	s.closeListeners()
 	s.mu.Lock()
+	s.closeProxyWaiting()
 	sessions := make([]*session, 0, len(s.sessions))
 	for sess := range s.sessions {
 		sessions = append(sessions, sess)

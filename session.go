@@ -96,13 +96,13 @@ type session struct {
 	view   sessionView // what Server.Sessions shows (status.go)
 }
 
-func newSession(srv *Server, conn net.Conn, id uint64) *session {
+func newSession(srv *Server, conn net.Conn, remote netip.AddrPort, id uint64) *session {
 	s := &session{
 		srv:    srv,
 		id:     id,
 		conn:   conn,
 		ctrl:   conn,
-		remote: addrPort(conn.RemoteAddr()),
+		remote: remote,
 		local:  addrPort(conn.LocalAddr()),
 		cwd:    "/",
 		facts:  listing.AllFacts,
@@ -132,7 +132,9 @@ func (s *session) serve() {
 		s.end(ErrSessionClosed)
 	}()
 	s.logger().Info("FTP session opened", "local", s.local.String())
-	s.r = bufio.NewReaderSize(s.conn, 1024)
+	if s.r == nil { // else it holds what followed a PROXY header
+		s.r = bufio.NewReaderSize(s.conn, 1024)
+	}
 	if s.implicitTLS {
 		if err := s.startControlTLS(); err != nil {
 			s.logger().Info("implicit TLS handshake failed", "err", err)
@@ -153,6 +155,7 @@ func (s *session) serve() {
 		}
 	}
 	s.reply(220, s.banner())
+	first := len(s.srv.ProxyProtocolFrom) > 0 // check the first line for a PROXY header
 	for !s.quit.Load() {
 		line, err := s.readLine()
 		if err != nil {
@@ -166,6 +169,14 @@ func (s *session) serve() {
 			}
 			return
 		}
+		if first && s.isProxyHeader(line) {
+			// Only the proxies of ProxyProtocolFrom may say who the
+			// client is (and their headers were read before the banner).
+			s.srv.logRepeats.warn(s.logger(), "proxy-untrusted", "PROXY header from an untrusted address refused")
+			s.reply(421, "PROXY header not accepted from this address.")
+			return
+		}
+		first = false
 		s.dispatch(line)
 	}
 }

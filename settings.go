@@ -53,6 +53,16 @@ func (s *Server) checkSettings() error {
 	if s.PublicAddr.IsValid() && !s.PublicAddr.Unmap().Is4() {
 		bad = append(bad, "PublicAddr "+s.PublicAddr.String()+" (PASV can only advertise IPv4)")
 	}
+	for _, r := range s.PublicAddrFor {
+		if !r.Prefix.IsValid() || !r.Addr.IsValid() || !r.Addr.Unmap().Is4() {
+			bad = append(bad, "PublicAddrFor "+r.Prefix.String()+"="+r.Addr.String()+" (a network and an IPv4 address)")
+		}
+	}
+	for _, p := range s.ProxyProtocolFrom {
+		if !p.IsValid() {
+			bad = append(bad, "ProxyProtocolFrom "+p.String())
+		}
+	}
 	bad = append(bad, s.checkClientCerts()...)
 	if len(bad) > 0 {
 		return errors.New("pier: bad settings: " + strings.Join(bad, "; "))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"time"
 )
 
@@ -63,7 +64,7 @@ func (s *session) startControlTLS() error {
 	}
 	base, choice := s.controlTLSConfig() // the virtual host's
 	cfg, key := s.handshakeConfig(base, s.tls.ticketKey, nil)
-	tc := tls.Server(s.conn, cfg)
+	tc := tls.Server(s.withBuffered(), cfg)
 	s.conn.SetDeadline(time.Now().Add(s.srv.handshakeTimeout()))
 	err := tc.HandshakeContext(s.ctx)
 	s.conn.SetDeadline(time.Time{})
@@ -111,8 +112,8 @@ func (s *session) dataTLS() *dataTLS {
 // protectData runs the TLS handshake on a data connection after PROT P.
 // Unless TLSAllowNoReuse is set, the connection must resume a session
 // that refuseResumption allows.
-func (s *session) protectData(t *transfer, conn net.Conn, d *dataTLS) (net.Conn, error) {
-	check := &reuseCheck{peer: addrPort(conn.RemoteAddr()).Addr().WithZone(""), user: d.user}
+func (s *session) protectData(t *transfer, conn net.Conn, peer netip.AddrPort, d *dataTLS) (net.Conn, error) {
+	check := &reuseCheck{peer: peer.Addr().WithZone(""), user: d.user}
 	cfg, _ := s.handshakeConfig(d.config, d.ticketKey, check)
 	tc := tls.Server(conn, cfg)
 	conn.SetDeadline(t.limit(time.Now().Add(s.srv.handshakeTimeout())))

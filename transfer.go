@@ -339,7 +339,7 @@ func (s *session) runTransfer(t *transfer, job *transferJob, ln *net.TCPListener
 		}
 	}()
 	var err error
-	raw, connErr := s.openData(t, ln, active)
+	raw, peer, connErr := s.openData(t, ln, active)
 	if connErr == nil {
 		t.mu.Lock() // see abortUnconnected
 		close(t.connected)
@@ -349,7 +349,7 @@ func (s *session) runTransfer(t *transfer, job *transferJob, ln *net.TCPListener
 	handshakeFailed := false
 	if connErr == nil && job.protect != nil {
 		t.setWaiter(raw.Close, raw.SetDeadline)
-		conn, connErr = s.protectData(t, raw, job.protect)
+		conn, connErr = s.protectData(t, raw, peer, job.protect)
 		if connErr != nil {
 			raw.Close()
 			handshakeFailed = true

@@ -29,6 +29,9 @@ func checkAccountFlags(o *options, fs *pflag.FlagSet) error {
 // configureAccounts sets the Server's accounts: those of --users-file, the
 // -u user, or anonymous.
 func configureAccounts(o *options, srv *pier.Server, cfg *config) error {
+	if o.db.url != "" {
+		return configureDB(o, srv, cfg) // db.go
+	}
 	if o.system.enabled {
 		a, err := systemAuthenticator(o, cfg)
 		if err != nil {

@@ -64,7 +64,13 @@ func applyConfigFile(fs *pflag.FlagSet, path string) (*configFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := seen["password"]; ok && perm&0o044 != 0 {
+	_, password := seen["password"]
+	if _, ok := seen["db"]; ok {
+		if f := fs.Lookup("db"); f != nil && redactDB(f.Value.String()) != f.Value.String() {
+			password = true // a URL with its password
+		}
+	}
+	if password && perm&0o044 != 0 {
 		cf.warnings = append(cf.warnings, fmt.Sprintf("%s holds a password and others can read it (mode %04o): chmod 600 it", path, perm))
 	}
 	return cf, nil

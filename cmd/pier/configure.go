@@ -74,6 +74,7 @@ func configureWith(cfg *config, fs *pflag.FlagSet, stderr io.Writer) (*pier.Serv
 		func() error { return configureS3(o, fs, cfg) },
 		func() error { return checkAccountFlags(o, fs) },
 		func() error { return checkSystemFlags(o, fs) },
+		func() error { return checkDBFlags(o, fs) },
 		func() error { return configureLimits(o, srv) },
 		func() error { return configureSession(o, srv) },
 		func() error { return configureLogging(o, srv, cfg, stderr) },

@@ -41,10 +41,12 @@ type options struct {
 	maxHashes                               int
 	slowAfterErrors, closeAfterErrors       int
 	maxLineLength                           int
+	natAddressFor, proxyProtocolFrom        []string
 	system                                  systemOptions
 	s3                                      s3Options
 	clientCert                              clientCertOptions
 	admin                                   adminOptions
+	db                                      dbOptions
 }
 
 // helpHeader comes before the flags in pier --help.
@@ -69,6 +71,7 @@ func newFlagSet(o *options) *pflag.FlagSet {
 	addSystemFlags(fs, o)
 	addS3Flags(fs, o)
 	addAdminFlags(fs, o)
+	addDBFlags(fs, o) // db.go
 	return fs
 }
 
@@ -107,6 +110,8 @@ func addSessionFlags(fs *pflag.FlagSet, o *options) {
 	fs.StringVar(&o.banner, "banner", pier.DefaultBanner, "the 220 greeting `TEXT`")
 	fs.BoolVar(&o.permitForeign, "permit-foreign-addresses", false, "allow data connections to or from other hosts than the client (FXP)")
 	fs.BoolVar(&o.permitPrivileged, "permit-privileged-ports", false, "allow PORT/EPRT to ports below 1024")
+	fs.StringSliceVar(&o.natAddressFor, "nat-address-for", nil, "`CIDR=ADDR`: advertise the IPv4 ADDR in PASV replies to clients of that network (the most specific wins; --nat-address for the others); repeatable, or comma-separated")
+	fs.StringSliceVar(&o.proxyProtocolFrom, "proxy-protocol-from", nil, "accept, and require, PROXY protocol v1/v2 headers (HAProxy, load balancers) from these networks only (`CIDR[,CIDR...]`); the header's client is then the session's address; default: none")
 	fs.StringVar(&o.encoding, "encoding", "utf-8", "encoding `NAME` of file names on the wire (an IANA name such as latin1, or Python's spelling such as latin-1 or cp1252)")
 	fs.BoolVar(&o.useLocaltime, "use-localtime", false, "local times in listings and MDTM instead of GMT")
 	fs.BoolVar(&o.disableSendfile, "disable-sendfile", false, "no zero-copy transfers (sendfile, splice)")

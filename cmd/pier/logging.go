@@ -109,6 +109,8 @@ func startupSettings(srv *pier.Server, cfg *config, addr net.Addr) []any {
 		"write", describeWrite(cfg),
 		"passive_ports", srv.PassivePorts.String(),
 		"nat_address", describeNAT(srv),
+		"nat_address_for", describeNATRules(srv),
+		"proxy_protocol_from", describeProxyNetworks(srv),
 		"max_cons", o.maxCons,
 		"max_cons_per_ip", o.maxConsPerIP,
 		"timeout", o.timeout,
@@ -138,6 +140,9 @@ func describeDirectory(cfg *config) string {
 	if cfg.o.usersFile != "" {
 		return "each account's home, from the users file"
 	}
+	if cfg.o.db.url != "" {
+		return "each account's home, from the database"
+	}
 	return cfg.dir
 }
 
@@ -147,6 +152,8 @@ func describeLogin(cfg *config) string {
 		return describeSystemUsers(cfg.o)
 	case cfg.o.usersFile != "":
 		return "users file " + cfg.user
+	case cfg.o.db.url != "":
+		return cfg.user // "database URL", its password redacted
 	case !cfg.anonymous:
 		return "user " + cfg.user
 	}
@@ -159,6 +166,9 @@ func describeWrite(cfg *config) string {
 	}
 	if cfg.o.usersFile != "" {
 		return "per account, from the users file"
+	}
+	if cfg.o.db.url != "" {
+		return "per account, from the database"
 	}
 	return strconv.FormatBool(cfg.write)
 }

@@ -36,6 +36,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "passwd" {
 		return runPasswd(args[1:], os.Stdin, stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "user" {
+		return runUser(args[1:], os.Stdin, stdout, stderr) // user.go
+	}
 	if len(args) > 0 && args[0] == "check-config" {
 		return runCheckConfig(args[1:], stdout, stderr)
 	}

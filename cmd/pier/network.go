@@ -25,6 +25,12 @@ func configureNetwork(o *options, srv *pier.Server, cfg *config) error {
 	if srv.PublicAddr, err = natAddress(o.natAddress); err != nil {
 		return err
 	}
+	if srv.PublicAddrFor, err = natRules(o.natAddressFor); err != nil {
+		return err
+	}
+	if srv.ProxyProtocolFrom, err = proxyNetworks(o.proxyProtocolFrom); err != nil {
+		return err
+	}
 	if o.portRange != "" {
 		if srv.PassivePorts, err = parseRange(o.portRange); err != nil {
 			return usagef("--range %q: %v", o.portRange, err)
@@ -62,6 +68,92 @@ func natAddress(s string) (netip.Addr, error) {
 		return netip.Addr{}, usagef("--nat-address %q: must be an IPv4 address", s)
 	}
 	return nat.Unmap(), nil
+}
+
+// natRules parses --nat-address-for: CIDR=ADDR, the PASV address for the
+// clients of a network.
+func natRules(list []string) ([]pier.NATRule, error) {
+	var rules []pier.NATRule
+	for _, v := range list {
+		v = strings.TrimSpace(v)
+		network, addr, ok := strings.Cut(v, "=")
+		if !ok {
+			return nil, usagef("--nat-address-for %q: expected CIDR=ADDR", v)
+		}
+		prefix, err := parseNetwork(network)
+		if err != nil {
+			return nil, usagef("--nat-address-for %q: %q is not a network (CIDR such as 10.0.0.0/8)", v, network)
+		}
+		nat, err := netip.ParseAddr(strings.TrimSpace(addr))
+		if err != nil || !nat.Unmap().Is4() {
+			return nil, usagef("--nat-address-for %q: %q must be an IPv4 address", v, addr)
+		}
+		rules = append(rules, pier.NATRule{Prefix: prefix, Addr: nat.Unmap()})
+	}
+	return rules, nil
+}
+
+// proxyNetworks parses --proxy-protocol-from: the networks of the proxies
+// that send PROXY protocol headers.
+func proxyNetworks(list []string) ([]netip.Prefix, error) {
+	var nets []netip.Prefix
+	for _, v := range list {
+		p, err := parseNetwork(v)
+		if err != nil {
+			return nil, usagef("--proxy-protocol-from %q: not a network (CIDR such as 10.0.0.0/8)", v)
+		}
+		nets = append(nets, p)
+	}
+	return nets, nil
+}
+
+// parseNetwork parses a CIDR network; a bare address is the network of
+// that one address. IPv4-mapped IPv6 networks are taken as IPv4, as
+// clients' addresses are.
+func parseNetwork(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	if a := p.Addr(); a.Is4In6() {
+		if p.Bits() < 96 {
+			return netip.Prefix{}, errors.New("IPv4-mapped network shorter than /96")
+		}
+		p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+	}
+	return p.Masked(), nil
+}
+
+// describeNATRules and describeProxyNetworks are for the start-up line.
+func describeNATRules(srv *pier.Server) string {
+	if len(srv.PublicAddrFor) == 0 {
+		return "none"
+	}
+	rules := make([]string, len(srv.PublicAddrFor))
+	for i, r := range srv.PublicAddrFor {
+		rules[i] = r.Prefix.String() + "=" + r.Addr.String()
+	}
+	return strings.Join(rules, ",")
+}
+
+func describeProxyNetworks(srv *pier.Server) string {
+	if len(srv.ProxyProtocolFrom) == 0 {
+		return "none"
+	}
+	nets := make([]string, len(srv.ProxyProtocolFrom))
+	for i, p := range srv.ProxyProtocolFrom {
+		nets[i] = p.String()
+	}
+	return strings.Join(nets, ",")
 }
 
 // parseRange parses "FROM-TO", an inclusive passive port range.

@@ -65,6 +65,11 @@ func (r *reloader) reload() error {
 	sdNotify("RELOADING=1")
 	defer sdNotify("READY=1")
 	srv2, cfg2, fs2, err := r.read()
+	if err == nil && cfg2.o.db.url != r.cfg.o.db.url {
+		// The accounts would move to another database, or to none, or
+		// from files to a database not migrated yet: only at a restart.
+		err = errors.New("--db changed: the accounts' database changes only when pier restarts")
+	}
 	var token string
 	if err == nil {
 		token, err = r.adminToken()
@@ -107,6 +112,7 @@ func (r *reloader) adminToken() (string, error) {
 // what pier does.
 func (r *reloader) keepRestartOnly(srv2 *pier.Server, cfg2 *config) {
 	srv2.PassivePorts, srv2.PublicAddr = r.srv.PassivePorts, r.srv.PublicAddr
+	srv2.PublicAddrFor, srv2.ProxyProtocolFrom = r.srv.PublicAddrFor, r.srv.ProxyProtocolFrom
 	srv2.DisableSendfile = r.srv.DisableSendfile
 	cfg2.o.atomicUploads, cfg2.o.encoding = r.cfg.o.atomicUploads, r.cfg.o.encoding
 	cfg2.o.configFile = r.cfg.o.configFile

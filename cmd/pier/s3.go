@@ -83,15 +83,15 @@ func configureS3(o *options, fs *pflag.FlagSet, cfg *config) error {
 			return usagef("--s3-prefix needs --s3-bucket (in a users file, write the home s3://BUCKET/PREFIX)")
 		}
 		for _, name := range []string{"s3-endpoint", "s3-region", "s3-path-style", "s3-folder-rename-max"} {
-			if fs.Changed(name) && o.usersFile == "" {
-				return usagef("--%s needs --s3-bucket, or --users-file with s3://BUCKET/PREFIX homes", name)
+			if fs.Changed(name) && o.usersFile == "" && o.db.url == "" {
+				return usagef("--%s needs --s3-bucket, or --users-file or --db with s3://BUCKET/PREFIX homes", name)
 			}
 		}
 		if fs.Changed("s3-bucket") {
 			return usagef("--s3-bucket: an empty name")
 		}
 	} else {
-		for _, name := range []string{"directory", "system-users", "atomic-uploads", "users-file"} {
+		for _, name := range []string{"directory", "system-users", "atomic-uploads", "users-file", "db"} {
 			if fs.Changed(name) {
 				return usagef("--s3-bucket excludes --%s%s", name, s3Excludes[name])
 			}

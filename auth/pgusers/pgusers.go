@@ -1,0 +1,190 @@
+// Package pgusers keeps pier's virtual users in PostgreSQL, so that many
+// pier nodes share one set of accounts: a Store is a pier.Authenticator,
+// and the operator's add, change, remove and list.
+//
+//	store, err := pgusers.Open("postgres://pier@db.example/pier", pgusers.Options{
+//		OpenHome: func(home string) (pier.FileSystem, error) { return local.New(home) },
+//	})
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	defer store.Close()
+//	if _, err := store.Migrate(ctx); err != nil { // creates or updates the tables
+//		log.Fatal(err)
+//	}
+//	srv := &pier.Server{Addr: ":2121", Auth: store}
+//
+// A user has the fields of a users-file line (auth.LoadFile) and more: a
+// password hash (argon2id or bcrypt, see auth.HashPassword), permission
+// letters, a home, per-folder permission overrides, rate limits, a login
+// message and a disabled flag. Every query has a timeout (Options.Timeout);
+// when the database can't be reached, Authenticate fails with an error that
+// is not pier.ErrAuthFailed, so the client gets 421 and nobody is banned,
+// and the pool connects again by itself when the database is back.
+package pgusers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pierftp/pier"
+	"github.com/pierftp/pier/auth"
+)
+
+// DefaultTimeout is how long a query may take when Options.Timeout is
+// zero.
+const DefaultTimeout = 5 * time.Second
+
+// Options configure a Store.
+type Options struct {
+	// OpenHome opens a user's home (a folder, or a URL such as
+	// s3://bucket/prefix) as its file system, at the user's first login;
+	// users with the same home share the file system. Required for
+	// Authenticate; the operator's methods don't need it.
+	OpenHome func(home string) (pier.FileSystem, error)
+	// Timeout bounds each query, and each connection attempt. If zero,
+	// DefaultTimeout.
+	Timeout time.Duration
+}
+
+// Store is users in a PostgreSQL database. It is safe for concurrent use.
+type Store struct {
+	pool     *pgxpool.Pool
+	ownPool  bool // Close closes it
+	openHome func(home string) (pier.FileSystem, error)
+	timeout  time.Duration
+	// decoy is a hash checked (and the answer dropped) for names that
+	// don't exist, so that a failed login takes as long either way.
+	decoy string
+
+	homesMu sync.Mutex // guards homes, and serializes OpenHome calls
+	homes   map[string]pier.FileSystem
+}
+
+var _ pier.Authenticator = (*Store)(nil)
+
+// Open returns a Store on the database at url (postgres://user:pass@host/db
+// or a key=value connection string; the PG* environment variables and
+// ~/.pgpass fill in what it leaves out, as for psql). It makes no
+// connection: the pool connects when a query needs it, so Open succeeds
+// while the database is down. Call Migrate before the first query.
+func Open(url string, o Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("pgusers: %w", err)
+	}
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 || cfg.ConnConfig.ConnectTimeout > timeout {
+		cfg.ConnConfig.ConnectTimeout = timeout
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("pgusers: %w", err)
+	}
+	s, err := New(pool, o)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	s.ownPool = true
+	return s, nil
+}
+
+// New returns a Store on a pool the caller made (and closes).
+func New(pool *pgxpool.Pool, o Options) (*Store, error) {
+	decoy, err := auth.HashPassword("decoy, never a password")
+	if err != nil {
+		return nil, err
+	}
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	return &Store{pool: pool, openHome: o.OpenHome, timeout: timeout, decoy: decoy, homes: make(map[string]pier.FileSystem)}, nil
+}
+
+// Close closes the pool Open made; a pool given to New is the caller's.
+func (s *Store) Close() {
+	if s.ownPool {
+		s.pool.Close()
+	}
+}
+
+// Ping checks that the database answers, within the timeout.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("pgusers: %w", err)
+	}
+	return nil
+}
+
+// decoyCheck is auth.VerifyPassword; tests count its calls.
+var decoyCheck = auth.VerifyPassword
+
+// Authenticate implements pier.Authenticator. A wrong password, an unknown
+// name and a disabled account wrap pier.ErrAuthFailed (the unknown name
+// after a decoy hash check, the disabled account after the real one, so
+// that timing tells neither apart). A database that can't be reached in
+// time, or a home that can't be opened, give an error that does not: the
+// client gets 421 and it counts as no failed login.
+func (s *Store) Authenticate(ctx context.Context, c pier.ConnInfo, name, pass string) (*pier.User, error) {
+	a, err := s.Get(ctx, name)
+	if errors.Is(err, ErrNotFound) {
+		decoyCheck(s.decoy, pass) // as long as a known name's check
+		return nil, fmt.Errorf("user %q: %w", name, pier.ErrAuthFailed)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if a.PasswordHash == "" { // no password set: nobody logs in
+		decoyCheck(s.decoy, pass)
+		return nil, fmt.Errorf("user %q: no password: %w", name, pier.ErrAuthFailed)
+	}
+	if !auth.VerifyPassword(a.PasswordHash, pass) {
+		return nil, fmt.Errorf("user %q: wrong password: %w", name, pier.ErrAuthFailed)
+	}
+	if a.Disabled {
+		return nil, fmt.Errorf("user %q: disabled: %w", name, pier.ErrAuthFailed)
+	}
+	fsys, err := s.home(a.Home)
+	if err != nil {
+		return nil, fmt.Errorf("pgusers: user %q: home %q: %w", name, a.Home, err)
+	}
+	return &pier.User{
+		Name:         a.Name,
+		Perm:         a.Perm,
+		FS:           fsys,
+		LoginMessage: a.LoginMessage,
+		Overrides:    a.Overrides,
+		ReadLimit:    a.ReadLimit,
+		WriteLimit:   a.WriteLimit,
+	}, nil
+}
+
+// home returns the file system of a home, opening it at its first use.
+func (s *Store) home(home string) (pier.FileSystem, error) {
+	if s.openHome == nil {
+		return nil, errors.New("pgusers: no Options.OpenHome to open homes with")
+	}
+	s.homesMu.Lock()
+	defer s.homesMu.Unlock()
+	if fsys, ok := s.homes[home]; ok {
+		return fsys, nil
+	}
+	fsys, err := s.openHome(home)
+	if err != nil {
+		return nil, err
+	}
+	s.homes[home] = fsys
+	return fsys, nil
+}

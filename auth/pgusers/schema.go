@@ -1,0 +1,82 @@
+package pgusers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// migrationLock is the key of the advisory lock Migrate holds, so that
+// nodes starting together apply each migration once. It is "pier" in
+// ASCII, with room for other locks of pier's beside it.
+const migrationLock int64 = 0x70696572_00000001
+
+// migrations are the schema's steps, in order: migrations[i] takes the
+// schema from version i to version i+1. Append only; never edit one that
+// has shipped.
+var migrations = []string{
+	// 1: the users.
+	`CREATE TABLE pier_users (
+		name          text PRIMARY KEY CHECK (name <> ''),
+		password_hash text NOT NULL DEFAULT '',
+		perm          text NOT NULL DEFAULT 'elr',
+		home          text NOT NULL CHECK (home <> ''),
+		overrides     jsonb NOT NULL DEFAULT '[]',
+		read_limit    bigint NOT NULL DEFAULT 0 CHECK (read_limit >= 0),
+		write_limit   bigint NOT NULL DEFAULT 0 CHECK (write_limit >= 0),
+		login_message text NOT NULL DEFAULT '',
+		disabled      boolean NOT NULL DEFAULT false,
+		created_at    timestamptz NOT NULL DEFAULT now(),
+		updated_at    timestamptz NOT NULL DEFAULT now()
+	)`,
+}
+
+// SchemaVersion is the schema version this package needs (and Migrate
+// brings a database to).
+var SchemaVersion = len(migrations)
+
+// Migrate brings the database's schema to SchemaVersion and returns the
+// version it is at. It is idempotent, and safe to run from many nodes at
+// once: it works in one transaction that holds an advisory lock, so a node
+// waits for another's migration and then finds nothing to do. A database
+// newer than this pier (a later version's migrations) is left alone and
+// its version returned.
+func (s *Store) Migrate(ctx context.Context) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.migrateTimeout())
+	defer cancel()
+	var version int
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS pier_schema (
+			version    integer PRIMARY KEY,
+			applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM pier_schema`).Scan(&version); err != nil {
+			return err
+		}
+		for ; version < len(migrations); version++ {
+			if _, err := tx.Exec(ctx, migrations[version]); err != nil {
+				return fmt.Errorf("migration %d: %w", version+1, err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO pier_schema (version) VALUES ($1)`, version+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("pgusers: migrate: %w", err)
+	}
+	return version, nil
+}
+
+// migrateTimeout bounds a migration: longer than a query, since it may
+// wait for another node's.
+func (s *Store) migrateTimeout() time.Duration {
+	return 6 * s.timeout
+}

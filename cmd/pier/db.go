@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	neturl "net/url"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/pflag"
+
+	"github.com/pierftp/pier"
+	"github.com/pierftp/pier/auth/pgusers"
+)
+
+// Users in PostgreSQL (--db URL): the accounts come from the database's
+// pier_users table (auth/pgusers), which "pier user" manages. At start
+// pier migrates the schema and logs "database ready"; if the database
+// can't be reached it starts anyway, with a warning, answers logins 421
+// (no failure counted, nobody banned) and keeps trying in the background
+// until it can migrate, since nodes are to recover by themselves when the
+// database comes back. The URL's password is never logged. Changing --db
+// needs a restart; a reload keeps the database pier started with.
+
+// dbEnv is the environment variable "pier user" takes the URL from when
+// --db is not given. The daemon does not read it: a variable left in a
+// shell must not switch a server's accounts.
+const dbEnv = "PIER_DB"
+
+// dbTimeout bounds each query and connection attempt; dbRetry is the
+// pause between start-up attempts while the database is down.
+const (
+	dbTimeout = 5 * time.Second
+	dbRetry   = 5 * time.Second
+)
+
+// dbOptions are the flags of the database.
+type dbOptions struct {
+	url string
+}
+
+// addDBFlags defines --db.
+func addDBFlags(fs *pflag.FlagSet, o *options) {
+	fs.StringVar(&o.db.url, "db", "", "take the accounts from the PostgreSQL database at `URL` (postgres://USER[:PASS]@HOST[:PORT]/DB; better keep the password in the config file, PGPASSWORD or ~/.pgpass); manage them with \"pier user\"; excludes --users-file, -u/-P, --system-users, -w and -d")
+}
+
+// dbExcludes are the flags --db leaves no meaning to.
+var dbExcludes = []string{"users-file", "username", "password", "system-users", "write", "directory"}
+
+// checkDBFlags checks --db against the other account flags, and that the
+// URL can be read.
+func checkDBFlags(o *options, fs *pflag.FlagSet) error {
+	if o.db.url == "" {
+		if fs.Changed("db") {
+			return usagef("--db: an empty URL")
+		}
+		return nil
+	}
+	for _, name := range dbExcludes {
+		if fs.Changed(name) {
+			return usagef("--db excludes --%s (accounts, homes and permissions come from the database)", name)
+		}
+	}
+	if _, err := pgxpool.ParseConfig(o.db.url); err != nil {
+		// pgx's message may quote the URL: say what's wrong without it.
+		return usagef("--db: not a PostgreSQL connection URL (want postgres://USER@HOST[:PORT]/DB)")
+	}
+	return nil
+}
+
+// openedStore is the database this process opened for its accounts: a
+// reload (which configures a dry run) keeps using it rather than open a
+// second pool.
+var openedStore struct {
+	sync.Mutex
+	store *pgusers.Store
+}
+
+// configureDB makes the database the Server's authenticator: it opens
+// the pool, migrates the schema (or, if the database can't be reached,
+// warns and keeps trying in the background) and logs "database ready".
+func configureDB(o *options, srv *pier.Server, cfg *config) error {
+	cfg.user = "database " + redactDB(o.db.url)
+	openedStore.Lock()
+	defer openedStore.Unlock()
+	if cfg.dryRun && openedStore.store != nil {
+		srv.Auth = openedStore.store // a reload: the running database
+		return nil
+	}
+	if cfg.dryRun {
+		// check-config, or a reload that adds --db (which reload.go
+		// refuses): checked, no pool opened, none left behind.
+		return nil // checkDBFlags parsed the URL
+	}
+	store, err := pgusers.Open(o.db.url, pgusers.Options{OpenHome: cfg.openHome, Timeout: dbTimeout})
+	if err != nil {
+		return usagef("--db: %v", err)
+	}
+	srv.Auth = store
+	openedStore.store = store
+	log := cfg.logger.With("db", redactDB(o.db.url))
+	if err := migrateDB(store, log); err != nil {
+		log.Warn("database unreachable: starting anyway; logins get 421 until it answers, and pier keeps trying", "err", err)
+		go func() {
+			for migrateDB(store, log) != nil {
+				time.Sleep(dbRetry)
+			}
+		}()
+	}
+	return nil
+}
+
+// migrateDB migrates the schema and logs "database ready" with where it
+// is and its version.
+func migrateDB(store *pgusers.Store, log *slog.Logger) error {
+	version, err := store.Migrate(context.Background())
+	if err != nil {
+		return err
+	}
+	log.Info("database ready", "schema_version", version)
+	return nil
+}
+
+// passwordInURL finds a password in a key=value connection string.
+var passwordInURL = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+
+// redactDB is the connection URL without its password, for logs and
+// errors.
+func redactDB(url string) string {
+	if u, err := neturl.Parse(url); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		if q := u.Query(); q.Has("password") {
+			q.Set("password", "xxxxx")
+			u.RawQuery = q.Encode()
+		}
+		return u.Redacted()
+	}
+	return passwordInURL.ReplaceAllString(url, "${1}xxxxx")
+}
+
+// checkHome checks a home "pier user" stores: an absolute folder (the
+// servers open it, from their own working folders, maybe on other
+// machines, so it is not looked for here) or s3://BUCKET/PREFIX.
+func checkHome(home string) error {
+	if strings.HasPrefix(home, s3HomeScheme) || filepath.IsAbs(home) {
+		return nil
+	}
+	return fmt.Errorf("--home %s: want an absolute folder or s3://BUCKET/PREFIX", strconv.Quote(home))
+}

@@ -1,0 +1,261 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/pierftp/pier/internal/pgtest"
+)
+
+// pierUser runs "pier user args..." through the built binary with stdin
+// and env, and returns its output and exit status.
+func pierUser(t *testing.T, stdin string, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(pierBinary(t), append([]string{"user"}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		t.Fatal(err)
+	}
+	return out.String(), errOut.String(), code
+}
+
+// startDaemonLogging is startDaemon for a log line that comes before the
+// start-up line, which it returns.
+func startDaemonLogging(t *testing.T, first string, args ...string) (*daemon, string) {
+	t.Helper()
+	d := &daemon{cmd: exec.Command(pierBinary(t), args...), logs: make(chan string, 1000)}
+	stderr, err := d.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.cmd.Process.Kill(); d.cmd.Wait() })
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			d.logs <- sc.Text()
+		}
+		close(d.logs)
+	}()
+	return d, d.waitLog(t, first)
+}
+
+// TestUserUsage: mistakes on the command line give one line and status 2,
+// before any connection (the URL's port has nothing listening).
+func TestUserUsage(t *testing.T) {
+	db := "--db=postgres://pier@127.0.0.1:1/pier"
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no command", nil, "which command?"},
+		{"unknown command", []string{"frob"}, `no such command "frob"`},
+		{"no name", []string{"add", db, "--home=/srv"}, "which user?"},
+		{"two names", []string{"del", db, "a", "b"}, `unexpected argument "b"`},
+		{"no database", []string{"list"}, "no database: give --db URL or set PIER_DB"},
+		{"bad URL", []string{"list", "--db=postgres://[::1"}, "--db: not a PostgreSQL connection URL"},
+		{"no home", []string{"add", db, "alice"}, "--home is required"},
+		{"relative home", []string{"add", db, "alice", "--home=srv"}, "want an absolute folder"},
+		{"bad letters", []string{"add", db, "alice", "--home=/srv", "--perm=elrz"}, `--perm "elrz"`},
+		{"bad rate", []string{"set", db, "alice", "--read-limit=fast"}, "--read-limit"},
+		{"disable and enable", []string{"set", db, "alice", "--disable", "--enable"}, "choose one"},
+		{"nothing to set", []string{"set", db, "alice"}, "nothing to change"},
+		{"unknown flag", []string{"list", db, "--perm=elr"}, "unknown flag: --perm"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			stdout, stderr, code := pierUser(t, "", []string{"PIER_DB="}, tc.args...)
+			if code != 2 || !strings.Contains(stderr, tc.want) || strings.Count(stderr, "\n") != 1 || stdout != "" {
+				t.Errorf("status %d, stderr %q, stdout %q; want 2 and one line with %q", code, stderr, stdout, tc.want)
+			}
+		})
+	}
+	if stdout, _, code := pierUser(t, "", nil, "--help"); code != 0 || !strings.Contains(stdout, "pier user add NAME") {
+		t.Errorf("--help: %d %q", code, stdout)
+	}
+}
+
+// TestDBExcludes: --db with another source of accounts is a usage error.
+func TestDBExcludes(t *testing.T) {
+	for _, extra := range [][]string{{"--users-file", "/etc/passwd"}, {"-u", "bob", "-P", "pw"}, {"--system-users"}, {"-w"}} {
+		args := append([]string{"-i", "127.0.0.1", "-p", "0", "--db", "postgres://pier:sekrit@127.0.0.1:1/pier"}, extra...)
+		out, err := exec.Command(pierBinary(t), args...).CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "excludes") || strings.Count(string(out), "\n") != 1 {
+			t.Errorf("%v: %v\n%s", extra, err, out)
+		}
+	}
+}
+
+// TestUserUnreachable: a database that can't be reached is status 1, one
+// line, without the password.
+func TestUserUnreachable(t *testing.T) {
+	_, stderr, code := pierUser(t, "", []string{"PIER_DB=postgres://pier:sekrit@127.0.0.1:1/pier"}, "list")
+	if code != 1 || strings.Count(stderr, "\n") != 1 || strings.Contains(stderr, "sekrit") || !strings.HasPrefix(stderr, "pier user list: ") {
+		t.Errorf("status %d, stderr %q", code, stderr)
+	}
+}
+
+// TestUserCommandsAndDaemon manages users with "pier user" and logs them
+// in to a daemon started with --db; changes made while it runs apply at
+// the next login.
+func TestUserCommandsAndDaemon(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	url := pgtest.Start(t)
+	// The cluster trusts local connections: the password is never asked
+	// for, and must never be logged.
+	url = strings.Replace(url, "postgres@", "postgres:sekrit@", 1)
+	home := t.TempDir()
+	run := func(stdin string, wantCode int, args ...string) string {
+		t.Helper()
+		stdout, stderr, code := pierUser(t, stdin, nil, append(args, "--db", url)...)
+		if code != wantCode {
+			t.Fatalf("pier user %v: status %d, want %d\n%s", args, code, wantCode, stderr)
+		}
+		if strings.Contains(stdout+stderr, "sekrit") {
+			t.Errorf("pier user %v printed the password: %s%s", args, stdout, stderr)
+		}
+		return stdout + stderr
+	}
+	run("alice-pw\n", 0, "add", "alice", "--home", home, "--perm", "elrw", "--write-limit", "1M", "--message", "hello alice")
+	run("bob-pw\n", 0, "add", "bob", "--home", home)
+	if out := run("x\n", 1, "add", "bob", "--home", home); !strings.Contains(out, "already exists") {
+		t.Errorf("second add: %q", out)
+	}
+	if out := run("", 1, "del", "carol"); !strings.Contains(out, "no such user") {
+		t.Errorf("del carol: %q", out)
+	}
+	list := run("", 0, "list")
+	if lines := strings.Split(strings.TrimSpace(list), "\n"); len(lines) != 3 || !strings.HasPrefix(lines[0], "NAME") ||
+		!strings.HasPrefix(lines[1], "alice ") || !strings.Contains(lines[1], "elrw") || !strings.Contains(lines[1], home) {
+		t.Errorf("list:\n%s", list)
+	}
+	if strings.Contains(list, "$argon2id") {
+		t.Errorf("list shows hashes:\n%s", list)
+	}
+	stdout, _, _ := pierUser(t, "", []string{"PIER_DB=" + url}, "list", "--json") // the URL from the environment
+	var users []map[string]any
+	if err := json.Unmarshal([]byte(stdout), &users); err != nil || len(users) != 2 || users[0]["name"] != "alice" ||
+		users[0]["write_limit"] != float64(1<<20) || users[0]["login_message"] != "hello alice" || strings.Contains(stdout, "argon2") {
+		t.Errorf("list --json: %v\n%s", err, stdout)
+	}
+	run("", 0, "del", "bob")
+
+	port := freePort(t)
+	d, ready := startDaemonLogging(t, "database ready", "-i", "127.0.0.1", "-p", strconv.Itoa(port), "--db", url)
+	if strings.Contains(ready, "sekrit") || !strings.Contains(ready, "schema_version=1") || !strings.Contains(ready, "postgres://postgres:xxxxx@127.0.0.1:") {
+		t.Errorf("ready line: %s", ready)
+	}
+	if startup := d.waitLog(t, "starting pier"); strings.Contains(startup, "sekrit") {
+		t.Errorf("start-up line shows the password: %s", startup)
+	}
+	login := func(user, pass, code string) *ftpClient {
+		t.Helper()
+		f := dialClient(t, port)
+		f.expect("", "220")
+		f.expect("USER "+user, "331")
+		f.expect("PASS "+pass, code)
+		return f
+	}
+	f := login("alice", "alice-pw", "230")
+	f.expect("TYPE I", "200")
+	f.store("up.txt", []byte("hi\n"))
+	login("bob", "bob-pw", "530")
+
+	run("", 0, "set", "alice", "--perm", "elr")
+	f = login("alice", "alice-pw", "230")
+	f.expect("TYPE I", "200")
+	f.passive()
+	f.expect("STOR refused.txt", "550")
+	run("", 0, "set", "alice", "--disable")
+	login("alice", "alice-pw", "530")
+	run("new-pw\n", 0, "set", "alice", "--enable", "--password")
+	login("alice", "new-pw", "230")
+	d.stop(t)
+}
+
+// TestDaemonDatabaseOutage: pier starts while PostgreSQL is down (a
+// warning, logins 421), becomes ready when it comes up, answers 421 again
+// while it is stopped, and recovers when it is back, without a restart;
+// the outages ban nobody (--ban-after 1).
+func TestDaemonDatabaseOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	db := pgtest.StartServer(t)
+	home := t.TempDir()
+	if _, stderr, code := pierUser(t, "pw\n", nil, "add", "alice", "--home", home, "--db", db.URL); code != 0 {
+		t.Fatalf("add: %s", stderr)
+	}
+	db.Stop()
+	port := freePort(t)
+	d, _ := startDaemonLogging(t, "database unreachable", "-i", "127.0.0.1", "-p", strconv.Itoa(port), "--db", db.URL, "--ban-after", "1")
+	d.waitLog(t, "starting pier")
+	login := func(code string) {
+		t.Helper()
+		f := dialClient(t, port)
+		f.expect("", "220")
+		f.expect("USER alice", "331")
+		f.expect("PASS pw", code)
+	}
+	login("421")
+	login("421") // not banned by the first
+
+	db.Restart()
+	d.waitLog(t, "database ready")
+	login("230")
+
+	db.Stop()
+	login("421")
+	db.Restart()
+	login("230")
+	d.stop(t)
+}
+
+// TestRedactDB: the password is out of every form of the URL.
+func TestRedactDB(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"postgres://pier:sekrit@db.example:5432/pier", "postgres://pier:xxxxx@db.example:5432/pier"},
+		{"postgresql://pier@db.example/pier?sslmode=require&password=sekrit", "postgresql://pier@db.example/pier?password=xxxxx&sslmode=require"},
+		{"postgres://db.example/pier", "postgres://db.example/pier"},
+		{"host=db.example user=pier password=sekrit dbname=pier", "host=db.example user=pier password=xxxxx dbname=pier"},
+		{"host=db.example password = 'sek rit' dbname=pier", "host=db.example password = xxxxx dbname=pier"},
+	}
+	for _, tc := range tests {
+		if got := redactDB(tc.in); got != tc.want {
+			t.Errorf("redactDB(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestCheckConfigDB: pier check-config takes a --db setting without
+// connecting (nothing listens on the URL's port).
+func TestCheckConfigDB(t *testing.T) {
+	file := t.TempDir() + "/pier.conf"
+	if err := os.WriteFile(file, []byte("db = postgres://pier@127.0.0.1:1/pier\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(pierBinary(t), "check-config", file).CombinedOutput()
+	if err != nil || string(out) != file+": OK\n" {
+		t.Errorf("check-config: %v\n%s", err, out)
+	}
+}
