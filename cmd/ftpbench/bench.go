@@ -419,14 +419,15 @@ func (b *bench) logins() (r result) {
 	return r
 }
 
-// many has -n clients each RETR (or STOR) a --filesize file at once.
+// many has -n clients each RETR (or STOR) a --filesize file at once,
+// --each times in turn.
 func (b *bench) many(upload bool) (r result) {
-	n, size := b.o.clients, int64(b.o.fileSize)
+	n, each, size := b.o.clients, b.o.each, int64(b.o.fileSize)
 	w := "retr-many"
 	if upload {
 		w = "stor-many"
 	}
-	r = result{Workload: w, Clients: n, Bytes: int64(n) * size}
+	r = result{Workload: w, Clients: n, Bytes: int64(n*each) * size}
 	defer r.setTime()
 	src := b.tag + "-" + formatSize(size) + ".dat"
 	if !upload && b.files[src] != size {
@@ -456,11 +457,13 @@ func (b *bench) many(upload bool) (r result) {
 	}
 	clients := b.idle
 	bufs := make([][]byte, n)
-	names := make([]string, n)
+	names := make([]string, n*each) // client i's k-th upload: names[i*each+k]
 	for i := range bufs {
 		if !upload {
 			bufs[i] = make([]byte, bufSize)
 		}
+	}
+	for i := range names {
 		names[i] = fmt.Sprintf("%s-stor-%d.dat", b.tag, i)
 	}
 	if upload {
@@ -480,11 +483,18 @@ func (b *bench) many(upload bool) (r result) {
 	}
 	b.prog.begin(w, n)
 	t, errs := b.parallel(n, func(i int) error {
-		if upload {
-			return clients[i].stor(names[i], size, b.wbuf)
+		for k := range each {
+			var err error
+			if upload {
+				err = clients[i].stor(names[i*each+k], size, b.wbuf)
+			} else {
+				_, err = clients[i].retr(src, size, bufs[i])
+			}
+			if err != nil {
+				return err
+			}
 		}
-		_, err := clients[i].retr(src, size, bufs[i])
-		return err
+		return nil
 	})
 	b.prog.end()
 	r.setTiming(t)

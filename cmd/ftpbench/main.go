@@ -28,8 +28,10 @@
 //	           refused connections are retried up to 3 times and counted)
 //	stor-idle  stor while -n other clients sit idle, logged in
 //	retr-idle  retr while -n other clients sit idle, logged in
-//	retr-many  -n clients each RETR a --filesize file at once (seconds)
-//	stor-many  -n clients each STOR a --filesize file at once (seconds)
+//	retr-many  -n clients each RETR a --filesize file at once (seconds);
+//	           with --each K, each client K times in turn
+//	stor-many  -n clients each STOR a --filesize file at once (seconds);
+//	           with --each K, each client K files in turn (-n × K files)
 //	quit       -n logged-in clients send QUIT at once (seconds until every 221)
 //	list       LIST of a folder of --entries empty files (seconds)
 //	mlsd       MLSD of the same folder (seconds)
@@ -127,6 +129,7 @@ type options struct {
 	benchmarks  []string
 	workloads   []string
 	clients     int
+	each        int
 	fileSize    byteSize
 	singleSize  byteSize
 	entries     []int
@@ -228,6 +231,7 @@ func newFlagSet(o *options) *pflag.FlagSet {
 	fs.StringVarP(&o.pass, "pass", "p", "", "`PASSWORD`")
 	fs.StringSliceVarP(&o.benchmarks, "benchmark", "b", []string{"all"}, "comma list of `WORKLOADS` or \"all\": "+strings.Join(allWorkloads, ", "))
 	fs.IntVarP(&o.clients, "clients", "n", 300, "simultaneous clients (`N`) of logins, *-idle, *-many and quit")
+	fs.IntVar(&o.each, "each", 1, "transfers (`K`) each client of retr-many and stor-many makes one after another: -n × K files, -n at a time")
 	fs.VarP(&o.fileSize, "filesize", "s", "file `SIZE` each client transfers in retr-many and stor-many (K, M, G: powers of 1024)")
 	fs.Var(&o.singleSize, "single-size", "file `SIZE` of the single-client stor and retr (and ceiling); streamed, never held in memory")
 	fs.IntSliceVar(&o.entries, "entries", []int{10000}, "comma list of folder sizes (`N` entries) for list and mlsd")
@@ -304,6 +308,8 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 		return nil, fmt.Errorf("invalid port %d", o.port)
 	case o.clients < 1:
 		return nil, fmt.Errorf("--clients must be at least 1")
+	case o.each < 1:
+		return nil, fmt.Errorf("--each must be at least 1")
 	case o.repeat < 1:
 		return nil, fmt.Errorf("--repeat must be at least 1")
 	case o.timeout <= 0:

@@ -100,3 +100,38 @@ func TestRemoveBefore(t *testing.T) {
 		t.Errorf("made.dat not deleted: %v", err)
 	}
 }
+
+// TestEach: with --each, every client of stor-many and retr-many makes
+// that many transfers in turn, each upload a file of its own, and the
+// bytes counted are all of them.
+func TestEach(t *testing.T) {
+	var log lockedBuffer
+	srv := ftptest.NewServer(t, &ftptest.Options{Configure: func(s *ftptest.Server) {
+		s.Logger = slog.New(slog.NewTextHandler(&log, nil))
+	}})
+	results := runBench(t, benchArgs(t, srv, "-b", "retr-many,stor-many", "-n", "3", "--each", "4", "--quiet")...)
+	for _, r := range results {
+		if r.Clients != 3 || r.Bytes != 12*64<<10 {
+			t.Errorf("%s: %d clients, %d bytes; want 3 clients, %d bytes", r.Workload, r.Clients, r.Bytes, 12*64<<10)
+		}
+	}
+	transfer := regexp.MustCompile(`msg=transfer .*?cmd=(STOR|RETR) .*?path=(\S+)`)
+	count := map[string]int{}
+	stored := map[string]bool{}
+	for _, l := range strings.Split(log.String(), "\n") {
+		if m := transfer.FindStringSubmatch(l); m != nil {
+			count[m[1]]++
+			if m[1] == "STOR" {
+				stored[m[2]] = true
+			}
+		}
+	}
+	// retr-many's source, then stor-many's 12 files, each a new name
+	if count["STOR"] != 13 || len(stored) != 13 || count["RETR"] != 12 {
+		t.Errorf("server saw %d STOR (%d names) and %d RETR, want 13 (13) and 12", count["STOR"], len(stored), count["RETR"])
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-u", "x", "--each", "0"}, &stdout, &stderr); code != 2 {
+		t.Errorf("--each 0: exit %d, want 2", code)
+	}
+}
