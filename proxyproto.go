@@ -100,6 +100,16 @@ func (s *Server) acceptProxied(conn net.Conn, implicitTLS bool) {
 	if s.proxyWaiting == nil {
 		s.proxyWaiting = make(map[net.Conn]struct{})
 	}
+	// A proxy sends its header at once; connections that don't are not
+	// let to pile up (a goroutine and a descriptor each) past the
+	// connection limit, which counts only sessions.
+	if len(s.proxyWaiting) >= s.maxProxyWaiting() {
+		s.mu.Unlock()
+		s.logRepeats.warn(s.logger(), "proxy-header-waiting", "connection closed: too many connections waiting for their PROXY header",
+			"peer", conn.RemoteAddr().String(), "waiting", s.maxProxyWaiting())
+		conn.Close()
+		return
+	}
 	s.proxyWaiting[conn] = struct{}{}
 	s.sessionsWG.Add(1) // Shutdown waits for the header too (it closes conn)
 	s.mu.Unlock()
@@ -116,6 +126,16 @@ func (s *Server) acceptProxied(conn net.Conn, implicitTLS bool) {
 		}
 		s.handleConn(conn, r, remote, implicitTLS)
 	}()
+}
+
+// maxProxyWaiting is the most connections from proxies that may wait for
+// their header at once: MaxConnections, or its default when that is
+// unlimited.
+func (s *Server) maxProxyWaiting() int {
+	if n := s.maxConnections(); n > 0 {
+		return n
+	}
+	return DefaultMaxConnections
 }
 
 // closeProxyWaiting closes the connections whose header is still awaited

@@ -403,6 +403,38 @@ func TestProxyProtocolShutdownWhileWaiting(t *testing.T) {
 	expectNoBanner(t, silent)
 }
 
+// TestProxyProtocolWaitingBounded: connections from a proxy network that
+// send no header don't pile up past MaxConnections: the next is closed at
+// once, and a proxy's connection with its header is served again once a
+// waiting one has gone.
+func TestProxyProtocolWaitingBounded(t *testing.T) {
+	srv, logs := proxiedServer(t, "127.0.0.0/8", func(s *pier.Server) {
+		s.ConnectTimeout = time.Hour
+		s.MaxConnections = 3
+	})
+	var silent []*textproto.Conn
+	for range 3 {
+		silent = append(silent, proxyDial(t, srv.Addr, loopback1, nil))
+	}
+	// The accept loop takes connections in order: these three wait.
+	over := proxyDial(t, srv.Addr, loopback1, nil)
+	expectNoBanner(t, over)
+	if !strings.Contains(logs.String(), "too many connections waiting for their PROXY header") {
+		t.Errorf("the refusal is not logged:\n%s", logs)
+	}
+	silent[0].Close()
+	var c *textproto.Conn
+	waitFor(t, "a proxied connection served again", func() bool {
+		c = proxyDial(t, srv.Addr, loopback1, proxyHeader(t, 2, netip.AddrPortFrom(client5, 1), srv.LoopbackAddr()))
+		if _, err := c.ReadLine(); err != nil {
+			c.Close()
+			return false
+		}
+		return true
+	})
+	c.Close()
+}
+
 // headerFirst is a proxy's connection whose first write carries the PROXY
 // header too, as a proxy that coalesces them sends it.
 type headerFirst struct {

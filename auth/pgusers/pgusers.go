@@ -27,8 +27,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -138,6 +140,13 @@ var decoyCheck = auth.VerifyPassword
 // time, or a home that can't be opened, give an error that does not: the
 // client gets 421 and it counts as no failed login.
 func (s *Store) Authenticate(ctx context.Context, c pier.ConnInfo, name, pass string) (*pier.User, error) {
+	if !utf8.ValidString(name) || strings.ContainsRune(name, 0) {
+		// PostgreSQL refuses such text (SQLSTATE 22021): no account has
+		// this name, and asking would count as an outage (421, nothing
+		// counted) that any client could make.
+		decoyCheck(s.decoy, pass)
+		return nil, fmt.Errorf("user %q: not UTF-8: %w", name, pier.ErrAuthFailed)
+	}
 	a, err := s.Get(ctx, name)
 	if errors.Is(err, ErrNotFound) {
 		decoyCheck(s.decoy, pass) // as long as a known name's check

@@ -218,6 +218,9 @@ func TestAuthenticate(t *testing.T) {
 		{"disabled", "off", "right", false, false},
 		{"no password", "nopass", "", false, true},
 		{"case-sensitive", "Alice", "right", false, true},
+		// PostgreSQL refuses the name (SQLSTATE 22021): a failed login,
+		// not an outage a client could make at will.
+		{"not UTF-8", "bad\xff", "right", false, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

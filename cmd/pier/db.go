@@ -130,15 +130,39 @@ func migrateDB(store *pgusers.Store, log *slog.Logger) error {
 // passwordInURL finds a password in a key=value connection string.
 var passwordInURL = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
 
-// redactDB is the connection URL without its password, for logs and
-// errors.
+// redactDB is the connection URL without its passwords (password,
+// sslpassword), for logs and errors.
 func redactDB(url string) string {
-	if u, err := neturl.Parse(url); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
-		if q := u.Query(); q.Has("password") {
-			q.Set("password", "xxxxx")
-			u.RawQuery = q.Encode()
+	for _, scheme := range []string{"postgres://", "postgresql://"} {
+		rest, ok := strings.CutPrefix(url, scheme)
+		if !ok {
+			continue
 		}
-		return u.Redacted()
+		if u, err := neturl.Parse(url); err == nil {
+			q := u.Query()
+			for _, k := range []string{"password", "sslpassword"} {
+				if q.Has(k) {
+					q.Set(k, "xxxxx")
+				}
+			}
+			u.RawQuery = q.Encode()
+			return u.Redacted()
+		}
+		// pgx takes forms net/url refuses (several hosts, one an IPv6
+		// literal): the user information is cut by hand, and whatever
+		// follows the hosts loses its password settings.
+		authority, tail, slash := strings.Cut(rest, "/")
+		if at := strings.LastIndex(authority, "@"); at >= 0 {
+			user, _, hasPass := strings.Cut(authority[:at], ":")
+			if hasPass {
+				user += ":xxxxx"
+			}
+			authority = user + authority[at:]
+		}
+		if !slash {
+			return scheme + authority
+		}
+		return scheme + authority + "/" + passwordInURL.ReplaceAllString(tail, "${1}xxxxx")
 	}
 	return passwordInURL.ReplaceAllString(url, "${1}xxxxx")
 }

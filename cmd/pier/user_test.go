@@ -239,6 +239,11 @@ func TestRedactDB(t *testing.T) {
 		{"postgres://db.example/pier", "postgres://db.example/pier"},
 		{"host=db.example user=pier password=sekrit dbname=pier", "host=db.example user=pier password=xxxxx dbname=pier"},
 		{"host=db.example password = 'sek rit' dbname=pier", "host=db.example password = xxxxx dbname=pier"},
+		// net/url refuses these; pgx takes them.
+		{"postgres://pier:sekrit@[::1]:5432,db2/pier", "postgres://pier:xxxxx@[::1]:5432,db2/pier"},
+		{"postgres://pier:sekrit@db1,[::1]/pier?sslpassword=sekrit2", "postgres://pier:xxxxx@db1,[::1]/pier?sslpassword=xxxxx"},
+		{"postgresql://pier:sekrit@db1,[::1]", "postgresql://pier:xxxxx@db1,[::1]"},
+		{"postgres://db.example/pier?sslpassword=sekrit", "postgres://db.example/pier?sslpassword=xxxxx"},
 	}
 	for _, tc := range tests {
 		if got := redactDB(tc.in); got != tc.want {
