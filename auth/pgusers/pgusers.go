@@ -27,6 +27,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"time"
@@ -64,8 +65,8 @@ type Store struct {
 	// don't exist, so that a failed login takes as long either way.
 	decoy string
 
-	homesMu sync.Mutex // guards homes, and serializes OpenHome calls
-	homes   map[string]pier.FileSystem
+	homesMu sync.Mutex // guards homes
+	homes   map[string]*homeRef
 }
 
 var _ pier.Authenticator = (*Store)(nil)
@@ -110,7 +111,7 @@ func New(pool *pgxpool.Pool, o Options) (*Store, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	return &Store{pool: pool, openHome: o.OpenHome, timeout: timeout, decoy: decoy, homes: make(map[string]pier.FileSystem)}, nil
+	return &Store{pool: pool, openHome: o.OpenHome, timeout: timeout, decoy: decoy, homes: make(map[string]*homeRef)}, nil
 }
 
 // Close closes the pool Open made; a pool given to New is the caller's.
@@ -165,7 +166,7 @@ func (s *Store) Authenticate(ctx context.Context, c pier.ConnInfo, name, pass st
 	if a.Disabled {
 		return nil, fmt.Errorf("user %q: disabled: %w", name, pier.ErrAuthFailed)
 	}
-	fsys, err := s.home(a.Home)
+	fsys, release, err := s.acquireHome(a.Home)
 	if err != nil {
 		return nil, fmt.Errorf("pgusers: user %q: home %q: %w", name, a.Home, err)
 	}
@@ -173,6 +174,7 @@ func (s *Store) Authenticate(ctx context.Context, c pier.ConnInfo, name, pass st
 		Name:         a.Name,
 		Perm:         a.Perm,
 		FS:           fsys,
+		Release:      release,
 		LoginMessage: a.LoginMessage,
 		Overrides:    a.Overrides,
 		ReadLimit:    a.ReadLimit,
@@ -180,20 +182,56 @@ func (s *Store) Authenticate(ctx context.Context, c pier.ConnInfo, name, pass st
 	}, nil
 }
 
-// home returns the file system of a home, opening it at its first use.
-func (s *Store) home(home string) (pier.FileSystem, error) {
+// homeRef is an open home, shared by the logins that use it.
+type homeRef struct {
+	ready chan struct{} // closed once OpenHome returned
+	fsys  pier.FileSystem
+	err   error
+	users int // logins holding it; guarded by Store.homesMu
+}
+
+// acquireHome returns the file system of a home for one login, and its
+// release (User.Release). Logins at the same time share one; the last
+// release closes it, so the next login opens the folder again (a home
+// renamed or replaced meanwhile is the new one). Homes open in parallel:
+// a slow one (a bucket that does not answer) holds only its own logins.
+func (s *Store) acquireHome(home string) (pier.FileSystem, func(), error) {
 	if s.openHome == nil {
-		return nil, errors.New("pgusers: no Options.OpenHome to open homes with")
+		return nil, nil, errors.New("pgusers: no Options.OpenHome to open homes with")
 	}
 	s.homesMu.Lock()
-	defer s.homesMu.Unlock()
-	if fsys, ok := s.homes[home]; ok {
-		return fsys, nil
+	h := s.homes[home]
+	opener := h == nil
+	if opener {
+		h = &homeRef{ready: make(chan struct{})}
+		s.homes[home] = h
 	}
-	fsys, err := s.openHome(home)
-	if err != nil {
-		return nil, err
+	h.users++
+	s.homesMu.Unlock()
+	if opener {
+		h.fsys, h.err = s.openHome(home)
+		close(h.ready)
+	} else {
+		<-h.ready
 	}
-	s.homes[home] = fsys
-	return fsys, nil
+	if h.err != nil {
+		s.releaseHome(home, h)
+		return nil, nil, h.err
+	}
+	var once sync.Once
+	return h.fsys, func() { once.Do(func() { s.releaseHome(home, h) }) }, nil
+}
+
+// releaseHome ends one login's use of h, closing it after the last.
+func (s *Store) releaseHome(home string, h *homeRef) {
+	s.homesMu.Lock()
+	h.users--
+	last := h.users == 0
+	if last && s.homes[home] == h {
+		delete(s.homes, home)
+	}
+	s.homesMu.Unlock()
+	if c, ok := h.fsys.(io.Closer); last && ok {
+		c.Close()
+	}
 }

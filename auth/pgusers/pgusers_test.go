@@ -205,9 +205,25 @@ func TestAuthenticate(t *testing.T) {
 		u.FS == nil || u.PermAt("/in/x") != "elrwm" || u.Anonymous {
 		t.Errorf("user: %+v", u)
 	}
-	if u2, _ := s.Authenticate(ctx, pier.ConnInfo{}, "alice", "right"); u2 == nil || u2.FS != u.FS {
-		t.Error("a second login opened the home again")
+	u2, _ := s.Authenticate(ctx, pier.ConnInfo{}, "alice", "right")
+	if u2 == nil || u2.FS != u.FS {
+		t.Fatal("a second login at the same time opened the home again")
 	}
+	// Once both logins are released, the next one opens the home again
+	// (a home replaced meanwhile is the new one).
+	u.Release()
+	u.Release() // twice: counted once
+	if u3, _ := s.Authenticate(ctx, pier.ConnInfo{}, "alice", "right"); u3 == nil || u3.FS != u.FS {
+		t.Fatal("a login while another holds the home did not share it")
+	} else {
+		u3.Release()
+	}
+	u2.Release()
+	u4, _ := s.Authenticate(ctx, pier.ConnInfo{}, "alice", "right")
+	if u4 == nil || u4.FS == u.FS {
+		t.Fatal("the home was not opened again after its last login ended")
+	}
+	u4.Release()
 	tests := []struct {
 		name, user, pass string
 		ok, decoy        bool

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/pflag"
@@ -33,8 +34,11 @@ type config struct {
 	// anonymousWrite is the anonymous account's letters when the users
 	// file lets it write, for the start-up warning.
 	anonymousWrite string
-	// uploadRoots are the folders opened with --atomic-uploads.
+	// uploadRoots are the folders opened with --atomic-uploads while
+	// configuring; serving is set when pier starts serving, after which
+	// openRoot (at a login) records none.
 	uploadRoots []uploadRoot
+	serving     atomic.Bool
 	// xferlog is the --xferlog file, nil if off.
 	xferlog *transferLog
 	// s3 serves buckets: --s3-bucket, s3:// homes (s3.go).

@@ -35,6 +35,7 @@ func serve(srv *pier.Server, cfg *config) int {
 		return 1
 	}
 	logStartup(srv, cfg, ls.control.Addr())
+	cfg.serving.Store(true)
 	if len(cfg.uploadRoots) > 0 {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()

@@ -25,7 +25,11 @@ func (cfg *config) openRoot(dir string) (*local.FS, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.uploadRoots = append(cfg.uploadRoots, uploadRoot{dir, fsys})
+	// Only the roots opened while configuring are swept at start: homes
+	// opened at a login (--db, on sessions' goroutines) are not recorded.
+	if !cfg.serving.Load() {
+		cfg.uploadRoots = append(cfg.uploadRoots, uploadRoot{dir, fsys})
+	}
 	return fsys, nil
 }
 
