@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
@@ -53,22 +52,7 @@ func startActivated(t *testing.T, names []string, args ...string) (*daemon, []in
 			ssaArgs = append(ssaArgs, "-l", "127.0.0.1:"+strconv.Itoa(ports[i]))
 		}
 		ssaArgs = append(ssaArgs, bin)
-		d := &daemon{cmd: exec.Command(ssa, append(ssaArgs, args...)...), logs: make(chan string, 100)}
-		stderr, err := d.cmd.StderrPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := d.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { d.cmd.Process.Kill(); d.cmd.Wait() })
-		go func() {
-			sc := bufio.NewScanner(stderr)
-			for sc.Scan() {
-				d.logs <- sc.Text()
-			}
-			close(d.logs)
-		}()
+		d := runDaemon(t, exec.Command(ssa, append(ssaArgs, args...)...), nil)
 		if listening(t, d, len(names)) {
 			return d, ports
 		}

@@ -27,23 +27,35 @@ type daemon struct {
 // log line, which it returns. The process is killed when the test ends.
 func startDaemon(t *testing.T, args ...string) (*daemon, string) {
 	t.Helper()
-	d := &daemon{cmd: exec.Command(pierBinary(t), args...), logs: make(chan string, 1000)}
-	stderr, err := d.cmd.StderrPipe()
+	d := runDaemon(t, exec.Command(pierBinary(t), args...), nil)
+	return d, d.waitLog(t, "starting pier")
+}
+
+// runDaemon starts cmd (pier, or a program that runs it) and reads its
+// stderr line by line into the daemon's logs, passing each line to each
+// first if it is not nil. The process is killed when the test ends.
+func runDaemon(t *testing.T, cmd *exec.Cmd, each func(line string)) *daemon {
+	t.Helper()
+	d := &daemon{cmd: cmd, logs: make(chan string, 1000)}
+	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := d.cmd.Start(); err != nil {
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { d.cmd.Process.Kill(); d.cmd.Wait() })
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
+			if each != nil {
+				each(sc.Text())
+			}
 			d.logs <- sc.Text()
 		}
 		close(d.logs)
 	}()
-	return d, d.waitLog(t, "starting pier")
+	return d
 }
 
 // waitLog returns the next log line that contains substr.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"os"
@@ -57,26 +56,14 @@ func (d *s3Daemon) allLog() string {
 // startS3Daemon is startDaemon with env.
 func startS3Daemon(t *testing.T, env []string, args ...string) (*s3Daemon, string) {
 	t.Helper()
-	d := &s3Daemon{daemon: &daemon{cmd: exec.Command(pierBinary(t), args...), logs: make(chan string, 1000)}}
-	d.cmd.Env = env
-	stderr, err := d.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.cmd.Process.Kill(); d.cmd.Wait() })
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			d.mu.Lock()
-			d.log.WriteString(sc.Text() + "\n")
-			d.mu.Unlock()
-			d.logs <- sc.Text()
-		}
-		close(d.logs)
-	}()
+	cmd := exec.Command(pierBinary(t), args...)
+	cmd.Env = env
+	d := &s3Daemon{}
+	d.daemon = runDaemon(t, cmd, func(line string) {
+		d.mu.Lock()
+		d.log.WriteString(line + "\n")
+		d.mu.Unlock()
+	})
 	return d, d.waitLog(t, "starting pier")
 }
 

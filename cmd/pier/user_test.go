@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"os"
@@ -37,22 +36,7 @@ func pierUser(t *testing.T, stdin string, env []string, args ...string) (stdout,
 // start-up line, which it returns.
 func startDaemonLogging(t *testing.T, first string, args ...string) (*daemon, string) {
 	t.Helper()
-	d := &daemon{cmd: exec.Command(pierBinary(t), args...), logs: make(chan string, 1000)}
-	stderr, err := d.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.cmd.Process.Kill(); d.cmd.Wait() })
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			d.logs <- sc.Text()
-		}
-		close(d.logs)
-	}()
+	d := runDaemon(t, exec.Command(pierBinary(t), args...), nil)
 	return d, d.waitLog(t, first)
 }
 
