@@ -14,11 +14,17 @@ var defaultBuffers = NewBuffers(DefaultMaxBuffers)
 
 // Buffers caps the part buffers that uploads hold at once, whatever their
 // part size: an upload takes one for its first byte (or the first part
-// of a small head it keeps), at most a second while its previous part is
-// sent, and gives them back when it ends. An upload that finds none free
-// waits, as long as its context lets it (ABOR, a dropped client); one
-// that can't get its second buffer waits for its part in flight instead,
-// so uploads never deadlock on each other. Freed buffers are reused.
+// of a small head it keeps), a second while its first part is sent, up
+// to three more while more parts are sent (up to four in flight), and
+// gives them back as its parts are sent and when it ends. An upload that
+// finds none free for its first buffer waits, as long as its context
+// lets it (ABOR, a dropped client); one that can't get its second buffer
+// waits for its part in flight instead, whichever comes first, so
+// uploads never deadlock on each other. It takes a third and beyond only
+// if one is free at that moment, never waiting for one: an upload
+// waiting for its first or second buffer gets the next one freed before
+// any of those, so that many uploads at once are served as if each held
+// two at most. Freed buffers are reused.
 type Buffers struct {
 	slots chan struct{}
 	free  sync.Pool // of *[]byte
@@ -39,6 +45,19 @@ func (b *Buffers) get(ctx context.Context, size int) ([]byte, error) {
 		return b.alloc(size), nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+}
+
+// tryGet returns a buffer of size bytes if a slot is free now, without
+// waiting. A slot freed while another upload waits in get (or in a
+// select on slots) goes to that upload, not to a later tryGet: a send on
+// a full channel that waits gets the place a receive frees.
+func (b *Buffers) tryGet(size int) ([]byte, bool) {
+	select {
+	case b.slots <- struct{}{}:
+		return b.alloc(size), true
+	default:
+		return nil, false
 	}
 }
 

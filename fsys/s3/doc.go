@@ -27,10 +27,12 @@
 //   - Uploads (STOR, STOU) are streamed: an upload no larger than one part
 //     (Options.PartSize, 8 MiB by default) is one PutObject when it
 //     completes; a larger one a multipart upload, whose parts are sent as
-//     they fill while the next one fills, so an upload holds at most two
-//     part buffers. The buffers of all uploads are capped
-//     (Options.Buffers), and an upload waits for one as long as its
-//     context lets it. Nothing is visible before the upload completes
+//     they fill while the next one fills, up to four parts in flight at
+//     once. The buffers of all uploads are capped (Options.Buffers): an
+//     upload waits for its first (and its second, or its first part to be
+//     sent), as long as its context lets it, and takes more, up to five,
+//     only if the cap has one free at that moment, so that many uploads at
+//     once share the cap as if each held two at most. Nothing is visible before the upload completes
 //     (Close): an aborted or cut transfer (pier.Aborter) aborts the
 //     multipart upload and leaves no object and no pending parts behind;
 //     the old object, if any, stays as it was. STOU refuses a name taken

@@ -42,8 +42,10 @@ type Options struct {
 	// PartSize is the size of an upload's parts, and of its part
 	// buffers. If zero, DefaultPartSize (8 MiB); below MinPartSize, it
 	// is MinPartSize. An upload no larger than one part is a single
-	// PutObject at Close; a larger one a multipart upload that holds at
-	// most two part buffers (one filling, one being sent). S3 takes
+	// PutObject at Close; a larger one a multipart upload that holds two
+	// part buffers (one filling, one being sent), and up to three more,
+	// for up to four parts in flight, only while the shared Buffers has
+	// them free. S3 takes
 	// 10,000 parts at most: an upload fails beyond 10,000 × PartSize
 	// bytes (78 GiB at 8 MiB) with 552.
 	PartSize int

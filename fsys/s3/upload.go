@@ -120,12 +120,15 @@ func (f *FS) download(ctx context.Context, name string, offset int64) (pier.File
 // (Options.PartSize, taken from Options.Buffers); an upload that never
 // fills one is a single PutObject in Close. A larger one is a multipart
 // upload: each full buffer is sent as a part (UploadPart, in the
-// background) while the next fills, so an upload holds at most two
-// buffers; Close sends the last part and completes the upload
+// background) while the next fills, up to maxPartsInFlight parts at
+// once (see nextBuffer for the buffers that takes); Close sends the last
+// part, waits for all of them and completes the upload
 // (CompleteMultipartUpload). Until then readers get the old object, if
-// any. Abort, or a failed Close, aborts it (AbortMultipartUpload): no
-// part lingers, and the old object stays as it was. Every request is
-// bound to the context the file was opened with, but the abort.
+// any. A failed part fails the upload (the parts still in flight are
+// cancelled); Abort, or a failed Close, cancels the parts in flight,
+// waits for them and aborts it (AbortMultipartUpload): no part lingers,
+// and the old object stays as it was. Every request is bound to the
+// context the file was opened with, but the abort.
 //
 // It is not an io.Seeker: there is nowhere to seek in an object being
 // written. pier calls Write, then exactly one of Close and Abort, from one
@@ -144,11 +147,26 @@ type upload struct {
 	n, pos int
 
 	uploadID string // once the multipart upload is created
-	parts    []types.CompletedPart
-	inflight chan partResult // the part being sent, or nil
-	err      error           // the first failure: only Abort is left
-	done     bool
+	// parts are the parts started, in order; one still in flight has
+	// no ETag yet.
+	parts []types.CompletedPart
+	// results is where the parts in flight report (made with the first
+	// part); partCtx, their context, ends with stopParts.
+	results   chan partResult
+	partCtx   context.Context
+	stopParts context.CancelFunc
+	inflight  int // parts sent and not yet collected
+	peak      int // the most parts in flight at once (for the tests)
+
+	err  error // the first failure: only Abort is left
+	done bool
 }
+
+// maxPartsInFlight is how many parts an upload sends at once, at most:
+// with the one filling, up to five part buffers. Only its first two are
+// waited for; it takes the others only when Options.Buffers has one free
+// at once (see nextBuffer).
+const maxPartsInFlight = 4
 
 // maxParts is the most parts of a multipart upload S3 takes.
 const maxParts = 10000
@@ -157,10 +175,11 @@ const maxParts = 10000
 // parts), with RFC 959's reply for an exceeded storage allocation.
 var errTooLarge = &pier.ReplyError{Code: 552, Message: "File too large for this storage.", Err: syscall.EFBIG}
 
-// partResult is how a part's UploadPart ended; buf is its buffer, to
-// reuse or give back.
+// partResult is how a part's UploadPart ended: i is its index in
+// upload.parts; buf is its buffer, to reuse or give back.
 type partResult struct {
-	part types.CompletedPart
+	i    int
+	etag *string
 	buf  []byte
 	err  error
 }
@@ -226,33 +245,66 @@ func (u *upload) create() error {
 	return nil
 }
 
-// wait waits for the part in flight, if any, and returns its buffer.
-func (u *upload) wait() ([]byte, error) {
-	if u.inflight == nil {
-		return nil, nil
-	}
-	return u.collect(<-u.inflight)
-}
-
-// collect records how the part in flight ended, and returns its buffer.
+// collect records how a part ended, and returns its buffer. A failed
+// part fails the upload and cancels the parts still in flight.
 func (u *upload) collect(res partResult) ([]byte, error) {
-	u.inflight = nil
+	u.inflight--
 	if res.err != nil {
 		u.fail(res.err)
+		u.stopParts()
 		return res.buf, u.err
 	}
-	u.parts = append(u.parts, res.part)
+	u.parts[res.i].ETag = res.etag
 	return res.buf, nil
 }
 
+// reap collects the parts that have already ended, without waiting, and
+// returns one of their buffers to fill next (or nil); it gives the
+// others back.
+func (u *upload) reap() ([]byte, error) {
+	var spare []byte
+	for u.inflight > 0 {
+		select {
+		case res := <-u.results:
+			buf, err := u.collect(res)
+			if spare == nil {
+				spare = buf
+			} else {
+				u.fs.buffers.put(buf)
+			}
+			if err != nil {
+				return spare, err
+			}
+		default:
+			return spare, nil
+		}
+	}
+	return spare, nil
+}
+
+// waitAll waits for every part in flight and gives their buffers back.
+func (u *upload) waitAll() error {
+	var err error
+	for u.inflight > 0 {
+		buf, perr := u.collect(<-u.results)
+		u.fs.buffers.put(buf)
+		if err == nil {
+			err = perr
+		}
+	}
+	return err
+}
+
 // sendPart sends the full buffer as the next part, in the background,
-// and gives the upload a buffer to fill next: the previous part's, once
-// sent, or a second one if Buffers has one free at once.
+// and gives the upload a buffer to fill next: one of a part already
+// sent, else as nextBuffer says. A sent part's buffer that would be the
+// upload's third or more is given back and taken again only if still
+// free: an upload waiting for its first or second buffer gets it first.
 func (u *upload) sendPart() error {
 	if err := u.create(); err != nil {
 		return err
 	}
-	spare, err := u.wait()
+	spare, err := u.reap()
 	if err == nil && len(u.parts) >= maxParts-1 {
 		// The last part S3 takes would not be the last one.
 		err = u.fail(errTooLarge)
@@ -264,24 +316,51 @@ func (u *upload) sendPart() error {
 		return err
 	}
 	u.startPart(u.buf, u.n)
-	u.buf, u.n, u.pos = nil, 0, 0
-	if spare != nil {
-		u.buf = spare
+	u.buf, u.n, u.pos = spare, 0, 0
+	if spare != nil && u.inflight >= 2 {
+		u.fs.buffers.put(spare)
+		u.buf, _ = u.fs.buffers.tryGet(u.fs.partSize)
+	}
+	if u.buf != nil {
 		return nil
 	}
-	select {
-	case u.fs.buffers.slots <- struct{}{}:
-		u.buf = u.fs.buffers.alloc(u.fs.partSize)
-		return nil
-	default:
+	return u.nextBuffer()
+}
+
+// nextBuffer gives the upload, which has parts in flight and no buffer
+// to fill, a buffer: its second (one part in flight) as soon as Buffers
+// has one free or its part has been sent, whichever comes first; a third
+// and beyond (up to maxPartsInFlight parts in flight) only if Buffers
+// has one free at once. Otherwise it waits for a part in flight and
+// reuses its buffer. An upload so waits for a buffer it doesn't hold only
+// for its first and second: beyond, it never waits on other uploads,
+// and it never keeps them waiting, as Buffers hands a freed buffer to an
+// upload waiting for one before any later try (see Buffers.tryGet).
+func (u *upload) nextBuffer() error {
+	b := u.fs.buffers
+	if u.inflight < maxPartsInFlight {
+		if buf, ok := b.tryGet(u.fs.partSize); ok {
+			u.buf = buf
+			return nil
+		}
+		if u.inflight == 1 {
+			select {
+			case b.slots <- struct{}{}:
+				u.buf = b.alloc(u.fs.partSize)
+				return nil
+			case res := <-u.results:
+				buf, err := u.collect(res)
+				u.buf = buf
+				return err
+			case <-u.ctx.Done():
+				return u.fail(u.ctx.Err())
+			}
+		}
 	}
 	select {
-	case u.fs.buffers.slots <- struct{}{}:
-		u.buf = u.fs.buffers.alloc(u.fs.partSize)
-		return nil
-	case res := <-u.inflight:
-		spare, err := u.collect(res)
-		u.buf = spare
+	case res := <-u.results:
+		buf, err := u.collect(res)
+		u.buf = buf
 		return err
 	case <-u.ctx.Done():
 		return u.fail(u.ctx.Err())
@@ -291,26 +370,32 @@ func (u *upload) sendPart() error {
 // startPart sends the first n bytes of buf as the next part, in the
 // background.
 func (u *upload) startPart(buf []byte, n int) {
+	if u.results == nil {
+		u.results = make(chan partResult, maxPartsInFlight)
+		u.partCtx, u.stopParts = context.WithCancel(u.ctx)
+	}
 	data := buf[:n]
-	num := int32(len(u.parts) + 1)
-	ch := make(chan partResult, 1)
-	u.inflight = ch
-	ctx, client, id := u.ctx, u.fs.client, u.uploadID
+	i := len(u.parts)
+	num := int32(i + 1)
+	u.parts = append(u.parts, types.CompletedPart{PartNumber: &num})
+	u.inflight++
+	u.peak = max(u.peak, u.inflight)
+	ctx, client, results := u.partCtx, u.fs.client, u.results
 	in := &awss3.UploadPartInput{
 		Bucket:        &u.fs.bucket,
 		Key:           &u.key,
-		UploadId:      &id,
+		UploadId:      aws.String(u.uploadID),
 		PartNumber:    &num,
 		Body:          bytes.NewReader(data),
 		ContentLength: aws.Int64(int64(len(data))),
 	}
 	go func() {
 		out, err := client.UploadPart(ctx, in)
-		res := partResult{buf: buf, err: err}
+		res := partResult{i: i, buf: buf, err: err}
 		if err == nil {
-			res.part = types.CompletedPart{ETag: out.ETag, PartNumber: &num}
+			res.etag = out.ETag
 		}
-		ch <- res
+		results <- res
 	}()
 }
 
@@ -414,6 +499,9 @@ func (u *upload) Close() error {
 	}
 	u.done = true
 	u.release()
+	if u.stopParts != nil {
+		u.stopParts()
+	}
 	return nil
 }
 
@@ -431,21 +519,20 @@ func (u *upload) commit() error {
 		_, err := u.fs.client.PutObject(u.ctx, in)
 		return err
 	}
-	spare, err := u.wait()
-	if spare != nil {
-		u.fs.buffers.put(spare)
-	}
-	if err != nil {
-		return err
-	}
 	if u.n > 0 {
+		// The last part, once there is room for it in flight.
+		for u.inflight >= maxPartsInFlight {
+			buf, err := u.collect(<-u.results)
+			u.fs.buffers.put(buf)
+			if err != nil {
+				return err
+			}
+		}
 		u.startPart(u.buf, u.n)
 		u.buf, u.n, u.pos = nil, 0, 0
-		last, err := u.wait()
-		u.buf = last
-		if err != nil {
-			return err
-		}
+	}
+	if err := u.waitAll(); err != nil {
+		return err
 	}
 	in := &awss3.CompleteMultipartUploadInput{
 		Bucket:          &u.fs.bucket,
@@ -465,7 +552,8 @@ func (u *upload) commit() error {
 
 // Abort discards the upload, whatever the reason (ABOR, a lost data or
 // control connection, a timeout, a shutdown): no object is written, and a
-// multipart upload is aborted, with a context of its own
+// multipart upload's parts in flight are cancelled and waited for, then
+// the upload is aborted, with a context of its own
 // (Options.AbortTimeout) since the transfer's may have ended. The old
 // object, if any, stays as it was.
 func (u *upload) Abort(reason error) error {
@@ -473,9 +561,9 @@ func (u *upload) Abort(reason error) error {
 		return os.ErrClosed
 	}
 	u.done = true
-	spare, _ := u.wait()
-	if spare != nil {
-		u.fs.buffers.put(spare)
+	if u.stopParts != nil {
+		u.stopParts() // the parts in flight end now
+		u.waitAll()
 	}
 	u.release()
 	if u.uploadID == "" {

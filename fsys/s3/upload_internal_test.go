@@ -1,0 +1,249 @@
+package s3
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/pierftp/pier"
+	"github.com/pierftp/pier/internal/s3test"
+)
+
+// partGate is an HTTP client that holds UploadPart requests: until
+// openAt of them are held at once (then it lets every one through), or,
+// with openAt 0, until the request's context ends. fail, if set, answers
+// the parts it picks with 403 AccessDenied.
+type partGate struct {
+	next   aws.HTTPClient
+	openAt int
+	fail   func(*http.Request) bool
+
+	mu       sync.Mutex // guards the fields below
+	held     int
+	open     chan struct{}
+	opened   bool
+	fallback int // requests let through only by the fallback below
+}
+
+func newPartGate(openAt int) *partGate {
+	return &partGate{next: awshttp.NewBuildableClient(), openAt: openAt, open: make(chan struct{})}
+}
+
+// client returns a client of srv through the gate.
+func (g *partGate) client(srv *s3test.Server) *awss3.Client {
+	return awss3.New(srv.Client.Options(), func(o *awss3.Options) { o.HTTPClient = g })
+}
+
+func (g *partGate) Do(r *http.Request) (*http.Response, error) {
+	if r.Method != http.MethodPut || !r.URL.Query().Has("partNumber") || r.Header.Get("X-Amz-Copy-Source") != "" {
+		return g.next.Do(r)
+	}
+	if g.fail != nil && g.fail(r) {
+		body := `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`
+		return &http.Response{
+			StatusCode: http.StatusForbidden, Status: "403 Forbidden", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+			Header:  http.Header{"Content-Type": {"application/xml"}},
+			Body:    io.NopCloser(strings.NewReader(body)),
+			Request: r,
+		}, nil
+	}
+	g.mu.Lock()
+	g.held++
+	if g.openAt > 0 && g.held >= g.openAt && !g.opened {
+		close(g.open)
+		g.opened = true
+	}
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		g.held--
+		g.mu.Unlock()
+	}()
+	select {
+	case <-g.open:
+	case <-r.Context().Done():
+		return nil, r.Context().Err()
+	case <-time.After(2 * time.Minute):
+		// Not a threshold: only so that an upload that never has
+		// enough parts in flight fails the test rather than hangs it.
+		g.mu.Lock()
+		g.fallback++
+		g.mu.Unlock()
+	}
+	return g.next.Do(r)
+}
+
+// openUpload opens name for a new upload.
+func openUpload(t *testing.T, ctx context.Context, fsys *FS, name string) *upload {
+	t.Helper()
+	f, err := fsys.OpenFile(ctx, name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.(*upload)
+}
+
+// writeAll writes data in 64 KiB writes, as an FTP data connection does.
+func writeAll(u *upload, data []byte) error {
+	for len(data) > 0 {
+		n := min(len(data), 64<<10)
+		if _, err := u.Write(data[:n]); err != nil {
+			return err
+		}
+		data = data[n:]
+	}
+	return nil
+}
+
+// checkBuffersFree checks that every buffer of b was given back.
+func checkBuffersFree(t *testing.T, b *Buffers) {
+	t.Helper()
+	if n := len(b.slots); n != 0 {
+		t.Errorf("%d part buffers still taken", n)
+	}
+}
+
+// TestPartsInFlight: with buffers to spare, an upload has more than two
+// parts in flight (the gate lets none through until three are sent at
+// once), and the object is byte for byte what was written, its parts in
+// order.
+func TestPartsInFlight(t *testing.T) {
+	srv := s3test.Start(t)
+	gate := newPartGate(3)
+	bufs := NewBuffers(16)
+	fsys := New(gate.client(srv), srv.Bucket, Options{Prefix: "pf", PartSize: MinPartSize, Buffers: bufs})
+	data := randomBytes(40 << 20) // 8 parts
+	u := openUpload(t, t.Context(), fsys, "big")
+	if err := writeAll(u, data); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if u.peak <= 2 || u.peak > maxPartsInFlight {
+		t.Errorf("at most %d parts in flight at once; want 3 to %d", u.peak, maxPartsInFlight)
+	}
+	if gate.fallback != 0 {
+		t.Errorf("%d parts were not sent 3 at once", gate.fallback)
+	}
+	if got := readObject(t, srv, "pf/big"); string(got) != string(data) {
+		t.Errorf("read back %d bytes, not the %d written", len(got), len(data))
+	}
+	if n := pendingUploads(t, srv); n != 0 {
+		t.Errorf("%d multipart uploads pending", n)
+	}
+	checkBuffersFree(t, bufs)
+}
+
+// TestPartsInFlightFewBuffers: with a cap of two buffers in all, an
+// upload has at most two parts in flight (then none filling), and it
+// completes, alone or beside another one, reusing its sent parts'
+// buffers.
+func TestPartsInFlightFewBuffers(t *testing.T) {
+	srv := s3test.Start(t)
+	bufs := NewBuffers(2)
+	fsys := New(srv.Client, srv.Bucket, Options{Prefix: "few", PartSize: MinPartSize, Buffers: bufs})
+	data := randomBytes(40 << 20)
+	for _, uploads := range []int{1, 2} {
+		var wg sync.WaitGroup
+		us := make([]*upload, uploads)
+		for i := range us {
+			us[i] = openUpload(t, t.Context(), fsys, "f"+string(rune('0'+i)))
+			wg.Go(func() {
+				if err := writeAll(us[i], data); err != nil {
+					t.Error(err)
+				}
+				if err := us[i].Close(); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		for i, u := range us {
+			if u.peak > 2 {
+				t.Errorf("%d uploads: %d parts in flight at once with 2 buffers in all", uploads, u.peak)
+			}
+			if got := readObject(t, srv, "few/"+u.name); string(got) != string(data) {
+				t.Errorf("%d uploads: upload %d read back %d bytes, not the %d written", uploads, i, len(got), len(data))
+			}
+		}
+		checkBuffersFree(t, bufs)
+	}
+	if n := pendingUploads(t, srv); n != 0 {
+		t.Errorf("%d multipart uploads pending", n)
+	}
+}
+
+// TestAbortPartsInFlight: Abort of an upload with several parts in
+// flight (held by the gate until their context ends) cancels them,
+// waits for them, and aborts the multipart upload: nothing is left, and
+// its buffers are free. A part that fails fails the upload, which is
+// aborted too.
+func TestAbortPartsInFlight(t *testing.T) {
+	srv := s3test.Start(t)
+	data := randomBytes(20 << 20) // 3 parts sent, the 4th filled
+	for _, cancelFirst := range []bool{false, true} {
+		gate := newPartGate(0)
+		bufs := NewBuffers(16)
+		fsys := New(gate.client(srv), srv.Bucket, Options{Prefix: "ab", PartSize: MinPartSize, Buffers: bufs})
+		ctx, cancel := context.WithCancel(t.Context())
+		u := openUpload(t, ctx, fsys, "new")
+		if err := writeAll(u, data); err != nil {
+			t.Fatal(err)
+		}
+		if u.inflight != 3 {
+			t.Errorf("%d parts in flight, want 3", u.inflight)
+		}
+		if cancelFirst {
+			cancel()
+		}
+		if err := u.Abort(pier.ErrTransferAborted); err != nil {
+			t.Errorf("Abort: %v", err)
+		}
+		cancel()
+		if gate.fallback != 0 {
+			t.Errorf("Abort left %d parts in flight", gate.fallback)
+		}
+		if n := pendingUploads(t, srv); n != 0 {
+			t.Errorf("%d multipart uploads pending", n)
+		}
+		if _, err := srv.Client.HeadObject(t.Context(), &awss3.HeadObjectInput{Bucket: &srv.Bucket, Key: aws.String("ab/new")}); err == nil {
+			t.Error("ab/new exists after Abort")
+		}
+		checkBuffersFree(t, bufs)
+	}
+
+	t.Run("failed part", func(t *testing.T) {
+		gate := newPartGate(1)
+		gate.fail = func(r *http.Request) bool { return r.URL.Query().Get("partNumber") == "2" }
+		bufs := NewBuffers(16)
+		fsys := New(gate.client(srv), srv.Bucket, Options{Prefix: "fail", PartSize: MinPartSize, Buffers: bufs})
+		u := openUpload(t, t.Context(), fsys, "new")
+		werr := writeAll(u, randomBytes(40<<20))
+		var cerr error
+		if werr != nil {
+			u.Abort(werr)
+		} else {
+			cerr = u.Close()
+		}
+		if werr == nil && cerr == nil {
+			t.Error("the upload succeeded with a failed part")
+		}
+		if n := pendingUploads(t, srv); n != 0 {
+			t.Errorf("%d multipart uploads pending", n)
+		}
+		if _, err := srv.Client.HeadObject(t.Context(), &awss3.HeadObjectInput{Bucket: &srv.Bucket, Key: aws.String("fail/new")}); err == nil {
+			t.Error("fail/new exists after a failed part")
+		}
+		checkBuffersFree(t, bufs)
+	})
+}
