@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -307,26 +304,4 @@ func TestDaemonAdminClientCert(t *testing.T) {
 		t.Errorf("log %q", l)
 	}
 	d.stop(t)
-}
-
-// TestDaemonAdminBusy: a busy --admin address stops pier before it says
-// it started, with one line naming --admin, exit status 1.
-func TestDaemonAdminBusy(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	busy, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Close()
-	cmd := exec.Command(pierBinary(t), "-i", "127.0.0.1", "-p", strconv.Itoa(freePort(t)), "-d", t.TempDir(), "--admin", busy.Addr().String())
-	out, err := cmd.CombinedOutput()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-		t.Fatalf("exit: %v, want status 1\n%s", err, out)
-	}
-	if !bytes.HasPrefix(out, []byte("pier: can't listen for the admin page on "+busy.Addr().String()+" (--admin): ")) || bytes.Count(out, []byte("\n")) != 1 {
-		t.Errorf("output:\n%s", out)
-	}
 }

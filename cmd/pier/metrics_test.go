@@ -53,24 +53,32 @@ func TestDaemonMetrics(t *testing.T) {
 	d.stop(t)
 }
 
-// TestDaemonMetricsBusy: a metrics address already in use stops pier
-// before it says it started, with a one-line error and exit status 1.
-func TestDaemonMetricsBusy(t *testing.T) {
+// TestDaemonListenerBusy: an address of --metrics or --admin already in
+// use stops pier before it says it started, with one line naming the
+// address and the flag, exit status 1.
+func TestDaemonListenerBusy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	busy, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Close()
-	cmd := exec.Command(pierBinary(t), "-i", "127.0.0.1", "-p", strconv.Itoa(freePort(t)), "-d", t.TempDir(), "--metrics", busy.Addr().String())
-	out, err := cmd.CombinedOutput()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-		t.Fatalf("exit: %v, want status 1\n%s", err, out)
-	}
-	if !bytes.HasPrefix(out, []byte("pier: can't listen for metrics on ")) || bytes.Count(out, []byte("\n")) != 1 {
-		t.Errorf("log:\n%s", out)
+	for _, tc := range []struct{ flag, prefix string }{
+		{"--metrics", "pier: can't listen for metrics on "},
+		{"--admin", "pier: can't listen for the admin page on "},
+	} {
+		t.Run(tc.flag, func(t *testing.T) {
+			busy, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer busy.Close()
+			cmd := exec.Command(pierBinary(t), "-i", "127.0.0.1", "-p", strconv.Itoa(freePort(t)), "-d", t.TempDir(), tc.flag, busy.Addr().String())
+			out, err := cmd.CombinedOutput()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+				t.Fatalf("exit: %v, want status 1\n%s", err, out)
+			}
+			if !bytes.HasPrefix(out, []byte(tc.prefix+busy.Addr().String()+" ("+tc.flag+")")) || bytes.Count(out, []byte("\n")) != 1 {
+				t.Errorf("output:\n%s", out)
+			}
+		})
 	}
 }
