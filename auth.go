@@ -88,6 +88,11 @@ type User struct {
 	System *SystemAccount
 	// StartDir is the virtual folder the session starts in; "/" if empty.
 	StartDir string
+
+	// Quota, if set, counts and limits what the user stores (see Quota):
+	// uploads past it fail with 552. Uploads of a user with a Quota are
+	// copied through a buffer (no splice).
+	Quota Quota
 }
 
 // PermOverride sets the permissions under one folder.

@@ -252,6 +252,12 @@ type Server struct {
 	// a Host's TLSConfig without the Server's.
 	Hosts map[string]*Host
 
+	// BanStore, if set, shares failed logins and bans with other servers
+	// (the nodes of a cluster): see BanStore. The server asks it for
+	// changes every BanSyncInterval from the first Serve until Shutdown or
+	// Close. If nil, bans are this server's own.
+	BanStore BanStore
+
 	// Hooks are called on session events: connect, login, transfers...
 	Hooks Hooks
 

@@ -16,11 +16,11 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/pierftp/pier"
-	"github.com/pierftp/pier/auth/pgusers"
+	"github.com/pierftp/pier/pgstore"
 )
 
 // Users in PostgreSQL (--db URL): the accounts come from the database's
-// pier_users table (auth/pgusers), which "pier user" manages. At start
+// pier_users table (pgstore), which "pier user" manages. At start
 // pier migrates the schema and logs "database ready"; if the database
 // can't be reached it starts anyway, with a warning, answers logins 421
 // (no failure counted, nobody banned) and keeps trying in the background
@@ -79,7 +79,7 @@ func checkDBFlags(o *options, fs *pflag.FlagSet) error {
 // second pool.
 var openedStore struct {
 	sync.Mutex
-	store *pgusers.Store
+	store *pgstore.Store
 }
 
 // configureDB makes the database the Server's authenticator: it opens
@@ -98,7 +98,7 @@ func configureDB(o *options, srv *pier.Server, cfg *config) error {
 		// refuses): checked, no pool opened, none left behind.
 		return nil // checkDBFlags parsed the URL
 	}
-	store, err := pgusers.Open(o.db.url, pgusers.Options{OpenHome: cfg.openHome, Timeout: dbTimeout})
+	store, err := pgstore.Open(o.db.url, pgstore.Options{OpenHome: cfg.openHome, Timeout: dbTimeout})
 	if err != nil {
 		return usagef("--db: %v", err)
 	}
@@ -118,7 +118,7 @@ func configureDB(o *options, srv *pier.Server, cfg *config) error {
 
 // migrateDB migrates the schema and logs "database ready" with where it
 // is and its version.
-func migrateDB(store *pgusers.Store, log *slog.Logger) error {
+func migrateDB(store *pgstore.Store, log *slog.Logger) error {
 	version, err := store.Migrate(context.Background())
 	if err != nil {
 		return err

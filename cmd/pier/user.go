@@ -16,7 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/pierftp/pier"
-	"github.com/pierftp/pier/auth/pgusers"
+	"github.com/pierftp/pier/pgstore"
 )
 
 // userHelp is pier user --help.
@@ -155,8 +155,8 @@ func (c *userCommand) accountFlags(fs *pflag.FlagSet) {
 }
 
 // open opens and migrates the database.
-func (c *userCommand) open(ctx context.Context) (*pgusers.Store, error) {
-	store, err := pgusers.Open(c.db, pgusers.Options{Timeout: dbTimeout})
+func (c *userCommand) open(ctx context.Context) (*pgstore.Store, error) {
+	store, err := pgstore.Open(c.db, pgstore.Options{Timeout: dbTimeout})
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +168,7 @@ func (c *userCommand) open(ctx context.Context) (*pgusers.Store, error) {
 }
 
 // change reads the settings flags that were given into ch, checking them.
-func (c *userCommand) change(ch *pgusers.Change) error {
+func (c *userCommand) change(ch *pgstore.Change) error {
 	if c.fs.Changed("home") || c.adding { // add always has a home and letters
 		if err := checkHome(c.home); err != nil {
 			return usagef("%v", err)
@@ -214,7 +214,7 @@ func (c *userCommand) add() error {
 	if !c.fs.Changed("home") {
 		return usagef("--home is required")
 	}
-	var ch pgusers.Change
+	var ch pgstore.Change
 	if err := c.change(&ch); err != nil {
 		return err
 	}
@@ -222,7 +222,7 @@ func (c *userCommand) add() error {
 	if err != nil {
 		return err
 	}
-	a := pgusers.Account{Name: c.name, PasswordHash: hash, Perm: *ch.Perm, Home: *ch.Home, Disabled: c.disabled}
+	a := pgstore.Account{Name: c.name, PasswordHash: hash, Perm: *ch.Perm, Home: *ch.Home, Disabled: c.disabled}
 	if ch.ReadLimit != nil {
 		a.ReadLimit = *ch.ReadLimit
 	}
@@ -246,7 +246,7 @@ func (c *userCommand) add() error {
 }
 
 func (c *userCommand) set() error {
-	var ch pgusers.Change
+	var ch pgstore.Change
 	if err := c.change(&ch); err != nil {
 		return err
 	}
@@ -260,7 +260,7 @@ func (c *userCommand) set() error {
 		}
 		ch.PasswordHash = &hash
 	}
-	if ch == (pgusers.Change{}) {
+	if ch == (pgstore.Change{}) {
 		return usagef("nothing to change (see pier user --help)")
 	}
 	ctx := context.Background()
@@ -333,14 +333,14 @@ func (c *userCommand) list() error {
 	return tw.Flush()
 }
 
-// trimPrefix drops the package name from a pgusers error, for a command
+// trimPrefix drops the package name from a pgstore error, for a command
 // line's message.
 func trimPrefix(err error) error {
 	var ue *usageError
 	if errors.As(err, &ue) {
 		return err
 	}
-	return errors.New(strings.TrimPrefix(err.Error(), "pgusers: "))
+	return errors.New(strings.TrimPrefix(err.Error(), "pgstore: "))
 }
 
 // oneLine puts a multi-line error (pgx's lists each address it tried) on

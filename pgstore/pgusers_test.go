@@ -1,4 +1,4 @@
-package pgusers
+package pgstore
 
 import (
 	"errors"

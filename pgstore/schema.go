@@ -1,4 +1,4 @@
-package pgusers
+package pgstore
 
 import (
 	"context"
@@ -70,7 +70,7 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("pgusers: migrate: %w", err)
+		return 0, fmt.Errorf("pgstore: migrate: %w", err)
 	}
 	return version, nil
 }

@@ -1,4 +1,4 @@
-package pgusers
+package pgstore
 
 import (
 	"context"
@@ -69,37 +69,37 @@ type overrideJSON struct {
 // check validates what a user's fields hold, as auth.Virtual does.
 func check(name string, a *Account) error {
 	if name == "" {
-		return errors.New("pgusers: empty user name")
+		return errors.New("pgstore: empty user name")
 	}
 	if strings.ContainsAny(name, "\r\n\x00") {
-		return fmt.Errorf("pgusers: user %q: control characters in the name", name)
+		return fmt.Errorf("pgstore: user %q: control characters in the name", name)
 	}
 	if name == auth.AnonymousName {
-		return fmt.Errorf("pgusers: %q: anonymous access is not kept in the database", name)
+		return fmt.Errorf("pgstore: %q: anonymous access is not kept in the database", name)
 	}
 	if a.Home == "" {
-		return fmt.Errorf("pgusers: user %q has no home", name)
+		return fmt.Errorf("pgstore: user %q has no home", name)
 	}
 	if a.PasswordHash != "" {
 		// A throwaway Virtual checks the hash as a users file's is.
 		probe := auth.Account{PasswordHash: a.PasswordHash, FS: noFS{}, Perm: a.Perm, Overrides: a.Overrides}
 		if err := new(auth.Virtual).AddUser(name, probe); err != nil {
-			return fmt.Errorf("pgusers: %s", strings.TrimPrefix(err.Error(), "auth: "))
+			return fmt.Errorf("pgstore: %s", strings.TrimPrefix(err.Error(), "auth: "))
 		}
 	}
 	if err := a.Perm.Validate(); err != nil {
-		return fmt.Errorf("pgusers: user %q: %w", name, err)
+		return fmt.Errorf("pgstore: user %q: %w", name, err)
 	}
 	for _, o := range a.Overrides {
 		if err := o.Perm.Validate(); err != nil {
-			return fmt.Errorf("pgusers: user %q: override %s: %w", name, o.Dir, err)
+			return fmt.Errorf("pgstore: user %q: override %s: %w", name, o.Dir, err)
 		}
 		if !strings.HasPrefix(o.Dir, "/") {
-			return fmt.Errorf("pgusers: user %q: override %q: want a virtual absolute path such as /incoming", name, o.Dir)
+			return fmt.Errorf("pgstore: user %q: override %q: want a virtual absolute path such as /incoming", name, o.Dir)
 		}
 	}
 	if a.ReadLimit < 0 || a.WriteLimit < 0 {
-		return fmt.Errorf("pgusers: user %q: negative rate limit", name)
+		return fmt.Errorf("pgstore: user %q: negative rate limit", name)
 	}
 	return nil
 }
@@ -148,10 +148,10 @@ func (s *Store) Add(ctx context.Context, a Account) error {
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		a.Name, a.PasswordHash, string(a.Perm), a.Home, overrides, a.ReadLimit, a.WriteLimit, a.LoginMessage, a.Disabled)
 	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == "23505" { // unique_violation
-		return fmt.Errorf("pgusers: user %q: %w", a.Name, ErrExists)
+		return fmt.Errorf("pgstore: user %q: %w", a.Name, ErrExists)
 	}
 	if err != nil {
-		return fmt.Errorf("pgusers: add %q: %w", a.Name, err)
+		return fmt.Errorf("pgstore: add %q: %w", a.Name, err)
 	}
 	return nil
 }
@@ -180,10 +180,10 @@ func (s *Store) Get(ctx context.Context, name string) (Account, error) {
 	defer cancel()
 	a, err := scanAccount(s.pool.QueryRow(ctx, `SELECT `+columns+` FROM pier_users WHERE name = $1`, name))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return a, fmt.Errorf("pgusers: user %q: %w", name, ErrNotFound)
+		return a, fmt.Errorf("pgstore: user %q: %w", name, ErrNotFound)
 	}
 	if err != nil {
-		return a, fmt.Errorf("pgusers: user %q: %w", name, err)
+		return a, fmt.Errorf("pgstore: user %q: %w", name, err)
 	}
 	return a, nil
 }
@@ -194,11 +194,11 @@ func (s *Store) List(ctx context.Context) ([]Account, error) {
 	defer cancel()
 	rows, err := s.pool.Query(ctx, `SELECT `+columns+` FROM pier_users ORDER BY name`)
 	if err != nil {
-		return nil, fmt.Errorf("pgusers: list: %w", err)
+		return nil, fmt.Errorf("pgstore: list: %w", err)
 	}
 	as, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Account, error) { return scanAccount(row) })
 	if err != nil {
-		return nil, fmt.Errorf("pgusers: list: %w", err)
+		return nil, fmt.Errorf("pgstore: list: %w", err)
 	}
 	return as, nil
 }
@@ -233,7 +233,7 @@ func (s *Store) Set(ctx context.Context, name string, c Change) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("pgusers: set %q: %w", name, err)
+		return fmt.Errorf("pgstore: set %q: %w", name, err)
 	}
 	return nil
 }
@@ -274,10 +274,10 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 	defer cancel()
 	tag, err := s.pool.Exec(ctx, `DELETE FROM pier_users WHERE name = $1`, name)
 	if err != nil {
-		return fmt.Errorf("pgusers: delete %q: %w", name, err)
+		return fmt.Errorf("pgstore: delete %q: %w", name, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("pgusers: user %q: %w", name, ErrNotFound)
+		return fmt.Errorf("pgstore: user %q: %w", name, ErrNotFound)
 	}
 	return nil
 }

@@ -1,8 +1,8 @@
-// Package pgusers keeps pier's virtual users in PostgreSQL, so that many
+// Package pgstore keeps pier's virtual users in PostgreSQL, so that many
 // pier nodes share one set of accounts: a Store is a pier.Authenticator,
 // and the operator's add, change, remove and list.
 //
-//	store, err := pgusers.Open("postgres://pier@db.example/pier", pgusers.Options{
+//	store, err := pgstore.Open("postgres://pier@db.example/pier", pgstore.Options{
 //		OpenHome: func(home string) (pier.FileSystem, error) { return local.New(home) },
 //	})
 //	if err != nil {
@@ -21,7 +21,7 @@
 // when the database can't be reached, Authenticate fails with an error that
 // is not pier.ErrAuthFailed, so the client gets 421 and nobody is banned,
 // and the pool connects again by itself when the database is back.
-package pgusers
+package pgstore
 
 import (
 	"context"
@@ -79,7 +79,7 @@ var _ pier.Authenticator = (*Store)(nil)
 func Open(url string, o Options) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("pgusers: %w", err)
+		return nil, fmt.Errorf("pgstore: %w", err)
 	}
 	timeout := o.Timeout
 	if timeout <= 0 {
@@ -90,7 +90,7 @@ func Open(url string, o Options) (*Store, error) {
 	}
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
-		return nil, fmt.Errorf("pgusers: %w", err)
+		return nil, fmt.Errorf("pgstore: %w", err)
 	}
 	s, err := New(pool, o)
 	if err != nil {
@@ -126,7 +126,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	if err := s.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("pgusers: %w", err)
+		return fmt.Errorf("pgstore: %w", err)
 	}
 	return nil
 }
@@ -168,7 +168,7 @@ func (s *Store) Authenticate(ctx context.Context, c pier.ConnInfo, name, pass st
 	}
 	fsys, release, err := s.acquireHome(a.Home)
 	if err != nil {
-		return nil, fmt.Errorf("pgusers: user %q: home %q: %w", name, a.Home, err)
+		return nil, fmt.Errorf("pgstore: user %q: home %q: %w", name, a.Home, err)
 	}
 	return &pier.User{
 		Name:         a.Name,
@@ -197,7 +197,7 @@ type homeRef struct {
 // a slow one (a bucket that does not answer) holds only its own logins.
 func (s *Store) acquireHome(home string) (pier.FileSystem, func(), error) {
 	if s.openHome == nil {
-		return nil, nil, errors.New("pgusers: no Options.OpenHome to open homes with")
+		return nil, nil, errors.New("pgstore: no Options.OpenHome to open homes with")
 	}
 	s.homesMu.Lock()
 	h := s.homes[home]

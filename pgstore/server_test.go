@@ -1,4 +1,4 @@
-package pgusers_test
+package pgstore_test
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 
 	"github.com/pierftp/pier"
 	"github.com/pierftp/pier/auth"
-	"github.com/pierftp/pier/auth/pgusers"
+	"github.com/pierftp/pier/pgstore"
 	"github.com/pierftp/pier/fsys/local"
 	"github.com/pierftp/pier/ftptest"
 	"github.com/pierftp/pier/internal/pgtest"
@@ -26,7 +26,7 @@ import (
 func serve(t *testing.T, url string) *ftptest.Server {
 	t.Helper()
 	homes := t.TempDir()
-	store, err := pgusers.Open(url, pgusers.Options{
+	store, err := pgstore.Open(url, pgstore.Options{
 		OpenHome: func(home string) (pier.FileSystem, error) {
 			fsys, err := local.New(filepath.Join(homes, home))
 			if err == nil {
@@ -49,7 +49,7 @@ func serve(t *testing.T, url string) *ftptest.Server {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := store.Add(ctx, pgusers.Account{Name: name, PasswordHash: h, Perm: perm, Home: "."}); err != nil {
+		if err := store.Add(ctx, pgstore.Account{Name: name, PasswordHash: h, Perm: perm, Home: "."}); err != nil {
 			t.Fatal(err)
 		}
 	}
