@@ -14,10 +14,10 @@ import (
 
 	"github.com/pierftp/pier"
 	"github.com/pierftp/pier/auth"
-	"github.com/pierftp/pier/pgstore"
 	"github.com/pierftp/pier/fsys/local"
 	"github.com/pierftp/pier/ftptest"
 	"github.com/pierftp/pier/internal/pgtest"
+	"github.com/pierftp/pier/pgstore"
 )
 
 // serve starts a pier server whose accounts are in the database at url,
