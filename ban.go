@@ -27,6 +27,9 @@ type banEntry struct {
 	first    time.Time // of the current window
 	until    time.Time // banned until; zero if not banned
 	manual   bool      // the ban is Ban's, not the failures'
+	// bannedAt is when the ban was made (here, or by another server of
+	// a BanStore): a lift made before it does not undo it.
+	bannedAt time.Time
 }
 
 type banTable struct {
@@ -107,6 +110,7 @@ func (s *Server) loginFailed(a netip.Addr, now time.Time) bool {
 		e.until = now.Add(d)
 		e.failures, e.first = 0, now
 		e.manual = false
+		e.bannedAt = now
 		return true
 	}
 	return false

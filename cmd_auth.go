@@ -100,9 +100,13 @@ func (s *session) cmdPASS(r *Request) error {
 func (s *session) failLogin(ctx context.Context, name, text string) {
 	s.loginAttempts++
 	s.logger().Warn("failed login", "user", name, "attempt", s.loginAttempts)
-	if s.srv.loginFailed(s.remote.Addr(), time.Now()) {
+	// Counted here, and with the other servers (BanStore): either may
+	// ban.
+	here := s.srv.loginFailed(s.remote.Addr(), time.Now())
+	shared := s.srv.sharedLoginFailed(ctx, s.remote.Addr())
+	if here || shared {
 		_, d := s.srv.banLimits()
-		s.logger().Warn("address banned after repeated failed logins", "addr", banKey(s.remote.Addr()).String(), "for", d.String())
+		s.logger().Warn("address banned after repeated failed logins", "addr", banKey(s.remote.Addr()).String(), "for", d.String(), "shared", shared)
 	}
 	if d := durationOr(s.srv.lim().LoginFailDelay, DefaultLoginFailDelay); d > 0 {
 		select {

@@ -60,6 +60,7 @@ func (s *session) cmdDELE(r *Request) error {
 	if err := s.user.FS.Remove(r.Context(), r.Name); err != nil {
 		return err
 	}
+	s.removedFile(r.Context(), r.Info.Size())
 	s.logger().Info("DELE", "path", r.Path)
 	s.reply(250, "File removed.")
 	return nil
@@ -94,14 +95,25 @@ func (s *session) cmdRNTO(r *Request) error {
 	// Renaming onto an existing file replaces its content, which is
 	// what w governs (STOR over a file needs it too); f alone may only
 	// move and rename.
-	if to, err := s.user.FS.Stat(ctx, r.Name); err == nil && !s.user.PermAt(r.Path).Has(PermWrite) {
+	to, toErr := s.user.FS.Stat(ctx, r.Name)
+	// A file replaced is given back to the quota (not a rename onto
+	// itself).
+	replaces := toErr == nil && to.Mode().IsRegular() && from[1:] != r.Name
+	if toErr == nil && (replaces && s.user.Quota != nil || !s.user.PermAt(r.Path).Has(PermWrite)) {
 		if fromInfo, err := s.user.FS.Stat(ctx, from[1:]); err != nil || !os.SameFile(fromInfo, to) {
-			s.reply(550, "Not enough privileges: replacing an existing file needs the w permission.")
-			return nil
+			if !s.user.PermAt(r.Path).Has(PermWrite) {
+				s.reply(550, "Not enough privileges: replacing an existing file needs the w permission.")
+				return nil
+			}
+		} else {
+			replaces = false // a rename onto itself
 		}
 	}
 	if err := rn.Rename(ctx, from[1:], r.Name); err != nil {
 		return err
+	}
+	if replaces {
+		s.removedFile(ctx, to.Size())
 	}
 	s.logger().Info("RNTO", "from", from, "to", r.Path)
 	s.reply(250, "Renaming ok.")

@@ -201,6 +201,15 @@ func (s *session) store(r *Request) error {
 		s.reply(450, "File busy: another upload to this name is in progress.")
 		return nil
 	}
+	var existing fs.FileInfo
+	if err == nil {
+		existing = fi
+	}
+	quota, ok := s.reserveUpload(ctx, r.Name, existing, rest, cmd == "APPE")
+	if !ok {
+		unlock()
+		return nil
+	}
 	// The transfer releases the name once the file has ended; until it
 	// takes it over, any way out of here does (a panic in a back-end
 	// included).
@@ -208,9 +217,10 @@ func (s *session) store(r *Request) error {
 	defer func() {
 		if !handed {
 			unlock()
+			quota.giveBack() // the file was not touched
 		}
 	}()
-	job := &transferJob{kind: xferUpload, cmd: cmd, path: r.Path, preliminary: "Ok to send data.", ascii: !s.binary, unlock: unlock}
+	job := &transferJob{kind: xferUpload, cmd: cmd, path: r.Path, preliminary: "Ok to send data.", ascii: !s.binary, unlock: unlock, quota: quota}
 	if rest > 0 {
 		var size int64
 		if fi != nil {
@@ -276,15 +286,20 @@ func (s *session) cmdSTOU(r *Request) error {
 	dir, prefix := path.Dir(r.Path), path.Base(r.Path)
 	for range 50 {
 		vpath := path.Join(dir, prefix+randomSuffix())
-		f, err := s.user.FS.OpenFile(r.Context(), vpath[1:], os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
-		if errors.Is(err, fs.ErrExist) {
-			continue
+		quota, ok := s.reserveUpload(r.Context(), vpath[1:], nil, 0, false)
+		if !ok {
+			return nil
 		}
+		f, err := s.user.FS.OpenFile(r.Context(), vpath[1:], os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
 		if err != nil {
+			quota.giveBack() // nothing was made
+			if errors.Is(err, fs.ErrExist) {
+				continue
+			}
 			return err
 		}
 		s.startTransfer(r, &transferJob{kind: xferUpload, cmd: "STOU", path: vpath,
-			preliminary: "FILE: " + path.Base(vpath), ascii: !s.binary, file: f})
+			preliminary: "FILE: " + path.Base(vpath), ascii: !s.binary, file: f, quota: quota})
 		return nil
 	}
 	s.reply(450, "No usable unique file name found.")

@@ -262,7 +262,7 @@ func classify(err error) error {
 // (*os.File).ReadFrom, which splices, while few uploads do (spliceLimit);
 // the others copy through a buffer, from a plain TCP connection with its
 // low-water mark raised (uploadLowat).
-func (s *session) receiveStream(t *transfer, conn net.Conn, dst File) error {
+func (s *session) receiveStream(t *transfer, conn net.Conn, dst io.Writer) error {
 	dataTimeout := durationOr(s.srv.lim().DataTimeout, DefaultDataTimeout)
 	if f, ok := osFile(dst); ok && !s.srv.DisableSendfile {
 		if tc, ok := conn.(*net.TCPConn); ok && acquire(&slots.splices, spliceLimit()) {
@@ -370,9 +370,12 @@ func (s *session) receive(t *transfer, conn net.Conn, job *transferJob, file *Fi
 		*file = f
 	}
 	var dst io.Writer = *file
+	if job.quota != nil {
+		dst = &quotaWriter{w: *file, u: job.quota, ctx: t.ctx}
+	}
 	var lf *ascii.LFWriter
 	if job.ascii {
-		lf = ascii.NewLFWriter(*file)
+		lf = ascii.NewLFWriter(dst)
 		dst = lf
 	}
 	if n > 0 {
@@ -388,7 +391,7 @@ func (s *session) receive(t *transfer, conn net.Conn, job *transferJob, file *Fi
 		}
 		rerr = err
 	} else if rerr == nil {
-		rerr = s.receiveStream(t, conn, *file)
+		rerr = s.receiveStream(t, conn, dst)
 	}
 	if rerr != nil && rerr != io.EOF {
 		return rerr

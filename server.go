@@ -291,6 +291,8 @@ type Server struct {
 	auth                  atomic.Pointer[Authenticator] // SetAuth's
 	hashes                atomic.Int32                  // hashes being computed (MaxHashes)
 	bans                  banTable
+	banSyncOnce           sync.Once     // startBanSync
+	banSyncStop           chan struct{} // closed by Shutdown and Close; guarded by mu
 	logRepeats            logRepeats
 	refusalSleep          func(time.Duration) // the tests' sleepRefused
 	uploads               uploadLocks
@@ -408,6 +410,9 @@ func (s *Server) init() error {
 		}
 		s.limitsMu.Unlock()
 	})
+	if s.codecErr == nil && !s.inShutdown.Load() {
+		s.startBanSync()
+	}
 	return s.codecErr
 }
 
@@ -525,6 +530,7 @@ func (s *Server) ServeContext(ctx context.Context, ln net.Listener, grace time.D
 // ended, or ctx's error if ctx ends first (then call Close).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.inShutdown.Store(true)
+	s.stopBanSync()
 	s.closeListeners()
 	s.mu.Lock()
 	s.closeProxyWaiting()
@@ -553,6 +559,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // to wait for them.
 func (s *Server) Close() error {
 	s.inShutdown.Store(true)
+	s.stopBanSync()
 	s.closeListeners()
 	s.mu.Lock()
 	s.closeProxyWaiting()

@@ -2,6 +2,7 @@ package pier
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"net/netip"
 	"slices"
@@ -186,8 +187,9 @@ func (s *Server) Bans() []BanStatus {
 
 // Ban refuses new connections from a (its IPv6 /64) for d, or for BanTime
 // if d is zero or less, even where bans are disabled (BanAfter < 0).
-// Sessions already connected from a go on (EndSession ends them). It
-// returns the ban.
+// Sessions already connected from a go on (EndSession ends them). With a
+// BanStore, the other servers learn of it (an error reaching the store is
+// logged: the ban holds here). It returns the ban.
 func (s *Server) Ban(a netip.Addr, d time.Duration) BanStatus {
 	if d <= 0 {
 		_, d = s.banLimits()
@@ -195,7 +197,6 @@ func (s *Server) Ban(a netip.Addr, d time.Duration) BanStatus {
 	key := banKey(a)
 	now := time.Now()
 	s.bans.mu.Lock()
-	defer s.bans.mu.Unlock()
 	if s.bans.entries == nil {
 		s.bans.entries = make(map[netip.Prefix]*banEntry)
 	}
@@ -207,22 +208,25 @@ func (s *Server) Ban(a netip.Addr, d time.Duration) BanStatus {
 	e.until = now.Add(d)
 	e.failures, e.first = 0, now
 	e.manual = true
-	return BanStatus{Prefix: key, Until: e.until}
+	e.bannedAt = now
+	b := BanStatus{Prefix: key, Until: e.until}
+	s.bans.mu.Unlock()
+	s.shareBan(func(ctx context.Context, st BanStore) error { return st.Ban(ctx, key, b.Until) }, "ban", key)
+	return b
 }
 
-// Unban lifts the ban of a (its IPv6 /64) and forgets its failed logins.
-// It returns false if a was not banned.
+// Unban lifts the ban of a (its IPv6 /64) and forgets its failed logins,
+// here and, with a BanStore, on the other servers. It returns false if a
+// was not banned here.
 func (s *Server) Unban(a netip.Addr) bool {
 	key := banKey(a)
 	now := time.Now()
 	s.bans.mu.Lock()
-	defer s.bans.mu.Unlock()
 	e := s.bans.entries[key]
-	if e == nil {
-		return false
-	}
 	delete(s.bans.entries, key)
-	return now.Before(e.until)
+	s.bans.mu.Unlock()
+	s.shareBan(func(ctx context.Context, st BanStore) error { return st.Unban(ctx, key) }, "unban", key)
+	return e != nil && now.Before(e.until)
 }
 
 // Stats returns the server's totals.

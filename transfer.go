@@ -43,6 +43,8 @@ type transferJob struct {
 	// offset is where a file transfer starts (REST); size is what it
 	// moves when complete, 0 if unknown (for Server.Sessions).
 	offset, size int64
+	// quota is the upload's account with the user's Quota; nil if none.
+	quota *quotaUse
 }
 
 // uploadOpen says how to open an upload once its first byte arrives.
@@ -320,6 +322,7 @@ func (s *session) runTransfer(t *transfer, job *transferJob, ln *net.TCPListener
 			if file != nil && !fileEnded {
 				endFile(file, errPanic)
 			}
+			job.quota.settle()
 			if job.list != nil && job.list.dir != nil {
 				job.list.dir.Close()
 			}
@@ -390,6 +393,7 @@ func (s *session) runTransfer(t *transfer, job *transferJob, ln *net.TCPListener
 			completed, err, reason = false, &fileError{ferr}, ferr
 		}
 	}
+	job.quota.settle()
 	if job.list != nil && job.list.dir != nil {
 		job.list.dir.Close()
 	}

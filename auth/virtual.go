@@ -43,6 +43,9 @@ type Account struct {
 	// (CertOnly: Password and PasswordHash must be empty), or by both.
 	// For the anonymous account any valid certificate will do.
 	Cert CertPolicy
+	// Quota, if set, counts and limits what the user stores
+	// (pier.User.Quota); the logins of one account share it.
+	Quota pier.Quota
 
 	anonymous bool // added with AddAnonymous: any password
 }
@@ -202,5 +205,6 @@ func (a *Account) user(name string) *pier.User {
 		Overrides:    a.Overrides,
 		ReadLimit:    a.ReadLimit,
 		WriteLimit:   a.WriteLimit,
+		Quota:        a.Quota,
 	}
 }
