@@ -92,8 +92,9 @@ type NATRule struct {
 }
 
 // passiveAddr is the address PASV advertises to this client: its
-// PublicAddrFor rule's, else PublicAddr, else the control connection's
-// own.
+// PublicAddrFor rule's, else PublicAddr, else the address the client
+// connected to (behind a proxy, the proxy's, as its PROXY header says;
+// else the control connection's own).
 func (s *session) passiveAddr() netip.Addr {
 	best := -1
 	var addr netip.Addr
@@ -108,6 +109,8 @@ func (s *session) passiveAddr() netip.Addr {
 		return addr.Unmap()
 	case s.srv.PublicAddr.IsValid():
 		return s.srv.PublicAddr.Unmap() // Serve accepts ::ffff:a.b.c.d
+	case s.via.Is4() && s.local.Addr().Is4():
+		return s.via
 	}
 	return s.local.Addr()
 }

@@ -42,34 +42,35 @@ var errProxyLocal = errors.New("PROXY header names no client (LOCAL)")
 var errProxyNone = errors.New("closed before a PROXY header")
 
 // readProxyHeader reads the PROXY header at the start of conn, within the
-// handshake timeout, and returns the client it names. The reader it
+// handshake timeout, and returns the client it names (src) and the
+// address that client connected to (dst: the proxy's). The reader it
 // returns holds whatever came after the header; it must be read before
 // conn.
-func (s *Server) readProxyHeader(conn net.Conn, bufSize int) (netip.AddrPort, *bufio.Reader, error) {
-	r := bufio.NewReaderSize(conn, bufSize)
+func (s *Server) readProxyHeader(conn net.Conn, bufSize int) (src, dst netip.AddrPort, r *bufio.Reader, err error) {
+	r = bufio.NewReaderSize(conn, bufSize)
 	conn.SetReadDeadline(time.Now().Add(s.handshakeTimeout()))
 	defer conn.SetReadDeadline(time.Time{})
 	if _, err := r.Peek(1); err != nil {
 		if isTimeout(err) {
-			return netip.AddrPort{}, nil, err
+			return netip.AddrPort{}, netip.AddrPort{}, nil, err
 		}
 		// Closed or reset before the first byte: a TCP check (HAProxy
 		// may end one with a reset).
-		return netip.AddrPort{}, nil, fmt.Errorf("%w: %w", errProxyNone, err)
+		return netip.AddrPort{}, netip.AddrPort{}, nil, fmt.Errorf("%w: %w", errProxyNone, err)
 	}
 	h, err := proxyproto.Read(r)
 	if err != nil {
-		return netip.AddrPort{}, nil, err
+		return netip.AddrPort{}, netip.AddrPort{}, nil, err
 	}
 	if h.Command.IsLocal() || h.TransportProtocol == proxyproto.UNSPEC {
-		return netip.AddrPort{}, nil, errProxyLocal
+		return netip.AddrPort{}, netip.AddrPort{}, nil, errProxyLocal
 	}
-	src, _, ok := h.TCPAddrs()
+	from, to, ok := h.TCPAddrs()
 	if !ok {
-		return netip.AddrPort{}, nil, errors.New("PROXY header for a protocol other than TCP")
+		return netip.AddrPort{}, netip.AddrPort{}, nil, errors.New("PROXY header for a protocol other than TCP")
 	}
-	ap := src.AddrPort()
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), r, nil
+	src, dst = from.AddrPort(), to.AddrPort()
+	return netip.AddrPortFrom(src.Addr().Unmap(), src.Port()), netip.AddrPortFrom(dst.Addr().Unmap(), dst.Port()), r, nil
 }
 
 // logProxyError logs a connection from a trusted network that did not
@@ -115,7 +116,7 @@ func (s *Server) acceptProxied(conn net.Conn, implicitTLS bool) {
 	s.mu.Unlock()
 	go func() {
 		defer s.sessionsWG.Done()
-		remote, r, err := s.readProxyHeader(conn, 1024)
+		remote, via, r, err := s.readProxyHeader(conn, 1024)
 		s.mu.Lock()
 		delete(s.proxyWaiting, conn)
 		s.mu.Unlock()
@@ -124,7 +125,7 @@ func (s *Server) acceptProxied(conn net.Conn, implicitTLS bool) {
 			conn.Close()
 			return
 		}
-		s.handleConn(conn, r, remote, implicitTLS)
+		s.handleConn(conn, r, remote, implicitTLS, via.Addr())
 	}()
 }
 
@@ -164,7 +165,7 @@ func (s *session) isProxyHeader(line string) bool {
 // from a trusted network, and returns the connection to use (with what
 // followed the header, if anything did) and the client the header names.
 func (s *session) dataProxyHeader(c *net.TCPConn) (net.Conn, netip.AddrPort, error) {
-	peer, r, err := s.srv.readProxyHeader(c, 256)
+	peer, _, r, err := s.srv.readProxyHeader(c, 256)
 	if err != nil {
 		return nil, netip.AddrPort{}, err
 	}

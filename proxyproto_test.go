@@ -477,3 +477,37 @@ func TestProxyProtocolImplicitTLS(t *testing.T) {
 		t.Errorf("STAT: %q", stat)
 	}
 }
+
+// TestProxyProtocolPassiveAddress checks that PASV behind a proxy gives
+// the address the client connected to (the proxy's, from the header)
+// when no public address is set, and the public address when one is.
+func TestProxyProtocolPassiveAddress(t *testing.T) {
+	proxyAddr := netip.MustParseAddrPort("127.0.0.9:21")
+	for _, tc := range []struct {
+		name   string
+		public netip.Addr
+		want   string
+	}{
+		{"header's address", netip.Addr{}, "(127,0,0,9,"},
+		{"public address wins", netip.MustParseAddr("127.0.0.7"), "(127,0,0,7,"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, _ := proxiedServer(t, "127.0.0.0/8", func(s *pier.Server) { s.PublicAddr = tc.public })
+			c := proxyDial(t, srv.Addr, loopback1, proxyHeader(t, 2, netip.AddrPortFrom(docAddr, 2000), proxyAddr))
+			expectReply(t, c, 220)
+			command(t, c, "USER "+ftptest.User, 331)
+			command(t, c, "PASS "+ftptest.Password, 230)
+			if got := command(t, c, "PASV", 227); !strings.Contains(got, tc.want) {
+				t.Errorf("PASV: %q, want %s...", got, tc.want)
+			}
+		})
+	}
+	t.Run("no proxy", func(t *testing.T) {
+		srv := ftptest.NewServer(t, nil)
+		c := srv.Dial(t)
+		c.Login(t, ftptest.User, ftptest.Password)
+		if got := c.Expect(t, "PASV", 227); !strings.Contains(got, "(127,0,0,1,") {
+			t.Errorf("PASV: %q, want the control connection's address", got)
+		}
+	})
+}

@@ -72,6 +72,9 @@ type Server struct {
 
 	// PublicAddr, if valid, is the IPv4 address advertised in PASV replies
 	// instead of the connection's own address (for a server behind NAT).
+	// If zero, a session behind a proxy (ProxyProtocolFrom) advertises the
+	// IPv4 address its client connected to, from the PROXY header: the
+	// proxy's, which must then forward the passive ports too.
 	PublicAddr netip.Addr
 
 	// PublicAddrFor gives the clients of some networks a PASV address of
@@ -383,7 +386,7 @@ func (s *Server) serve(ln net.Listener, implicitTLS bool) error {
 			s.acceptProxied(conn, implicitTLS)
 			continue
 		}
-		s.handleConn(conn, nil, addrPort(conn.RemoteAddr()), implicitTLS)
+		s.handleConn(conn, nil, addrPort(conn.RemoteAddr()), implicitTLS, netip.Addr{})
 	}
 }
 
@@ -435,8 +438,9 @@ func (s *Server) trackListener(ln net.Listener, add bool) bool {
 
 // handleConn applies the connection limits and starts the session of the
 // client at remote. r, if not nil, reads conn (it holds what followed a
-// PROXY header).
-func (s *Server) handleConn(conn net.Conn, r *bufio.Reader, remote netip.AddrPort, implicitTLS bool) {
+// PROXY header); via is the address the client connected to, as that
+// header names it (the proxy's), if any.
+func (s *Server) handleConn(conn net.Conn, r *bufio.Reader, remote netip.AddrPort, implicitTLS bool, via netip.Addr) {
 	ip := remote.Addr()
 	s.mu.Lock()
 	if s.inShutdown.Load() {
@@ -468,6 +472,7 @@ func (s *Server) handleConn(conn net.Conn, r *bufio.Reader, remote netip.AddrPor
 	sess := newSession(s, conn, remote, s.nextID.Add(1))
 	sess.r = r
 	sess.implicitTLS = implicitTLS
+	sess.via = via
 	if s.sessions == nil {
 		s.sessions = make(map[*session]struct{})
 		s.perIP = make(map[netip.Prefix]int)

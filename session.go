@@ -30,6 +30,9 @@ type session struct {
 	ctrl   net.Conn // what replies are written to: conn, or TLS over it; guarded by writeMu
 	remote netip.AddrPort
 	local  netip.AddrPort
+	// via is the address the client connected to, from the PROXY
+	// header (a load balancer's); invalid without one.
+	via    netip.Addr
 	r      *bufio.Reader
 	log    atomic.Pointer[slog.Logger] // see logger
 	ctx    context.Context
