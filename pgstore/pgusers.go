@@ -1,6 +1,8 @@
-// Package pgstore keeps pier's virtual users in PostgreSQL, so that many
-// pier nodes share one set of accounts: a Store is a pier.Authenticator,
-// and the operator's add, change, remove and list.
+// Package pgstore keeps in PostgreSQL the state that many pier nodes
+// share: the virtual users (a Store is a pier.Authenticator, and the
+// operator's add, change, remove and list), failed logins and bans (a
+// pier.BanStore), what each user stores (the pier.Quota of each login),
+// and the live sessions of every node (PublishSessions, LiveSessions).
 //
 //	store, err := pgstore.Open("postgres://pier@db.example/pier", pgstore.Options{
 //		OpenHome: func(home string) (pier.FileSystem, error) { return local.New(home) },
@@ -12,7 +14,8 @@
 //	if _, err := store.Migrate(ctx); err != nil { // creates or updates the tables
 //		log.Fatal(err)
 //	}
-//	srv := &pier.Server{Addr: ":2121", Auth: store}
+//	srv := &pier.Server{Addr: ":2121", Auth: store, BanStore: store}
+//	go store.PublishSessions(ctx, "node1", srv, 0)
 //
 // A user has the fields of a users-file line (auth.LoadFile) and more: a
 // password hash (argon2id or bcrypt, see auth.HashPassword), permission
@@ -20,7 +23,11 @@
 // message and a disabled flag. Every query has a timeout (Options.Timeout);
 // when the database can't be reached, Authenticate fails with an error that
 // is not pier.ErrAuthFailed, so the client gets 421 and nobody is banned,
-// and the pool connects again by itself when the database is back.
+// and the pool connects again by itself when the database is back. Once a
+// query of the shared state (bans, quotas, sessions) found the database
+// away, the next ones fail at once for a second (wrapping ErrUnavailable)
+// rather than make sessions wait; usage that could not be recorded is kept
+// in memory and recorded when the database is back.
 package pgstore
 
 import (
@@ -28,6 +35,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -53,9 +61,14 @@ type Options struct {
 	// Timeout bounds each query, and each connection attempt. If zero,
 	// DefaultTimeout.
 	Timeout time.Duration
+	// Logger takes what the Store can't return to a caller: usage kept
+	// during an outage and recorded later (or dropped by Close), and
+	// PublishSessions' failures. If nil, slog.Default().
+	Logger *slog.Logger
 }
 
-// Store is users in a PostgreSQL database. It is safe for concurrent use.
+// Store is pier's shared state in a PostgreSQL database: users, bans,
+// usage and live sessions. It is safe for concurrent use.
 type Store struct {
 	pool     *pgxpool.Pool
 	ownPool  bool // Close closes it
@@ -67,9 +80,29 @@ type Store struct {
 
 	homesMu sync.Mutex // guards homes
 	homes   map[string]*homeRef
+
+	logger  *slog.Logger
+	breaker breaker // in front of the shared state's queries
+
+	// pending is usage Adjust could not record yet, summed per user,
+	// which flushLoop records; guarded by pendingMu, as flushing (the
+	// loop was started, at the first delta queued) and closed.
+	pendingMu sync.Mutex
+	pending   map[string]usageDelta
+	flushing  bool
+	closed    bool
+	flushStop chan struct{} // closed by Close
+	flushDone chan struct{} // closed when flushLoop returned
+	closeOnce sync.Once
+
+	pruneMu      sync.Mutex // guards lastBanPrune
+	lastBanPrune time.Time
 }
 
-var _ pier.Authenticator = (*Store)(nil)
+var (
+	_ pier.Authenticator = (*Store)(nil)
+	_ pier.BanStore      = (*Store)(nil)
+)
 
 // Open returns a Store on the database at url (postgres://user:pass@host/db
 // or a key=value connection string; the PG* environment variables and
@@ -111,14 +144,38 @@ func New(pool *pgxpool.Pool, o Options) (*Store, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	return &Store{pool: pool, openHome: o.OpenHome, timeout: timeout, decoy: decoy, homes: make(map[string]*homeRef)}, nil
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Store{pool: pool, openHome: o.OpenHome, timeout: timeout, decoy: decoy, homes: make(map[string]*homeRef),
+		logger: logger, pending: make(map[string]usageDelta),
+		flushStop: make(chan struct{}), flushDone: make(chan struct{})}, nil
 }
 
-// Close closes the pool Open made; a pool given to New is the caller's.
+// Close records the usage kept during an outage if it can (one attempt,
+// of closeFlushTimeout at most; what it could not record is logged as
+// dropped), then closes the pool Open made; a pool given to New is the
+// caller's. Call it once the servers that use the Store have shut down.
 func (s *Store) Close() {
-	if s.ownPool {
-		s.pool.Close()
-	}
+	s.closeOnce.Do(func() {
+		s.pendingMu.Lock()
+		s.closed = true
+		flushing := s.flushing
+		s.pendingMu.Unlock()
+		close(s.flushStop)
+		if flushing {
+			<-s.flushDone
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), min(s.timeout, closeFlushTimeout))
+		defer cancel()
+		for name, d := range s.flushPending(ctx, false) {
+			s.logger.Error("pgstore: dropped usage it could not record", "user", name, "bytes", d.bytes, "files", d.files)
+		}
+		if s.ownPool {
+			s.pool.Close()
+		}
+	})
 }
 
 // Ping checks that the database answers, within the timeout.
@@ -139,7 +196,8 @@ var decoyCheck = auth.VerifyPassword
 // after a decoy hash check, the disabled account after the real one, so
 // that timing tells neither apart). A database that can't be reached in
 // time, or a home that can't be opened, give an error that does not: the
-// client gets 421 and it counts as no failed login.
+// client gets 421 and it counts as no failed login. The User's Quota counts
+// what it stores, with or without limits (see Quota).
 func (s *Store) Authenticate(ctx context.Context, c pier.ConnInfo, name, pass string) (*pier.User, error) {
 	if !utf8.ValidString(name) || strings.ContainsRune(name, 0) {
 		// PostgreSQL refuses such text (SQLSTATE 22021): no account has
@@ -179,6 +237,7 @@ func (s *Store) Authenticate(ctx context.Context, c pier.ConnInfo, name, pass st
 		Overrides:    a.Overrides,
 		ReadLimit:    a.ReadLimit,
 		WriteLimit:   a.WriteLimit,
+		Quota:        &userQuota{s: s, name: a.Name},
 	}, nil
 }
 

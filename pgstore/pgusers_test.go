@@ -1,11 +1,15 @@
 package pgstore
 
 import (
+	"context"
 	"errors"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pierftp/pier"
 	"github.com/pierftp/pier/auth"
@@ -289,5 +293,80 @@ func TestOutage(t *testing.T) {
 func TestOpenBadURL(t *testing.T) {
 	if _, err := Open("postgres://[::1", Options{}); err == nil {
 		t.Error("Open took a broken URL")
+	}
+}
+
+// TestRestartStaleConnections: after PostgreSQL restarted, every
+// connection the pool holds is dead; the first login, reservation, failed
+// login and sessions query after it each succeed all the same, on new
+// connections (the pool here never pings a connection before use, as
+// pgx's does not for one used within the last second).
+func TestRestartStaleConnections(t *testing.T) {
+	db := pgtest.StartServer(t)
+	cfg, err := pgxpool.ParseConfig(db.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 4
+	cfg.ShouldPing = func(context.Context, pgxpool.ShouldPingParams) bool { return false }
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	s, err := New(pool, Options{OpenHome: func(string) (pier.FileSystem, error) { return mem.New(), nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	ctx := t.Context()
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add(ctx, Account{Name: "alice", PasswordHash: hash(t, "pw"), Home: "/a"}); err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.Authenticate(ctx, pier.ConnInfo{}, "alice", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Release()
+	steps := []struct {
+		name string
+		run  func() error
+	}{
+		{"login", func() error {
+			u, err := s.Authenticate(ctx, pier.ConnInfo{}, "alice", "pw")
+			if err == nil {
+				u.Release()
+			}
+			return err
+		}},
+		{"reserve", func() error { return u.Quota.Reserve(ctx, 1, 1) }},
+		{"failed login", func() error {
+			_, err := s.LoginFailed(ctx, netip.MustParsePrefix("192.0.2.1/32"), 5, time.Minute)
+			return err
+		}},
+		{"live sessions", func() error { _, err := s.LiveSessions(ctx); return err }},
+	}
+	for _, step := range steps {
+		// Fill the pool: four connections, all open when the server
+		// stops.
+		var conns []*pgxpool.Conn
+		for range 4 {
+			c, err := pool.Acquire(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, c)
+		}
+		for _, c := range conns {
+			c.Release()
+		}
+		db.Stop()
+		db.Restart()
+		if err := step.run(); err != nil {
+			t.Errorf("%s after a restart: %v", step.name, err)
+		}
 	}
 }

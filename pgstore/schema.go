@@ -31,6 +31,56 @@ var migrations = []string{
 		created_at    timestamptz NOT NULL DEFAULT now(),
 		updated_at    timestamptz NOT NULL DEFAULT now()
 	)`,
+	// 2: failed logins and bans (bans.go). until is NULL until the
+	// prefix is first banned; changed_at is when until was last set
+	// (a ban, or a lift: until in the past), NULL before that.
+	`CREATE TABLE pier_bans (
+		prefix       cidr PRIMARY KEY,
+		failures     integer NOT NULL DEFAULT 0 CHECK (failures >= 0),
+		window_start timestamptz NOT NULL DEFAULT clock_timestamp(),
+		until        timestamptz,
+		manual       boolean NOT NULL DEFAULT false,
+		changed_at   timestamptz
+	);
+	CREATE INDEX pier_bans_changed_at ON pier_bans (changed_at)`,
+	// 3: quotas (quota.go): the limits, 0 for none, and what each user
+	// stores, counted from when the row was created.
+	`ALTER TABLE pier_users
+		ADD COLUMN quota_bytes bigint NOT NULL DEFAULT 0 CHECK (quota_bytes >= 0),
+		ADD COLUMN quota_files bigint NOT NULL DEFAULT 0 CHECK (quota_files >= 0);
+	CREATE TABLE pier_usage (
+		name       text PRIMARY KEY REFERENCES pier_users (name) ON DELETE CASCADE ON UPDATE CASCADE,
+		used_bytes bigint NOT NULL DEFAULT 0,
+		used_files bigint NOT NULL DEFAULT 0,
+		updated_at timestamptz NOT NULL DEFAULT now()
+	)`,
+	// 4: the live sessions of each node (sessions.go), and the view of
+	// those of the nodes that published within the last 30 seconds.
+	`CREATE TABLE pier_nodes (
+		node       text PRIMARY KEY CHECK (node <> ''),
+		started_at timestamptz NOT NULL DEFAULT now(),
+		seen_at    timestamptz NOT NULL DEFAULT now()
+	);
+	CREATE TABLE pier_sessions (
+		node           text NOT NULL REFERENCES pier_nodes (node) ON DELETE CASCADE ON UPDATE CASCADE,
+		id             bigint NOT NULL,
+		user_name      text NOT NULL DEFAULT '',
+		client_addr    inet,
+		client_port    integer NOT NULL DEFAULT 0,
+		since          timestamptz NOT NULL,
+		tls            boolean NOT NULL DEFAULT false,
+		command        text NOT NULL DEFAULT '',
+		command_at     timestamptz,
+		transfer       text,
+		transfer_bytes bigint,
+		updated_at     timestamptz NOT NULL DEFAULT now(),
+		PRIMARY KEY (node, id)
+	);
+	CREATE VIEW pier_live_sessions AS
+		SELECT s.node, s.id, s.user_name, s.client_addr, s.client_port, s.since, s.tls,
+			s.command, s.command_at, s.transfer, s.transfer_bytes, s.updated_at
+		FROM pier_sessions s JOIN pier_nodes n ON n.node = s.node
+		WHERE n.seen_at > now() - interval '30 seconds'`,
 }
 
 // SchemaVersion is the schema version this package needs (and Migrate

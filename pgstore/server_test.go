@@ -25,6 +25,13 @@ import (
 // that a single counted failure shows.
 func serve(t *testing.T, url string) *ftptest.Server {
 	t.Helper()
+	srv, _ := serveStore(t, url)
+	return srv
+}
+
+// serveStore is serve, with the Store.
+func serveStore(t *testing.T, url string) (*ftptest.Server, *pgstore.Store) {
+	t.Helper()
 	homes := t.TempDir()
 	store, err := pgstore.Open(url, pgstore.Options{
 		OpenHome: func(home string) (pier.FileSystem, error) {
@@ -53,10 +60,11 @@ func serve(t *testing.T, url string) *ftptest.Server {
 			t.Fatal(err)
 		}
 	}
-	return ftptest.NewServer(t, &ftptest.Options{NoAnonymous: true, Configure: func(s *ftptest.Server) {
+	srv := ftptest.NewServer(t, &ftptest.Options{NoAnonymous: true, Configure: func(s *ftptest.Server) {
 		s.Auth = store
 		s.BanAfter = 1
 	}})
+	return srv, store
 }
 
 // TestServerPermissions logs in through a real client and finds each

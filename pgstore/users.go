@@ -42,6 +42,12 @@ type Account struct {
 	LoginMessage string
 	// Disabled accounts can't log in (pier.ErrAuthFailed).
 	Disabled bool
+	// QuotaBytes and QuotaFiles limit what the user stores, in bytes and
+	// in files, whatever node stored it (0: no limit); see Quota.
+	QuotaBytes, QuotaFiles int64
+	// UsedBytes and UsedFiles are what the user stores, as the database
+	// counted it (see Usage); Add and Set ignore them.
+	UsedBytes, UsedFiles int64
 	// Created and Updated are set by the database; Add and Set ignore
 	// them.
 	Created, Updated time.Time
@@ -50,13 +56,14 @@ type Account struct {
 // Change is a partial update for Set: the fields that are not nil are
 // changed, the others kept.
 type Change struct {
-	PasswordHash          *string
-	Perm                  *pier.Perm
-	Home                  *string
-	Overrides             *[]pier.PermOverride
-	ReadLimit, WriteLimit *int64
-	LoginMessage          *string
-	Disabled              *bool
+	PasswordHash           *string
+	Perm                   *pier.Perm
+	Home                   *string
+	Overrides              *[]pier.PermOverride
+	ReadLimit, WriteLimit  *int64
+	LoginMessage           *string
+	Disabled               *bool
+	QuotaBytes, QuotaFiles *int64
 }
 
 // overrideJSON is a PermOverride in the overrides column.
@@ -101,6 +108,9 @@ func check(name string, a *Account) error {
 	if a.ReadLimit < 0 || a.WriteLimit < 0 {
 		return fmt.Errorf("pgstore: user %q: negative rate limit", name)
 	}
+	if a.QuotaBytes < 0 || a.QuotaFiles < 0 {
+		return fmt.Errorf("pgstore: user %q: negative quota", name)
+	}
 	return nil
 }
 
@@ -144,9 +154,10 @@ func (s *Store) Add(ctx context.Context, a Account) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	_, err = s.pool.Exec(ctx, `INSERT INTO pier_users
-		(name, password_hash, perm, home, overrides, read_limit, write_limit, login_message, disabled)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		a.Name, a.PasswordHash, string(a.Perm), a.Home, overrides, a.ReadLimit, a.WriteLimit, a.LoginMessage, a.Disabled)
+		(name, password_hash, perm, home, overrides, read_limit, write_limit, login_message, disabled, quota_bytes, quota_files)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		a.Name, a.PasswordHash, string(a.Perm), a.Home, overrides, a.ReadLimit, a.WriteLimit, a.LoginMessage, a.Disabled,
+		a.QuotaBytes, a.QuotaFiles)
 	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == "23505" { // unique_violation
 		return fmt.Errorf("pgstore: user %q: %w", a.Name, ErrExists)
 	}
@@ -156,14 +167,20 @@ func (s *Store) Add(ctx context.Context, a Account) error {
 	return nil
 }
 
-// columns are the columns Get and List read, in scanAccount's order.
-const columns = `name, password_hash, perm, home, overrides, read_limit, write_limit, login_message, disabled, created_at, updated_at`
+// columns are the columns Get and List read from accounts, in
+// scanAccount's order.
+const columns = `u.name, u.password_hash, u.perm, u.home, u.overrides, u.read_limit, u.write_limit, u.login_message, u.disabled,
+	u.quota_bytes, u.quota_files, coalesce(g.used_bytes, 0), coalesce(g.used_files, 0), u.created_at, u.updated_at`
+
+// accounts are the users (u) with their usage (g), for columns.
+const accounts = `pier_users u LEFT JOIN pier_usage g ON g.name = u.name`
 
 func scanAccount(row pgx.Row) (Account, error) {
 	var a Account
 	var perm string
 	var overrides []byte
-	err := row.Scan(&a.Name, &a.PasswordHash, &perm, &a.Home, &overrides, &a.ReadLimit, &a.WriteLimit, &a.LoginMessage, &a.Disabled, &a.Created, &a.Updated)
+	err := row.Scan(&a.Name, &a.PasswordHash, &perm, &a.Home, &overrides, &a.ReadLimit, &a.WriteLimit, &a.LoginMessage, &a.Disabled,
+		&a.QuotaBytes, &a.QuotaFiles, &a.UsedBytes, &a.UsedFiles, &a.Created, &a.Updated)
 	if err != nil {
 		return a, err
 	}
@@ -178,7 +195,11 @@ func scanAccount(row pgx.Row) (Account, error) {
 func (s *Store) Get(ctx context.Context, name string) (Account, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	a, err := scanAccount(s.pool.QueryRow(ctx, `SELECT `+columns+` FROM pier_users WHERE name = $1`, name))
+	var a Account
+	err := s.retryStale(ctx, func(ctx context.Context) (err error) {
+		a, err = scanAccount(s.pool.QueryRow(ctx, `SELECT `+columns+` FROM `+accounts+` WHERE u.name = $1`, name))
+		return err
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return a, fmt.Errorf("pgstore: user %q: %w", name, ErrNotFound)
 	}
@@ -192,7 +213,7 @@ func (s *Store) Get(ctx context.Context, name string) (Account, error) {
 func (s *Store) List(ctx context.Context) ([]Account, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	rows, err := s.pool.Query(ctx, `SELECT `+columns+` FROM pier_users ORDER BY name`)
+	rows, err := s.pool.Query(ctx, `SELECT `+columns+` FROM `+accounts+` ORDER BY u.name`)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: list: %w", err)
 	}
@@ -211,7 +232,7 @@ func (s *Store) Set(ctx context.Context, name string, c Change) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		a, err := scanAccount(tx.QueryRow(ctx, `SELECT `+columns+` FROM pier_users WHERE name = $1 FOR UPDATE`, name))
+		a, err := scanAccount(tx.QueryRow(ctx, `SELECT `+columns+` FROM `+accounts+` WHERE u.name = $1 FOR UPDATE OF u`, name))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrNotFound
 		}
@@ -227,9 +248,11 @@ func (s *Store) Set(ctx context.Context, name string, c Change) error {
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE pier_users SET password_hash = $2, perm = $3, home = $4, overrides = $5,
-			read_limit = $6, write_limit = $7, login_message = $8, disabled = $9, updated_at = now()
+			read_limit = $6, write_limit = $7, login_message = $8, disabled = $9, quota_bytes = $10, quota_files = $11,
+			updated_at = now()
 			WHERE name = $1`,
-			name, a.PasswordHash, string(a.Perm), a.Home, overrides, a.ReadLimit, a.WriteLimit, a.LoginMessage, a.Disabled)
+			name, a.PasswordHash, string(a.Perm), a.Home, overrides, a.ReadLimit, a.WriteLimit, a.LoginMessage, a.Disabled,
+			a.QuotaBytes, a.QuotaFiles)
 		return err
 	})
 	if err != nil {
@@ -262,13 +285,19 @@ func (c *Change) apply(a *Account) {
 	if c.WriteLimit != nil {
 		a.WriteLimit = *c.WriteLimit
 	}
+	if c.QuotaBytes != nil {
+		a.QuotaBytes = *c.QuotaBytes
+	}
+	if c.QuotaFiles != nil {
+		a.QuotaFiles = *c.QuotaFiles
+	}
 	if c.Disabled != nil {
 		a.Disabled = *c.Disabled
 	}
 }
 
-// Delete removes a user, or returns ErrNotFound. Sessions logged in keep
-// going.
+// Delete removes a user and its usage, or returns ErrNotFound. Sessions
+// logged in keep going; what they store is no longer counted.
 func (s *Store) Delete(ctx context.Context, name string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()

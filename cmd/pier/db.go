@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	neturl "net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -19,14 +21,18 @@ import (
 	"github.com/pierftp/pier/pgstore"
 )
 
-// Users in PostgreSQL (--db URL): the accounts come from the database's
-// pier_users table (pgstore), which "pier user" manages. At start
-// pier migrates the schema and logs "database ready"; if the database
-// can't be reached it starts anyway, with a warning, answers logins 421
-// (no failure counted, nobody banned) and keeps trying in the background
-// until it can migrate, since nodes are to recover by themselves when the
-// database comes back. The URL's password is never logged. Changing --db
-// needs a restart; a reload keeps the database pier started with.
+// State shared in PostgreSQL (--db URL): the accounts come from the
+// database's pier_users table (pgstore), which "pier user" manages; failed
+// logins and bans are shared with the other nodes (Server.BanStore), each
+// login's usage is counted against its quota (User.Quota, set by pgstore),
+// and the node publishes its live sessions under --node-name, which "pier
+// sessions" lists. At start pier migrates the schema and logs "database
+// ready"; if the database can't be reached it starts anyway, with a
+// warning, answers logins 421 (no failure counted, nobody banned) and keeps
+// trying in the background until it can migrate, since nodes are to
+// recover by themselves when the database comes back. The URL's password
+// is never logged. Changing --db needs a restart; a reload keeps the
+// database pier started with.
 
 // dbEnv is the environment variable "pier user" takes the URL from when
 // --db is not given. The daemon does not read it: a variable left in a
@@ -34,20 +40,24 @@ import (
 const dbEnv = "PIER_DB"
 
 // dbTimeout bounds each query and connection attempt; dbRetry is the
-// pause between start-up attempts while the database is down.
+// pause between start-up attempts while the database is down;
+// sessionsInterval is how often the node publishes its sessions.
 const (
-	dbTimeout = 5 * time.Second
-	dbRetry   = 5 * time.Second
+	dbTimeout        = 5 * time.Second
+	dbRetry          = 5 * time.Second
+	sessionsInterval = 2 * time.Second
 )
 
 // dbOptions are the flags of the database.
 type dbOptions struct {
-	url string
+	url      string
+	nodeName string
 }
 
-// addDBFlags defines --db.
+// addDBFlags defines --db and --node-name.
 func addDBFlags(fs *pflag.FlagSet, o *options) {
-	fs.StringVar(&o.db.url, "db", "", "take the accounts from the PostgreSQL database at `URL` (postgres://USER[:PASS]@HOST[:PORT]/DB; better keep the password in the config file, PGPASSWORD or ~/.pgpass); manage them with \"pier user\"; excludes --users-file, -u/-P, --system-users, -w and -d")
+	fs.StringVar(&o.db.url, "db", "", "take the accounts from the PostgreSQL database at `URL` (postgres://USER[:PASS]@HOST[:PORT]/DB; better keep the password in the config file, PGPASSWORD or ~/.pgpass), and share bans, quotas and live sessions with the other nodes that name it; manage the accounts with \"pier user\", list the sessions with \"pier sessions\"; excludes --users-file, -u/-P, --system-users, -w and -d")
+	fs.StringVar(&o.db.nodeName, "node-name", "", "this node's `NAME` in the database's live sessions (default: the host name and the control address, such as ftp1/[::]:2121); each node needs its own; needs --db")
 }
 
 // dbExcludes are the flags --db leaves no meaning to.
@@ -56,6 +66,14 @@ var dbExcludes = []string{"users-file", "username", "password", "system-users", 
 // checkDBFlags checks --db against the other account flags, and that the
 // URL can be read.
 func checkDBFlags(o *options, fs *pflag.FlagSet) error {
+	if fs.Changed("node-name") {
+		switch {
+		case o.db.url == "":
+			return usagef("--node-name needs --db (it names this node in the database's live sessions)")
+		case strings.TrimSpace(o.db.nodeName) == "":
+			return usagef("--node-name: an empty name")
+		}
+	}
 	if o.db.url == "" {
 		if fs.Changed("db") {
 			return usagef("--db: an empty URL")
@@ -76,21 +94,23 @@ func checkDBFlags(o *options, fs *pflag.FlagSet) error {
 
 // openedStore is the database this process opened for its accounts: a
 // reload (which configures a dry run) keeps using it rather than open a
-// second pool.
+// second pool (and serveDB publishes the sessions once, through it).
 var openedStore struct {
 	sync.Mutex
 	store *pgstore.Store
 }
 
-// configureDB makes the database the Server's authenticator: it opens
-// the pool, migrates the schema (or, if the database can't be reached,
-// warns and keeps trying in the background) and logs "database ready".
+// configureDB makes the database the Server's authenticator and ban store:
+// it opens the pool, migrates the schema (or, if the database can't be
+// reached, warns and keeps trying in the background) and logs "database
+// ready".
 func configureDB(o *options, srv *pier.Server, cfg *config) error {
 	cfg.user = "database " + redactDB(o.db.url)
 	openedStore.Lock()
 	defer openedStore.Unlock()
 	if cfg.dryRun && openedStore.store != nil {
-		srv.Auth = openedStore.store // a reload: the running database
+		// A reload: the running database.
+		srv.Auth, srv.BanStore = openedStore.store, openedStore.store
 		return nil
 	}
 	if cfg.dryRun {
@@ -98,13 +118,13 @@ func configureDB(o *options, srv *pier.Server, cfg *config) error {
 		// refuses): checked, no pool opened, none left behind.
 		return nil // checkDBFlags parsed the URL
 	}
-	store, err := pgstore.Open(o.db.url, pgstore.Options{OpenHome: cfg.openHome, Timeout: dbTimeout})
+	log := cfg.logger.With("db", redactDB(o.db.url))
+	store, err := pgstore.Open(o.db.url, pgstore.Options{OpenHome: cfg.openHome, Timeout: dbTimeout, Logger: log})
 	if err != nil {
 		return usagef("--db: %v", err)
 	}
-	srv.Auth = store
+	srv.Auth, srv.BanStore = store, store
 	openedStore.store = store
-	log := cfg.logger.With("db", redactDB(o.db.url))
 	if err := migrateDB(store, log); err != nil {
 		log.Warn("database unreachable: starting anyway; logins get 421 until it answers, and pier keeps trying", "err", err)
 		go func() {
@@ -114,6 +134,47 @@ func configureDB(o *options, srv *pier.Server, cfg *config) error {
 		}()
 	}
 	return nil
+}
+
+// serveDB publishes the server's live sessions in the database for as long
+// as it serves, under --node-name or a name made of the host name and the
+// control address addr; the function it returns, called once the server
+// has shut down, removes them and closes the database (recording the usage
+// kept during an outage, if it can). Without --db, and for a dry run, it
+// does nothing.
+func serveDB(srv *pier.Server, cfg *config, addr net.Addr) (stop func()) {
+	openedStore.Lock()
+	store := openedStore.store
+	openedStore.Unlock()
+	if cfg.o.db.url == "" || cfg.dryRun || store == nil {
+		return func() {}
+	}
+	node := cfg.o.db.nodeName
+	if node == "" {
+		node = defaultNodeName(addr)
+	}
+	cfg.logger.Info("publishing the live sessions in the database", "node", node)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		store.PublishSessions(ctx, node, srv, sessionsInterval) // returns when ctx ends
+	}()
+	return func() {
+		cancel()
+		<-done
+		store.Close()
+	}
+}
+
+// defaultNodeName is the host name and the control address, so that
+// several nodes on one machine have names of their own.
+func defaultNodeName(addr net.Addr) string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	return host + "/" + addr.String()
 }
 
 // migrateDB migrates the schema and logs "database ready" with where it

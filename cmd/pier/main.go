@@ -39,6 +39,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "user" {
 		return runUser(args[1:], os.Stdin, stdout, stderr) // user.go
 	}
+	if len(args) > 0 && args[0] == "sessions" {
+		return runSessions(args[1:], stdout, stderr) // sessions.go
+	}
 	if len(args) > 0 && args[0] == "check-config" {
 		return runCheckConfig(args[1:], stdout, stderr)
 	}

@@ -46,6 +46,9 @@ func serve(srv *pier.Server, cfg *config) int {
 	if ls.metrics != nil {
 		defer serveMetrics(log, ls.metrics, cfg.metrics)()
 	}
+	// --db: the live sessions published; at the end the database is
+	// closed, after the admin API stopped (db.go).
+	defer serveDB(srv, cfg, ls.control.Addr())()
 	r := &reloader{srv: srv, cfg: cfg, args: cfg.args, started: cfg.flags, addr: ls.control.Addr()}
 	cfg.reload = r.reload
 	go reloadOnHangUp(log, hup, cfg.reload)

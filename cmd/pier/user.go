@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -28,20 +30,25 @@ creates or updates pier's tables first if need be.
 
   pier user add NAME --home DIR [--perm LETTERS] [--read-limit RATE]
                 [--write-limit RATE] [--message TEXT] [--disabled]
+                [--quota-bytes SIZE] [--quota-files N]
       add a user; the password comes from standard input (asked twice
       on a terminal; else the first line), as for pier passwd
   pier user set NAME [--password] [--home DIR] [--perm LETTERS]
                 [--read-limit RATE] [--write-limit RATE] [--message TEXT]
-                [--disable | --enable]
+                [--quota-bytes SIZE] [--quota-files N] [--disable | --enable]
       change what is given; --password reads a new one from standard input
   pier user del NAME
-      remove a user (sessions logged in keep going)
+      remove a user and its usage (sessions logged in keep going)
   pier user list [--json]
-      the users, without their password hashes
+      the users, without their password hashes, with what they store
+      (USED) against their quotas
 
 Exit status: 0 done, 1 the database failed (or no such user), 2 a usage
 error. Homes are absolute folders, or s3://BUCKET/PREFIX, opened by the
-servers.
+servers. Quotas: SIZE in bytes, or with K, M, G or T (powers of 1024:
+10G); 0 is no limit. Usage is counted for every user, from when it was
+added (or the database upgraded to quotas): files a home held before are
+not counted.
 `
 
 // userCommand is what one "pier user" command was given.
@@ -50,6 +57,7 @@ type userCommand struct {
 	name                      string
 	home, perm, message       string
 	readLimit, writeLimit     string
+	quotaBytes, quotaFiles    string
 	password, disable, enable bool
 	disabled, asJSON          bool
 	adding                    bool // add, not set
@@ -130,14 +138,9 @@ func (c *userCommand) parse(verb string, args []string) (func() error, error) {
 	case wantName:
 		c.name = fs.Arg(0)
 	}
-	if c.db == "" {
-		c.db = os.Getenv(dbEnv)
-	}
-	if c.db == "" {
-		return nil, errors.New("no database: give --db URL or set PIER_DB")
-	}
-	if _, err := pgxpool.ParseConfig(c.db); err != nil {
-		return nil, errors.New("--db: not a PostgreSQL connection URL (want postgres://USER@HOST[:PORT]/DB)")
+	var err error
+	if c.db, err = commandDB(c.db); err != nil {
+		return nil, err
 	}
 	if c.disable && c.enable {
 		return nil, errors.New("--disable and --enable: choose one")
@@ -152,19 +155,42 @@ func (c *userCommand) accountFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.readLimit, "read-limit", "0", "most bytes per second the user may upload (`RATE`: 512K, 10M); 0: the server's")
 	fs.StringVar(&c.writeLimit, "write-limit", "0", "most bytes per second the user may download (`RATE`); 0: the server's")
 	fs.StringVar(&c.message, "message", "", "the login message (`TEXT` of the 230 reply)")
+	fs.StringVar(&c.quotaBytes, "quota-bytes", "0", "most bytes the user may store (`SIZE`: 500M, 10G); 0: no limit")
+	fs.StringVar(&c.quotaFiles, "quota-files", "0", "most files the user may store (`N`); 0: no limit")
 }
 
 // open opens and migrates the database.
 func (c *userCommand) open(ctx context.Context) (*pgstore.Store, error) {
-	store, err := pgstore.Open(c.db, pgstore.Options{Timeout: dbTimeout})
+	return openDB(ctx, c.db)
+}
+
+// openDB opens and migrates the database at url, for a command.
+func openDB(ctx context.Context, url string) (*pgstore.Store, error) {
+	store, err := pgstore.Open(url, pgstore.Options{Timeout: dbTimeout})
 	if err != nil {
 		return nil, err
 	}
 	if _, err := store.Migrate(ctx); err != nil {
 		store.Close()
-		return nil, fmt.Errorf("%s: %w", redactDB(c.db), trimPrefix(err))
+		return nil, fmt.Errorf("%s: %w", redactDB(url), trimPrefix(err))
 	}
 	return store, nil
+}
+
+// commandDB is a command's database URL: --db (given as flag), else
+// PIER_DB; checked.
+func commandDB(flag string) (string, error) {
+	url := flag
+	if url == "" {
+		url = os.Getenv(dbEnv)
+	}
+	if url == "" {
+		return "", errors.New("no database: give --db URL or set PIER_DB")
+	}
+	if _, err := pgxpool.ParseConfig(url); err != nil {
+		return "", errors.New("--db: not a PostgreSQL connection URL (want postgres://USER@HOST[:PORT]/DB)")
+	}
+	return url, nil
 }
 
 // change reads the settings flags that were given into ch, checking them.
@@ -194,6 +220,20 @@ func (c *userCommand) change(ch *pgstore.Change) error {
 			return usagef("--%s %q: %v", r.flag, r.value, err)
 		}
 		*r.dst = &n
+	}
+	if c.fs.Changed("quota-bytes") {
+		n, err := parseSize(c.quotaBytes)
+		if err != nil {
+			return usagef("--quota-bytes %q: %v", c.quotaBytes, err)
+		}
+		ch.QuotaBytes = &n
+	}
+	if c.fs.Changed("quota-files") {
+		n, err := strconv.ParseInt(c.quotaFiles, 10, 64)
+		if err != nil || n < 0 {
+			return usagef("--quota-files %q: want a number of files, 0 for no limit", c.quotaFiles)
+		}
+		ch.QuotaFiles = &n
 	}
 	if c.fs.Changed("message") {
 		ch.LoginMessage = &c.message
@@ -231,6 +271,12 @@ func (c *userCommand) add() error {
 	}
 	if ch.LoginMessage != nil {
 		a.LoginMessage = *ch.LoginMessage
+	}
+	if ch.QuotaBytes != nil {
+		a.QuotaBytes = *ch.QuotaBytes
+	}
+	if ch.QuotaFiles != nil {
+		a.QuotaFiles = *ch.QuotaFiles
 	}
 	ctx := context.Background()
 	store, err := c.open(ctx)
@@ -301,6 +347,10 @@ type listedUser struct {
 	LoginMessage string              `json:"login_message,omitempty"`
 	Disabled     bool                `json:"disabled"`
 	HasPassword  bool                `json:"has_password"`
+	QuotaBytes   int64               `json:"quota_bytes"`
+	QuotaFiles   int64               `json:"quota_files"`
+	UsedBytes    int64               `json:"used_bytes"`
+	UsedFiles    int64               `json:"used_files"`
 	Created      time.Time           `json:"created"`
 	Updated      time.Time           `json:"updated"`
 }
@@ -319,19 +369,71 @@ func (c *userCommand) list() error {
 	if c.asJSON {
 		out := make([]listedUser, len(users))
 		for i, u := range users {
-			out[i] = listedUser{u.Name, string(u.Perm), u.Home, u.Overrides, u.ReadLimit, u.WriteLimit, u.LoginMessage, u.Disabled, u.PasswordHash != "", u.Created.UTC(), u.Updated.UTC()}
+			out[i] = listedUser{u.Name, string(u.Perm), u.Home, u.Overrides, u.ReadLimit, u.WriteLimit, u.LoginMessage, u.Disabled,
+				u.PasswordHash != "", u.QuotaBytes, u.QuotaFiles, u.UsedBytes, u.UsedFiles, u.Created.UTC(), u.Updated.UTC()}
 		}
 		enc := json.NewEncoder(c.stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tPERM\tHOME\tDISABLED\tUPDATED")
+	fmt.Fprintln(tw, "NAME\tPERM\tHOME\tUSED/QUOTA\tFILES/QUOTA\tDISABLED\tUPDATED")
 	for _, u := range users {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Name, u.Perm, u.Home, fmt.Sprint(u.Disabled), u.Updated.UTC().Format(time.RFC3339))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s/%s\t%d/%s\t%s\t%s\n", u.Name, u.Perm, u.Home,
+			formatSize(u.UsedBytes), quotaText(u.QuotaBytes, formatSize), u.UsedFiles, quotaText(u.QuotaFiles, formatCount),
+			fmt.Sprint(u.Disabled), u.Updated.UTC().Format(time.RFC3339))
 	}
 	return tw.Flush()
 }
+
+// sizeUnits are the suffixes of sizes, powers of 1024.
+var sizeUnits = []string{"K", "M", "G", "T"}
+
+// parseSize reads a size in bytes: digits, with K, M, G or T (powers of
+// 1024) after them if wanted.
+func parseSize(s string) (int64, error) {
+	t := strings.ToUpper(strings.TrimSpace(s))
+	mult := int64(1)
+	for i, u := range sizeUnits {
+		if rest, ok := strings.CutSuffix(t, u); ok {
+			t, mult = rest, int64(1)<<(10*(i+1))
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return 0, errors.New("want bytes such as 1048576, 500M or 10G (K, M, G, T: powers of 1024); 0 for no limit")
+	}
+	return n * mult, nil
+}
+
+// formatSize writes a size for people: bytes below 1K, else in the
+// largest unit that has at least one, exact or with a decimal.
+func formatSize(n int64) string {
+	if n < 1024 {
+		return strconv.FormatInt(n, 10)
+	}
+	unit := 0
+	for unit+1 < len(sizeUnits) && n >= int64(1)<<(10*(unit+2)) {
+		unit++
+	}
+	div := int64(1) << (10 * (unit + 1))
+	if n%div == 0 {
+		return strconv.FormatInt(n/div, 10) + sizeUnits[unit]
+	}
+	return strconv.FormatFloat(float64(n)/float64(div), 'f', 1, 64) + sizeUnits[unit]
+}
+
+// quotaText is a limit as list shows it: "-" for none.
+func quotaText(n int64, format func(int64) string) string {
+	if n == 0 {
+		return "-"
+	}
+	return format(n)
+}
+
+// formatCount writes a number of files.
+func formatCount(n int64) string { return strconv.FormatInt(n, 10) }
 
 // trimPrefix drops the package name from a pgstore error, for a command
 // line's message.

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pierftp/pier/internal/pgtest"
+	"github.com/pierftp/pier/pgstore"
 )
 
 // pierUser runs "pier user args..." through the built binary with stdin
@@ -59,6 +62,9 @@ func TestUserUsage(t *testing.T) {
 		{"relative home", []string{"add", db, "alice", "--home=srv"}, "want an absolute folder"},
 		{"bad letters", []string{"add", db, "alice", "--home=/srv", "--perm=elrz"}, `--perm "elrz"`},
 		{"bad rate", []string{"set", db, "alice", "--read-limit=fast"}, "--read-limit"},
+		{"bad quota", []string{"set", db, "alice", "--quota-bytes=10X"}, `--quota-bytes "10X"`},
+		{"quota too big", []string{"set", db, "alice", "--quota-bytes=9000000T"}, `--quota-bytes "9000000T"`},
+		{"negative quota", []string{"add", db, "alice", "--home=/srv", "--quota-files=-1"}, `--quota-files "-1"`},
 		{"disable and enable", []string{"set", db, "alice", "--disable", "--enable"}, "choose one"},
 		{"nothing to set", []string{"set", db, "alice"}, "nothing to change"},
 		{"unknown flag", []string{"list", db, "--perm=elr"}, "unknown flag: --perm"},
@@ -120,7 +126,8 @@ func TestUserCommandsAndDaemon(t *testing.T) {
 		}
 		return stdout + stderr
 	}
-	run("alice-pw\n", 0, "add", "alice", "--home", home, "--perm", "elrw", "--write-limit", "1M", "--message", "hello alice")
+	run("alice-pw\n", 0, "add", "alice", "--home", home, "--perm", "elrw", "--write-limit", "1M", "--message", "hello alice",
+		"--quota-bytes", "10G", "--quota-files", "1000")
 	run("bob-pw\n", 0, "add", "bob", "--home", home)
 	if out := run("x\n", 1, "add", "bob", "--home", home); !strings.Contains(out, "already exists") {
 		t.Errorf("second add: %q", out)
@@ -130,7 +137,8 @@ func TestUserCommandsAndDaemon(t *testing.T) {
 	}
 	list := run("", 0, "list")
 	if lines := strings.Split(strings.TrimSpace(list), "\n"); len(lines) != 3 || !strings.HasPrefix(lines[0], "NAME") ||
-		!strings.HasPrefix(lines[1], "alice ") || !strings.Contains(lines[1], "elrw") || !strings.Contains(lines[1], home) {
+		!strings.HasPrefix(lines[1], "alice ") || !strings.Contains(lines[1], "elrw") || !strings.Contains(lines[1], home) ||
+		!strings.Contains(lines[1], " 0/10G ") || !strings.Contains(lines[1], " 0/1000 ") || !strings.Contains(lines[2], " 0/- ") {
 		t.Errorf("list:\n%s", list)
 	}
 	if strings.Contains(list, "$argon2id") {
@@ -139,14 +147,16 @@ func TestUserCommandsAndDaemon(t *testing.T) {
 	stdout, _, _ := pierUser(t, "", []string{"PIER_DB=" + url}, "list", "--json") // the URL from the environment
 	var users []map[string]any
 	if err := json.Unmarshal([]byte(stdout), &users); err != nil || len(users) != 2 || users[0]["name"] != "alice" ||
-		users[0]["write_limit"] != float64(1<<20) || users[0]["login_message"] != "hello alice" || strings.Contains(stdout, "argon2") {
+		users[0]["write_limit"] != float64(1<<20) || users[0]["login_message"] != "hello alice" || strings.Contains(stdout, "argon2") ||
+		users[0]["quota_bytes"] != float64(10<<30) || users[0]["quota_files"] != float64(1000) || users[1]["quota_bytes"] != float64(0) {
 		t.Errorf("list --json: %v\n%s", err, stdout)
 	}
 	run("", 0, "del", "bob")
 
 	port := freePort(t)
 	d, ready := startDaemonLogging(t, "database ready", "-i", "127.0.0.1", "-p", strconv.Itoa(port), "--db", url)
-	if strings.Contains(ready, "sekrit") || !strings.Contains(ready, "schema_version=1") || !strings.Contains(ready, "postgres://postgres:xxxxx@127.0.0.1:") {
+	if strings.Contains(ready, "sekrit") || !strings.Contains(ready, "schema_version="+strconv.Itoa(pgstore.SchemaVersion)) ||
+		!strings.Contains(ready, "postgres://postgres:xxxxx@127.0.0.1:") {
 		t.Errorf("ready line: %s", ready)
 	}
 	if startup := d.waitLog(t, "starting pier"); strings.Contains(startup, "sekrit") {
@@ -165,6 +175,18 @@ func TestUserCommandsAndDaemon(t *testing.T) {
 	f.store("up.txt", []byte("hi\n"))
 	login("bob", "bob-pw", "530")
 
+	// The upload counted; a quota lowered below what the next upload
+	// needs refuses it.
+	waitUsage(t, url, "alice", 3, 1)
+	run("", 0, "set", "alice", "--quota-bytes", "5")
+	f = login("alice", "alice-pw", "230")
+	f.expect("TYPE I", "200")
+	data := f.startStore("big.txt")
+	data.Write([]byte("0123456789"))
+	data.Close()
+	f.expect("", "552")
+	run("", 0, "set", "alice", "--quota-bytes", "0")
+
 	run("", 0, "set", "alice", "--perm", "elr")
 	f = login("alice", "alice-pw", "230")
 	f.expect("TYPE I", "200")
@@ -175,6 +197,28 @@ func TestUserCommandsAndDaemon(t *testing.T) {
 	run("new-pw\n", 0, "set", "alice", "--enable", "--password")
 	login("alice", "new-pw", "230")
 	d.stop(t)
+}
+
+// waitUsage polls "pier user list --json" until name's usage is bytes
+// and files, for a while at most.
+func waitUsage(t *testing.T, url, name string, bytes, files int64) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		stdout, stderr, code := pierUser(t, "", nil, "list", "--json", "--db", url)
+		var users []listedUser
+		if code != 0 || json.Unmarshal([]byte(stdout), &users) != nil {
+			t.Fatalf("list --json: status %d: %s%s", code, stdout, stderr)
+		}
+		i := slices.IndexFunc(users, func(u listedUser) bool { return u.Name == name })
+		if i >= 0 && users[i].UsedBytes == bytes && users[i].UsedFiles == files {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("usage of %s: %+v; want %d bytes, %d files", name, users, bytes, files)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // TestDaemonDatabaseOutage: pier starts while PostgreSQL is down (a
@@ -194,6 +238,11 @@ func TestDaemonDatabaseOutage(t *testing.T) {
 	port := freePort(t)
 	d, _ := startDaemonLogging(t, "database unreachable", "-i", "127.0.0.1", "-p", strconv.Itoa(port), "--db", db.URL, "--ban-after", "1")
 	d.waitLog(t, "starting pier")
+	// Published (once it can) under the default name: host/address.
+	host, _ := os.Hostname()
+	if l := d.waitLog(t, "publishing the live sessions"); !strings.Contains(l, "node="+host+"/127.0.0.1:"+strconv.Itoa(port)) {
+		t.Errorf("node name: %s", l)
+	}
 	login := func(code string) {
 		t.Helper()
 		f := dialClient(t, port)
