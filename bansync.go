@@ -48,7 +48,9 @@ func (s *Server) sharedLoginFailed(ctx context.Context, a netip.Addr) bool {
 	if !until.After(now) {
 		return false
 	}
-	return s.applyBanChanges([]BanChange{{Prefix: key, Until: until, At: now}}, now) > 0
+	// The ban began window before its end, on the store's clock: a lift
+	// the store makes later is later on that clock too.
+	return s.applyBanChanges([]BanChange{{Prefix: key, Until: until, At: until.Add(-d)}}, now) > 0
 }
 
 // startBanSync starts the goroutine that applies the BanStore's changes,
