@@ -14,6 +14,10 @@ import (
 // banStoreTimeout bounds each call to a BanStore.
 const banStoreTimeout = 5 * time.Second
 
+// banClockSkew is how far this server's clock may be from its BanStore's
+// for lifts to work (applyBanChanges).
+const banClockSkew = time.Minute
+
 // shareBan runs call on the BanStore, if there is one, logging an error.
 func (s *Server) shareBan(call func(context.Context, BanStore) error, op string, p netip.Prefix) {
 	st := s.BanStore
@@ -134,7 +138,11 @@ func (s *Server) applyBanChanges(changes []BanChange, now time.Time) int {
 		lift := !c.Until.After(c.At)
 		switch {
 		case lift:
-			if e != nil && !e.bannedAt.After(c.At) {
+			// The lift's time is the store's clock, a ban's here may be
+			// this server's: a ban up to banClockSkew after the lift is
+			// taken for one before it, so that a clock ahead of the
+			// store's does not keep a lifted ban.
+			if e != nil && !e.bannedAt.After(c.At.Add(banClockSkew)) {
 				delete(s.bans.entries, key)
 				applied++
 			}

@@ -57,6 +57,10 @@ func (s *session) cmdDELE(r *Request) error {
 		s.reply(550, "Is a directory.")
 		return nil
 	}
+	if s.srv.uploads.busy(s.user.FS, r.Name) {
+		s.reply(450, "File busy: an upload to this name is in progress.")
+		return nil
+	}
 	if err := s.user.FS.Remove(r.Context(), r.Name); err != nil {
 		return err
 	}
@@ -108,6 +112,10 @@ func (s *session) cmdRNTO(r *Request) error {
 		} else {
 			replaces = false // a rename onto itself
 		}
+	}
+	if replaces && s.srv.uploads.busy(s.user.FS, r.Name) {
+		s.reply(450, "File busy: an upload to this name is in progress.")
+		return nil
 	}
 	if err := rn.Rename(ctx, from[1:], r.Name); err != nil {
 		return err

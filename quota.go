@@ -9,12 +9,16 @@ import (
 )
 
 // Quotas (User.Quota, shared.go): an upload reserves room before its 150
-// and as its bytes arrive, and settles at its end by what the file's size
-// and existence changed; DELE and RNTO over a file give back what went.
+// and as its bytes arrive, and settles at its end by what it did to the
+// file (its mode, offset and bytes written, and whether the file system
+// kept them), not by looking the name up again, which another session may
+// have renamed meanwhile; DELE and RNTO over a file give back what went.
 
 // Reservation steps during an upload: the first is quotaStepMin, each
-// next twice the last, up to quotaStepMax; a step refused is retried for
-// just the bytes about to be written.
+// next twice the last, up to quotaStepMax. Once a step is refused, the
+// upload looks for the room that is left by halving it (and never grows
+// it again): about 50 calls at most near the limit, whatever the size of
+// the client's writes.
 const (
 	quotaStepMin  = 1 << 20
 	quotaStepMax  = 64 << 20
@@ -27,28 +31,32 @@ const (
 type quotaUse struct {
 	q    Quota
 	sess *session
-	fsys FileSystem
-	name string // the file, as fsys names it
-	// existed and oldSize are the file before the upload; credit is how
-	// many of the bytes to be written replace old ones (a STOR that
-	// truncates, a REST inside the file) and so need no room.
+	name string // the file, for the log
+	// existed and oldSize are the file before the upload; offset is
+	// REST's; appending is APPE without REST. credit is how many of the
+	// bytes to be written replace old ones (a STOR that truncates, a REST
+	// inside the file) and so need no room.
 	existed         bool
-	oldSize, credit int64
+	oldSize, offset int64
+	appending       bool
+	credit          int64
 	reserved, files int64 // reserved by this upload so far
 	written, step   int64
+	tight           bool // a step was refused: steps only shrink now
 	unchecked       bool // Reserve failed (an outage): go on without it
 	settled         bool
 }
 
-// reserveUpload makes the check before an upload's 150: room for a byte,
-// and for a file if it is new. It returns the upload's account, or nil
-// and false if the client got 552. Without a Quota it returns nil, true.
+// reserveUpload makes the check before an upload's 150: room for a byte
+// (unless the upload rewrites bytes it may reuse), and for a file if it is
+// new. It returns the upload's account, or nil and false if the client
+// got 552. Without a Quota it returns nil, true.
 func (s *session) reserveUpload(ctx context.Context, name string, fi fs.FileInfo, offset int64, appending bool) (*quotaUse, bool) {
 	q := s.user.Quota
 	if q == nil {
 		return nil, true
 	}
-	u := &quotaUse{q: q, sess: s, fsys: s.user.FS, name: name, step: quotaStepMin}
+	u := &quotaUse{q: q, sess: s, name: name, offset: offset, appending: appending && offset == 0, step: quotaStepMin}
 	if fi != nil {
 		u.existed, u.oldSize = true, fi.Size()
 		switch {
@@ -58,11 +66,17 @@ func (s *session) reserveUpload(ctx context.Context, name string, fi fs.FileInfo
 			u.credit = u.oldSize // truncated, then written again
 		}
 	}
-	files := int64(1)
+	var bytes, files int64 = 1, 1
 	if u.existed {
 		files = 0
 	}
-	switch err := q.Reserve(ctx, 1, files); {
+	if u.credit > 0 {
+		bytes = 0 // a rewrite, even of a user at the limit
+	}
+	if bytes == 0 && files == 0 {
+		return u, true
+	}
+	switch err := q.Reserve(ctx, bytes, files); {
 	case errors.Is(err, ErrQuotaExceeded):
 		s.logger().Info("upload refused: quota exceeded", "path", name)
 		s.reply(552, quotaExceeded)
@@ -70,7 +84,7 @@ func (s *session) reserveUpload(ctx context.Context, name string, fi fs.FileInfo
 	case err != nil:
 		u.uncheck(err)
 	default:
-		u.reserved, u.files = 1, files
+		u.reserved, u.files = bytes, files
 	}
 	return u, true
 }
@@ -78,7 +92,7 @@ func (s *session) reserveUpload(ctx context.Context, name string, fi fs.FileInfo
 // uncheck lets the upload go on without the quota, which can't be asked.
 func (u *quotaUse) uncheck(err error) {
 	u.unchecked = true
-	u.sess.srv.logRepeats.warn(u.sess.logger(), "quota: reserve", "can't check the quota: the upload goes on unchecked", "user", u.sess.user.Name, "err", err)
+	u.sess.srv.logRepeats.warn(u.sess.logger(), "quota: reserve", "can't check the quota: the upload goes on unchecked", "err", err)
 }
 
 // room reserves what writing n more bytes needs. The error is a
@@ -88,65 +102,59 @@ func (u *quotaUse) room(ctx context.Context, n int64) error {
 	if need <= 0 || u.unchecked {
 		return nil
 	}
-	step := max(u.step, need)
-	err := u.q.Reserve(ctx, step, 0)
-	if errors.Is(err, ErrQuotaExceeded) && step > need {
-		step = need
-		err = u.q.Reserve(ctx, step, 0)
-	}
-	switch {
-	case errors.Is(err, ErrQuotaExceeded):
-		return &ReplyError{Code: 552, Message: quotaExceeded, Err: err}
-	case err != nil:
-		if ctx.Err() != nil {
-			return err // the transfer was cut
+	for {
+		step := max(u.step, need)
+		err := u.q.Reserve(ctx, step, 0)
+		switch {
+		case errors.Is(err, ErrQuotaExceeded) && step > need:
+			u.tight = true
+			u.step = step / 2 // look for what is left
+			continue
+		case errors.Is(err, ErrQuotaExceeded):
+			u.sess.logger().Info("upload failed: quota exceeded", "path", u.name, "written", u.written)
+			return &ReplyError{Code: 552, Message: quotaExceeded, Err: err}
+		case err != nil:
+			if ctx.Err() != nil {
+				return err // the transfer was cut
+			}
+			u.uncheck(err)
+			return nil
 		}
-		u.uncheck(err)
+		u.reserved += step
+		if !u.tight {
+			u.step = min(2*u.step, quotaStepMax)
+		}
 		return nil
 	}
-	u.reserved += step
-	u.step = min(2*u.step, quotaStepMax)
-	return nil
 }
 
 // settle records what the upload changed, less what it reserved, once
-// its file has ended (completed or not).
-func (u *quotaUse) settle() {
+// its file has ended: f is the upload's file (nil if it never opened),
+// completed the transfer's outcome. A file system that discards an
+// upload that did not complete (an Aborter: atomic uploads, object
+// stores) changed nothing; any other kept what was written.
+func (u *quotaUse) settle(f File, completed bool) {
 	if u == nil || u.settled {
 		return
 	}
-	u.settled = true
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(u.sess.ctx), quotaTimeout)
-	defer cancel()
 	var bytes, files int64
-	fi, err := u.fsys.Stat(ctx, u.name)
-	switch {
-	case err == nil:
-		bytes = fi.Size() - u.oldSize
+	_, discards := f.(Aborter)
+	if f != nil && (completed || !discards) {
+		var size int64
+		switch {
+		case u.offset > 0:
+			size = max(u.oldSize, u.offset+u.written)
+		case u.appending:
+			size = u.oldSize + u.written
+		default:
+			size = u.written // truncated
+		}
+		bytes = size - u.oldSize
 		if !u.existed {
 			files = 1
 		}
-	case errors.Is(err, fs.ErrNotExist):
-		bytes = -u.oldSize
-		if u.existed {
-			files = -1
-		}
-	default:
-		// The file can't be seen now: count what was written past the
-		// old bytes, which is what it grew by at most.
-		bytes = max(u.written-u.credit, 0)
-		if !u.existed && u.written > 0 {
-			files = 1
-		}
 	}
-	bytes -= u.reserved
-	files -= u.files
-	if bytes == 0 && files == 0 {
-		return
-	}
-	if err := u.q.Adjust(ctx, bytes, files); err != nil {
-		u.sess.logger().Error("quota: can't record an upload's usage", "user", u.sess.user.Name, "path", u.name, "bytes", bytes, "files", files, "err", err)
-	}
+	u.adjust(bytes-u.reserved, files-u.files)
 }
 
 // giveBack returns the reservation of an upload that did not start: its
@@ -155,14 +163,18 @@ func (u *quotaUse) giveBack() {
 	if u == nil || u.settled {
 		return
 	}
+	u.adjust(-u.reserved, -u.files)
+}
+
+func (u *quotaUse) adjust(bytes, files int64) {
 	u.settled = true
-	if u.reserved == 0 && u.files == 0 {
+	if bytes == 0 && files == 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(u.sess.ctx), quotaTimeout)
 	defer cancel()
-	if err := u.q.Adjust(ctx, -u.reserved, -u.files); err != nil {
-		u.sess.logger().Error("quota: can't give back a reservation", "user", u.sess.user.Name, "bytes", u.reserved, "files", u.files, "err", err)
+	if err := u.q.Adjust(ctx, bytes, files); err != nil {
+		u.sess.logger().Error("quota: can't record an upload's usage", "path", u.name, "bytes", bytes, "files", files, "err", err)
 	}
 }
 
@@ -192,6 +204,6 @@ func (s *session) removedFile(ctx context.Context, size int64) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), quotaTimeout)
 	defer cancel()
 	if err := q.Adjust(ctx, -size, -1); err != nil {
-		s.logger().Error("quota: can't record a removed file", "user", s.user.Name, "bytes", size, "err", err)
+		s.logger().Error("quota: can't record a removed file", "bytes", size, "err", err)
 	}
 }

@@ -192,6 +192,8 @@ func TestQuotaFollowsEveryCommand(t *testing.T) {
 		t.Error("STOR with the quota full got a 150; want 552 at once")
 	}
 	checkUsage(t, "STOR refused", q, dir)
+	c.Store(t, "STOR big", kb(10)) // a rewrite, smaller: allowed at the limit
+	checkUsage(t, "a rewrite at the limit", q, dir)
 	c.Expect(t, "DELE big", 250)
 	checkUsage(t, "DELE big", q, dir)
 
@@ -323,4 +325,45 @@ func TestQuotaAbortedUpload(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	checkUsage(t, "a client gone mid-upload", q, dir)
+}
+
+// TestQuotaRenameAndDeleteDuringUpload checks that another session's
+// RNFR/RNTO of a file being uploaded does not take it out of the count
+// (the upload settles by what it wrote, not by its name), and that DELE
+// of it waits for the upload (450).
+func TestQuotaRenameAndDeleteDuringUpload(t *testing.T) {
+	q := &memQuota{maxBytes: 100 << 20}
+	srv, dir := quotaServer(t, q)
+	a := srv.Dial(t)
+	a.Login(t, "q", "pw")
+	b := srv.Dial(t)
+	b.Login(t, "q", "pw")
+	dc := a.Passive(t)
+	a.Send(t, "STOR big")
+	a.ExpectReply(t, 150)
+	chunk := bytes.Repeat([]byte("b"), 1<<20)
+	if _, err := dc.Write(chunk); err != nil {
+		t.Fatal(err)
+	}
+	// The upload's file is open once its first bytes arrived.
+	for range 200 {
+		if _, err := os.Stat(filepath.Join(dir, "big")); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if text := b.Expect(t, "DELE big", 450); text != "File busy: an upload to this name is in progress." {
+		t.Errorf("DELE during the upload: %q", text)
+	}
+	b.Expect(t, "RNFR big", 350)
+	b.Expect(t, "RNTO moved", 250)
+	if _, err := dc.Write(chunk); err != nil {
+		t.Fatal(err)
+	}
+	dc.Close()
+	a.ExpectReply(t, 226)
+	checkUsage(t, "a rename during the upload", q, dir)
+	if b, _ := q.usage(); b != 2<<20 {
+		t.Errorf("counted %d bytes, want the 2 MiB written", b)
+	}
 }

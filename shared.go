@@ -50,7 +50,8 @@ type BanChange struct {
 	// logins'.
 	Manual bool
 	// At is when the change was made: a lift does not undo a ban this
-	// server made after it.
+	// server made more than a minute after it (the servers' clocks must
+	// be within a minute of the store's).
 	At time.Time
 }
 
@@ -67,21 +68,26 @@ var ErrQuotaExceeded = errors.New("quota exceeded")
 // Quota counts what a user stores, and limits it (User.Quota): bytes and
 // files, whatever node or session stored them. The server calls it for
 // uploads (STOR, APPE, STOU), DELE, and RNTO over an existing file:
-//   - before an upload's 150, Reserve(1, 1) for a new file (Reserve(1, 0)
-//     to write to an existing one): an error wrapping ErrQuotaExceeded
-//     refuses it with 552;
-//   - during it, Reserve for the bytes about to be written, in growing
-//     steps (up to 64 MiB, and just what is needed once a step is
-//     refused): ErrQuotaExceeded fails the transfer with 552, as a full
-//     disk would, and the back-end learns it failed;
-//   - at its end (completed or not), Adjust by what the file's size and
-//     existence changed, less what was reserved;
-//   - after DELE, and after RNTO replaced a file, Adjust by what went.
+//   - before an upload's 150, Reserve(1, 1) for a new file, Reserve(1, 0)
+//     to add to an existing one, nothing to rewrite one: an error
+//     wrapping ErrQuotaExceeded refuses it with 552;
+//   - during it, Reserve for the bytes about to be written, in steps that
+//     double from 1 MiB to 64 MiB; once one is refused, in steps halved
+//     until one fits or the bytes needed don't: ErrQuotaExceeded then
+//     fails the transfer with 552, as a full disk would, and the back-end
+//     learns it failed;
+//   - at its end (completed or not), Adjust by what it changed (from its
+//     mode, offset and bytes written; nothing if the file system discards
+//     an upload that did not complete, an Aborter), less what was
+//     reserved;
+//   - after DELE, and after RNTO replaced a file, Adjust by what went
+//     (the server refuses both with 450 while it uploads that name).
 //
 // Any other error of Reserve lets the upload go on unchecked (a shared
 // store's outage must not stop sessions that are logged in); it is logged.
-// Adjust is given every change, and must not lose one it can't record
-// now. Methods are called from many goroutines at once.
+// Adjust is given every change: a store that can't record one now should
+// keep it and record it later (pgstore keeps it in memory until the
+// database answers). Methods are called from many goroutines at once.
 type Quota interface {
 	// Reserve adds bytes and files to the usage if the result is within
 	// the quota; otherwise it changes nothing and returns an error

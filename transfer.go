@@ -322,7 +322,7 @@ func (s *session) runTransfer(t *transfer, job *transferJob, ln *net.TCPListener
 			if file != nil && !fileEnded {
 				endFile(file, errPanic)
 			}
-			job.quota.settle()
+			job.quota.settle(file, false)
 			if job.list != nil && job.list.dir != nil {
 				job.list.dir.Close()
 			}
@@ -393,7 +393,7 @@ func (s *session) runTransfer(t *transfer, job *transferJob, ln *net.TCPListener
 			completed, err, reason = false, &fileError{ferr}, ferr
 		}
 	}
-	job.quota.settle()
+	job.quota.settle(file, completed)
 	if job.list != nil && job.list.dir != nil {
 		job.list.dir.Close()
 	}

@@ -24,16 +24,8 @@ type uploadKey struct {
 // lock takes name in fsys for an upload; it returns false if another
 // upload holds it. unlock must be called exactly once.
 func (u *uploadLocks) lock(fsys FileSystem, name string) (unlock func(), ok bool) {
-	var k any
-	switch {
-	case isKeyer(fsys):
-		k = fsys.(UploadKeyer).UploadKey(name)
-	case reflect.TypeOf(fsys).Comparable():
-		k = uploadKey{fsys, name}
-	default:
-		// A file system value that can't be a map key (a struct holding
-		// a slice, say) and has no UploadKey can't be told apart from
-		// another: no lock.
+	k := lockKey(fsys, name)
+	if k == nil {
 		return func() {}, true
 	}
 	u.mu.Lock()
@@ -53,6 +45,32 @@ func (u *uploadLocks) lock(fsys FileSystem, name string) (unlock func(), ok bool
 			u.mu.Unlock()
 		})
 	}, true
+}
+
+// busy reports whether an upload to name in fsys is running.
+func (u *uploadLocks) busy(fsys FileSystem, name string) bool {
+	k := lockKey(fsys, name)
+	if k == nil {
+		return false
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	_, ok := u.names[k]
+	return ok
+}
+
+// lockKey is the key of name in fsys, nil if it has none.
+func lockKey(fsys FileSystem, name string) any {
+	switch {
+	case isKeyer(fsys):
+		return fsys.(UploadKeyer).UploadKey(name)
+	case reflect.TypeOf(fsys).Comparable():
+		return uploadKey{fsys, name}
+	}
+	// A file system value that can't be a map key (a struct holding a
+	// slice, say) and has no UploadKey can't be told apart from another:
+	// no lock.
+	return nil
 }
 
 func isKeyer(fsys FileSystem) bool {
