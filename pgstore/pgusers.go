@@ -84,8 +84,8 @@ type Store struct {
 	logger  *slog.Logger
 	breaker breaker // in front of the shared state's queries
 
-	// pending is usage Adjust could not record yet, summed per user,
-	// which flushLoop records; guarded by pendingMu, as flushing (the
+	// pending is usage Adjust could not record yet, per user in order
+	// (usageDelta), which flushLoop records; guarded by pendingMu, as flushing (the
 	// loop was started, at the first delta queued) and closed.
 	pendingMu sync.Mutex
 	pending   map[string]usageDelta
@@ -95,8 +95,9 @@ type Store struct {
 	flushDone chan struct{} // closed when flushLoop returned
 	closeOnce sync.Once
 
-	pruneMu      sync.Mutex // guards lastBanPrune
+	pruneMu      sync.Mutex // guards lastBanPrune and nextOpsPrune
 	lastBanPrune time.Time
+	nextOpsPrune time.Time // when maybePruneOps prunes the ledger next
 }
 
 var (

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -246,7 +247,7 @@ func TestQuotaOutage(t *testing.T) {
 	// Close's last attempt: kept by a node (as if the database had just
 	// failed), recorded when it closes.
 	s2 := open()
-	s2.queueUsage("carol", usageDelta{3, 1}, errors.New("test"))
+	s2.queueUsage("carol", usageOp{id: newOpID(), bytes: 3, files: 1}, errors.New("test"))
 	s2.Close()
 	wantUsage(t, s, "carol", 140, 5)
 
@@ -259,4 +260,227 @@ func TestQuotaOutage(t *testing.T) {
 	if !strings.Contains(log.String(), "dropped usage it could not record") || !strings.Contains(log.String(), "bytes=5 files=1") {
 		t.Errorf("log: %s", log.String())
 	}
+}
+
+// loseAnswers makes the first n usage statements of kind ("reserve",
+// "adjust") fail after they were applied, as if their answer had been lost
+// (a timeout), and returns the count of statements of kind applied so far.
+func loseAnswers(t *testing.T, kind string, n int) *atomic.Int32 {
+	t.Helper()
+	var applied atomic.Int32
+	f := func(k string) error {
+		if k != kind {
+			return nil
+		}
+		if applied.Add(1) <= int32(n) {
+			return fmt.Errorf("test: answer lost: %w", context.DeadlineExceeded)
+		}
+		return nil
+	}
+	usageFault.Store(&f)
+	t.Cleanup(func() { usageFault.Store(nil) })
+	return &applied
+}
+
+// poll calls cond until it is true, for 30 s at most.
+func poll(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for range 300 {
+		if cond() {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("still not %s after 30 s", what)
+}
+
+// countOps counts name's ledger rows of kind.
+func countOps(t *testing.T, s *Store, name, kind string) int {
+	t.Helper()
+	var n int
+	if err := s.pool.QueryRow(t.Context(), `SELECT count(*) FROM pier_usage_ops WHERE name = $1 AND kind = $2`,
+		name, kind).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestUsageDeltaAdd: adjustments never sent are merged; one that may have
+// reached the database, and a check, keep their id and amounts, and what
+// comes after goes into a new operation.
+func TestUsageDeltaAdd(t *testing.T) {
+	var d usageDelta
+	a, b, c := newOpID(), newOpID(), newOpID()
+	d.add(usageOp{id: a, bytes: 1, files: 1})
+	d.add(usageOp{id: newOpID(), bytes: 2})
+	if len(d.ops) != 1 || d.ops[0] != (usageOp{id: a, bytes: 3, files: 1}) {
+		t.Fatalf("unsent merged: %+v", d.ops)
+	}
+	d.ops[0].sent = true // tried, answer lost
+	d.add(usageOp{id: b, bytes: 4})
+	d.add(usageOp{id: c, bytes: 5, files: 1, check: true, sent: true})
+	d.add(usageOp{id: newOpID(), bytes: -1})
+	want := []usageOp{{id: a, bytes: 3, files: 1, sent: true}, {id: b, bytes: 4}, {id: c, bytes: 5, files: 1, check: true, sent: true}}
+	if len(d.ops) != 4 || d.ops[0] != want[0] || d.ops[1] != want[1] || d.ops[2] != want[2] || d.ops[3].bytes != -1 {
+		t.Errorf("ops: %+v", d.ops)
+	}
+	if d.bytes != 6 || d.files != 1 { // the check is not counted
+		t.Errorf("totals: %d bytes, %d files", d.bytes, d.files)
+	}
+	if id := newOpID().String(); len(id) != 36 || id[14] != '4' {
+		t.Errorf("id %s", id)
+	}
+}
+
+// TestQuotaLostAdjust: an Adjust applied whose answer was lost is tried
+// again with the same id and counts once; an Adjust made meanwhile counts
+// too.
+func TestQuotaLostAdjust(t *testing.T) {
+	s := openStore(t, pgtest.Start(t))
+	s.breaker.pause = time.Millisecond
+	ctx := t.Context()
+	if err := s.Add(ctx, Account{Name: "erin", PasswordHash: hash(t, "pw"), Home: "/e"}); err != nil {
+		t.Fatal(err)
+	}
+	q := quotaOf(t, s, "erin")
+	applied := loseAnswers(t, "adjust", 1)
+	if err := q.Adjust(ctx, 10, 1); err != nil {
+		t.Fatalf("Adjust whose answer was lost: %v, want it kept", err)
+	}
+	wantUsage(t, s, "erin", 10, 1) // applied all the same
+	if err := q.Adjust(ctx, 5, 0); err != nil {
+		t.Fatal(err)
+	}
+	// The first applied, tried again (and not applied), the second.
+	poll(t, "retried", func() bool { return applied.Load() >= 3 })
+	wantUsage(t, s, "erin", 15, 1)
+	if n := countOps(t, s, "erin", "adjust"); n != 2 {
+		t.Errorf("ledger: %d adjustments, want 2", n)
+	}
+}
+
+// TestQuotaLostReserve: a Reserve whose answer was lost, the server then
+// settling as if nothing was reserved: if it was recorded it is undone, if
+// it was not (over quota) nothing is; the count ends right.
+func TestQuotaLostReserve(t *testing.T) {
+	s := openStore(t, pgtest.Start(t))
+	s.breaker.pause = time.Millisecond
+	ctx := t.Context()
+	if err := s.Add(ctx, Account{Name: "frank", PasswordHash: hash(t, "pw"), Home: "/f", QuotaBytes: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	q := quotaOf(t, s, "frank")
+	loseAnswers(t, "reserve", 2)
+	err := q.Reserve(ctx, 100, 1)
+	if err == nil || errors.Is(err, pier.ErrQuotaExceeded) {
+		t.Fatalf("Reserve whose answer was lost: %v", err)
+	}
+	wantUsage(t, s, "frank", 100, 1) // recorded, the server told it was not
+	// The upload wrote 40 bytes, a new file: the server adjusts by all
+	// of it.
+	if err := q.Adjust(ctx, 40, 1); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "compensated", func() bool {
+		b, f, err := s.Usage(ctx, "frank")
+		return err == nil && b == 40 && f == 1 && countOps(t, s, "frank", "adjust") == 2
+	})
+
+	// Over quota, answer lost: checked, voided, nothing undone.
+	err = q.Reserve(ctx, 2000, 0)
+	if err == nil || errors.Is(err, pier.ErrQuotaExceeded) {
+		t.Fatalf("refused Reserve whose answer was lost: %v", err)
+	}
+	poll(t, "checked", func() bool { return countOps(t, s, "frank", "void") == 1 })
+	wantUsage(t, s, "frank", 40, 1)
+	if err := q.Reserve(ctx, 10, 0); err != nil {
+		t.Fatal(err)
+	}
+	wantUsage(t, s, "frank", 50, 1)
+}
+
+// TestQuotaCheckReserve: a check that voids an id before its Reserve ran
+// makes the Reserve fail, reserving nothing; a check of a Reserve recorded
+// says so; both say the same when asked again.
+func TestQuotaCheckReserve(t *testing.T) {
+	s := openStore(t, pgtest.Start(t))
+	ctx := t.Context()
+	if err := s.Add(ctx, Account{Name: "gina", PasswordHash: hash(t, "pw"), Home: "/g"}); err != nil {
+		t.Fatal(err)
+	}
+	q := quotaOf(t, s, "gina").(*userQuota)
+	late := newOpID()
+	for range 2 {
+		if recorded, err := s.checkReserve(ctx, "gina", late); err != nil || recorded {
+			t.Fatalf("check before the Reserve: %v, %v", recorded, err)
+		}
+	}
+	if err := q.reserve(ctx, late, 10, 1); err == nil || !isPgError(err) {
+		t.Errorf("Reserve after its check: %v, want the database's error", err)
+	}
+	wantUsage(t, s, "gina", 0, 0)
+	s.pendingMu.Lock()
+	pending := len(s.pending)
+	s.pendingMu.Unlock()
+	if pending != 0 {
+		t.Errorf("a Reserve the database refused was queued for a check")
+	}
+
+	done := newOpID()
+	if err := q.reserve(ctx, done, 10, 1); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if recorded, err := s.checkReserve(ctx, "gina", done); err != nil || !recorded {
+			t.Fatalf("check of a recorded Reserve: %v, %v", recorded, err)
+		}
+	}
+	wantUsage(t, s, "gina", 10, 1)
+}
+
+// TestQuotaPruneOps: the ledger loses operations older than a day, at a
+// Store's first Adjust and then every pruneOpsEvery.
+func TestQuotaPruneOps(t *testing.T) {
+	s := openStore(t, pgtest.Start(t))
+	ctx := t.Context()
+	if err := s.Add(ctx, Account{Name: "hank", PasswordHash: hash(t, "pw"), Home: "/h"}); err != nil {
+		t.Fatal(err)
+	}
+	insertOld := func() {
+		t.Helper()
+		if _, err := s.pool.Exec(ctx, `INSERT INTO pier_usage_ops (id, name, kind, created_at)
+			VALUES ($1::uuid, 'hank', 'adjust', now() - interval '25 hours')`, [16]byte(newOpID())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	insertOld()
+	q := quotaOf(t, s, "hank")
+	if err := q.Adjust(ctx, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	var old, all int
+	count := func() {
+		t.Helper()
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE created_at < now() - interval '1 day'), count(*)
+			FROM pier_usage_ops`).Scan(&old, &all); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if count(); old != 0 || all != 1 {
+		t.Errorf("after the first Adjust: %d old rows of %d, want 0 of 1", old, all)
+	}
+	insertOld()
+	if err := q.Adjust(ctx, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	if count(); old != 1 || all != 3 {
+		t.Errorf("within a minute: %d old rows of %d, want 1 of 3 (not pruned yet)", old, all)
+	}
+	if n, err := s.pruneOps(ctx, opsKeep); err != nil || n != 1 {
+		t.Errorf("pruneOps: %d, %v", n, err)
+	}
+	if count(); old != 0 || all != 2 {
+		t.Errorf("after pruneOps: %d old rows of %d", old, all)
+	}
+	wantUsage(t, s, "hank", 2, 2)
 }

@@ -81,6 +81,22 @@ var migrations = []string{
 			s.command, s.command_at, s.transfer, s.transfer_bytes, s.updated_at
 		FROM pier_sessions s JOIN pier_nodes n ON n.node = s.node
 		WHERE n.seen_at > now() - interval '30 seconds'`,
+	// 5: the ledger of usage operations (quota.go), so that one whose
+	// answer was lost is applied at most once: an Adjust's batch is
+	// recorded with it ('adjust', tried again with the same id), a
+	// Reserve's only if it reserved ('reserve'); 'void' is written by a
+	// node that checks a Reserve whose answer it lost, and keeps it from
+	// being applied afterwards. No foreign key: an id must stay used
+	// after its user is deleted. Rows are pruned after a day.
+	`CREATE TABLE pier_usage_ops (
+		id         uuid PRIMARY KEY,
+		name       text NOT NULL,
+		kind       text NOT NULL CHECK (kind IN ('adjust', 'reserve', 'void')),
+		bytes      bigint NOT NULL DEFAULT 0,
+		files      bigint NOT NULL DEFAULT 0,
+		created_at timestamptz NOT NULL DEFAULT now()
+	);
+	CREATE INDEX pier_usage_ops_created_at ON pier_usage_ops (created_at)`,
 }
 
 // SchemaVersion is the schema version this package needs (and Migrate
