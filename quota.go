@@ -23,6 +23,7 @@ const (
 	quotaStepMin  = 1 << 20
 	quotaStepMax  = 64 << 20
 	quotaTimeout  = 10 * time.Second // bounds settling, after the transfer
+	quotaRetry    = time.Second      // between Reserves while they fail
 	quotaExceeded = "Quota exceeded."
 )
 
@@ -43,8 +44,11 @@ type quotaUse struct {
 	reserved, files int64 // reserved by this upload so far
 	written, step   int64
 	tight           bool // a step was refused: steps only shrink now
-	unchecked       bool // Reserve failed (an outage): go on without it
-	settled         bool
+	// uncheckedAt is when Reserve last failed (an outage): the upload
+	// goes on unchecked for quotaRetry, then asks again, for all it
+	// wrote meanwhile.
+	uncheckedAt time.Time
+	settled     bool
 }
 
 // reserveUpload makes the check before an upload's 150: room for a byte
@@ -91,15 +95,15 @@ func (s *session) reserveUpload(ctx context.Context, name string, fi fs.FileInfo
 
 // uncheck lets the upload go on without the quota, which can't be asked.
 func (u *quotaUse) uncheck(err error) {
-	u.unchecked = true
-	u.sess.srv.logRepeats.warn(u.sess.logger(), "quota: reserve", "can't check the quota: the upload goes on unchecked", "err", err)
+	u.uncheckedAt = time.Now()
+	u.sess.srv.logRepeats.warn(u.sess.logger(), "quota: reserve", "can't check the quota: the upload goes on unchecked until it answers", "err", err)
 }
 
 // room reserves what writing n more bytes needs. The error is a
 // *ReplyError 552 when the quota is exceeded.
 func (u *quotaUse) room(ctx context.Context, n int64) error {
 	need := u.written + n - u.credit - u.reserved
-	if need <= 0 || u.unchecked {
+	if need <= 0 || !u.uncheckedAt.IsZero() && time.Since(u.uncheckedAt) < quotaRetry {
 		return nil
 	}
 	for {

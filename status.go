@@ -188,8 +188,9 @@ func (s *Server) Bans() []BanStatus {
 // Ban refuses new connections from a (its IPv6 /64) for d, or for BanTime
 // if d is zero or less, even where bans are disabled (BanAfter < 0).
 // Sessions already connected from a go on (EndSession ends them). With a
-// BanStore, the other servers learn of it (an error reaching the store is
-// logged: the ban holds here). It returns the ban.
+// BanStore, the other servers learn of it: Ban waits for the store, up to
+// 5 s (an error reaching it is logged: the ban holds here). It returns the
+// ban.
 func (s *Server) Ban(a netip.Addr, d time.Duration) BanStatus {
 	if d <= 0 {
 		_, d = s.banLimits()
@@ -216,8 +217,8 @@ func (s *Server) Ban(a netip.Addr, d time.Duration) BanStatus {
 }
 
 // Unban lifts the ban of a (its IPv6 /64) and forgets its failed logins,
-// here and, with a BanStore, on the other servers. It returns false if a
-// was not banned here.
+// here and, with a BanStore, on the other servers (waiting for the store
+// as Ban does). It returns false if a was not banned here.
 func (s *Server) Unban(a netip.Addr) bool {
 	key := banKey(a)
 	now := time.Now()

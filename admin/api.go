@@ -149,11 +149,14 @@ func (h *Handler) unban(w http.ResponseWriter, r *http.Request) actionResult {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return actionResult{arg, "bad address"}
 	}
-	if !h.srv.Unban(addr) {
+	here := h.srv.Unban(addr)
+	if !here && h.srv.BanStore == nil {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("%s is not banned", arg))
 		return actionResult{arg, "not banned"}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"unbanned": arg})
+	// With a BanStore the lift went to every node, whether or not this
+	// one had the ban yet.
+	writeJSON(w, http.StatusOK, map[string]any{"unbanned": arg, "bannedHere": here})
 	return actionResult{arg, "ok"}
 }
 
