@@ -83,8 +83,9 @@ var ErrQuotaExceeded = errors.New("quota exceeded")
 //   - after DELE, and after RNTO replaced a file, Adjust by what went
 //     (the server refuses both with 450 while it uploads that name).
 //
-// Any other error of Reserve lets the upload go on unchecked (a shared
-// store's outage must not stop sessions that are logged in); it is logged.
+// Any other error of Reserve lets the upload go on unchecked for a second
+// (a shared store's outage must not stop sessions that are logged in),
+// then it asks again, for all it wrote meanwhile; it is logged.
 // Adjust is given every change: a store that can't record one now should
 // keep it and record it later (pgstore keeps it in memory until the
 // database answers). Methods are called from many goroutines at once.
