@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -272,5 +274,53 @@ func checkFile(t *testing.T, name string, want []byte) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s: %d bytes (%.8q...), want %d (%.8q...)", name, len(got), got, len(want), want)
+	}
+}
+
+// TestSweepHomeAtLogin checks that a home first opened at a login (a
+// --db account's) has its interrupted uploads' temporaries removed, once,
+// and only those old enough not to be a running upload's, here or on
+// another node.
+func TestSweepHomeAtLogin(t *testing.T) {
+	dir := t.TempDir()
+	_, cfg := configureArgs(t, "-d", dir, "-w", "--atomic-uploads")
+	home := filepath.Join(dir, "home")
+	if err := os.Mkdir(home, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(home, local.TempPrefix+"0123456789abcdef-old.bin")
+	live := filepath.Join(home, local.TempPrefix+"fedcba9876543210-new.bin")
+	writeFile(t, stale, "cut short", 0o644)
+	writeFile(t, live, "still coming", 0o644)
+	old := time.Now().Add(-2 * staleUploadAge(cfg.o.timeout))
+	if err := os.Chtimes(stale, old, old); err != nil {
+		t.Fatal(err)
+	}
+	cfg.serving.Store(true)
+	fsys, err := cfg.openRoot(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fsys.Close()
+	for range 500 {
+		if _, err := os.Stat(stale); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the stale temporary is still there: %v", err)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("a recent temporary (maybe a running upload's) was removed: %v", err)
+	}
+	if len(cfg.uploadRoots) != 1 || cfg.uploadRoots[0].dir != dir {
+		t.Errorf("roots for the start-up sweep %v, want only %s (not the home opened while serving)", cfg.uploadRoots, dir)
+	}
+	if got := staleUploadAge(0); got != 24*time.Hour {
+		t.Errorf("without a timeout: %v", got)
+	}
+	if got := staleUploadAge(300); got != time.Hour {
+		t.Errorf("with 300 s: %v", got)
 	}
 }
