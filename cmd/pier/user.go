@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,17 +32,27 @@ creates or updates pier's tables first if need be.
   pier user add NAME --home DIR [--perm LETTERS] [--read-limit RATE]
                 [--write-limit RATE] [--message TEXT] [--disabled]
                 [--quota-bytes SIZE] [--quota-files N]
+                [--perm-at /DIR=LETTERS]... [--perm-under /DIR=LETTERS]...
       add a user; the password comes from standard input (asked twice
       on a terminal; else the first line), as for pier passwd
   pier user set NAME [--password] [--home DIR] [--perm LETTERS]
                 [--read-limit RATE] [--write-limit RATE] [--message TEXT]
                 [--quota-bytes SIZE] [--quota-files N] [--disable | --enable]
-      change what is given; --password reads a new one from standard input
+                [--perm-at /DIR=LETTERS]... [--perm-under /DIR=LETTERS]...
+                [--no-overrides]
+      change what is given; --password reads a new one from standard input;
+      --perm-at and --perm-under replace all the folder permissions,
+      --no-overrides removes them
   pier user del NAME
       remove a user and its usage (sessions logged in keep going)
   pier user list [--json]
       the users, without their password hashes, with what they store
       (USED) against their quotas
+
+Folder permissions (pyftpdlib's override_perm): --perm-at /DIR=LETTERS
+gives those letters in the folder /DIR itself (a path as the user sees
+it), --perm-under /DIR=LETTERS in /DIR and everything below it; each may
+be repeated. pier user list --json shows them.
 
 Exit status: 0 done, 1 the database failed (or no such user), 2 a usage
 error. Homes are absolute folders, or s3://BUCKET/PREFIX, opened by the
@@ -58,6 +69,8 @@ type userCommand struct {
 	home, perm, message       string
 	readLimit, writeLimit     string
 	quotaBytes, quotaFiles    string
+	permAt, permUnder         []string
+	noOverrides               bool
 	password, disable, enable bool
 	disabled, asJSON          bool
 	adding                    bool // add, not set
@@ -118,6 +131,7 @@ func (c *userCommand) parse(verb string, args []string) (func() error, error) {
 		fs.BoolVar(&c.password, "password", false, "read a new password from standard input")
 		fs.BoolVar(&c.disable, "disable", false, "refuse the user's logins")
 		fs.BoolVar(&c.enable, "enable", false, "let the user log in again")
+		fs.BoolVar(&c.noOverrides, "no-overrides", false, "remove the user's folder permissions")
 		run = c.set
 	case "del":
 		run = c.del
@@ -157,6 +171,8 @@ func (c *userCommand) accountFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.message, "message", "", "the login message (`TEXT` of the 230 reply)")
 	fs.StringVar(&c.quotaBytes, "quota-bytes", "0", "most bytes the user may store (`SIZE`: 500M, 10G); 0: no limit")
 	fs.StringVar(&c.quotaFiles, "quota-files", "0", "most files the user may store (`N`); 0: no limit")
+	fs.StringArrayVar(&c.permAt, "perm-at", nil, "permission letters in one folder: `/DIR=LETTERS` (repeatable)")
+	fs.StringArrayVar(&c.permUnder, "perm-under", nil, "permission letters in a folder and below it: `/DIR=LETTERS` (repeatable)")
 }
 
 // open opens and migrates the database.
@@ -238,7 +254,40 @@ func (c *userCommand) change(ch *pgstore.Change) error {
 	if c.fs.Changed("message") {
 		ch.LoginMessage = &c.message
 	}
+	if len(c.permAt)+len(c.permUnder) > 0 && c.noOverrides {
+		return usagef("--no-overrides with --perm-at or --perm-under: choose")
+	}
+	if len(c.permAt)+len(c.permUnder) > 0 || c.noOverrides {
+		overrides := []pier.PermOverride{}
+		for _, f := range []struct {
+			flag      string
+			values    []string
+			recursive bool
+		}{{"perm-at", c.permAt, false}, {"perm-under", c.permUnder, true}} {
+			for _, v := range f.values {
+				o, err := parseOverride(v, f.recursive)
+				if err != nil {
+					return usagef("--%s %q: %v", f.flag, v, err)
+				}
+				overrides = append(overrides, o)
+			}
+		}
+		ch.Overrides = &overrides
+	}
 	return nil
+}
+
+// parseOverride reads /DIR=LETTERS.
+func parseOverride(s string, recursive bool) (pier.PermOverride, error) {
+	dir, letters, ok := strings.Cut(s, "=")
+	if !ok || !strings.HasPrefix(dir, "/") {
+		return pier.PermOverride{}, errors.New("want /DIR=LETTERS, /DIR a folder as the user sees it (/incoming)")
+	}
+	perm := pier.Perm(letters)
+	if err := perm.Validate(); err != nil {
+		return pier.PermOverride{}, err
+	}
+	return pier.PermOverride{Dir: path.Clean(dir), Perm: perm, Recursive: recursive}, nil
 }
 
 // readHash reads a password from standard input and hashes it.
@@ -277,6 +326,9 @@ func (c *userCommand) add() error {
 	}
 	if ch.QuotaFiles != nil {
 		a.QuotaFiles = *ch.QuotaFiles
+	}
+	if ch.Overrides != nil {
+		a.Overrides = *ch.Overrides
 	}
 	ctx := context.Background()
 	store, err := c.open(ctx)
@@ -337,22 +389,29 @@ func (c *userCommand) del() error {
 }
 
 // listedUser is a user as "pier user list --json" prints it: no hash.
+// listedOverride is a folder permission in pier user list --json.
+type listedOverride struct {
+	Dir       string `json:"dir"`
+	Perm      string `json:"perm"`
+	Recursive bool   `json:"recursive"`
+}
+
 type listedUser struct {
-	Name         string              `json:"name"`
-	Perm         string              `json:"perm"`
-	Home         string              `json:"home"`
-	Overrides    []pier.PermOverride `json:"overrides,omitempty"`
-	ReadLimit    int64               `json:"read_limit"`
-	WriteLimit   int64               `json:"write_limit"`
-	LoginMessage string              `json:"login_message,omitempty"`
-	Disabled     bool                `json:"disabled"`
-	HasPassword  bool                `json:"has_password"`
-	QuotaBytes   int64               `json:"quota_bytes"`
-	QuotaFiles   int64               `json:"quota_files"`
-	UsedBytes    int64               `json:"used_bytes"`
-	UsedFiles    int64               `json:"used_files"`
-	Created      time.Time           `json:"created"`
-	Updated      time.Time           `json:"updated"`
+	Name         string           `json:"name"`
+	Perm         string           `json:"perm"`
+	Home         string           `json:"home"`
+	Overrides    []listedOverride `json:"overrides,omitempty"`
+	ReadLimit    int64            `json:"read_limit"`
+	WriteLimit   int64            `json:"write_limit"`
+	LoginMessage string           `json:"login_message,omitempty"`
+	Disabled     bool             `json:"disabled"`
+	HasPassword  bool             `json:"has_password"`
+	QuotaBytes   int64            `json:"quota_bytes"`
+	QuotaFiles   int64            `json:"quota_files"`
+	UsedBytes    int64            `json:"used_bytes"`
+	UsedFiles    int64            `json:"used_files"`
+	Created      time.Time        `json:"created"`
+	Updated      time.Time        `json:"updated"`
 }
 
 func (c *userCommand) list() error {
@@ -369,7 +428,11 @@ func (c *userCommand) list() error {
 	if c.asJSON {
 		out := make([]listedUser, len(users))
 		for i, u := range users {
-			out[i] = listedUser{u.Name, string(u.Perm), u.Home, u.Overrides, u.ReadLimit, u.WriteLimit, u.LoginMessage, u.Disabled,
+			var overrides []listedOverride
+			for _, o := range u.Overrides {
+				overrides = append(overrides, listedOverride{o.Dir, string(o.Perm), o.Recursive})
+			}
+			out[i] = listedUser{u.Name, string(u.Perm), u.Home, overrides, u.ReadLimit, u.WriteLimit, u.LoginMessage, u.Disabled,
 				u.PasswordHash != "", u.QuotaBytes, u.QuotaFiles, u.UsedBytes, u.UsedFiles, u.Created.UTC(), u.Updated.UTC()}
 		}
 		enc := json.NewEncoder(c.stdout)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -67,6 +68,10 @@ func TestUserUsage(t *testing.T) {
 		{"negative quota", []string{"add", db, "alice", "--home=/srv", "--quota-files=-1"}, `--quota-files "-1"`},
 		{"disable and enable", []string{"set", db, "alice", "--disable", "--enable"}, "choose one"},
 		{"nothing to set", []string{"set", db, "alice"}, "nothing to change"},
+		{"override without =", []string{"set", db, "alice", "--perm-at=/in"}, `--perm-at "/in": want /DIR=LETTERS`},
+		{"relative override", []string{"set", db, "alice", "--perm-under=in=elr"}, `--perm-under "in=elr": want /DIR=LETTERS`},
+		{"override letters", []string{"add", db, "alice", "--home=/srv", "--perm-at=/in=elz"}, `--perm-at "/in=elz"`},
+		{"overrides and none", []string{"set", db, "alice", "--perm-at=/in=elrw", "--no-overrides"}, "choose"},
 		{"unknown flag", []string{"list", db, "--perm=elr"}, "unknown flag: --perm"},
 	}
 	for _, tc := range tests {
@@ -192,6 +197,25 @@ func TestUserCommandsAndDaemon(t *testing.T) {
 	f.expect("TYPE I", "200")
 	f.passive()
 	f.expect("STOR refused.txt", "550")
+	// Folder permissions: w under /drop (and below), not at the top.
+	if err := os.MkdirAll(filepath.Join(home, "drop", "deep"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run("", 0, "set", "alice", "--perm-under", "/drop=elrw", "--perm-at", "/pub/=elr")
+	stdout, _, _ = pierUser(t, "", nil, "list", "--json", "--db", url)
+	if !strings.Contains(stdout, `"dir": "/drop"`) || !strings.Contains(stdout, `"recursive": true`) || !strings.Contains(stdout, `"dir": "/pub"`) {
+		t.Errorf("list --json after --perm-under, --perm-at:\n%s", stdout)
+	}
+	f = login("alice", "alice-pw", "230")
+	f.expect("TYPE I", "200")
+	f.store("drop/deep/in.txt", []byte("dropped\n"))
+	f.passive()
+	f.expect("STOR top.txt", "550")
+	run("", 0, "set", "alice", "--no-overrides")
+	f = login("alice", "alice-pw", "230")
+	f.expect("TYPE I", "200")
+	f.passive()
+	f.expect("STOR drop/again.txt", "550")
 	run("", 0, "set", "alice", "--disable")
 	login("alice", "alice-pw", "530")
 	run("new-pw\n", 0, "set", "alice", "--enable", "--password")
