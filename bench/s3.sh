@@ -15,12 +15,18 @@
 #   PIER_REV=HEAD bash bench/s3.sh                 pier built from a commit
 #                                                  (git archive), not from
 #                                                  the working tree
+#   BASE_REV=HEAD bash bench/s3.sh                 also a second pier, built
+#                                                  from that commit, as one
+#                                                  more side of every round
+#                                                  (before/after in one run)
+#   SIDES=pier,sdk bash bench/s3.sh                only some sides (pier,
+#                                                  base, rclone, sdk)
 #
 # Workloads (WORKLOADS, a comma list; default single,many,memory):
 #   single  one client: STOR then RETR of SINGLE_SIZE (1G) through pier
 #           (ftpbench -b stor,retr), against rclone copyto / rclone cat of
 #           a file of that size, and s3direct -op put / get (4 parts in
-#           flight, and once more with 1, as pier has)
+#           flight, as pier has, and once more with 1)
 #   many    FILES (100) files of FILESIZE (10M), PARALLEL (10) at a time:
 #           ftpbench -b stor-many,retr-many -n 10 --each 10, against
 #           rclone copy --transfers 10 and 10 rclone cat at once (each of
@@ -29,10 +35,13 @@
 #   memory  pier alone: MEM_CLIENTS (300) simultaneous STORs of FILESIZE,
 #           pier's VmRSS and VmHWM sampled every 50 ms
 # Every round starts a fresh pier. Throughputs are MB/s (10^6 bytes a
-# second). ftpbench and s3direct time the transfers only (logins and
-# the client's start excluded); rclone is timed around the whole command
-# (its start, a listing where it needs one): its fixed cost, an empty
-# copyto and an empty cat, is measured every round and printed beside.
+# second). ftpbench and s3direct time the transfers only (logins and the
+# client's start excluded); rclone is timed around the whole command (its
+# start, a listing where it needs one): its fixed cost, an empty copyto
+# and an empty cat, is measured every round and printed beside. The CPU
+# time pier uses during each timed part is measured in a cgroup of its
+# own (where one can be made: ftpbench --cgroup), and so are ftpbench's
+# and s3direct's own.
 #
 # Loopback only (127.0.0.1), or with NETNS=1 a namespace made here
 # (10.233.0.2, reaching 10.233.0.1 over veth) and removed at the end.
@@ -42,7 +51,11 @@
 # Other settings: SINGLE_SIZE, FILESIZE, FILES, PARALLEL, MEM_CLIENTS (see
 # above); QUIET_LOAD (0.7) and QUIET_WAIT (600 s): before the rounds, wait
 # that long at most for the 1-minute load to fall under that figure;
-# KEEP_PAGE_REPORTING=1 leaves free page reporting alone.
+# KEEP_PAGE_REPORTING=1 leaves free page reporting alone; S3_KEEP_ALIVE=0
+# runs versitygw as it starts by default, closing every connection after
+# one request (the default here is --keep-alive, as S3 stores keep
+# connections open: without it every request of every side pays a new
+# TCP connection).
 # Needs versitygw v1.8.0 (PATH or ~/go/bin: see internal/s3test), rclone,
 # python3, Go; root for NETNS=1 and to pause free page reporting.
 set -euo pipefail
@@ -50,6 +63,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo=$PWD
 rounds=${1:-3}
 workloads=${WORKLOADS:-single,many,memory}
+sides=${SIDES:-pier,base,rclone,sdk}
+[[ -n ${BASE_REV:-} ]] || sides=${sides//base/}
+keep_alive=${S3_KEEP_ALIVE:-1}
 single_size=${SINGLE_SIZE:-1G} filesize=${FILESIZE:-10M} files=${FILES:-100} parallel=${PARALLEL:-10}
 mem_clients=${MEM_CLIENTS:-300}
 quiet_load=${QUIET_LOAD:-0.7} quiet_wait=${QUIET_WAIT:-600}
@@ -64,6 +80,7 @@ say() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" | tee -a "$log" >&2; }
 
 versitygw=$(command -v versitygw || echo "$(go env GOPATH)/bin/versitygw")
 [[ -x $versitygw ]] || { echo "s3.sh: versitygw not found (see internal/s3test)" >&2; exit 1; }
+# rclone also makes the bucket and cleans up after s3direct
 command -v rclone >/dev/null || { echo "s3.sh: rclone not found" >&2; exit 1; }
 
 host=127.0.0.1 client=() remote=()
@@ -73,9 +90,10 @@ if [[ ${NETNS:-} == 1 ]]; then
 	# As in bench/system-users.sh: the clients run in a namespace made
 	# here and reach pier and versitygw at 10.233.0.1 over a veth pair.
 	# pier reaches versitygw at that address too, which is local to it
-	# (loopback), as without NETNS.
+	# (loopback), as without NETNS. nsenter, not ip netns exec, which
+	# would mount a /sys without pier's cgroup (ftpbench --cgroup).
 	ns=ps3$$
-	host=10.233.0.1 client=(ip netns exec "$ns") remote=(--allow-remote)
+	host=10.233.0.1 client=(nsenter --net="/var/run/netns/$ns") remote=(--allow-remote)
 fi
 endpoint=http://$host:$s3_port
 bucket=bench
@@ -89,20 +107,25 @@ export AWS_EC2_METADATA_DISABLED=true
 export RCLONE_CONFIG=/dev/null RCLONE_CONFIG_S3B_TYPE=s3 RCLONE_CONFIG_S3B_PROVIDER=Other \
 	RCLONE_CONFIG_S3B_ENDPOINT=$endpoint RCLONE_CONFIG_S3B_ACCESS_KEY_ID=$ak \
 	RCLONE_CONFIG_S3B_SECRET_ACCESS_KEY=$sk RCLONE_CONFIG_S3B_FORCE_PATH_STYLE=true
-# The same 8 MiB parts as pier (above 8 MiB, a multipart upload), rclone's
-# default 4 parts in flight, no MD5 of the whole file read before the
-# upload (pier computes none), no HEAD before or after, and no wait for
-# "100 Continue" (versitygw sends none; Go's 1 s wait per part made 100 MiB
-# take 4.7 s instead of 1).
-rflags=(--s3-chunk-size 8M --s3-upload-cutoff 8M --s3-upload-concurrency 4 --s3-disable-checksum
+# The same 8 MiB parts as pier, and the same cutoff (CUTOFF, 16M): pier
+# sends an upload of up to two parts as one PutObject when it has a second
+# part buffer free, as it always has here but in the memory workload;
+# above, a multipart upload. rclone's default 4 parts in flight, no MD5 of
+# the whole file read before the upload (pier computes none), no HEAD
+# before or after, and no wait for "100 Continue" (versitygw sends none;
+# Go's 1 s wait per part made 100 MiB take 4.7 s instead of 1).
+cutoff=${CUTOFF:-16M}
+rflags=(--s3-chunk-size 8M --s3-upload-cutoff "$cutoff" --s3-upload-concurrency 4 --s3-disable-checksum
 	--no-check-dest --no-traverse --s3-no-head --expect-continue-timeout 0 -q)
 
 pids=()
 pr_file=/sys/module/page_reporting/parameters/page_reporting_order pr_saved=""
+cg=""
 cleanup() {
 	local p
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	[[ -n $cg ]] && { rmdir "$cg" 2>/dev/null || true; }
 	[[ -n ${ns:-} ]] && { ip link del "veth-$ns" 2>/dev/null || true; ip netns del "$ns" 2>/dev/null || true; }
 	[[ -n $pr_saved ]] && echo "$pr_saved" >"$pr_file" 2>/dev/null
 	rm -rf "$data"
@@ -133,6 +156,13 @@ else
 	pier_version="commit $(git rev-parse --short HEAD)"
 	[[ -z $(git status --porcelain -- . ':!bench' ':!docs' | head -n 1) ]] || pier_version+=" + uncommitted changes"
 fi
+if [[ -n ${BASE_REV:-} ]]; then
+	mkdir "$data/src"
+	git -C "$repo" archive "$BASE_REV" | tar -x -C "$data/src"
+	(cd "$data/src" && go build -o "$out/pier-base" ./cmd/pier)
+	rm -rf "$data/src"
+	base_version="commit $(git -C "$repo" rev-parse --short "$BASE_REV")"
+fi
 go build -o "$out/ftpbench" ./cmd/ftpbench
 go build -o "$out/s3direct" ./bench/s3direct
 
@@ -158,9 +188,18 @@ else
 	page_reporting="as it was ($(cat "$pr_file" 2>/dev/null || echo none))"
 fi
 
+# pier's cgroup, for the CPU time it uses (v2, or v1's cpuacct)
+for root in /sys/fs/cgroup /sys/fs/cgroup/cpuacct; do
+	[[ -f $root/cgroup.controllers || -f $root/cpuacct.usage ]] || continue
+	mkdir "$root/pier-s3-$$" 2>/dev/null && cg=$root/pier-s3-$$
+	break
+done
+
 # ---------------------------------------------------------------- servers
 mkdir "$data/gw"
-"$versitygw" --access "$ak" --secret "$sk" --port "$host:$s3_port" --quiet posix "$data/gw" >"$out/versitygw.log" 2>&1 &
+gwflags=()
+[[ $keep_alive == 0 ]] || gwflags=(--keep-alive)
+"$versitygw" --access "$ak" --secret "$sk" --port "$host:$s3_port" "${gwflags[@]}" --quiet posix "$data/gw" >"$out/versitygw.log" 2>&1 &
 pids+=($!)
 for i in $(seq 100); do
 	rclone mkdir "s3b:$bucket" -q 2>/dev/null && break
@@ -168,18 +207,22 @@ for i in $(seq 100); do
 	sleep 0.1
 done
 
-pier_pid=""
-start_pier() { # NAME: a fresh pier on the bucket, waits for its 220
-	AWS_ACCESS_KEY_ID=$ak AWS_SECRET_ACCESS_KEY=$sk "$out/pier" -i $host -p $ftp_port --max-cons 0 \
+pier_pid="" cgflag=()
+start_pier() { # SIDE NAME: a fresh pier (SIDE pier or base) on the bucket, waits for its 220
+	local bin=$out/pier
+	[[ $1 == base ]] && bin=$out/pier-base
+	AWS_ACCESS_KEY_ID=$ak AWS_SECRET_ACCESS_KEY=$sk "$bin" -i $host -p $ftp_port --max-cons 0 \
 		-u bench -P bench -w --s3-bucket $bucket --s3-endpoint "$endpoint" --s3-path-style \
-		>"$out/pier-$1.log" 2>&1 &
+		>"$out/$1-$2.log" 2>&1 &
 	pier_pid=$!
 	pids+=("$pier_pid")
+	cgflag=()
+	if [[ -n $cg ]] && echo "$pier_pid" >"$cg/cgroup.procs" 2>/dev/null; then cgflag=(--cgroup "$cg"); fi
 	for _ in $(seq 100); do
 		{ exec 3<>/dev/tcp/$host/$ftp_port; } 2>/dev/null && { exec 3>&-; return; }
 		sleep 0.1
 	done
-	say "pier did not start: $(cat "$out/pier-$1.log")"
+	say "pier did not start: $(cat "$out/$1-$2.log")"
 	exit 1
 }
 stop_pier() {
@@ -200,12 +243,12 @@ timed() {
 	echo "$round rclone $label $bytes $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')" >>"$out/direct.tsv"
 }
 rc() { "${client[@]}" rclone "$@" "${rflags[@]}"; }
-# sdk LABEL ROUND ARGS...: s3direct, which times itself
+# sdk LABEL ROUND ARGS...: s3direct, which times itself (and its CPU time)
 sdk() {
 	local label=$1 round=$2 line
 	shift 2
 	line=$(AWS_ACCESS_KEY_ID=$ak AWS_SECRET_ACCESS_KEY=$sk "${client[@]}" "$out/s3direct" -endpoint "$endpoint" -bucket $bucket "$@")
-	echo "$round sdk $label $(cut -d' ' -f2-3 <<<"$line")" >>"$out/direct.tsv"
+	echo "$round sdk $label $(cut -d' ' -f2-4 <<<"$line")" >>"$out/direct.tsv"
 }
 # cat_many I: the I-th of PARALLEL readers: the objects whose number is I
 # modulo PARALLEL, one after another
@@ -235,30 +278,32 @@ fi
 # ---------------------------------------------------------------- rounds
 say "results in $out; load $load_before; ${NETNS:+NETNS; }workloads $workloads, $rounds rounds"
 for r in $(seq "$rounds"); do
-	order="pier rclone sdk"
-	((r % 2 == 0)) && order="sdk rclone pier"
+	order=$(tr ',' ' ' <<<"$sides")
+	((r % 2 == 0)) && order=$(tr ' ' '\n' <<<"$order" | tac | tr '\n' ' ')
 	# rclone's fixed cost: an empty upload and download
-	timed fixed-stor "$r" 0 rc copyto "$data/empty" "s3b:$bucket/empty"
-	timed fixed-retr "$r" 0 rc cat "s3b:$bucket/empty" >/dev/null
+	if [[ ,$sides, == *,rclone,* ]]; then
+		timed fixed-stor "$r" 0 rc copyto "$data/empty" "s3b:$bucket/empty"
+		timed fixed-retr "$r" 0 rc cat "s3b:$bucket/empty" >/dev/null
+	fi
 	for w in single many; do
 		has $w || continue
 		for side in $order; do
 			say "round $r: $w, $side"
-			if [[ $side == pier ]]; then
-				start_pier "$w-r$r"
+			if [[ $side == pier || $side == base ]]; then
+				start_pier "$side" "$w-r$r"
 				if [[ $w == single ]]; then
-					ftpbench -b stor,retr --single-size "$single_size" --pid "$pier_pid" --json "$out/pier-single-r$r.json" >"$out/pier-single-r$r.txt"
+					ftpbench -b stor,retr --single-size "$single_size" --pid "$pier_pid" "${cgflag[@]}" --json "$out/$side-single-r$r.json" >"$out/$side-single-r$r.txt"
 				else
-					ftpbench -b stor-many,retr-many -n "$parallel" --each "$each" -s "$filesize" --pid "$pier_pid" --json "$out/pier-many-r$r.json" >"$out/pier-many-r$r.txt"
+					ftpbench -b stor-many,retr-many -n "$parallel" --each "$each" -s "$filesize" --pid "$pier_pid" "${cgflag[@]}" --json "$out/$side-many-r$r.json" >"$out/$side-many-r$r.txt"
 				fi
 				stop_pier
 			elif [[ $side == sdk && $w == single ]]; then
-				sdk stor "$r" -op put -size "$single_size" -concurrency 4 -key direct-single.bin
+				sdk stor "$r" -op put -size "$single_size" -cutoff "$cutoff" -concurrency 4 -key direct-single.bin
 				sdk retr "$r" -op get -size "$single_size" -key direct-single.bin
-				sdk stor-c1 "$r" -op put -size "$single_size" -concurrency 1 -key direct-single.bin
+				sdk stor-c1 "$r" -op put -size "$single_size" -cutoff "$cutoff" -concurrency 1 -key direct-single.bin
 				rc deletefile "s3b:$bucket/direct-single.bin"
 			elif [[ $side == sdk ]]; then
-				sdk stor-many "$r" -op put -size "$filesize" -files "$files" -parallel "$parallel" -key sdk-many/f
+				sdk stor-many "$r" -op put -size "$filesize" -cutoff "$cutoff" -files "$files" -parallel "$parallel" -key sdk-many/f
 				sdk retr-many "$r" -op get -size "$filesize" -files "$files" -parallel "$parallel" -key sdk-many/f
 				rc purge "s3b:$bucket/sdk-many"
 			elif [[ $w == single ]]; then
@@ -274,12 +319,13 @@ for r in $(seq "$rounds"); do
 			fi
 		done
 	done
-	if has memory; then
+	for side in $order; do
+		[[ $side == pier || $side == base ]] && has memory || continue
 		# pier alone: MEM_CLIENTS uploads at once, its memory every 50 ms
-		say "round $r: memory, $mem_clients uploads of $filesize at once"
-		start_pier "memory-r$r"
+		say "round $r: memory, $side, $mem_clients uploads of $filesize at once"
+		start_pier "$side" "memory-r$r"
 		sleep 0.5
-		mem=$out/memory-r$r.tsv
+		mem=$out/$side-memory-r$r.tsv
 		(
 			while [[ -r /proc/$pier_pid/status ]]; do
 				awk -v t="$(date +%s.%N)" '/^VmRSS/ { r = $2 } /^VmHWM/ { h = $2 } END { print t, r, h }' "/proc/$pier_pid/status" 2>/dev/null || break
@@ -289,22 +335,25 @@ for r in $(seq "$rounds"); do
 		sampler=$!
 		pids+=("$sampler")
 		sleep 0.3
-		echo "start $(date +%s.%N)" >"$out/memory-r$r.window"
-		ftpbench -b stor-many -n "$mem_clients" -s "$filesize" --pid "$pier_pid" --json "$out/memory-r$r.json" >"$out/memory-r$r.txt"
-		echo "end $(date +%s.%N)" >>"$out/memory-r$r.window"
+		echo "start $(date +%s.%N)" >"$out/$side-memory-r$r.window"
+		ftpbench -b stor-many -n "$mem_clients" -s "$filesize" --pid "$pier_pid" --json "$out/$side-memory-r$r.json" >"$out/$side-memory-r$r.txt"
+		echo "end $(date +%s.%N)" >>"$out/$side-memory-r$r.window"
 		sleep 2
 		stop_pier
 		wait "$sampler" 2>/dev/null || true
-	fi
+	done
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------- report
 {
 	echo "- pier: $pier_version, $("$out/pier" --version 2>&1 | head -n 1)"
-	echo "- versitygw: $(go version -m "$versitygw" | awk '$1 == "mod" { print $3 }') (posix, on $(df --output=fstype "$data" | tail -n 1) $(df --output=target "$data" | tail -n 1))"
-	echo "- rclone: $(rclone --version | head -n 1), flags: ${rflags[*]}"
-	echo "- s3direct: $(go version -m "$out/s3direct" | awk '$1 == "dep" && $2 == "github.com/aws/aws-sdk-go-v2/service/s3" { print "aws-sdk-go-v2/service/s3 " $3 }'), 8 MiB parts"
+	[[ -z ${BASE_REV:-} ]] || echo "- base (pier before): $base_version, $("$out/pier-base" --version 2>&1 | head -n 1)"
+	echo "- sides: $sides"
+	echo "- versitygw: $(go version -m "$versitygw" | awk '$1 == "mod" { print $3 }') (posix, on $(df --output=fstype "$data" | tail -n 1) $(df --output=target "$data" | tail -n 1)), ${gwflags[*]:-no keep-alive}"
+	[[ ,$sides, != *,rclone,* ]] || echo "- rclone: $(rclone --version | head -n 1), flags: ${rflags[*]}"
+	echo "- pier's CPU time: ${cg:-not measured (no cgroup)}"
+	echo "- s3direct: $(go version -m "$out/s3direct" | awk '$1 == "dep" && $2 == "github.com/aws/aws-sdk-go-v2/service/s3" { print "aws-sdk-go-v2/service/s3 " $3 }'), 8 MiB parts, one PutObject up to $cutoff"
 	if [[ -n ${ns:-} ]]; then
 		echo "- path: veth pair, the clients in a network namespace (10.233.0.2 -> 10.233.0.1); pier -> versitygw over loopback"
 	else
@@ -322,55 +371,89 @@ rows = [("stor", f"STOR {ssize}, 1 client"),
         ("retr", f"RETR {ssize}, 1 client"),
         ("stor-many", f"{int(par)*int(each)} × STOR {fsize}, {par} at once"),
         ("retr-many", f"{int(par)*int(each)} × RETR {fsize}, {par} at once")]
-res = {"pier": {}, "rclone": {}, "sdk": {}}  # side -> workload -> round -> MB/s
+names = {"pier": "pier", "base": "pier before (base)", "rclone": "rclone", "sdk": "s3direct (SDK)"}
+res = {s: {} for s in names}  # side -> workload -> round -> MB/s
+cpu = {s: {} for s in names}  # side -> workload -> round -> (server, client) CPU s per GB
 fixed = {}
 for line in open(f"{out}/direct.tsv"):
-    r, side, w, b, s = line.split()
+    r, side, w, b, s, *c = line.split()
     if w.startswith("fixed-"):
         fixed.setdefault(w, []).append(float(s))
-    else:
-        res[side].setdefault(w, {})[int(r)] = int(b) / float(s) / 1e6
-for f in glob.glob(f"{out}/pier-*-r*.json"):
-    r = int(f.rsplit("-r", 1)[1].split(".")[0])
-    for x in json.load(open(f)):
-        if x.get("errors"):
-            print(f"- error: round {r} {x['workload']}: {x.get('error')}")
-            continue
-        res["pier"].setdefault(x["workload"], {})[r] = x["mb_per_s"]
+        continue
+    res[side].setdefault(w, {})[int(r)] = int(b) / float(s) / 1e6
+    if c:
+        cpu[side].setdefault(w, {})[int(r)] = (0.0, float(c[0]) / (int(b) / 1e9))
+for side in ("pier", "base"):
+    for f in glob.glob(f"{out}/{side}-single-r*.json") + glob.glob(f"{out}/{side}-many-r*.json"):
+        r = int(f.rsplit("-r", 1)[1].split(".")[0])
+        for x in json.load(open(f)):
+            if x.get("errors"):
+                print(f"- error: {side}, round {r} {x['workload']}: {x.get('error')}")
+                continue
+            res[side].setdefault(x["workload"], {})[r] = x["mb_per_s"]
+            gb = x["bytes"] / 1e9
+            if "server_cpu_seconds" in x:
+                cpu[side].setdefault(x["workload"], {})[r] = (x["server_cpu_seconds"] / gb, x.get("client_cpu_seconds", 0) / gb)
+present = [s for s in names if any(res[s].values())]
 def cell(d):
     return ", ".join(f"{d[r]:.0f}" if r in d else "-" for r in range(1, rounds + 1)) if d else "-"
 def med(d):
     return statistics.median(d.values()) if d else float("nan")
+ratios = [("pier", "base"), ("pier", "rclone"), ("pier", "sdk"), ("base", "sdk")]
+ratios = [(a, b) for a, b in ratios if a in present and b in present]
 print()
-print(f"| workload (MB/s; rounds 1..{rounds}, then the median) | pier | rclone | s3direct (SDK) | pier/rclone | pier/s3direct |")
-print("| --- | --- | --- | --- | --- | --- |")
+print(f"| workload (MB/s; rounds 1..{rounds}, then the median) | " + " | ".join(names[s] for s in present) + " | " +
+      " | ".join(f"{a}/{'s3direct' if b == 'sdk' else b}" for a, b in ratios) + " |")
+print("| --- " * (1 + len(present) + len(ratios)) + "|")
 for key, label in rows:
-    p, rc, sd = (res[s].get(key, {}) for s in ("pier", "rclone", "sdk"))
-    if not (p or rc or sd):
+    ds = {s: res[s].get(key, {}) for s in present}
+    if not any(ds.values()):
         continue
     col = lambda d: f"{cell(d)} → **{med(d):.0f}**" if d else "-"
     ratio = lambda a, b: f"{med(a)/med(b):.2f}" if a and b else "-"
-    print(f"| {label} | {col(p)} | {col(rc)} | {col(sd)} | {ratio(p, rc)} | {ratio(p, sd)} |")
+    print(f"| {label} | " + " | ".join(col(ds[s]) for s in present) + " | " +
+          " | ".join(ratio(ds[a], ds[b]) for a, b in ratios) + " |")
+cpus = [s for s in ("pier", "base", "sdk") if any(cpu[s].values())]
+if cpus:
+    print()
+    print("CPU seconds per GB moved (medians of the rounds): pier's server process (its cgroup) + ftpbench; s3direct's own. "
+          "versitygw's is not counted.")
+    print()
+    print("| workload | " + " | ".join(f"{names[s]}: server + client" if s != "sdk" else names[s] for s in cpus) + " |")
+    print("| --- " * (1 + len(cpus)) + "|")
+    for key, label in rows:
+        cs = {s: cpu[s].get(key, {}) for s in cpus}
+        if not any(cs.values()):
+            continue
+        def c(s):
+            d = cs[s]
+            if not d:
+                return "-"
+            sv = statistics.median(v[0] for v in d.values())
+            cl = statistics.median(v[1] for v in d.values())
+            return f"{cl:.2f}" if s == "sdk" else f"{sv:.2f} + {cl:.2f} = {sv + cl:.2f}"
+        print(f"| {label} | " + " | ".join(c(s) for s in cpus) + " |")
 if fixed:
     print()
     print("rclone's fixed cost (empty copyto; empty cat), medians: " +
           "; ".join(f"{statistics.median(v)*1000:.0f} ms" for k, v in sorted(fixed.items(), reverse=True)))
-mems = sorted(glob.glob(f"{out}/memory-r*.tsv"))
+mems = sorted(glob.glob(f"{out}/*-memory-r*.tsv"))
 if mems:
     print()
     print(f"| pier memory (MiB), {memc} uploads of {fsize} at once | idle before | median while uploading | peak VmRSS | VmHWM | 2 s after | seconds | errors |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
 for f in mems:
-    r = f.rsplit("-r", 1)[1].split(".")[0]
-    win = dict(l.split() for l in open(f"{out}/memory-r{r}.window"))
+    side, r = f.rsplit("/", 1)[1].split("-memory-r")
+    r = r.split(".")[0]
+    win = dict(l.split() for l in open(f"{out}/{side}-memory-r{r}.window"))
     t0, t1 = float(win["start"]), float(win["end"])
     samples = [tuple(map(float, l.split())) for l in open(f) if len(l.split()) == 3]
     before = [s for s in samples if s[0] < t0]
     during = [s for s in samples if t0 <= s[0] <= t1]
     after = [s for s in samples if s[0] > t1]
-    x = json.load(open(f"{out}/memory-r{r}.json"))[0]
+    x = json.load(open(f"{out}/{side}-memory-r{r}.json"))[0]
     mib = lambda kb: f"{kb/1024:.0f}"
-    print(f"| round {r} | {mib(before[-1][1]) if before else '-'} | {mib(statistics.median(s[1] for s in during)) if during else '-'} "
+    print(f"| {names[side]}, round {r} | {mib(before[-1][1]) if before else '-'} | {mib(statistics.median(s[1] for s in during)) if during else '-'} "
           f"| {mib(max(s[1] for s in samples))} | {mib(samples[-1][2])} | {mib(after[-1][1]) if after else '-'} "
           f"| {x['seconds']:.2f} | {x['errors']} |")
 PY

@@ -2,14 +2,16 @@
 // v2, the SDK pier's fsys/s3 uses, with the same client settings as pier
 // (path-style, checksums only where required): it PUTs or GETs objects and
 // times only the transfers, as ftpbench does, and prints one line:
-// "OP BYTES SECONDS". Credentials from AWS_ACCESS_KEY_ID and
+// "OP BYTES SECONDS CPU", CPU the seconds of CPU time the process used
+// meanwhile (user and system). Credentials from AWS_ACCESS_KEY_ID and
 // AWS_SECRET_ACCESS_KEY.
 //
 //	s3direct -endpoint http://127.0.0.1:7470 -bucket bench -op put -size 1G -concurrency 4
 //	s3direct -endpoint ... -op get -size 10M -files 100 -parallel 10
 //
-// An object above -part bytes is a multipart upload of -part parts,
-// -concurrency of them in flight; one no larger, a PutObject. The bytes
+// An object above -cutoff bytes (default: -part) is a multipart upload of
+// -part parts, -concurrency of them in flight; one no larger, a
+// PutObject. The bytes
 // sent are 'x's from memory, as ftpbench's; what is read is discarded.
 package main
 
@@ -24,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -39,13 +42,18 @@ func main() {
 	key := flag.String("key", "s3direct", "object key (with -files > 1, KEY-0, KEY-1...)")
 	sizeFlag := flag.String("size", "10M", "object size (K, M, G: powers of 1024)")
 	partFlag := flag.String("part", "8M", "multipart part size")
+	cutoffFlag := flag.String("cutoff", "", "largest object sent as one PutObject (default: the part size)")
 	concurrency := flag.Int("concurrency", 4, "parts of one upload in flight")
 	files := flag.Int("files", 1, "objects")
 	parallel := flag.Int("parallel", 1, "objects transferred at once (each worker one after another)")
 	flag.Parse()
 	size, err1 := parseSize(*sizeFlag)
 	part, err2 := parseSize(*partFlag)
-	if err := errors.Join(err1, err2); err != nil || *endpoint == "" || *bucket == "" ||
+	cutoff, err3 := part, error(nil)
+	if *cutoffFlag != "" {
+		cutoff, err3 = parseSize(*cutoffFlag)
+	}
+	if err := errors.Join(err1, err2, err3); err != nil || *endpoint == "" || *bucket == "" ||
 		(*op != "put" && *op != "get") || *concurrency < 1 || *files < 1 || *parallel < 1 {
 		fmt.Fprintln(os.Stderr, "s3direct: bad flags", err)
 		os.Exit(2)
@@ -59,8 +67,8 @@ func main() {
 			RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 			ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 		}),
-		bucket: *bucket, part: part, concurrency: *concurrency,
-		data: bytes.Repeat([]byte{'x'}, int(min(size, part))),
+		bucket: *bucket, part: part, cutoff: cutoff, concurrency: *concurrency,
+		data: bytes.Repeat([]byte{'x'}, int(min(size, max(part, cutoff)))),
 	}
 	name := func(i int) string {
 		if *files == 1 {
@@ -69,6 +77,7 @@ func main() {
 		return *key + "-" + strconv.Itoa(i)
 	}
 	ctx := context.Background()
+	cpu0 := cpuTime()
 	start := time.Now()
 	errs := make([]error, *parallel)
 	var wg sync.WaitGroup
@@ -89,23 +98,34 @@ func main() {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu := cpuTime() - cpu0
 	if err := errors.Join(errs...); err != nil {
 		fmt.Fprintln(os.Stderr, "s3direct:", err)
 		os.Exit(1)
 	}
-	fmt.Printf("%s %d %.4f\n", *op, int64(*files)*size, elapsed.Seconds())
+	fmt.Printf("%s %d %.4f %.4f\n", *op, int64(*files)*size, elapsed.Seconds(), cpu.Seconds())
+}
+
+// cpuTime returns the CPU time the process has used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 type client struct {
 	s3          *s3.Client
 	bucket      string
 	part        int64
+	cutoff      int64
 	concurrency int
-	data        []byte // one part of 'x's, read-only
+	data        []byte // one part (or one PutObject) of 'x's, read-only
 }
 
 func (c *client) put(ctx context.Context, key string, size int64) error {
-	if size <= c.part {
+	if size <= c.cutoff {
 		_, err := c.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: &c.bucket, Key: &key,
 			Body: bytes.NewReader(c.data[:size]), ContentLength: aws.Int64(size)})
 		return err

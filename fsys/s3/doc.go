@@ -23,16 +23,26 @@
 // # What works
 //
 //   - Downloads (RETR) are streamed GetObject requests; after REST, a
-//     ranged GetObject (pier.OpenAtFS).
+//     ranged GetObject (pier.OpenAtFS). A download of a large object
+//     (nine parts or more: 72 MiB with the default Options.PartSize)
+//     reads the parts ahead of the client in parallel, each a ranged GetObject of its own (with
+//     If-Match, so that an object replaced meanwhile fails the download
+//     with 451 rather than mixing two objects): one part ahead, and one
+//     more, up to four, each time the client had to wait for one. It
+//     takes their buffers from Options.Buffers only if one is free at
+//     that moment, half of them at most for all downloads, and streams
+//     without.
 //   - Uploads (STOR, STOU) are streamed: an upload no larger than one part
 //     (Options.PartSize, 8 MiB by default) is one PutObject when it
-//     completes; a larger one a multipart upload, whose parts are sent as
-//     they fill while the next one fills, up to four parts in flight at
-//     once. The buffers of all uploads are capped (Options.Buffers): an
-//     upload waits for its first (and its second, or its first part to be
-//     sent), as long as its context lets it, and takes more, up to five,
-//     only if the cap has one free at that moment, so that many uploads at
-//     once share the cap as if each held two at most. Nothing is visible before the upload completes
+//     completes, and so is one no larger than two if a second buffer was
+//     free when the first filled; a larger one a multipart upload, whose
+//     parts are sent as they fill while the next one fills, up to four
+//     parts in flight at once. The buffers of all uploads are capped
+//     (Options.Buffers): an upload waits for its first (and its second,
+//     or its first part to be sent), as long as its context lets it, and
+//     takes more, up to five, only if the cap has one free at that moment,
+//     so that many uploads at once share the cap as if each held two at
+//     most. Nothing is visible before the upload completes
 //     (Close): an aborted or cut transfer (pier.Aborter) aborts the
 //     multipart upload and leaves no object and no pending parts behind;
 //     the old object, if any, stays as it was. STOU refuses a name taken

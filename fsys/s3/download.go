@@ -1,19 +1,126 @@
 package s3
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"os"
 	"syscall"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/pierftp/pier"
 )
 
-// download is a read handle: the streamed body of a (ranged) GetObject.
-// Its request is bound to the context the file was opened with, so a
-// cancelled transfer ends the read. It needs no Abort: a download that
-// stops early has nothing to undo, and Close ends the GET either way.
+// readAheadParts is how many parts (Options.PartSize each) a download
+// reads ahead at most, each with a ranged GetObject of its own, all in
+// flight at once: with the one being read, up to five requests at the
+// store for one download. It starts with one (see download.window).
+const readAheadParts = 4
+
+// readAheadMinParts is how many parts a download must have left after
+// the part boundary where it would start reading ahead (72 MiB and more
+// with 8 MiB parts, from the start): on a local versitygw, a 64 MiB
+// download was no faster with parts read ahead, and a process's first
+// ones cost it the page faults of their fresh buffers.
+const readAheadMinParts = 8
+
+// errReplaced fails a download whose object was replaced after its first
+// GET: a part read ahead (or a stream opened again) would come from the
+// new object, and the client would get a file that is neither.
+var errReplaced = &pier.ReplyError{Code: 451, Message: "Requested action aborted: the file was replaced during the download; try again."}
+
+// download opens a GetObject of name, from offset, and returns it as a
+// download.
+func (f *FS) download(ctx context.Context, name string, offset int64) (pier.File, error) {
+	if name == "." {
+		return nil, pathErr("open", name, syscall.EISDIR)
+	}
+	key := f.key(name)
+	in := &awss3.GetObjectInput{Bucket: &f.bucket, Key: &key}
+	if offset > 0 {
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-", offset))
+	}
+	out, err := f.client.GetObject(ctx, in)
+	if err != nil {
+		if code, status := errorCode(err); offset > 0 && (code == "InvalidRange" || status == 416) {
+			// A range that starts at the end: nothing left to read.
+			return &download{name: name, pos: offset, size: offset}, nil
+		}
+		return nil, mapErr("open", name, err)
+	}
+	d := &download{fs: f, name: name, key: key, body: out.Body, pos: offset, size: -1, bodyEnd: -1, window: 1}
+	d.ctx, d.stop = context.WithCancel(ctx)
+	if out.ContentLength != nil && aws.ToString(out.ETag) != "" {
+		// The parts read ahead must come from this object: they are
+		// asked for with If-Match of its ETag.
+		d.size = offset + *out.ContentLength
+		d.bodyEnd = d.size
+		d.etag = out.ETag
+	}
+	return d, nil
+}
+
+// download is a read handle: a streamed GetObject of the object from the
+// offset it was opened at, and, for a large object, the parts after it
+// read ahead in parallel, while Buffers has part buffers free.
+//
+// Reading ahead is what a direct S3 client does to go faster than one
+// stream allows: each part is a ranged GetObject of its own (with
+// If-Match of the first reply's ETag, so that a replaced object fails the
+// download with errReplaced rather than mixing two objects), window of
+// them in flight, each read into a buffer taken from Options.Buffers
+// only if one is free at that moment (see Buffers.tryAhead): a download
+// never waits for memory, and holds none when none is free; it streams
+// instead, as it starts. The first stream, from the open to the object's
+// end, is cut at a part's boundary once the part after it is read ahead,
+// if readAheadMinParts parts are left after that boundary: smaller
+// objects are one GET. Where no part could be read ahead, the stream is
+// opened again at the byte Read got to, for up to readAheadParts parts.
+//
+// Every request is bound to the context the file was opened with, and
+// ends with Close, so a cancelled transfer ends them. It needs no Abort:
+// a download that stops early has nothing to undo.
 type download struct {
-	name   string
-	body   io.ReadCloser
+	fs   *FS
+	ctx  context.Context    // the open's, for the requests after the first
+	stop context.CancelFunc // ends them (Close)
+	name string
+	key  string
+	etag *string // the first reply's, that the later requests match
+	pos  int64   // offset in the object of the next byte Read returns
+	size int64   // the object's size, -1 if unknown: no reading ahead
+
+	// body streams the object's bytes from pos to bodyEnd (nil between
+	// streams).
+	body    io.ReadCloser
+	bodyEnd int64
+	// cur is the part being read from memory, if any; ahead are the
+	// parts read ahead, in order: the first starts where body or cur
+	// ends, each where the one before ends.
+	cur   *aheadPart
+	ahead []*aheadPart
+	// window is how many parts are read ahead: one at first, one more
+	// (up to readAheadParts) each time Read had to wait for a part, as
+	// the store is then slower than the client. A slow client never
+	// makes it wait, and so holds one or two part buffers, not five.
+	window  int
+	fetched int    // parts read ahead so far (for the tests)
+	onWait  func() // called when Read is about to wait for a part (for the tests)
+
+	err    error // the first failure, returned by every later Read
 	closed bool
+}
+
+// aheadPart is one part read ahead: its bytes go into buf, from the
+// object's offset start, until done is closed.
+type aheadPart struct {
+	start int64
+	buf   []byte
+	off   int // how much of buf Read has returned
+	done  chan struct{}
+	err   error // set before done is closed
 }
 
 // Read reads the object's next bytes.
@@ -21,21 +128,212 @@ func (d *download) Read(p []byte) (int, error) {
 	if d.closed {
 		return 0, os.ErrClosed
 	}
+	if d.err != nil {
+		return 0, d.err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for {
+		switch {
+		case d.cur != nil:
+			n := copy(p, d.cur.buf[d.cur.off:])
+			d.cur.off += n
+			d.pos += int64(n)
+			if d.cur.off == len(d.cur.buf) {
+				d.fs.buffers.putAhead(d.cur.buf)
+				d.cur = nil
+			}
+			d.readAhead()
+			return n, nil
+		case d.body != nil:
+			return d.readBody(p)
+		case d.size < 0 || d.pos >= d.size:
+			return 0, io.EOF
+		case len(d.ahead) > 0:
+			if err := d.next(); err != nil {
+				return 0, err
+			}
+		default:
+			if err := d.stream(); err != nil {
+				return 0, err
+			}
+		}
+	}
+}
+
+// readBody reads from the stream, up to its end, and reads ahead after
+// it if it can.
+func (d *download) readBody(p []byte) (int, error) {
+	if d.bodyEnd >= 0 {
+		p = p[:min(int64(len(p)), d.bodyEnd-d.pos)]
+	}
 	n, err := d.body.Read(p)
+	d.pos += int64(n)
+	switch {
+	case d.bodyEnd >= 0 && d.pos == d.bodyEnd:
+		// Its end, or the boundary it was cut at: the rest was read
+		// ahead.
+		d.body.Close()
+		d.body, err = nil, nil
+	case err == io.EOF && d.bodyEnd >= 0:
+		err = io.ErrUnexpectedEOF
+	}
 	if err != nil && err != io.EOF {
-		err = mapErr("read", d.name, err)
+		return n, d.fail(err)
+	}
+	if n > 0 {
+		d.readAhead()
 	}
 	return n, err
+}
+
+// next makes the first part read ahead, once its GET is done, the one
+// to read from.
+func (d *download) next() error {
+	pt := d.ahead[0]
+	select {
+	case <-pt.done:
+	default:
+		d.window = min(d.window+1, readAheadParts)
+		if d.onWait != nil {
+			d.onWait()
+		}
+		select {
+		case <-pt.done:
+		case <-d.ctx.Done():
+			return d.fail(d.ctx.Err())
+		}
+	}
+	d.ahead = d.ahead[1:]
+	d.cur = pt
+	if pt.err != nil {
+		return d.fail(pt.err)
+	}
+	return nil
+}
+
+// stream opens the stream again at pos, when no part was read ahead
+// there, for up to readAheadParts parts (so that reading ahead can start
+// again after them without cutting it).
+func (d *download) stream() error {
+	end := min(d.size, d.pos+readAheadParts*int64(d.fs.partSize))
+	out, err := d.fs.client.GetObject(d.ctx, &awss3.GetObjectInput{
+		Bucket:  &d.fs.bucket,
+		Key:     &d.key,
+		Range:   aws.String(fmt.Sprintf("bytes=%d-%d", d.pos, end-1)),
+		IfMatch: d.etag,
+	})
+	if err != nil {
+		return d.fail(err)
+	}
+	d.body, d.bodyEnd = out.Body, end
+	return nil
+}
+
+// readAhead starts GETs of the parts after those already read or being
+// read, up to window, while Buffers has buffers free.
+func (d *download) readAhead() {
+	if d.size < 0 || d.etag == nil {
+		return
+	}
+	ps := int64(d.fs.partSize)
+	for len(d.ahead) < d.window {
+		var start int64
+		cut := false
+		switch {
+		case len(d.ahead) > 0:
+			last := d.ahead[len(d.ahead)-1]
+			start = last.start + int64(len(last.buf))
+		case d.cur != nil:
+			start = d.cur.start + int64(len(d.cur.buf))
+		case d.body != nil:
+			// Cut the stream at the part boundary after pos if
+			// enough is left after it; else read ahead after its end.
+			start = (d.pos/ps + 1) * ps
+			if cut = start < d.bodyEnd; cut && d.size-start < d.fs.readAheadMin {
+				return
+			}
+			if !cut {
+				start = d.bodyEnd
+			}
+		default:
+			return
+		}
+		if start >= d.size {
+			return
+		}
+		n := min(ps, d.size-start)
+		buf, ok := d.fs.buffers.tryAhead(int(ps))
+		if !ok {
+			return
+		}
+		if cut {
+			d.bodyEnd = start
+		}
+		pt := &aheadPart{start: start, buf: buf[:n], done: make(chan struct{})}
+		d.ahead = append(d.ahead, pt)
+		d.fetched++
+		go d.fetch(pt)
+	}
+}
+
+// fetch reads a part ahead, in its own goroutine.
+func (d *download) fetch(pt *aheadPart) {
+	defer close(pt.done)
+	out, err := d.fs.client.GetObject(d.ctx, &awss3.GetObjectInput{
+		Bucket:  &d.fs.bucket,
+		Key:     &d.key,
+		Range:   aws.String(fmt.Sprintf("bytes=%d-%d", pt.start, pt.start+int64(len(pt.buf))-1)),
+		IfMatch: d.etag,
+	})
+	if err != nil {
+		pt.err = err
+		return
+	}
+	_, pt.err = io.ReadFull(out.Body, pt.buf)
+	out.Body.Close()
+}
+
+// fail records the download's first failure: a replaced object is
+// errReplaced, the rest as mapErr says.
+func (d *download) fail(err error) error {
+	if d.err == nil {
+		if code, status := errorCode(err); code == "PreconditionFailed" || status == 412 {
+			err = pathErr("read", d.name, errReplaced)
+		} else {
+			err = mapErr("read", d.name, err)
+		}
+		d.err = err
+	}
+	return d.err
 }
 
 // Write fails: the handle is for reading.
 func (d *download) Write([]byte) (int, error) { return 0, pathErr("write", d.name, syscall.EBADF) }
 
-// Close ends the download.
+// Close ends the download: its stream, and the parts read ahead, whose
+// GETs it cancels and waits for, to give their buffers back.
 func (d *download) Close() error {
 	if d.closed {
 		return os.ErrClosed
 	}
 	d.closed = true
-	return d.body.Close()
+	if d.stop == nil {
+		return nil // nothing was left to read
+	}
+	d.stop()
+	var err error
+	if d.body != nil {
+		err = d.body.Close()
+	}
+	if d.cur != nil {
+		d.fs.buffers.putAhead(d.cur.buf)
+	}
+	for _, pt := range d.ahead {
+		<-pt.done
+		d.fs.buffers.putAhead(pt.buf)
+	}
+	d.cur, d.ahead = nil, nil
+	return err
 }

@@ -29,7 +29,7 @@ func Example() {
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 	})
 	// One Buffers for every user: at most 64 part buffers (512 MiB of
-	// 8 MiB parts) for all uploads together.
+	// 8 MiB parts) for all transfers together.
 	buffers := s3.NewBuffers(64)
 
 	users := &auth.Virtual{}

@@ -40,22 +40,26 @@ type Options struct {
 	Prefix string
 
 	// PartSize is the size of an upload's parts, and of its part
-	// buffers. If zero, DefaultPartSize (8 MiB); below MinPartSize, it
-	// is MinPartSize. An upload no larger than one part is a single
-	// PutObject at Close; a larger one a multipart upload that holds two
-	// part buffers (one filling, one being sent), and up to three more,
-	// for up to four parts in flight, only while the shared Buffers has
-	// them free. S3 takes
-	// 10,000 parts at most: an upload fails beyond 10,000 × PartSize
-	// bytes (78 GiB at 8 MiB) with 552.
+	// buffers, and of the parts a download reads ahead. If zero,
+	// DefaultPartSize (8 MiB); below MinPartSize, it is MinPartSize. An
+	// upload no larger than one part is a single PutObject at Close, and
+	// so is one no larger than two if the shared Buffers had a second
+	// buffer free when the first filled; a larger one is a multipart
+	// upload that holds two part buffers (one filling, one being sent),
+	// and up to three more, for up to four parts in flight, only while
+	// the shared Buffers has them free. S3 takes 10,000 parts at most:
+	// an upload fails beyond 10,000 × PartSize bytes (78 GiB at 8 MiB)
+	// with 552.
 	PartSize int
 
-	// Buffers caps the part buffers held at once by every upload that
+	// Buffers caps the part buffers held at once by every transfer that
 	// shares it, so that many simultaneous uploads can't exhaust
 	// memory: an upload waits (as long as its context lets it) for a
-	// buffer. If nil, a package-wide Buffers of DefaultMaxBuffers is
-	// shared by every FS without one of its own. Give the FS values of
-	// one server the same Buffers to cap them together.
+	// buffer; a download reads parts ahead only into buffers free at
+	// once, half of them at most, and streams without. If nil, a
+	// package-wide Buffers of DefaultMaxBuffers is shared by every FS
+	// without one of its own. Give the FS values of one server the same
+	// Buffers to cap them together.
 	Buffers *Buffers
 
 	// PageSize is how many keys one listing request asks for
@@ -69,8 +73,9 @@ type Options struct {
 	PageTimeout time.Duration
 
 	// AbortTimeout bounds the AbortMultipartUpload call that discards an
-	// upload, which runs after the transfer's context may have ended. If
-	// zero, one minute.
+	// upload, which runs after the transfer's context may have ended,
+	// and, before it, the wait for the upload's parts in flight to end
+	// (they are cancelled after it). If zero, one minute.
 	AbortTimeout time.Duration
 
 	// FolderTime is the modification time of folders that S3 gives no
@@ -104,12 +109,19 @@ type FS struct {
 	pageTimeout  time.Duration
 	abortTimeout time.Duration
 	folderTime   time.Time
+	// settleWait is how long an abort waits for the parts in flight:
+	// abortTimeout, shorter in tests.
+	settleWait time.Duration
 
 	folderRenameMax int
 	// copyThreshold and copyPartSize are MaxCopySize and CopyPartSize,
 	// smaller in tests.
 	copyThreshold int64
 	copyPartSize  int64
+	// readAheadMin is how much a download must have left after the
+	// part boundary where it would start reading ahead:
+	// readAheadMinParts parts, fewer in tests.
+	readAheadMin int64
 	// pageHigh is the most entries a listing page has held, for tests.
 	pageHigh atomic.Int64
 }
@@ -157,6 +169,7 @@ func New(client *awss3.Client, bucket string, opts Options) *FS {
 	case f.partSize < MinPartSize:
 		f.partSize = MinPartSize
 	}
+	f.readAheadMin = readAheadMinParts * int64(f.partSize)
 	if f.buffers == nil {
 		f.buffers = defaultBuffers
 	}
@@ -169,6 +182,7 @@ func New(client *awss3.Client, bucket string, opts Options) *FS {
 	if f.abortTimeout <= 0 {
 		f.abortTimeout = time.Minute
 	}
+	f.settleWait = f.abortTimeout
 	if f.folderTime.IsZero() {
 		f.folderTime = DefaultFolderTime
 	}

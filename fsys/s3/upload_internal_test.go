@@ -1,6 +1,7 @@
 package s3
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -184,10 +186,11 @@ func TestPartsInFlightFewBuffers(t *testing.T) {
 }
 
 // TestAbortPartsInFlight: Abort of an upload with several parts in
-// flight (held by the gate until their context ends) cancels them,
-// waits for them, and aborts the multipart upload: nothing is left, and
-// its buffers are free. A part that fails fails the upload, which is
-// aborted too.
+// flight (held by the gate until their context ends) waits for them (a
+// short while here), cancels them, waits for them again, and aborts the
+// multipart upload: nothing is left, and its buffers are free. The end
+// of the transfer's context before Abort doesn't cancel them. A part
+// that fails fails the upload, which is aborted too.
 func TestAbortPartsInFlight(t *testing.T) {
 	srv := s3test.Start(t)
 	data := randomBytes(20 << 20) // 3 parts sent, the 4th filled
@@ -195,6 +198,7 @@ func TestAbortPartsInFlight(t *testing.T) {
 		gate := newPartGate(0)
 		bufs := NewBuffers(16)
 		fsys := New(gate.client(srv), srv.Bucket, Options{Prefix: "ab", PartSize: MinPartSize, Buffers: bufs})
+		fsys.settleWait = 10 * time.Millisecond // not a threshold: the gate never lets the parts through
 		ctx, cancel := context.WithCancel(t.Context())
 		u := openUpload(t, ctx, fsys, "new")
 		if err := writeAll(u, data); err != nil {
@@ -246,4 +250,124 @@ func TestAbortPartsInFlight(t *testing.T) {
 		}
 		checkBuffersFree(t, bufs)
 	})
+}
+
+// requestCounter is an HTTP client that counts the requests that start
+// a multipart upload and the single PutObjects.
+type requestCounter struct {
+	next aws.HTTPClient
+
+	mu            sync.Mutex // guards the counts
+	creates, puts int
+}
+
+func (c *requestCounter) Do(r *http.Request) (*http.Response, error) {
+	q := r.URL.Query()
+	c.mu.Lock()
+	switch {
+	case r.Method == http.MethodPost && q.Has("uploads"):
+		c.creates++
+	case r.Method == http.MethodPut && !q.Has("partNumber") && r.Header.Get("X-Amz-Copy-Source") == "":
+		c.puts++
+	}
+	c.mu.Unlock()
+	return c.next.Do(r)
+}
+
+// TestSinglePutTwoParts: an upload of up to two parts is one PutObject
+// when a second buffer is free as the first fills; a multipart upload
+// when none is, or when it is larger. Either way the object is what was
+// written, and an upload aborted while its first part is held back
+// leaves nothing.
+func TestSinglePutTwoParts(t *testing.T) {
+	srv := s3test.Start(t)
+	tests := []struct {
+		name    string
+		size    int
+		buffers int
+		single  bool
+	}{
+		{"one part", MinPartSize / 2, 4, true},
+		{"one and a half parts", MinPartSize * 3 / 2, 4, true},
+		{"two parts", 2 * MinPartSize, 4, true},
+		{"two parts and a byte", 2*MinPartSize + 1, 4, false},
+		{"four parts", 4 * MinPartSize, 4, false},
+		{"one and a half parts, one buffer", MinPartSize * 3 / 2, 1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rc := &requestCounter{next: awshttp.NewBuildableClient()}
+			client := awss3.New(srv.Client.Options(), func(o *awss3.Options) { o.HTTPClient = rc })
+			bufs := NewBuffers(tt.buffers)
+			fsys := New(client, srv.Bucket, Options{Prefix: "sp", PartSize: MinPartSize, Buffers: bufs})
+			data := randomBytes(tt.size)
+			u := openUpload(t, t.Context(), fsys, "f")
+			if err := writeAll(u, data); err != nil {
+				t.Fatal(err)
+			}
+			if err := u.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if single := rc.puts == 1 && rc.creates == 0; single != tt.single {
+				t.Errorf("%d PutObject, %d multipart uploads; want a single PutObject: %v", rc.puts, rc.creates, tt.single)
+			}
+			if got := readObject(t, srv, "sp/f"); !bytes.Equal(got, data) {
+				t.Errorf("read back %d bytes, not the %d written", len(got), len(data))
+			}
+			checkBuffersFree(t, bufs)
+		})
+	}
+	t.Run("aborted", func(t *testing.T) {
+		bufs := NewBuffers(4)
+		fsys := New(srv.Client, srv.Bucket, Options{Prefix: "spa", PartSize: MinPartSize, Buffers: bufs})
+		u := openUpload(t, t.Context(), fsys, "f")
+		if err := writeAll(u, randomBytes(MinPartSize*3/2)); err != nil {
+			t.Fatal(err)
+		}
+		if u.head == nil {
+			t.Fatal("the first part is not held back")
+		}
+		if err := u.Abort(pier.ErrTransferAborted); err != nil {
+			t.Fatal(err)
+		}
+		checkMissingKey(t, srv, "spa/f")
+		if n := pendingUploads(t, srv); n != 0 {
+			t.Errorf("%d multipart uploads pending", n)
+		}
+		checkBuffersFree(t, bufs)
+	})
+}
+
+// checkMissingKey checks that key is not an object.
+func checkMissingKey(t *testing.T, srv *s3test.Server, key string) {
+	t.Helper()
+	if _, err := srv.Client.HeadObject(t.Context(), &awss3.HeadObjectInput{Bucket: &srv.Bucket, Key: &key}); err == nil {
+		t.Errorf("%s exists", key)
+	}
+}
+
+// TestTwoReader: the body of a single PutObject of two buffers reads,
+// seeks and writes itself as the two one after the other.
+func TestTwoReader(t *testing.T) {
+	a, b := []byte("hello, "), []byte("world")
+	r := newTwoReader(a, b)
+	got, err := io.ReadAll(iotest.OneByteReader(r))
+	if err != nil || string(got) != "hello, world" {
+		t.Fatalf("ReadAll = %q, %v", got, err)
+	}
+	for _, off := range []int64{0, 3, 7, 9, 12} {
+		if _, err := r.Seek(off, io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		var sb strings.Builder
+		if _, err := r.WriteTo(&sb); err != nil || sb.String() != "hello, world"[off:] {
+			t.Errorf("after Seek(%d): WriteTo wrote %q, %v", off, sb.String(), err)
+		}
+	}
+	if n, err := r.Seek(-2, io.SeekEnd); n != 10 || err != nil {
+		t.Errorf("Seek(-2, end) = %d, %v", n, err)
+	}
+	if _, err := r.Seek(-20, io.SeekCurrent); err == nil {
+		t.Error("Seek before the start succeeded")
+	}
 }
