@@ -20,7 +20,14 @@ import (
 // and env, and returns its output and exit status.
 func pierUser(t *testing.T, stdin string, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(pierBinary(t), append([]string{"user"}, args...)...)
+	return runPierCommand(t, stdin, env, append([]string{"user"}, args...)...)
+}
+
+// runPierCommand runs the built binary with args, stdin and env added to
+// the environment, and returns its output and exit status.
+func runPierCommand(t *testing.T, stdin string, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(pierBinary(t), args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	cmd.Env = append(os.Environ(), env...)
 	var out, errOut strings.Builder
