@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -19,6 +18,7 @@ import (
 	"github.com/jlaffaye/ftp"
 	"github.com/pierftp/pier"
 	"github.com/pierftp/pier/ftptest"
+	"github.com/pierftp/pier/internal/freeport"
 )
 
 const haproxyBin = "/usr/sbin/haproxy"
@@ -51,34 +51,6 @@ backend pier-passive
     # No port: each connection goes to the port it came to.
     server pier %[3]s send-proxy-v2
 `
-
-// freeRange finds n consecutive ports free on every one of ips.
-func freeRange(t *testing.T, n int, ips ...string) (first, last int) {
-	t.Helper()
-	for range 100 {
-		first := 20000 + rand.IntN(30000)
-		ok := true
-		var lns []net.Listener
-		for p := first; p < first+n && ok; p++ {
-			for _, ip := range ips {
-				ln, err := net.Listen("tcp", net.JoinHostPort(ip, fmt.Sprint(p)))
-				if err != nil {
-					ok = false
-					break
-				}
-				lns = append(lns, ln)
-			}
-		}
-		for _, ln := range lns {
-			ln.Close()
-		}
-		if ok {
-			return first, first + n - 1
-		}
-	}
-	t.Skip("no free port range")
-	return 0, 0
-}
 
 // startHAProxy runs haproxy with cfg in the foreground, as the test's own
 // process, and stops it (by its PID) when the test ends.
@@ -113,7 +85,7 @@ func startHAProxy(t *testing.T, cfg string) {
 
 func TestHAProxy(t *testing.T) {
 	const proxyIP = "127.0.0.2"
-	first, last := freeRange(t, 8, "127.0.0.1", proxyIP)
+	first, last := freeport.Range(t, 8, "127.0.0.1", proxyIP)
 	var mu sync.Mutex
 	var clients []netip.Addr
 	srv, logs := proxiedServer(t, "127.0.0.1/32", func(s *pier.Server) {
@@ -127,7 +99,7 @@ func TestHAProxy(t *testing.T) {
 			return nil
 		}
 	})
-	front, _ := freeRange(t, 1, proxyIP)
+	front, _ := freeport.Range(t, 1, proxyIP)
 	startHAProxy(t, fmt.Sprintf(haproxyConfig, proxyIP, front, "127.0.0.1", srv.LoopbackAddr().Port(), first, last))
 	frontAddr := net.JoinHostPort(proxyIP, fmt.Sprint(front))
 

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -23,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pierftp/pier/internal/freeport"
 	"github.com/pierftp/pier/internal/pgtest"
 	"github.com/pierftp/pier/internal/testpki"
 	"github.com/pierftp/pier/tlscert"
@@ -208,8 +208,8 @@ func startCluster(t *testing.T) *cluster {
 	writeFile(t, keyFile, testpki.KeyPEM(cert))
 
 	ips := append([]string{balancerIP}, nodeIPs[:]...)
-	c.port, _ = freeRange(t, 1, ips...)
-	first, _ := freeRange(t, 3*passivePerNode, ips...)
+	c.port, _ = freeport.Range(t, 1, ips...)
+	first, _ := freeport.Range(t, 3*passivePerNode, ips...)
 	c.front = net.JoinHostPort(balancerIP, strconv.Itoa(c.port))
 	c.socket = filepath.Join(dir, "haproxy.sock")
 
@@ -241,7 +241,7 @@ func startCluster(t *testing.T) *cluster {
 		n.last = n.first + passivePerNode - 1
 		n.conf = filepath.Join(dir, name+".conf")
 		writeFile(t, n.conf, []byte(substitute(t, name, text, sub)))
-		adminPort, _ := freeRange(t, 1, n.ip)
+		adminPort, _ := freeport.Range(t, 1, n.ip)
 		n.admin = net.JoinHostPort(n.ip, strconv.Itoa(adminPort))
 		// The settings the page can't give: three nodes share this
 		// machine's 127.0.0.1:9122; a token lets the test act through
@@ -406,34 +406,6 @@ func writeFile(t *testing.T, path string, data []byte) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// freeRange finds n consecutive ports free on every one of ips.
-func freeRange(t *testing.T, n int, ips ...string) (first, last int) {
-	t.Helper()
-	for range 100 {
-		first := 20000 + rand.IntN(30000)
-		ok := true
-		var lns []net.Listener
-		for p := first; p < first+n && ok; p++ {
-			for _, ip := range ips {
-				ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(p)))
-				if err != nil {
-					ok = false
-					break
-				}
-				lns = append(lns, ln)
-			}
-		}
-		for _, ln := range lns {
-			ln.Close()
-		}
-		if ok {
-			return first, first + n - 1
-		}
-	}
-	t.Fatal("no free port range")
-	return 0, 0
 }
 
 // start runs the node's pier; it is killed, by its PID, at cleanup (the

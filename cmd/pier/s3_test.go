@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -71,19 +70,8 @@ func startS3Daemon(t *testing.T, env []string, args ...string) (*s3Daemon, strin
 // output.
 func runPier(t *testing.T, env []string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	cmd := exec.Command(pierBinary(t), args...)
-	cmd.Env = env
-	var out, errOut strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil:
-		t.Fatal(err)
-	}
-	return code, out.String(), errOut.String()
+	stdout, stderr, code = runPierEnv(t, "", env, args...)
+	return code, stdout, stderr
 }
 
 // objectKeys lists the bucket's keys under prefix.

@@ -27,9 +27,16 @@ func pierUser(t *testing.T, stdin string, env []string, args ...string) (stdout,
 // the environment, and returns its output and exit status.
 func runPierCommand(t *testing.T, stdin string, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return runPierEnv(t, stdin, append(os.Environ(), env...), args...)
+}
+
+// runPierEnv runs the built binary with args, stdin and exactly the
+// environment env, and returns its output and exit status.
+func runPierEnv(t *testing.T, stdin string, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	cmd := exec.Command(pierBinary(t), args...)
 	cmd.Stdin = strings.NewReader(stdin)
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = env
 	var out, errOut strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
