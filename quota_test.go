@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -366,4 +367,30 @@ func TestQuotaRenameAndDeleteDuringUpload(t *testing.T) {
 	if b, _ := q.usage(); b != 2<<20 {
 		t.Errorf("counted %d bytes, want the 2 MiB written", b)
 	}
+}
+
+// TestQuotaRefusedDataConnection checks that an upload whose data
+// connection can't be made (a closed EPRT port) counts nothing, and gives
+// back the room and the file it reserved.
+func TestQuotaRefusedDataConnection(t *testing.T) {
+	q := &memQuota{maxBytes: 1000, maxFiles: 1}
+	srv, dir := quotaServer(t, q)
+	c := srv.Dial(t)
+	c.Login(t, "q", "pw")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close() // nobody listens there now
+	c.Expect(t, fmt.Sprintf("EPRT |1|127.0.0.1|%d|", port), 200)
+	c.Send(t, "STOR never")
+	c.ExpectReply(t, 150)
+	c.ExpectReply(t, 425)
+	checkUsage(t, "a refused data connection", q, dir)
+	if b, f := q.usage(); b != 0 || f != 0 {
+		t.Errorf("usage %d bytes, %d files after nothing was stored", b, f)
+	}
+	// The file reserved was given back: the one file allowed still fits.
+	c.Store(t, "STOR one", []byte("1"))
 }
