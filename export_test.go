@@ -16,3 +16,19 @@ func SetLogClock(s *Server, now func() time.Time) { s.logRepeats.now = now }
 
 // RefusalDelay is the delay after the refusal that makes n in a row.
 var RefusalDelay = refusalDelay
+
+// SetParkAfter makes idle sessions park after d (idlepark.go); a negative
+// d turns parking off.
+func SetParkAfter(s *Server, d time.Duration) {
+	s.noPark = d < 0
+	s.parkAfter = d
+}
+
+// ParkedSessions is the number of sessions parked now.
+func ParkedSessions(s *Server) int {
+	p := s.idle.Load()
+	if p == nil {
+		return 0
+	}
+	return p.parkedCount()
+}

@@ -294,12 +294,20 @@ func (s *session) runMiddleware(mw []Middleware, r *Request, run func() error) e
 
 // startTask runs c on a goroutine of its own. The session's reader goes on
 // reading; the next command other than ABOR and QUIT waits for the task.
+//
+// The task's context is not a child of the session's, which would keep a
+// map of children for good (memory an idle session can do without): the
+// session's end cancels the task itself (cancelSession), and a session
+// already ended cancels it here.
 func (s *session) startTask(c *command, r *Request) {
-	ctx, cancel := context.WithCancelCause(s.ctx)
+	ctx, cancel := context.WithCancelCause(context.WithoutCancel(s.ctx))
 	r.ctx, r.cancel = ctx, cancel
 	t := &cmdTask{name: r.Command, done: make(chan struct{}), cancel: cancel}
 	s.task = t
 	s.lastTask.Store(t)
+	if cause := context.Cause(s.ctx); cause != nil {
+		cancel(cause)
+	}
 	go func() {
 		defer func() {
 			if v := recover(); v != nil {
@@ -310,6 +318,7 @@ func (s *session) startTask(c *command, r *Request) {
 				cancel(nil)
 			}
 			close(t.done)
+			s.lastTask.CompareAndSwap(t, nil) // nothing to wait for: let it go
 			if s.quit.Load() || s.srv.inShutdown.Load() {
 				s.interrupt() // the reader closes the session now (readLine)
 			}

@@ -70,7 +70,7 @@ func (s *session) write(b []byte) {
 	// A client that stops reading must not block the session forever.
 	s.conn.SetWriteDeadline(s.writeDeadline())
 	if _, err := s.ctrl.Write(b); err != nil {
-		s.conn.Close()
+		s.closeConn()
 	}
 }
 

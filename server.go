@@ -304,6 +304,14 @@ type Server struct {
 	hosts   map[string]*Host // Hosts by lower-case name (initHosts)
 	hostIDs map[*Host]string // a name of each host, for loginKey
 
+	// The idle poller (idlepark.go): started at the first park; noPark
+	// and parkAfter are the tests' (export_test.go).
+	idleOnce   sync.Once
+	idle       atomic.Pointer[idlePoller]
+	idleBroken atomic.Bool // no poller could start: sessions don't park
+	noPark     bool
+	parkAfter  time.Duration
+
 	codecOnce sync.Once
 	codec     *wireCodec
 	// zeroCopyLoopback makes RETR use sendfile to loopback peers too
@@ -470,7 +478,7 @@ func (s *Server) handleConn(conn net.Conn, r *bufio.Reader, remote netip.AddrPor
 	}
 	setOOBInline(conn)
 	sess := newSession(s, conn, remote, s.nextID.Add(1))
-	sess.r = r
+	sess.r = r // nil, or what followed a PROXY header
 	sess.implicitTLS = implicitTLS
 	sess.via = via
 	if s.sessions == nil {
@@ -535,6 +543,7 @@ func (s *Server) ServeContext(ctx context.Context, ln net.Listener, grace time.D
 // ended, or ctx's error if ctx ends first (then call Close).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.inShutdown.Store(true)
+	s.stopPoller() // parked sessions resume, to end
 	s.stopBanSync()
 	s.closeListeners()
 	s.mu.Lock()
@@ -564,6 +573,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // to wait for them.
 func (s *Server) Close() error {
 	s.inShutdown.Store(true)
+	s.stopPoller() // parked sessions resume, to end
 	s.stopBanSync()
 	s.closeListeners()
 	s.mu.Lock()

@@ -53,12 +53,16 @@ type session struct {
 
 	// Command state.
 	cwd        string // virtual absolute path, always clean
-	binary     bool   // TYPE I; sessions start in TYPE A (RFC 959)
 	restOffset int64  // set by REST, pending
 	restNow    int64  // the offset for the command running now (takeRest)
 	renameFrom string // virtual path after RNFR, "" if none
+	binary     bool   // TYPE I; sessions start in TYPE A (RFC 959)
 	epsvAll    bool
 	facts      listing.Facts
+	// The small fields sit together: an idle session's size matters
+	// (idlepark.go). implicitTLS: the connection began with a TLS
+	// handshake. parkedRead and firstLine: see lineDeadline below.
+	implicitTLS, parkedRead, firstLine bool
 	// hashAlgo is the algorithm OPTS HASH chose, nil for the default
 	// (SHA-256); rang is a pending RANG and rangNow the one for the
 	// command running now (takeRange), handed over as REST's offset is.
@@ -79,8 +83,7 @@ type session struct {
 	// goroutine): its reply comes before the 421.
 	lastTask atomic.Pointer[cmdTask]
 
-	tls         tlsState
-	implicitTLS bool
+	tls tlsState
 
 	xferMu sync.Mutex // guards xfer
 	xfer   *transfer  // the running transfer, nil if none
@@ -93,6 +96,13 @@ type session struct {
 	// endReply sends the 421 of a shutdown, or of EndSession, once
 	// (replyEnd).
 	endReply sync.Once
+
+	// Reading state kept while parked (idlepark.go): the deadline of the
+	// line being read, and the poller's registration; parkedRead (above)
+	// says readLine carries on a parked read, and firstLine that the
+	// next line is the first (checked for a PROXY header).
+	lineDeadline time.Time
+	parking      parked
 
 	since  time.Time   // when the connection was accepted
 	viewMu sync.Mutex  // guards view
@@ -113,35 +123,82 @@ func newSession(srv *Server, conn net.Conn, remote netip.AddrPort, id uint64) *s
 	}
 	s.pub = &Session{s: s}
 	s.ctx, s.cancel = context.WithCancelCause(context.Background())
-	s.log.Store(srv.logger().With("session", id, "remote", s.remote.String()))
-	return s
+	return s // its logger is made at its first use (logger)
 }
 
 // logger returns the session's logger: with the user once logged in. It
-// is read by the reader and by tasks, hence the atomic pointer.
-func (s *session) logger() *slog.Logger { return s.log.Load() }
+// is read by the reader and by tasks, hence the atomic pointer. A parked
+// session drops it (idlepark.go), and it is made again from the session's
+// view when next needed.
+func (s *session) logger() *slog.Logger {
+	if l := s.log.Load(); l != nil {
+		return l
+	}
+	s.viewMu.Lock()
+	host, user := s.view.host, s.view.user
+	s.viewMu.Unlock()
+	l := s.srv.logger().With("session", s.id, "remote", s.remote.String())
+	if host != "" {
+		l = l.With("host", host)
+	}
+	if user != "" {
+		l = l.With("user", user)
+	}
+	s.log.Store(l)
+	return l
+}
 
 func (s *session) connInfo() ConnInfo {
 	return ConnInfo{ID: s.id, RemoteAddr: s.remote, LocalAddr: s.local, ClientCert: s.clientCert}
 }
 
-// serve runs the session until the client quits or the connection ends.
-func (s *session) serve() {
-	defer s.srv.removeSession(s)
+// serve runs the session until the client quits or the connection ends,
+// or until it parks (idlepark.go): resume carries on from there.
+func (s *session) serve() { s.run(true) }
+
+// resume carries a parked session on, on a new goroutine.
+func (s *session) resume() { s.run(false) }
+
+// run greets the client if greet is set, then reads and runs commands.
+// The session ends when it returns, unless it parked.
+func (s *session) run(greet bool) {
+	handedOn := false // parked, or resumed on another goroutine
+	defer func() {
+		if !handedOn {
+			s.srv.removeSession(s)
+		}
+	}()
 	defer func() {
 		if v := recover(); v != nil {
 			s.logger().Error("panic in session; closing it", "panic", v, "stack", string(debug.Stack()))
 		}
-		s.end(ErrSessionClosed)
+		if !handedOn {
+			s.end(ErrSessionClosed)
+		}
 	}()
-	s.logger().Info("FTP session opened", "local", s.local.String())
-	if s.r == nil { // else it holds what followed a PROXY header
-		s.r = bufio.NewReaderSize(s.conn, 1024)
+	if greet {
+		if !s.greet() {
+			return
+		}
+		// Logging the greeting grew this goroutine's stack to 8 KiB, which
+		// a blocked reader would keep: the commands are read on a new
+		// goroutine, whose stack starts small.
+		handedOn = true
+		go s.resume()
+		return
 	}
+	handedOn = s.commands()
+}
+
+// greet opens the session: the implicit TLS handshake, the Connect hook,
+// the banner. It returns false if the session ends there.
+func (s *session) greet() bool {
+	s.logger().Info("FTP session opened", "local", s.local.String())
+	s.r = newControlReader(s.r, s.conn) // a reader given holds what followed a PROXY header
 	if s.implicitTLS {
 		if err := s.startControlTLS(); err != nil {
 			s.logger().Info("implicit TLS handshake failed", "err", err)
-			return
+			return false
 		}
 		s.tls.pbsz, s.tls.prot = true, 'P'
 	}
@@ -154,14 +211,26 @@ func (s *session) serve() {
 				code, text = cmp.Or(r.Code, 421), r.Text
 			}
 			s.reply(code, text)
-			return
+			return false
 		}
 	}
 	s.reply(220, s.banner())
-	first := len(s.srv.ProxyProtocolFrom) > 0 // check the first line for a PROXY header
+	s.firstLine = len(s.srv.ProxyProtocolFrom) > 0 // check the first line for a PROXY header
+	return true
+}
+
+// commands reads and runs commands until the session ends (false) or
+// parks (true: the session is no longer this goroutine's).
+func (s *session) commands() bool {
 	for !s.quit.Load() {
 		line, err := s.readLine()
 		if err != nil {
+			if errors.Is(err, errParked) {
+				if s.park(s.lineDeadline) {
+					return true
+				}
+				continue
+			}
 			if errors.Is(err, errLineTooLong) {
 				s.logger().Warn("command too long")
 				s.waitIdle() // its reply first, as for any command
@@ -170,18 +239,19 @@ func (s *session) serve() {
 				}
 				continue
 			}
-			return
+			return false
 		}
-		if first && s.isProxyHeader(line) {
+		if s.firstLine && s.isProxyHeader(line) {
 			// Only the proxies of ProxyProtocolFrom may say who the
 			// client is (and their headers were read before the banner).
 			s.srv.logRepeats.warn(s.logger(), "proxy-untrusted", "PROXY header from an untrusted address refused")
 			s.reply(421, "PROXY header not accepted from this address.")
-			return
+			return false
 		}
-		first = false
+		s.firstLine = false
 		s.dispatch(line)
 	}
+	return false
 }
 
 var errLineTooLong = errors.New("command line too long")
@@ -197,14 +267,28 @@ func (s *session) readLine() (string, error) {
 		maxLen = DefaultMaxLineLength
 	}
 	idle := durationOr(s.srv.lim().IdleTimeout, DefaultIdleTimeout)
-	var deadline time.Time
-	if idle > 0 {
-		deadline = time.Now().Add(idle)
+	deadline := s.lineDeadline // a parked session's, carried on
+	if !s.parkedRead {
+		deadline = time.Time{}
+		if idle > 0 {
+			deadline = time.Now().Add(idle)
+		}
 	}
+	s.parkedRead = false
+	s.r = newControlReader(s.r, s.conn)
+	parkDelay := s.parkDelay()
 	var buf []byte
 	tooLong := false
 	for {
-		s.conn.SetReadDeadline(deadline)
+		// Before the line's deadline, a read may stop early to park the
+		// session (idlepark.go) if nothing of the line has come.
+		readDeadline, parkWait := deadline, false
+		if parkDelay > 0 && len(buf) == 0 {
+			if p := time.Now().Add(parkDelay); deadline.IsZero() || p.Before(deadline) {
+				readDeadline, parkWait = p, true
+			}
+		}
+		s.conn.SetReadDeadline(readDeadline)
 		// During a graceful shutdown a session goes on reading while its
 		// transfer runs, so that ABOR, STAT and NOOP still work; the
 		// transfer's end wakes it (runTransfer), and it closes.
@@ -262,10 +346,17 @@ func (s *session) readLine() (string, error) {
 			// It starts again when a transfer ends: a client waits for
 			// the 226 before it sends its next command.
 			if ended := s.xferEnded.Load(); ended != 0 && idle > 0 {
-				if d := time.Unix(0, ended).Add(idle); time.Now().Before(d) {
+				if d := time.Unix(0, ended).Add(idle); d.After(deadline) {
 					deadline = d
-					continue
 				}
+			}
+			now := time.Now()
+			if deadline.IsZero() || now.Before(deadline) {
+				if parkWait && len(buf) == 0 && s.canPark() {
+					s.lineDeadline, s.parkedRead = deadline, true
+					return "", errParked
+				}
+				continue // a transfer ended meanwhile, or parking waits
 			}
 			s.logger().Info("control connection timed out")
 			s.reply(421, "Control connection timed out.")
@@ -292,19 +383,39 @@ func (s *session) replyEnd(text string) {
 	s.endReply.Do(func() { s.reply(421, text) })
 }
 
+// cancelSession ends the session's context with cause, and the context of
+// the command running as a task, which is not its child (startTask).
+func (s *session) cancelSession(cause error) {
+	s.cancel(cause)
+	if t := s.lastTask.Load(); t != nil {
+		t.cancel(cause)
+	}
+}
+
 // interrupt wakes the reader so that it notices the shutdown.
-func (s *session) interrupt() { s.conn.SetReadDeadline(time.Now()) }
+// A parked session is resumed first.
+func (s *session) interrupt() {
+	s.wake()
+	s.conn.SetReadDeadline(time.Now())
+}
+
+// closeConn closes the control connection; a parked session is resumed
+// first, so that its reader ends it.
+func (s *session) closeConn() {
+	s.wake()
+	s.conn.Close()
+}
 
 // kill ends the session at once, for cause (ErrSessionClosed,
 // ErrServerShutdown). It does not wait for a running transfer to wind down
 // (the session's own goroutine does), so it is safe to call from anywhere,
 // a file hook on the transfer goroutine included.
 func (s *session) kill(cause error) {
-	s.cancel(cause)
+	s.cancelSession(cause)
 	if t := s.currentTransfer(); t != nil {
 		t.abort(cause)
 	}
-	s.conn.Close()
+	s.closeConn()
 }
 
 // closeForShutdown ends the session for Server.Close: a running transfer
@@ -319,7 +430,7 @@ func (s *session) closeForShutdown() {
 // closeWith ends the session as closeForShutdown does, for cause, with a
 // 421 of that text.
 func (s *session) closeWith(cause error, text string) {
-	s.cancel(cause)
+	s.cancelSession(cause)
 	// One grace for it all: a back-end that ignores its context, or a
 	// client that does not read, holds Close no longer.
 	grace, cancel := context.WithTimeout(context.Background(), taskGrace)
@@ -348,7 +459,7 @@ func (s *session) closeWith(cause error, text string) {
 	case <-sent:
 	case <-grace.Done():
 	}
-	s.conn.Close()
+	s.closeConn()
 }
 
 // end runs when the session's reading goroutine stops: the running command
@@ -356,7 +467,7 @@ func (s *session) closeWith(cause error, text string) {
 // session was ended with), the login ends (Logout hook, User.Release), and
 // the Disconnect hook runs.
 func (s *session) end(cause error) {
-	s.cancel(cause)
+	s.cancelSession(cause)
 	if c := context.Cause(s.ctx); c != nil {
 		cause = c
 	}

@@ -411,6 +411,18 @@ func (b *bench) logins() (r result) {
 		r.fail(errs[i])
 	}
 	b.sample(&r)
+	if b.o.settle > 0 && b.o.pid != 0 {
+		// The clients stay connected and send nothing: what the server
+		// keeps for an idle session, once the storm's garbage is gone.
+		time.Sleep(b.o.settle)
+		var after result
+		b.sample(&after)
+		r.SettledRSS, r.SettledPSS = after.ServerRSS, after.ServerPSS
+		r.SettleSeconds = b.o.settle.Seconds()
+		if after.Error != "" {
+			r.fail(errors.New(after.Error))
+		}
+	}
 	for _, c := range clients {
 		if c != nil {
 			b.idle = append(b.idle, c)

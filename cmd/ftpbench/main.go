@@ -142,6 +142,7 @@ type options struct {
 	quiet       bool
 	allowRemote bool
 	cleanup     bool
+	settle      time.Duration
 	help        bool
 }
 
@@ -244,6 +245,7 @@ func newFlagSet(o *options) *pflag.FlagSet {
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress line")
 	fs.BoolVar(&o.allowRemote, "allow-remote", false, "allow a host that is not a loopback address")
 	fs.BoolVar(&o.cleanup, "cleanup", false, "also delete the listing folders at the end")
+	fs.DurationVar(&o.settle, "settle", 0, "after logins, leave the clients idle for `DURATION` and sample the server's memory again (needs --pid)")
 	fs.BoolVarP(&o.help, "help", "h", false, "show this help and exit")
 	return fs
 }
@@ -327,15 +329,20 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 
 // result is one measurement, as printed and written to JSON.
 type result struct {
-	Workload       string   `json:"workload"`
-	Clients        int      `json:"clients"`
-	Bytes          int64    `json:"bytes"`
-	Seconds        float64  `json:"seconds"`
-	Value          float64  `json:"value"`
-	Unit           string   `json:"unit"`
-	Errors         int      `json:"errors"`
-	ServerRSS      int64    `json:"server_rss_bytes"`
-	ServerPSS      int64    `json:"server_pss_bytes"`
+	Workload  string  `json:"workload"`
+	Clients   int     `json:"clients"`
+	Bytes     int64   `json:"bytes"`
+	Seconds   float64 `json:"seconds"`
+	Value     float64 `json:"value"`
+	Unit      string  `json:"unit"`
+	Errors    int     `json:"errors"`
+	ServerRSS int64   `json:"server_rss_bytes"`
+	ServerPSS int64   `json:"server_pss_bytes"`
+	// SettledRSS and SettledPSS are the server's memory after --settle
+	// with the logins' clients idle (logins only).
+	SettledRSS     int64    `json:"server_rss_settled_bytes,omitempty"`
+	SettledPSS     int64    `json:"server_pss_settled_bytes,omitempty"`
+	SettleSeconds  float64  `json:"settle_seconds,omitempty"`
 	ServerCPU      *float64 `json:"server_cpu_seconds,omitempty"` // nil: not measured
 	ClientCPU      float64  `json:"client_cpu_seconds,omitempty"`
 	FailedAttempts int      `json:"failed_attempts,omitempty"`
@@ -533,6 +540,9 @@ func printTable(w io.Writer, o *options, results []result) {
 			detail = append(detail, fmt.Sprintf("%.1f MiB/s, %s in %.3f s", r.MiBps, humanBytes(r.Bytes), r.Seconds))
 		case r.MBps > 0:
 			detail = append(detail, fmt.Sprintf("%.1f MB/s in all, %s", r.MBps, humanBytes(r.Bytes)))
+		}
+		if r.SettledRSS > 0 {
+			detail = append(detail, fmt.Sprintf("%s RSS after %gs idle", humanBytes(r.SettledRSS), r.SettleSeconds))
 		}
 		if r.FailedAttempts > 0 {
 			detail = append(detail, fmt.Sprintf("%d failed attempts", r.FailedAttempts))
