@@ -304,12 +304,13 @@ func TestTargetsIdle(t *testing.T) {
 		r    result
 		want []string
 	}{
-		{"met", result{Workload: "logins", Clients: 10000, Value: 0.8, Unit: "s", ServerRSS: 128 << 20},
-			[]string{"| 10000 idle logged-in clients: no errors, under 150 MB | logins, then idle (one run) | 128.0 MiB (134.2 MB) resident | 150 MB | 0.89 | – | met |"}},
-		{"too much memory", result{Workload: "logins", Clients: 10000, Value: 0.8, Unit: "s", ServerRSS: 150 << 20},
-			[]string{"| 150.0 MiB (157.3 MB) resident | 150 MB | 1.05 | – | **missed** |", "Missed: logins, then idle (one run) (memory)."}},
+		{"met", result{Workload: "logins", Clients: 10000, Value: 0.8, Unit: "s", ServerRSS: 120 << 20,
+			BeforeRSS: 16 << 20, SettledRSS: 16<<20 + 40_000_000, SettleSeconds: 180},
+			[]string{"| 10000 idle logged-in clients: no errors, under 8000 bytes a session over the empty server | logins, then idle (one run) | 4000 B a session (54.1 MiB resident after 180 s idle; 120.0 MiB right after the logins; 16.0 MiB empty) | 8000 B | 0.50 | – | met |"}},
+		{"too much memory", result{Workload: "logins", Clients: 10000, Value: 0.8, Unit: "s", ServerRSS: 16<<20 + 100_000_000, BeforeRSS: 16 << 20},
+			[]string{"| 10000 B a session (111.4 MiB resident right after the logins; 16.0 MiB empty) | 8000 B | 1.25 | – | **missed** |", "Missed: logins, then idle (one run) (memory)."}},
 		{"errors", result{Workload: "logins", Clients: 10000, Value: 0.8, Unit: "s", ServerRSS: 10 << 20, Errors: 3, Error: "refused"},
-			[]string{"| 3 failed: refused | 150 MB | – | – | **missed** |", "Missed: logins, then idle (one run) (errors)."}},
+			[]string{"| 3 failed: refused | 8000 B | – | – | **missed** |", "Missed: logins, then idle (one run) (errors)."}},
 		{"too few clients", result{Workload: "logins", Clients: 500, Value: 0.05, Unit: "s", ServerRSS: 10 << 20},
 			[]string{"; 10000 idle logged-in clients (only 500 logged in)."}},
 	} {

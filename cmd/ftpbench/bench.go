@@ -396,6 +396,11 @@ func (b *bench) logins() (r result) {
 	r = result{Workload: "logins", Clients: n}
 	defer r.setTime()
 	b.closeIdle()
+	if b.o.settle > 0 && b.o.pid != 0 {
+		var before result
+		b.sample(&before)
+		r.BeforeRSS = before.ServerRSS
+	}
 	clients := make([]*client, n)
 	failed := make([]int, n)
 	b.prog.begin("logins", n)

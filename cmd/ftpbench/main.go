@@ -338,8 +338,10 @@ type result struct {
 	Errors    int     `json:"errors"`
 	ServerRSS int64   `json:"server_rss_bytes"`
 	ServerPSS int64   `json:"server_pss_bytes"`
-	// SettledRSS and SettledPSS are the server's memory after --settle
-	// with the logins' clients idle (logins only).
+	// BeforeRSS is the server's resident set before the logins connect,
+	// and SettledRSS and SettledPSS its memory after --settle with the
+	// logins' clients idle (logins only).
+	BeforeRSS      int64    `json:"server_rss_before_bytes,omitempty"`
 	SettledRSS     int64    `json:"server_rss_settled_bytes,omitempty"`
 	SettledPSS     int64    `json:"server_pss_settled_bytes,omitempty"`
 	SettleSeconds  float64  `json:"settle_seconds,omitempty"`
