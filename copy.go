@@ -189,9 +189,6 @@ func acquire(n *atomic.Int32, limit int32) bool {
 	return true
 }
 
-// loopbackSendfileMax is how many downloads to loopback peers may use
-// sendfile at once; the others copy (see sendStream).
-const loopbackSendfileMax = 4
 
 // sendfileSlot reports whether a download on tc may use sendfile; a true
 // answer must be followed by sendfileDone(tc).

@@ -38,7 +38,7 @@ Usage: bash bench/compare.sh [--quick] [options]
                      sampled again (default 180s, past the Go runtime's
                      two-minute forced collection; --quick: 5s)
   --servers LIST     comma list among vsftpd,proftpd,pure-ftpd,pyftpdlib,
-                     fclairamb,pier,pier-tls (default: all)
+                     fclairamb,pier,pier-tls,pier-sendfile (default: all)
   --topology LIST    comma list among loopback (client and server on
                      127.0.0.1) and veth (the clients in a network namespace
                      made for the run, reaching the servers over a veth pair,
@@ -82,7 +82,7 @@ SINGLE=""
 ENTRIES=""
 IDLE=""
 IDLE_SETTLE=""
-SERVERS="vsftpd,proftpd,pure-ftpd,pyftpdlib,fclairamb,pier,pier-tls"
+SERVERS="vsftpd,proftpd,pure-ftpd,pyftpdlib,fclairamb,pier,pier-tls,pier-sendfile"
 TOPOLOGIES="loopback,veth"
 PINNING=both
 PINNED_ROUNDS=""
@@ -200,7 +200,7 @@ CLIENT_CPUS="${PIER_BENCH_CLIENT_CPUS:-1}"
 CURL_MAX=300               # curl caps --parallel-max at 300
 
 declare -A PORT=([vsftpd]=2131 [proftpd]=2132 [pure-ftpd]=2133 [pyftpdlib]=2134
-	[fclairamb]=2135 [pier]=2136 [pier-tls]=2137)
+	[fclairamb]=2135 [pier]=2136 [pier-tls]=2137 [pier-sendfile]=2138)
 declare -A VERSION=()
 declare -A SKIP=()         # server -> why it cannot run here
 declare -A CMDLINE=()      # server -> how it was started
@@ -620,7 +620,10 @@ build_fclairamb() {
 
 build_pier() {
 	say "building pier, ftpbench and the chart tool from $REPO"
+	# pier-sendfile: pier built with every download by sendfile, loopback
+	# peers too (loopback_sendfile.go), to weigh the default's limit
 	(cd "$REPO" && go build -o "$BIN/pier" ./cmd/pier && go build -o "$BIN/ftpbench" ./cmd/ftpbench &&
+		go build -tags pier_loopback_sendfile -o "$BIN/pier-sendfile" ./cmd/pier &&
 		go build -o "$BIN/chart" ./bench/chart) >>"$LOG" 2>&1 || die "go build failed (see $LOG)"
 	if [ -n "${PIER_BENCH_FTPBENCH:-}" ]; then
 		say "using ftpbench $PIER_BENCH_FTPBENCH (PIER_BENCH_FTPBENCH)"
@@ -634,6 +637,7 @@ build_pier() {
 	fi
 	VERSION[pier]="$v"
 	VERSION[pier-tls]="$v"
+	VERSION[pier-sendfile]="$v, built with -tags pier_loopback_sendfile"
 }
 
 # ---------------------------------------------------------------- user, PAM, data
@@ -735,6 +739,9 @@ start_server() { # name round
 	pier-tls)
 		cmd=("${asbench[@]}" "$BIN/pier" -i "$HOST" -p "$port" -d "$DATA" -u "$BENCH_USER" -P "$BENCH_PASS" -w
 			--max-cons 0 -r "$PASV_MIN-$PASV_MAX" --tls-self-signed) ;;
+	pier-sendfile)
+		cmd=("${asbench[@]}" "$BIN/pier-sendfile" -i "$HOST" -p "$port" -d "$DATA" -u "$BENCH_USER" -P "$BENCH_PASS" -w
+			--max-cons 0 -r "$PASV_MIN-$PASV_MAX") ;;
 	esac
 	# as on the page: the address as ADDR (127.0.0.1 or the veth address)
 	CMDLINE[$s]="${cmd[*]//$HOST/ADDR}"
@@ -773,6 +780,7 @@ workloads() { # server -> ftpbench workloads
 	case "$1" in
 	vsftpd) echo "stor,retr,logins,stor-idle,retr-idle,retr-many,stor-many,quit,list" ;; # no MLSD in vsftpd
 	pier-tls) echo "stor,retr" ;;
+	pier-sendfile) echo "retr,retr-idle,retr-many" ;; # only downloads differ from pier
 	*) echo "stor,retr,logins,stor-idle,retr-idle,retr-many,stor-many,quit,list,mlsd" ;;
 	esac
 }
