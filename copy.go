@@ -189,7 +189,6 @@ func acquire(n *atomic.Int32, limit int32) bool {
 	return true
 }
 
-
 // sendfileSlot reports whether a download on tc may use sendfile; a true
 // answer must be followed by sendfileDone(tc).
 func (s *session) sendfileSlot(tc *net.TCPConn) bool {
