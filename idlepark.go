@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -54,12 +53,14 @@ func newControlReader(r *bufio.Reader, conn net.Conn) *bufio.Reader {
 
 // parkDelay is how long readLine waits before it may park: parkAfter, or
 // zero where parking is off (no poller on this system, TLS, a wrapped
-// connection, a server shutting down).
+// connection).
 func (s *session) parkDelay() time.Duration {
 	if s.srv.noPark || !pollerSupported || s.srv.idleBroken.Load() || s.ctrl != s.conn || s.implicitTLS {
 		return 0
 	}
-	if _, ok := s.conn.(syscall.Conn); !ok {
+	// Only a bare TCP connection: a wrapper (a listener of the embedding
+	// program's) may hold bytes it read that the socket no longer shows.
+	if _, ok := s.conn.(*net.TCPConn); !ok {
 		return 0
 	}
 	if d := s.srv.parkAfter; d > 0 {
@@ -118,6 +119,7 @@ func (s *Server) poller() *idlePoller {
 			return
 		}
 		p.resume = (*session).resume
+		p.broken = func() { s.idleBroken.Store(true) }
 		s.idle.Store(p)
 		go p.run()
 	})
@@ -127,6 +129,9 @@ func (s *Server) poller() *idlePoller {
 // stopPoller wakes every parked session and stops the idle poller: the
 // server is shutting down, and sessions no longer park.
 func (s *Server) stopPoller() {
+	// No poller starts after this: a session that checked inShutdown
+	// just before it was set may be on its way to start one.
+	s.idleOnce.Do(func() {})
 	if p := s.idle.Load(); p != nil {
 		p.stop()
 	}

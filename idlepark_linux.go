@@ -15,10 +15,11 @@ const pollerSupported = true
 // epoll set of its own, beside the Go runtime's: each is registered
 // one-shot under a token, and the first event, or its idle timeout, takes
 // it out and resumes its session on a new goroutine. A descriptor is
-// taken out before its connection can close (every close of a session's
-// connection wakes it first: wake), so a token never outlives its
-// descriptor, and one reused by a new connection is never mistaken for
-// the old.
+// taken out before its connection can close (closeConn marks the session
+// closing, then wakes it; park registers inside the connection's Control,
+// under the lock, and never for a closing session), so a token never
+// outlives its descriptor, and one reused by a new connection is never
+// mistaken for the old.
 type idlePoller struct {
 	epfd  int
 	pipe  [2]int // stop: a byte on pipe[1] ends run
@@ -27,10 +28,11 @@ type idlePoller struct {
 	byTok map[uint64]*session
 	next  uint64 // the last token given; 0 is the stop pipe's
 	done  bool   // stopped: nothing parks any more
-	// resume is (*session).resume, given by Server.poller (a direct
-	// reference would make an initialisation cycle through the command
-	// table).
+	// resume is (*session).resume, and broken marks the server's parking
+	// off, given by Server.poller (a direct reference would make an
+	// initialisation cycle through the command table).
 	resume func(*session)
+	broken func()
 }
 
 func newIdlePoller(log *slog.Logger) (*idlePoller, error) {
@@ -67,8 +69,10 @@ func (p *idlePoller) run() {
 			continue
 		}
 		if err != nil {
-			// Never seen; the sessions go back to their goroutines.
+			// Never seen; the sessions go back to their goroutines, and
+			// no longer try to park.
 			p.log.Error("idle poller failed; parked sessions resume", "err", err)
+			p.broken()
 			p.stop()
 			return
 		}
@@ -98,34 +102,38 @@ func (p *idlePoller) park(s *session, deadline time.Time) bool {
 	if err != nil {
 		return false
 	}
-	fd := -1
-	if rc.Control(func(f uintptr) { fd = int(f) }) != nil || fd < 0 {
-		return false
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	// inShutdown under the lock: Shutdown sets it before stop takes the
-	// lock, so a session either parks before stop wakes everyone or sees
-	// it here.
-	if p.done || s.srv.inShutdown.Load() {
-		return false
-	}
-	p.next++
-	tok := p.next
-	ev := syscall.EpollEvent{
-		Events: syscall.EPOLLIN | syscall.EPOLLPRI | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT,
-		Fd:     int32(uint32(tok)),
-		Pad:    int32(uint32(tok >> 32)),
-	}
-	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
-		return false
-	}
-	p.byTok[tok] = s
-	s.parking = parked{token: tok, fd: fd}
-	if !deadline.IsZero() {
-		s.parking.timer = time.AfterFunc(time.Until(deadline), func() { p.unpark(s) })
-	}
-	return true
+	ok := false
+	// Registered inside Control: the descriptor can't be closed, and its
+	// number reused, between looking it up and adding it.
+	cerr := rc.Control(func(f uintptr) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		// Under the lock: Shutdown sets inShutdown, and closeConn sets
+		// closing, before they wake parked sessions (which takes the
+		// lock), so a session either parks before they wake it or sees
+		// the flag here.
+		if p.done || s.srv.inShutdown.Load() || s.closing.Load() {
+			return
+		}
+		fd := int(f)
+		tok := p.next + 1
+		ev := syscall.EpollEvent{
+			Events: syscall.EPOLLIN | syscall.EPOLLPRI | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT,
+			Fd:     int32(uint32(tok)),
+			Pad:    int32(uint32(tok >> 32)),
+		}
+		if syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev) != nil {
+			return
+		}
+		p.next = tok
+		p.byTok[tok] = s
+		s.parking = parked{token: tok, fd: fd}
+		if !deadline.IsZero() {
+			s.parking.timer = time.AfterFunc(time.Until(deadline), func() { p.unpark(s) })
+		}
+		ok = true
+	})
+	return cerr == nil && ok
 }
 
 // unpark takes s out and resumes it, if it is parked.

@@ -12,7 +12,10 @@ import (
 const pollerSupported = false
 
 // idlePoller is Linux's (idlepark_linux.go); elsewhere nothing parks.
-type idlePoller struct{ resume func(*session) }
+type idlePoller struct {
+	resume func(*session)
+	broken func()
+}
 
 func newIdlePoller(*slog.Logger) (*idlePoller, error) {
 	return nil, errors.New("no idle poller on this system")

@@ -107,7 +107,7 @@ func TestParkedSessionPartialLine(t *testing.T) {
 func TestParkedSessionTimesOut(t *testing.T) {
 	var disconnected atomic.Int32
 	srv := parkingServer(t, func(s *pier.Server) {
-		s.IdleTimeout = 400 * time.Millisecond
+		s.IdleTimeout = 2 * time.Second
 		s.Hooks.Disconnect = func(*pier.Session) { disconnected.Add(1) }
 	})
 	c := login(t, srv)

@@ -103,6 +103,9 @@ type session struct {
 	// next line is the first (checked for a PROXY header).
 	lineDeadline time.Time
 	parking      parked
+	// closing is set by closeConn before it wakes the session: a session
+	// about to park sees it under the poller's lock, and doesn't.
+	closing atomic.Bool
 
 	since  time.Time   // when the connection was accepted
 	viewMu sync.Mutex  // guards view
@@ -283,7 +286,7 @@ func (s *session) readLine() (string, error) {
 		// Before the line's deadline, a read may stop early to park the
 		// session (idlepark.go) if nothing of the line has come.
 		readDeadline, parkWait := deadline, false
-		if parkDelay > 0 && len(buf) == 0 {
+		if parkDelay > 0 && len(buf) == 0 && !tooLong {
 			if p := time.Now().Add(parkDelay); deadline.IsZero() || p.Before(deadline) {
 				readDeadline, parkWait = p, true
 			}
@@ -352,7 +355,7 @@ func (s *session) readLine() (string, error) {
 			}
 			now := time.Now()
 			if deadline.IsZero() || now.Before(deadline) {
-				if parkWait && len(buf) == 0 && s.canPark() {
+				if parkWait && len(buf) == 0 && !tooLong && s.canPark() {
 					s.lineDeadline, s.parkedRead = deadline, true
 					return "", errParked
 				}
@@ -390,6 +393,10 @@ func (s *session) cancelSession(cause error) {
 	if t := s.lastTask.Load(); t != nil {
 		t.cancel(cause)
 	}
+	// A transfer that took over its command's context outlives the task.
+	if t := s.currentTransfer(); t != nil {
+		t.cancel(cause)
+	}
 }
 
 // interrupt wakes the reader so that it notices the shutdown.
@@ -402,6 +409,7 @@ func (s *session) interrupt() {
 // closeConn closes the control connection; a parked session is resumed
 // first, so that its reader ends it.
 func (s *session) closeConn() {
+	s.closing.Store(true)
 	s.wake()
 	s.conn.Close()
 }
