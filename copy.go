@@ -270,7 +270,10 @@ func (s *session) receiveStream(t *transfer, conn net.Conn, dst io.Writer) error
 			})
 		}
 	}
-	r := &meteredReader{conn: conn, t: t, timeout: dataTimeout}
+	r := &meteredReader{conn: conn, t: t, timeout: dataTimeout, records: isTLSData(conn)}
+	if r.records {
+		tlsData(conn).raw.readAhead()
+	}
 	if tc, ok := conn.(*net.TCPConn); ok {
 		r.tcp = tc
 		r.raiseLowat()
@@ -281,11 +284,25 @@ func (s *session) receiveStream(t *transfer, conn net.Conn, dst io.Writer) error
 // receiveCopy copies r to dst until r ends, through a buffer from
 // uploadBufPool that it trades for one from bigUploadBufPool when a read
 // fills it. Errors of dst are *fileError.
+//
+// Over TLS (r.records), a read returns one record, 16 KiB at most: the
+// buffer is filled with the records that come within fillWait before it is
+// written, so that the file gets one write per buffer rather than one per
+// record. A 1 GiB upload on loopback (ftpbench --tls, six alternations)
+// took 1.09-1.16 s of server CPU so, and 1.25-1.37 s writing each record.
 func receiveCopy(dst io.Writer, r *meteredReader) error {
 	bp, pool := uploadBufPool.Get().(*[]byte), &uploadBufPool
 	defer func() { pool.Put(bp) }()
 	for {
 		n, rerr := r.Read(*bp)
+		if r.records && rerr == nil && n > 0 {
+			start := time.Now()
+			for rerr == nil && len(*bp)-n >= maxRecord && time.Since(start) < fillWait {
+				var m int
+				m, rerr = r.Read((*bp)[n:])
+				n += m
+			}
+		}
 		if n > 0 {
 			w, err := dst.Write((*bp)[:n])
 			if err == nil && w != n {
@@ -307,6 +324,15 @@ func receiveCopy(dst io.Writer, r *meteredReader) error {
 		}
 	}
 }
+
+// maxRecord is the most plaintext a TLS record carries, and fillWait how
+// long an upload over TLS gathers records before it writes them (see
+// receiveCopy): a slow client's bytes reach the file within fillWait plus
+// the time one record takes to come.
+const (
+	maxRecord = 16 << 10
+	fillWait  = 50 * time.Millisecond
+)
 
 // renewAfter is how long a copying transfer goes on before its stall
 // deadline is moved forward again, and how long one step of a zero-copy

@@ -39,6 +39,7 @@ type meteredReader struct {
 	renewed  time.Time
 	failed   bool
 	tcp      *net.TCPConn // conn, if it is a plain TCP connection
+	records  bool         // conn is TLS: a read returns one record (receiveCopy)
 	lowat    bool         // tcp's low-water mark is raised (uploadLowat)
 	lastData time.Time    // with the mark raised: when a read last returned data
 	// left is what an upload stopped by ABOR still takes after its
