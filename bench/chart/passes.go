@@ -388,15 +388,7 @@ func writePerUnit(b *strings.Builder, s *summary, highlight string) {
 		b.WriteString("Not measured (no cgroup for the servers).\n")
 		return
 	}
-	b.WriteString("| Workload | CPU |")
-	for _, sv := range servers {
-		fmt.Fprintf(b, " %s |", sv)
-	}
-	fmt.Fprintf(b, " %s/best peer |\n|---|---|", highlight)
-	for range servers {
-		b.WriteString("---:|")
-	}
-	b.WriteString("---:|\n")
+	writeServersHeader(b, "CPU", servers, highlight)
 	for _, wl := range workloadOrder(s) {
 		if wl == memoryWorkload {
 			continue
@@ -447,15 +439,7 @@ func writePerUnit(b *strings.Builder, s *summary, highlight string) {
 // writeClientTable writes the medians of another client's runs.
 func writeClientTable(b *strings.Builder, s *summary, highlight string) {
 	servers := serverOrder(s, highlight)
-	b.WriteString("| Workload | Better |")
-	for _, sv := range servers {
-		fmt.Fprintf(b, " %s |", sv)
-	}
-	fmt.Fprintf(b, " %s/best peer |\n|---|---|", highlight)
-	for range servers {
-		b.WriteString("---:|")
-	}
-	b.WriteString("---:|\n")
+	writeServersHeader(b, "Better", servers, highlight)
 	for _, wl := range workloadOrder(s) {
 		unit := s.units[wl]
 		dir := "lower"
@@ -505,4 +489,18 @@ func rankingDiffs(passes []pass, c, highlight string) []string {
 		}
 	}
 	return out
+}
+
+// writeServersHeader writes a table's header: the workload, the second
+// column, a column a server and pier's ratio to the best peer.
+func writeServersHeader(b *strings.Builder, second string, servers []string, highlight string) {
+	fmt.Fprintf(b, "| Workload | %s |", second)
+	for _, sv := range servers {
+		fmt.Fprintf(b, " %s |", sv)
+	}
+	fmt.Fprintf(b, " %s/best peer |\n|---|---|", highlight)
+	for range servers {
+		b.WriteString("---:|")
+	}
+	b.WriteString("---:|\n")
 }
