@@ -35,8 +35,9 @@ Usage: bash bench/compare.sh [--quick] [options]
                      500; 0: skip; at most about 19,900 under a hard
                      open-file limit of 20000)
   --idle-settle D    how long the idle clients stay before the memory is
-                     sampled again (default 180s, past the Go runtime's
-                     two-minute forced collection; --quick: 5s)
+                     sampled again (default 300s, past the Go runtime's
+                     two-minute forced collection and the scavenging after
+                     it; --quick: 5s)
   --servers LIST     comma list among vsftpd,proftpd,pure-ftpd,pyftpdlib,
                      fclairamb,pier,pier-tls,pier-sendfile (default: all)
   --topology LIST    comma list among loopback (client and server on
@@ -121,7 +122,7 @@ if [ "$QUICK" = 1 ]; then
 	: "${ROUNDS:=1}" "${CLIENTS:=50}" "${FILESIZE:=1M}" "${SINGLE:=64M}" "${ENTRIES:=1000}" "${IDLE:=500}" "${IDLE_SETTLE:=5s}"
 	: "${PINNED_ROUNDS:=1}"
 else
-	: "${ROUNDS:=3}" "${CLIENTS:=300}" "${FILESIZE:=10M}" "${SINGLE:=1G}" "${ENTRIES:=10000,100000}" "${IDLE:=10000}" "${IDLE_SETTLE:=180s}"
+	: "${ROUNDS:=3}" "${CLIENTS:=300}" "${FILESIZE:=10M}" "${SINGLE:=1G}" "${ENTRIES:=10000,100000}" "${IDLE:=10000}" "${IDLE_SETTLE:=300s}"
 	: "${PINNED_ROUNDS:=1}"
 fi
 case "$IDLE" in
