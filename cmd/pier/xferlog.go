@@ -92,8 +92,11 @@ func (l *transferLog) reopenOn(log *slog.Logger, why string) {
 		return
 	}
 	go func() {
-		defer l.reopening.Store(false)
-		if err := l.w.Reopen(); err != nil {
+		err := l.w.Reopen()
+		// Done before it is logged: a request that follows the log line
+		// (logrotate's next signal, a reload) is a new one, not "pending".
+		l.reopening.Store(false)
+		if err != nil {
 			log.Error(why+": can't reopen the transfer log; still writing to the old file", "file", l.path, "err", err)
 			return
 		}
