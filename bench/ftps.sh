@@ -158,78 +158,10 @@ if [ "$LOCK" = 1 ]; then
 	fi
 fi
 
-# ---------------------------------------------------------------- memory
-# As in compare.sh (see bench/README.md): pause the virtual machine's free
-# page reporting, which otherwise makes a 1 GiB upload onto tmpfs run at a
-# third of its speed one run in three, and restore it on exit.
-PR_ORDER_FILE=/sys/module/page_reporting/parameters/page_reporting_order
-PR_SAVED=""
-PR_STATE="no free page reporting"
-pause_page_reporting() {
-	[ -r "$PR_ORDER_FILE" ] || return 0
-	local was mib warm="$DATAROOT/warm-memory"
-	was=$(cat "$PR_ORDER_FILE")
-	if [ "$PAGE_REPORTING" = keep ]; then
-		PR_STATE="free page reporting on (order $was; --keep-page-reporting)"
-		return 0
-	fi
-	if ! echo 11 >"$PR_ORDER_FILE" 2>/dev/null; then
-		PR_STATE="free page reporting on (order $was; could not pause it)"
-		return 0
-	fi
-	PR_SAVED=$was
-	PR_STATE="free page reporting paused for the run (order $was restored after)"
-	mib=$(awk '/^MemAvailable/ { m = int($2 / 1024 / 4); print (m < 4096 ? m : 4096) }' /proc/meminfo)
-	say "paused free page reporting (order $was -> 11); warming ${mib:-0} MiB of memory"
-	head -c "${mib:-0}M" /dev/zero >"$warm" 2>/dev/null || true
-	rm -f "$warm"
-}
-restore_page_reporting() {
-	if [ -n "$PR_SAVED" ]; then
-		echo "$PR_SAVED" >"$PR_ORDER_FILE" 2>/dev/null || true
-		PR_SAVED=""
-	fi
-}
-
-# ---------------------------------------------------------------- processes
-# Only processes this script started are stopped: the PID it launched, that
-# PID's descendants, and what is left in the server's own cgroup.
-descendants() {
-	local parent=$1 pid ppid stat
-	for stat in /proc/[0-9]*/stat; do
-		pid=${stat#/proc/}; pid=${pid%/stat}
-		ppid=$(awk '{ sub(/^.*\) /, ""); print $2 }' "$stat" 2>/dev/null) || continue
-		if [ "$ppid" = "$parent" ]; then
-			echo "$pid"
-			descendants "$pid"
-		fi
-	done
-}
-
-stop_server() {
-	local pid=$1 kids i
-	[ -n "$pid" ] || return 0
-	kids=$(descendants "$pid" | tr '\n' ' ')
-	kill -TERM "$pid" 2>/dev/null || true
-	for i in $(seq 50); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-	for i in $kids; do
-		kill -KILL "$i" 2>/dev/null || true
-	done
-	SERVER_PID=""
-}
-
-CG_ROOT=""
-if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
-	CG_ROOT=/sys/fs/cgroup
-elif [ -f /sys/fs/cgroup/cpuacct/cpuacct.usage ]; then
-	CG_ROOT=/sys/fs/cgroup/cpuacct
-fi
-SERVER_CG=""
+# ---------------------------------------------------------------- memory, processes, cgroup root
+# As in compare.sh: bench/lib.sh.
+# shellcheck source=bench/lib.sh
+. "$REPO/bench/lib.sh"
 make_cgroup() { # label -> SERVER_CG (empty if none can be made)
 	SERVER_CG=""
 	[ -n "$CG_ROOT" ] || return 0

@@ -1,0 +1,92 @@
+# shellcheck shell=bash disable=SC2034
+# bench/lib.sh: what bench/compare.sh and bench/ftps.sh share, sourced by
+# both: the virtual machine's free page reporting paused for a run, the
+# servers' processes stopped, the cgroup root for their CPU time. It uses
+# the caller's say, PAGE_REPORTING (keep or pause) and DATAROOT.
+
+# ---------------------------------------------------------------- memory
+# In a virtual machine with free page reporting (virtio-balloon), the guest
+# hands freed memory back to the host, and the next use of those pages
+# faults them in again on the host: a 1 GiB upload onto tmpfs then ran at
+# 500-900 MB/s in one run out of three instead of 2,000-2,300 (perf: 70 % of
+# the server's time in the kernel's memcpy into fresh tmpfs pages, 8 % in
+# the fast runs), whichever server ran. Pausing the reporting for the run
+# (its order raised above the largest page order) and touching a few GiB
+# once takes that noise away for every server alike; it is restored on exit.
+PR_ORDER_FILE=/sys/module/page_reporting/parameters/page_reporting_order
+PR_SAVED=""
+PR_STATE="no free page reporting"
+
+pause_page_reporting() {
+	[ -r "$PR_ORDER_FILE" ] || return 0
+	local was
+	was=$(cat "$PR_ORDER_FILE")
+	if [ "$PAGE_REPORTING" = keep ]; then
+		PR_STATE="free page reporting on (order $was; --keep-page-reporting)"
+		return 0
+	fi
+	if ! echo 11 >"$PR_ORDER_FILE" 2>/dev/null; then
+		PR_STATE="free page reporting on (order $was; could not pause it)"
+		return 0
+	fi
+	PR_SAVED=$was
+	PR_STATE="free page reporting paused for the run (order $was restored after)"
+	# Freed pages reported before the pause still fault on the host at
+	# their next use: use a few GiB once (4 GiB, or a quarter of the
+	# available memory on a smaller machine), so the run starts warm.
+	local warm="$DATAROOT/warm-memory" mib
+	mib=$(awk '/^MemAvailable/ { m = int($2 / 1024 / 4); print (m < 4096 ? m : 4096) }' /proc/meminfo)
+	say "paused free page reporting (order $was -> 11); warming ${mib:-0} MiB of memory"
+	head -c "${mib:-0}M" /dev/zero >"$warm" 2>/dev/null || true
+	rm -f "$warm"
+}
+
+restore_page_reporting() {
+	if [ -n "$PR_SAVED" ]; then
+		echo "$PR_SAVED" >"$PR_ORDER_FILE" 2>/dev/null || true
+		PR_SAVED=""
+	fi
+}
+
+# ---------------------------------------------------------------- cleanup
+# Only processes this script started are stopped: the PID it launched and
+# that PID's descendants (the forking servers' session processes).
+descendants() {
+	local parent=$1 pid ppid stat
+	for stat in /proc/[0-9]*/stat; do
+		pid=${stat#/proc/}; pid=${pid%/stat}
+		ppid=$(awk '{ sub(/^.*\) /, ""); print $2 }' "$stat" 2>/dev/null) || continue
+		if [ "$ppid" = "$parent" ]; then
+			echo "$pid"
+			descendants "$pid"
+		fi
+	done
+}
+
+stop_server() {
+	local pid=$1 kids i
+	[ -n "$pid" ] || return 0
+	kids=$(descendants "$pid" | tr '\n' ' ')
+	kill -TERM "$pid" 2>/dev/null || true
+	for i in $(seq 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	for i in $kids; do
+		kill -KILL "$i" 2>/dev/null || true
+	done
+	SERVER_PID=""
+}
+
+# Each server runs in a cgroup of its own, so that ftpbench (--cgroup) can
+# measure the CPU time it uses, forked session processes included: cgroup v2
+# (cpu.stat) or v1's cpuacct controller, whichever this machine mounts.
+CG_ROOT=""
+if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+	CG_ROOT=/sys/fs/cgroup
+elif [ -f /sys/fs/cgroup/cpuacct/cpuacct.usage ]; then
+	CG_ROOT=/sys/fs/cgroup/cpuacct
+fi
+SERVER_CG=""
