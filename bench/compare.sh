@@ -128,6 +128,11 @@ fi
 case "$IDLE" in
 '' | *[!0-9]*) echo "compare.sh: --idle wants a number of clients, not $IDLE" >&2; exit 2 ;;
 esac
+# a duration as ftpbench --settle takes it: a number and ms, s, m or h
+if ! [[ "$IDLE_SETTLE" =~ ^[0-9]+(\.[0-9]+)?(ms|s|m|h)$ ]]; then
+	echo "compare.sh: --idle-settle wants a duration such as 300s or 5m, not $IDLE_SETTLE" >&2
+	exit 2
+fi
 for v in "$ROUNDS" "$PINNED_ROUNDS" "$OTHER_ROUNDS" "$OTHER_TIMEOUT"; do
 	case "$v" in
 	'' | *[!0-9]* | 0) echo "compare.sh: --rounds, --pinned-rounds, --other-rounds and --other-timeout want a positive number, not $v" >&2; exit 2 ;;

@@ -316,6 +316,10 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 		return nil, fmt.Errorf("--repeat must be at least 1")
 	case o.timeout <= 0:
 		return nil, fmt.Errorf("--timeout must be positive")
+	case o.settle < 0:
+		return nil, fmt.Errorf("--settle must not be negative")
+	case o.settle > 0 && o.pid == 0:
+		return nil, fmt.Errorf("--settle samples the server's memory: it needs --pid")
 	case o.singleSize <= 0 || o.fileSize <= 0:
 		return nil, fmt.Errorf("sizes must be positive")
 	}

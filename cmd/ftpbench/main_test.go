@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"encoding/json"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -270,5 +271,27 @@ func TestStoreReceiverBadInput(t *testing.T) {
 	_, err := b.storeCeiling(4<<20, filepath.Join(t.TempDir(), "missing"))
 	if err == nil || !strings.Contains(err.Error(), "ceiling-store: the receiver:") {
 		t.Errorf("storing into a missing folder: error %v, want the receiver's", err)
+	}
+}
+
+// TestParseFlagsSettle: --settle is refused where it could not do what it
+// says, rather than ignored.
+func TestParseFlagsSettle(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // "" for accepted
+	}{
+		{[]string{"-u", "a", "-p", "b", "--settle", "-1s", "--pid", "1"}, "--settle must not be negative"},
+		{[]string{"-u", "a", "-p", "b", "--settle", "5s"}, "needs --pid"},
+		{[]string{"-u", "a", "-p", "b", "--settle", "five"}, "invalid argument"},
+		{[]string{"-u", "a", "-p", "b", "--settle", "5s", "--pid", "1"}, ""},
+	} {
+		_, err := parseFlags(tc.args, io.Discard)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%v: %v, want accepted", tc.args, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%v: %v, want an error with %q", tc.args, err, tc.want)
+		}
 	}
 }
