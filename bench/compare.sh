@@ -410,15 +410,8 @@ run_child() {
 }
 
 stop_child() {
-	local i
 	[ -n "$CHILD_PID" ] || return 0
-	kill -TERM "$CHILD_PID" 2>/dev/null || true
-	for i in $(seq 50); do
-		kill -0 "$CHILD_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$CHILD_PID" 2>/dev/null || true
-	wait "$CHILD_PID" 2>/dev/null || true
+	terminate "$CHILD_PID"
 	CHILD_PID=""
 }
 

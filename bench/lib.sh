@@ -63,10 +63,9 @@ descendants() {
 	done
 }
 
-stop_server() {
-	local pid=$1 kids i
-	[ -n "$pid" ] || return 0
-	kids=$(descendants "$pid" | tr '\n' ' ')
+# terminate PID: SIGTERM, up to 5 s to exit, then SIGKILL; reaped.
+terminate() {
+	local pid=$1 i
 	kill -TERM "$pid" 2>/dev/null || true
 	for i in $(seq 50); do
 		kill -0 "$pid" 2>/dev/null || break
@@ -74,6 +73,13 @@ stop_server() {
 	done
 	kill -KILL "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
+}
+
+stop_server() {
+	local pid=$1 kids i
+	[ -n "$pid" ] || return 0
+	kids=$(descendants "$pid" | tr '\n' ' ')
+	terminate "$pid"
 	for i in $kids; do
 		kill -KILL "$i" 2>/dev/null || true
 	done
