@@ -2,6 +2,7 @@ package pier
 
 import (
 	"bytes"
+	"errors"
 	"net"
 	"sync"
 	"testing"
@@ -123,5 +124,39 @@ func TestReceiveCopyGathersRecords(t *testing.T) {
 		if !records && got.writes != reads {
 			t.Errorf("plain: %d file writes for %d reads", got.writes, reads)
 		}
+	}
+}
+
+// failingConn returns its data one record at a time, then err.
+type failingConn struct {
+	net.Conn
+	data []byte
+	err  error
+}
+
+func (c *failingConn) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, c.err
+	}
+	n := copy(p, c.data[:min(len(c.data), 16<<10)])
+	c.data = c.data[n:]
+	return n, nil
+}
+func (c *failingConn) SetReadDeadline(time.Time) error { return nil }
+
+// TestReceiveCopyKeepsRecordsBeforeAFailure: records gathered for one file
+// write reach the file when the connection fails before the buffer is full
+// (a reset, a cut data connection): the failure is reported, and what came
+// before it is not dropped with the buffer.
+func TestReceiveCopyKeepsRecordsBeforeAFailure(t *testing.T) {
+	data := bytes.Repeat([]byte("y"), 3*(16<<10)+100) // under one 128 KiB buffer
+	reset := errors.New("connection reset by peer")
+	var got writeCounter
+	err := receiveCopy(&got, &meteredReader{conn: &failingConn{data: data, err: reset}, t: &transfer{}, timeout: time.Minute, records: true})
+	if !errors.Is(err, reset) {
+		t.Errorf("receiveCopy = %v, want the connection's error", err)
+	}
+	if !bytes.Equal(got.Bytes(), data) {
+		t.Errorf("the file got %d bytes of the %d that came before the failure", got.Len(), len(data))
 	}
 }
