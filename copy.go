@@ -1,6 +1,7 @@
 package pier
 
 import (
+	"cmp"
 	"errors"
 	"io"
 	"math"
@@ -22,12 +23,15 @@ import (
 // counts and times them).
 
 // chunkSizer decides how much one sendfile or splice call may move before
-// STAT's byte count is updated. It starts small and doubles while chunks
+// STAT's byte count is updated (and how much one write of a Sender's
+// bytes takes: meteredWriter). It starts small and doubles while chunks
 // complete quickly, so a fast transfer makes few calls, and halves when a
-// chunk is slow or cut short by its deadline.
+// chunk is slow or cut short by its deadline, between minChunk and
+// limit (maxChunk if zero).
 type chunkSizer struct {
 	size    int64
 	timeout time.Duration
+	limit   int64
 }
 
 const (
@@ -50,7 +54,7 @@ func (c *chunkSizer) adapt(elapsed time.Duration) {
 	}
 	switch {
 	case elapsed < 50*time.Millisecond:
-		c.size = min(2*c.size, maxChunk)
+		c.size = min(2*c.size, cmp.Or(c.limit, maxChunk))
 	case elapsed > slow:
 		c.size = max(c.size/2, minChunk)
 	}
@@ -120,8 +124,22 @@ func sendfileStep(tc *net.TCPConn, f *os.File) (func(size int64) (int64, error),
 	}, nil
 }
 
-// copyBufPool holds the buffers of downloads that are not zero-copy.
+// copyBufPool holds the buffers of downloads that are not zero-copy:
+// over TLS, to loopback peers beyond loopbackSendfileMax, from file
+// systems without an *os.File that are no Sender. 256 KiB was tried
+// (docs/benchmarks.md, "Download copy buffer"): two head-to-head runs of
+// 100 × 10 MiB and 1 GiB downloads, by ftpbench and curl, plain and TLS,
+// on loopback and a veth pair, disagreed (loopback plain 100 × 10 MiB
+// 1.10× in one, 0.88× in the other); single TLS downloads gained 6–11 %,
+// 100 simultaneous TLS downloads used more CPU. Not made.
 var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
+// maxPiece bounds one write to the data connection (meteredWriter.Write),
+// which starts at minChunk, the copy buffer's size: a Sender may hand over
+// much more at once. With pieces of 64 KiB, a 1 GiB download from an S3
+// bucket (a Sender) took 0.67 CPU-seconds per GB and 1,122 MB/s; with
+// 256 KiB, 0.55 and 1,242 (bench/s3.sh, docs/benchmarks.md).
+const maxPiece = 256 << 10
 
 // uploadBufPool and bigUploadBufPool hold the buffers of uploads that
 // don't splice. An upload starts with a 128 KiB buffer and moves to a
@@ -162,9 +180,17 @@ func (s *session) sendStream(t *transfer, conn net.Conn, src File) error {
 		}
 	}
 	w := &meteredWriter{conn: conn, t: t, timeout: dataTimeout}
-	bp := copyBufPool.Get().(*[]byte)
-	defer copyBufPool.Put(bp)
-	_, err := io.CopyBuffer(w, readerOnly{src}, *bp)
+	var err error
+	if sd, ok := src.(Sender); ok {
+		// A back-end that holds the bytes in memory already (fsys/s3's
+		// parts read ahead) writes them from there: no copy through
+		// our buffer.
+		_, err = sd.SendTo(w)
+	} else {
+		bp := copyBufPool.Get().(*[]byte)
+		defer copyBufPool.Put(bp)
+		_, err = io.CopyBuffer(w, readerOnly{src}, *bp)
+	}
 	if err != nil && !w.failed {
 		return &fileError{err}
 	}

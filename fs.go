@@ -99,6 +99,18 @@ type Aborter interface {
 	Abort(reason error) error
 }
 
+// Sender is an optional interface of a File opened for reading whose
+// bytes are in memory already (fsys/s3's parts read ahead): a binary
+// download that doesn't use sendfile calls SendTo, which writes the rest
+// of the file to w, instead of copying it through a buffer of pier's.
+// w takes any amount per Write (pier writes it to the data connection
+// in pieces of 64 to 256 KiB, as fast as the client takes them, renewing
+// the stall deadline and STAT's count as the copy does) and its errors are the connection's: SendTo returns them as
+// they are, and nil at the end of the file. ASCII downloads don't use it.
+type Sender interface {
+	SendTo(w io.Writer) (int64, error)
+}
+
 // OSFiler is implemented by File wrappers around an *os.File (a temporary
 // file renamed into place by Close, say): pier moves the data with
 // sendfile and splice through the *os.File it returns, and still ends the

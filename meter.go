@@ -12,23 +12,45 @@ type meteredWriter struct {
 	conn    net.Conn
 	t       *transfer
 	timeout time.Duration
-	renewed time.Time // when the deadline was last set
-	failed  bool      // the error came from the connection
+	renewed time.Time  // when the deadline was last set
+	failed  bool       // the error came from the connection
+	piece   chunkSizer // the most the next write to conn takes (see Write)
 }
 
+// Write writes p in pieces: a Sender may hand over megabytes at once,
+// and one write to the connection must end within the stall timeout.
+// A piece starts at minChunk, the copy buffer's size (as much as a
+// download copied through it writes at once), doubles up to maxPiece
+// while pieces go out in under 50 ms, and halves when one takes longer
+// than an eighth of the timeout (at most 5 s), as zero-copy steps do: a
+// slow client has as long for each write as with the copy, a fast one
+// makes fewer system calls. Each piece renews the deadline and counts
+// for STAT.
 func (w *meteredWriter) Write(p []byte) (int, error) {
-	if w.timeout > 0 {
-		if now := time.Now(); now.Sub(w.renewed) >= renewAfter(w.timeout) {
+	if w.piece.size == 0 {
+		w.piece = chunkSizer{size: minChunk, timeout: w.timeout, limit: maxPiece}
+	}
+	var written int
+	for len(p) > 0 {
+		chunk := p[:min(int64(len(p)), w.piece.size)]
+		now := time.Now()
+		if w.timeout > 0 && now.Sub(w.renewed) >= renewAfter(w.timeout) {
 			w.conn.SetWriteDeadline(now.Add(w.timeout))
 			w.renewed = now
 		}
+		n, err := w.conn.Write(chunk)
+		w.t.bytes.Add(int64(n))
+		written += n
+		if err != nil {
+			w.failed = true
+			return written, err
+		}
+		if int64(len(chunk)) == w.piece.size {
+			w.piece.adapt(time.Since(now))
+		}
+		p = p[n:]
 	}
-	n, err := w.conn.Write(p)
-	w.t.bytes.Add(int64(n))
-	if err != nil {
-		w.failed = true
-	}
-	return n, err
+	return written, nil
 }
 
 // meteredReader is meteredWriter's counterpart for uploads.

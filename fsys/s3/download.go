@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"syscall"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -125,11 +126,8 @@ type aheadPart struct {
 
 // Read reads the object's next bytes.
 func (d *download) Read(p []byte) (int, error) {
-	if d.closed {
-		return 0, os.ErrClosed
-	}
-	if d.err != nil {
-		return 0, d.err
+	if err := d.usable(); err != nil {
+		return 0, err
 	}
 	if len(p) == 0 {
 		return 0, nil
@@ -138,27 +136,120 @@ func (d *download) Read(p []byte) (int, error) {
 		switch {
 		case d.cur != nil:
 			n := copy(p, d.cur.buf[d.cur.off:])
-			d.cur.off += n
-			d.pos += int64(n)
-			if d.cur.off == len(d.cur.buf) {
-				d.fs.buffers.putAhead(d.cur.buf)
-				d.cur = nil
-			}
-			d.readAhead()
+			d.consumed(n)
 			return n, nil
 		case d.body != nil:
 			return d.readBody(p)
-		case d.size < 0 || d.pos >= d.size:
-			return 0, io.EOF
-		case len(d.ahead) > 0:
-			if err := d.next(); err != nil {
-				return 0, err
+		}
+		if err := d.advance(); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// writeChunk is the most SendTo gives w at once from a part read ahead.
+const writeChunk = 256 << 10
+
+// streamBufs holds SendTo's buffers for the streams (the parts read
+// ahead need none).
+var streamBufs = sync.Pool{New: func() any { b := make([]byte, writeChunk); return &b }}
+
+var _ pier.Sender = (*download)(nil)
+
+// SendTo implements pier.Sender: it writes the rest of the object to w,
+// the parts read ahead straight from their buffers, writeChunk bytes at
+// a time, the streams through a buffer of writeChunk bytes. It returns
+// nil at the object's end, and an error from w as it is; after one, the
+// download can't be read further (the bytes w did not take are lost).
+func (d *download) SendTo(w io.Writer) (int64, error) {
+	var total int64
+	var bp *[]byte
+	defer func() {
+		if bp != nil {
+			streamBufs.Put(bp)
+		}
+	}()
+	for {
+		if err := d.usable(); err != nil {
+			return total, err
+		}
+		switch {
+		case d.cur != nil:
+			p := d.cur.buf[d.cur.off:]
+			p = p[:min(len(p), writeChunk)]
+			n, err := w.Write(p)
+			total += int64(n)
+			d.consumed(n)
+			if err == nil && n < len(p) {
+				err = io.ErrShortWrite
+			}
+			if err != nil {
+				return total, err
+			}
+		case d.body != nil:
+			if bp == nil {
+				bp = streamBufs.Get().(*[]byte)
+			}
+			n, rerr := d.readBody(*bp)
+			if n > 0 {
+				m, err := w.Write((*bp)[:n])
+				total += int64(m)
+				if err == nil && m < n {
+					err = io.ErrShortWrite
+				}
+				if err != nil {
+					// pos is past bytes w did not take.
+					d.err = fmt.Errorf("s3: download of %s cut by a failed write: %w", d.name, err)
+					return total, err
+				}
+			}
+			if rerr == io.EOF {
+				return total, nil
+			}
+			if rerr != nil {
+				return total, rerr
 			}
 		default:
-			if err := d.stream(); err != nil {
-				return 0, err
+			if err := d.advance(); err == io.EOF {
+				return total, nil
+			} else if err != nil {
+				return total, err
 			}
 		}
+	}
+}
+
+// usable says why the download can't be read any more, if it can't.
+func (d *download) usable() error {
+	if d.closed {
+		return os.ErrClosed
+	}
+	return d.err
+}
+
+// consumed moves past n bytes of the part being read from memory, gives
+// its buffer back once it is read, and reads ahead.
+func (d *download) consumed(n int) {
+	d.cur.off += n
+	d.pos += int64(n)
+	if d.cur.off == len(d.cur.buf) {
+		d.fs.buffers.putAhead(d.cur.buf)
+		d.cur = nil
+	}
+	d.readAhead()
+}
+
+// advance makes the next bytes readable, when neither a part nor a stream
+// has them: the first part read ahead, once it is there, or a stream
+// opened again; io.EOF at the object's end.
+func (d *download) advance() error {
+	switch {
+	case d.size < 0 || d.pos >= d.size:
+		return io.EOF
+	case len(d.ahead) > 0:
+		return d.next()
+	default:
+		return d.stream()
 	}
 }
 
