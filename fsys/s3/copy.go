@@ -84,6 +84,7 @@ func parseMtime(s string) (time.Time, bool) {
 // ignored; a zero mtime changes nothing. A folder has no time to set
 // (pier.ErrNotSupported).
 func (f *FS) Chtimes(ctx context.Context, name string, _, mtime time.Time) error {
+	defer f.recent.forget()
 	k, fi, err := f.lookup(ctx, "chtimes", name)
 	switch {
 	case err != nil:

@@ -42,6 +42,7 @@ const renameWorkers = 8
 // so far under the new name; one while deleting leaves the new folder
 // whole and the old objects not yet deleted.
 func (f *FS) Rename(ctx context.Context, oldname, newname string) error {
+	defer f.recent.forget()
 	k, fi, err := f.lookup(ctx, "rename", oldname)
 	switch {
 	case err != nil:
@@ -60,7 +61,7 @@ func (f *FS) Rename(ctx context.Context, oldname, newname string) error {
 	case nk == folder:
 		return pathErr("rename", newname, fs.ErrExist)
 	case nk == missing:
-		if err := f.checkParent(ctx, "rename", newname); err != nil {
+		if err := f.checkParent(ctx, "rename", newname, false); err != nil {
 			return err
 		}
 	}
@@ -107,7 +108,7 @@ func (f *FS) renameFolder(ctx context.Context, oldname, newname string) error {
 		// Even an empty one, as os.Rename.
 		return pathErr("rename", newname, fs.ErrExist)
 	}
-	if err := f.checkParent(ctx, "rename", newname); err != nil {
+	if err := f.checkParent(ctx, "rename", newname, false); err != nil {
 		return err
 	}
 	oldPrefix, newPrefix := f.key(oldname)+"/", f.key(newname)+"/"

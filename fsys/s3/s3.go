@@ -124,6 +124,8 @@ type FS struct {
 	readAheadMin int64
 	// pageHigh is the most entries a listing page has held, for tests.
 	pageHigh atomic.Int64
+	// recent is what Stat found lately, for the uploads that follow.
+	recent recentLookups
 }
 
 var (
@@ -271,9 +273,14 @@ func nextSlash(s string, i int) int {
 	return -1
 }
 
-// checkParent checks that the folder where name would be created exists.
-func (f *FS) checkParent(ctx context.Context, op, name string) error {
-	k, _, err := f.lookup(ctx, op, path.Dir(name))
+// checkParent checks that the folder where name would be created exists;
+// for an upload that replaces name (replace), Stat's recent answer will do.
+func (f *FS) checkParent(ctx context.Context, op, name string, replace bool) error {
+	look := f.lookup
+	if replace {
+		look = f.lookupForUpload
+	}
+	k, _, err := look(ctx, op, path.Dir(name))
 	switch {
 	case err != nil:
 		return err
@@ -290,7 +297,11 @@ func (f *FS) checkParent(ctx context.Context, op, name string) error {
 // metadata (mtimeKey), else its LastModified. A folder's time is its
 // marker's, or its first key's.
 func (f *FS) Stat(ctx context.Context, name string) (fs.FileInfo, error) {
+	gen := f.recent.generation()
 	k, fi, err := f.lookup(ctx, "stat", name)
+	if err == nil {
+		f.recent.put(name, k, fi, gen)
+	}
 	if err == nil && k == missing {
 		err = pathErr("stat", name, fs.ErrNotExist)
 	}
@@ -310,7 +321,7 @@ func (f *FS) Mkdir(ctx context.Context, name string, _ fs.FileMode) error {
 	case k != missing:
 		return pathErr("mkdir", name, fs.ErrExist)
 	}
-	if err := f.checkParent(ctx, "mkdir", name); err != nil {
+	if err := f.checkParent(ctx, "mkdir", name, false); err != nil {
 		return err
 	}
 	return f.putMarker(ctx, "mkdir", name)
@@ -318,6 +329,7 @@ func (f *FS) Mkdir(ctx context.Context, name string, _ fs.FileMode) error {
 
 // putMarker writes the folder marker of name.
 func (f *FS) putMarker(ctx context.Context, op, name string) error {
+	defer f.recent.forget()
 	ctx, cancel := f.withTimeout(ctx)
 	defer cancel()
 	key := f.key(name) + "/"
@@ -387,6 +399,7 @@ func (f *FS) delete(ctx context.Context, name, key string) error {
 	}
 	ctx, cancel := f.withTimeout(ctx)
 	defer cancel()
+	defer f.recent.forget()
 	if _, err := f.client.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: &f.bucket, Key: &key}); err != nil {
 		return mapErr("remove", name, err)
 	}

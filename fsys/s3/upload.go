@@ -59,7 +59,12 @@ func (f *FS) open(ctx context.Context, name string, flag int, offset int64, at b
 		}
 		return nil, err
 	}
-	k, fi, err := f.lookup(ctx, "open", name)
+	replace := flag&(os.O_TRUNC|os.O_EXCL) == os.O_TRUNC && !at
+	look := f.lookup
+	if replace {
+		look = f.lookupForUpload
+	}
+	k, fi, err := look(ctx, "open", name)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +77,7 @@ func (f *FS) open(ctx context.Context, name string, flag int, offset int64, at b
 		// Nothing to resume.
 		return nil, pathErr("open", name, fs.ErrNotExist)
 	case k == missing:
-		if err := f.checkParent(ctx, "open", name); err != nil {
+		if err := f.checkParent(ctx, "open", name, replace); err != nil {
 			return nil, err
 		}
 	}
@@ -341,6 +346,7 @@ func (u *upload) Close() error {
 }
 
 func (u *upload) commit() error {
+	defer u.fs.recent.forget()
 	if u.uploadID == "" {
 		var body io.ReadSeeker = bytes.NewReader(u.buf[:u.n])
 		if u.head != nil {
