@@ -51,7 +51,11 @@
 # Other settings: SINGLE_SIZE, FILESIZE, FILES, PARALLEL, MEM_CLIENTS (see
 # above); QUIET_LOAD (0.7) and QUIET_WAIT (600 s): before the rounds, wait
 # that long at most for the 1-minute load to fall under that figure;
-# KEEP_PAGE_REPORTING=1 leaves free page reporting alone; S3_KEEP_ALIVE=0
+# KEEP_PAGE_REPORTING=1 leaves free page reporting alone; WARMUP=1 runs
+# each pier workload once, untimed, before the timed run, in the same
+# process (a long-running server's memory is warm: a fresh process first
+# touches the pages of its part buffers, which on this machine's VM costs
+# about 3 CPU-seconds per GiB); S3_KEEP_ALIVE=0
 # runs versitygw as it starts by default, closing every connection after
 # one request (the default here is --keep-alive, as S3 stores keep
 # connections open: without it every request of every side pays a new
@@ -66,6 +70,7 @@ workloads=${WORKLOADS:-single,many,memory}
 sides=${SIDES:-pier,base,rclone,sdk}
 [[ -n ${BASE_REV:-} ]] || sides=${sides//base/}
 keep_alive=${S3_KEEP_ALIVE:-1}
+warmup=${WARMUP:-0}
 single_size=${SINGLE_SIZE:-1G} filesize=${FILESIZE:-10M} files=${FILES:-100} parallel=${PARALLEL:-10}
 mem_clients=${MEM_CLIENTS:-300}
 quiet_load=${QUIET_LOAD:-0.7} quiet_wait=${QUIET_WAIT:-600}
@@ -291,6 +296,11 @@ for r in $(seq "$rounds"); do
 			say "round $r: $w, $side"
 			if [[ $side == pier || $side == base ]]; then
 				start_pier "$side" "$w-r$r"
+				if ((warmup)) && [[ $w == single ]]; then
+					ftpbench -b stor,retr --single-size "$single_size" >/dev/null
+				elif ((warmup)); then
+					ftpbench -b stor-many,retr-many -n "$parallel" --each "$each" -s "$filesize" >/dev/null
+				fi
 				if [[ $w == single ]]; then
 					ftpbench -b stor,retr --single-size "$single_size" --pid "$pier_pid" "${cgflag[@]}" --json "$out/$side-single-r$r.json" >"$out/$side-single-r$r.txt"
 				else
@@ -350,6 +360,7 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "- pier: $pier_version, $("$out/pier" --version 2>&1 | head -n 1)"
 	[[ -z ${BASE_REV:-} ]] || echo "- base (pier before): $base_version, $("$out/pier-base" --version 2>&1 | head -n 1)"
 	echo "- sides: $sides"
+	((warmup)) && echo "- WARMUP=1: each pier ran its workload once, untimed, before the timed run, in the same process"
 	echo "- versitygw: $(go version -m "$versitygw" | awk '$1 == "mod" { print $3 }') (posix, on $(df --output=fstype "$data" | tail -n 1) $(df --output=target "$data" | tail -n 1)), ${gwflags[*]:-no keep-alive}"
 	[[ ,$sides, != *,rclone,* ]] || echo "- rclone: $(rclone --version | head -n 1), flags: ${rflags[*]}"
 	echo "- pier's CPU time: ${cg:-not measured (no cgroup)}"
