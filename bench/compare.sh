@@ -241,15 +241,7 @@ done
 CG_USED=0
 
 make_cgroup() { # server round -> sets SERVER_CG (empty if none can be made)
-	SERVER_CG=""
-	[ -n "$CG_ROOT" ] || return 0
-	# a fresh name each time: a cgroup that could not be removed is never reused
-	local cg="$CG_ROOT/pier-bench-$1-$$-${PASS:-none}-r$2"
-	if mkdir "$cg" 2>/dev/null && [ -w "$cg/cgroup.procs" ]; then
-		SERVER_CG=$cg
-	else
-		rmdir "$cg" 2>/dev/null || true
-	fi
+	SERVER_CG=$(cg_make "pier-bench-$1-$$-${PASS:-none}-r$2")
 }
 
 check_cgroup() { # after the start: did the server land in its cgroup?
@@ -262,72 +254,16 @@ check_cgroup() { # after the start: did the server land in its cgroup?
 	fi
 }
 
-# kill_cgroup ends what is left in the server's cgroup: processes the
-# server started (sessions reparented away from it, for one) that
-# stop_server's list of descendants missed.
-kill_cgroup() {
-	local i pids
-	[ -n "$SERVER_CG" ] || return 0
-	for i in $(seq 20); do
-		pids=$(cat "$SERVER_CG/cgroup.procs" 2>/dev/null) || return 0
-		[ -n "$pids" ] || return 0
-		# shellcheck disable=SC2086
-		kill -KILL $pids 2>/dev/null || true
-		sleep 0.1
-	done
-}
-
 remove_cgroup() {
-	local i
-	[ -n "$SERVER_CG" ] || return 0
-	kill_cgroup
-	for i in $(seq 20); do
-		rmdir "$SERVER_CG" 2>/dev/null && break
-		sleep 0.1
-	done
-	[ -d "$SERVER_CG" ] && say "  warning: could not remove $SERVER_CG"
+	cg_remove "$SERVER_CG"
 	SERVER_CG=""
-}
-
-# cg_cpu_ns DIR: the CPU time (nanoseconds) the processes of cgroup DIR
-# used so far, exited ones included (v2 cpu.stat, or v1 cpuacct.usage).
-cg_cpu_ns() {
-	if [ -f "$1/cpu.stat" ]; then
-		awk '$1 == "usage_usec" { printf "%.0f\n", $2 * 1000 }' "$1/cpu.stat"
-	elif [ -f "$1/cpuacct.usage" ]; then
-		cat "$1/cpuacct.usage"
-	else
-		echo 0
-	fi
 }
 
 # The second client (curl) runs in a cgroup of its own too, for its CPU time.
 CLIENT_CG=""
-make_client_cgroup() {
-	[ -n "$CG_ROOT" ] || return 0
-	local cg="$CG_ROOT/pier-bench-client-$$"
-	if mkdir "$cg" 2>/dev/null && [ -w "$cg/cgroup.procs" ]; then
-		CLIENT_CG=$cg
-	else
-		rmdir "$cg" 2>/dev/null || true
-	fi
-}
-
+make_client_cgroup() { CLIENT_CG=$(cg_make "pier-bench-client-$$"); }
 remove_client_cgroup() {
-	local i pids
-	[ -n "$CLIENT_CG" ] || return 0
-	for i in $(seq 20); do
-		pids=$(cat "$CLIENT_CG/cgroup.procs" 2>/dev/null) || break
-		[ -n "$pids" ] || break
-		# shellcheck disable=SC2086
-		kill -KILL $pids 2>/dev/null || true
-		sleep 0.1
-	done
-	for i in $(seq 20); do
-		rmdir "$CLIENT_CG" 2>/dev/null && break
-		sleep 0.1
-	done
-	[ -d "$CLIENT_CG" ] && say "  warning: could not remove $CLIENT_CG"
+	cg_remove "$CLIENT_CG"
 	CLIENT_CG=""
 }
 
@@ -993,7 +929,6 @@ for t in "${TOPOLOGY_LIST[@]}"; do
 	if [ "$t" = veth ]; then setup_veth; fi
 done
 
-n=${#SERVER_LIST[@]}
 START_TIME=$(date +%s)
 for t in "${TOPOLOGY_LIST[@]}"; do
 	for p in "${PINNINGS[@]}"; do
@@ -1002,17 +937,7 @@ for t in "${TOPOLOGY_LIST[@]}"; do
 		[ "$p" = pinned ] && rounds=$PINNED_ROUNDS
 		say "pass $PASS: servers on $HOST$([ "$p" = pinned ] && echo ", server on CPU $SERVER_CPUS, client on CPU $CLIENT_CPUS"), $rounds round(s)"
 		for r in $(seq 1 "$rounds"); do
-			# rotate (and reverse on even rounds) the order, so that the machine's
-			# drift and the position in the round hit every server alike
-			order=()
-			for i in $(seq 0 $((n - 1))); do
-				order+=("${SERVER_LIST[$(((i + r - 1) % n))]}")
-			done
-			if [ $((r % 2)) = 0 ]; then
-				rev=()
-				for ((i = n - 1; i >= 0; i--)); do rev+=("${order[$i]}"); done
-				order=("${rev[@]}")
-			fi
+			mapfile -t order < <(round_order "$r" "${SERVER_LIST[@]}")
 			say "$PASS round $r/$rounds: ${order[*]}"
 			if [ "$t" = loopback ]; then
 				# what loopback carries with no server (unpinned, the client's own two ends)

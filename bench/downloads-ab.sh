@@ -14,12 +14,12 @@
 #   ftpbench -b retr,retr-many -n 100 -s 10M --single-size 1G [--tls]
 #   curl --parallel --parallel-max 100: 100 downloads of one 10 MiB file
 #        ([--ssl-reqd -k]), timed around the command
-# The server's CPU time is its cgroup's (cgroup v1 cpuacct or v2). Prints
+# The server's CPU time is its cgroup's (bench/lib.sh: v2, or v1 cpuacct). Prints
 # a table of MB/s per round and the medians, with the server's CPU
 # seconds per GB. Needs root (namespace, cgroup), curl, python3, Go.
 # Results stay in $PIER_BENCH_DIR/downloads-ab/DATE.
 set -uo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 [[ $# -ge 2 ]] || { sed -n 2,20p "$0" >&2; exit 2; }
 declare -A bin=([A]=$(realpath "$1") [B]=$(realpath "$2"))
 rounds=${3:-3}
@@ -38,21 +38,21 @@ ip link set pab0-$$ up
 ip netns exec "$ns" ip addr add 10.204.0.2/30 dev pab1-$$
 ip netns exec "$ns" ip link set pab1-$$ up
 ip netns exec "$ns" ip link set lo up
-if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then cg=/sys/fs/cgroup/pier-ab-$$; else cg=/sys/fs/cgroup/cpuacct/pier-ab-$$; fi
-mkdir "$cg"
+say() { echo "$*" >&2; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+cg=$(cg_make "pier-ab-$$")
 cleanup() {
-	[[ -n $pid ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	[[ -n $pid ]] && terminate "$pid"
 	ip netns del "$ns" 2>/dev/null
 	ip link del pab0-$$ 2>/dev/null
 	rm -rf "$dir"
-	rmdir "$cg" 2>/dev/null
+	cg_remove "$cg"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-cgcpu() { # the cgroup's CPU seconds so far
-	if [[ -f $cg/cpu.stat ]]; then awk '$1 == "usage_usec" { print $2 / 1e6 }' "$cg/cpu.stat"
-	else awk '{ print $1 / 1e9 }' "$cg/cpuacct.usage"; fi
-}
+[[ -n $cg ]] || { echo "downloads-ab.sh: no cgroup for the server's CPU time" >&2; exit 1; }
+cgcpu() { echo $(($(cg_cpu_ns "$cg") / 1000)); } # the cgroup's CPU time so far, microseconds
 start() { # BUILD ADDR MODE
 	local extra=()
 	[[ $3 == tls ]] && extra=(--tls-self-signed)
@@ -82,7 +82,7 @@ for ((r = 1; r <= rounds; r++)); do
 				t1=$(date +%s.%N) c1=$(cgcpu)
 				ok=$(awk '$1 == 0 && $2 == 10485760' "$out/curl-$path-$mode-$b-r$r.txt" | wc -l)
 				echo "$path $mode $b $r $ok $t0 $t1 $c0 $c1" >>"$out/curl.tsv"
-				kill "$pid"; wait "$pid" 2>/dev/null; pid=""
+				terminate "$pid"; pid=""
 			done
 		done
 	done
@@ -98,7 +98,7 @@ for f in sorted(glob.glob(os.path.join(out, "ftpbench-*.json"))):
 for line in open(os.path.join(out, "curl.tsv")):
     path, mode, b, r, ok, t0, t1, c0, c1 = line.split()
     gb = 100 * 10485760 / 1e9
-    d[(path, mode, "curl 100 × 10 MiB", b)].append((gb * 1e3 / (float(t1) - float(t0)), (float(c1) - float(c0)) / gb, 100 - int(ok)))
+    d[(path, mode, "curl 100 × 10 MiB", b)].append((gb * 1e3 / (float(t1) - float(t0)), (int(c1) - int(c0)) / 1e6 / gb, 100 - int(ok)))
 print("| path | mode | workload | A (MB/s, rounds) | B (MB/s, rounds) | B/A (medians) | server CPU s/GB, A / B | errors A / B |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- |")
 for k in sorted({k[:3] for k in d}):

@@ -162,31 +162,9 @@ fi
 # As in compare.sh: bench/lib.sh.
 # shellcheck source=bench/lib.sh
 . "$REPO/bench/lib.sh"
-make_cgroup() { # label -> SERVER_CG (empty if none can be made)
-	SERVER_CG=""
-	[ -n "$CG_ROOT" ] || return 0
-	local cg="$CG_ROOT/pier-ftps-$1-$$"
-	if mkdir "$cg" 2>/dev/null && [ -w "$cg/cgroup.procs" ]; then
-		SERVER_CG=$cg
-	else
-		rmdir "$cg" 2>/dev/null || true
-	fi
-}
+make_cgroup() { SERVER_CG=$(cg_make "pier-ftps-$1-$$"); } # label -> SERVER_CG (empty if none can be made)
 remove_cgroup() {
-	local i pids
-	[ -n "$SERVER_CG" ] || return 0
-	for i in $(seq 20); do
-		pids=$(cat "$SERVER_CG/cgroup.procs" 2>/dev/null) || break
-		[ -n "$pids" ] || break
-		# shellcheck disable=SC2086
-		kill -KILL $pids 2>/dev/null || true
-		sleep 0.1
-	done
-	for i in $(seq 20); do
-		rmdir "$SERVER_CG" 2>/dev/null && break
-		sleep 0.1
-	done
-	[ -d "$SERVER_CG" ] && say "  warning: could not remove $SERVER_CG"
+	cg_remove "$SERVER_CG"
 	SERVER_CG=""
 }
 
@@ -639,18 +617,8 @@ for k in "${CERTS[@]}"; do
 	done
 done
 wanted pier && VARIANTS+=(pier)
-n=${#VARIANTS[@]}
 for r in $(seq 1 "$ROUNDS"); do
-	# rotate, and reverse every other round, as compare.sh does
-	order=()
-	for i in $(seq 0 $((n - 1))); do
-		order+=("${VARIANTS[$(((i + r - 1) % n))]}")
-	done
-	if [ $((r % 2)) = 0 ]; then
-		rev=()
-		for ((i = n - 1; i >= 0; i--)); do rev+=("${order[$i]}"); done
-		order=("${rev[@]}")
-	fi
+	mapfile -t order < <(round_order "$r" "${VARIANTS[@]}")
 	say "round $r/$ROUNDS: ${order[*]}"
 	for v in "${order[@]}"; do
 		run_one "$v" "$r"

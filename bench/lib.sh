@@ -1,8 +1,9 @@
 # shellcheck shell=bash disable=SC2034
-# bench/lib.sh: what bench/compare.sh and bench/ftps.sh share, sourced by
-# both: the virtual machine's free page reporting paused for a run, the
-# servers' processes stopped, the cgroup root for their CPU time. It uses
-# the caller's say, PAGE_REPORTING (keep or pause) and DATAROOT.
+# bench/lib.sh: what bench/compare.sh, bench/ftps.sh and
+# bench/downloads-ab.sh share, sourced by them: the virtual machine's free
+# page reporting paused for a run, the servers' processes stopped, cgroups
+# for their CPU time. It uses the caller's say, PAGE_REPORTING (keep or
+# pause) and DATAROOT (the last two for pause_page_reporting only).
 
 # ---------------------------------------------------------------- memory
 # In a virtual machine with free page reporting (virtio-balloon), the guest
@@ -96,3 +97,76 @@ elif [ -f /sys/fs/cgroup/cpuacct/cpuacct.usage ]; then
 	CG_ROOT=/sys/fs/cgroup/cpuacct
 fi
 SERVER_CG=""
+
+# cg_make NAME: make the cgroup CG_ROOT/NAME and print its path; print
+# nothing when none can be made (no cgroup root, not writable). Callers
+# give a fresh name each time: one that could not be removed is never
+# reused.
+cg_make() {
+	[ -n "$CG_ROOT" ] || return 0
+	local cg="$CG_ROOT/$1"
+	if mkdir "$cg" 2>/dev/null && [ -w "$cg/cgroup.procs" ]; then
+		echo "$cg"
+	else
+		rmdir "$cg" 2>/dev/null || true
+	fi
+}
+
+# cg_kill DIR: end what is left in the cgroup DIR (empty: nothing), by PID
+# with SIGKILL: processes a server started (sessions reparented away from
+# it, for one) that stop_server's list of descendants missed.
+cg_kill() {
+	local i pids
+	[ -n "$1" ] || return 0
+	for i in $(seq 20); do
+		pids=$(cat "$1/cgroup.procs" 2>/dev/null) || return 0
+		[ -n "$pids" ] || return 0
+		# shellcheck disable=SC2086
+		kill -KILL $pids 2>/dev/null || true
+		sleep 0.1
+	done
+}
+
+# cg_remove DIR: cg_kill, then remove the cgroup DIR (empty: nothing),
+# with a warning if it stays.
+cg_remove() {
+	local i
+	[ -n "$1" ] || return 0
+	cg_kill "$1"
+	for i in $(seq 20); do
+		rmdir "$1" 2>/dev/null && break
+		sleep 0.1
+	done
+	if [ -d "$1" ]; then say "  warning: could not remove $1"; fi
+}
+
+# cg_cpu_ns DIR: the CPU time (nanoseconds) the processes of cgroup DIR
+# used so far, exited ones included (v2 cpu.stat, or v1 cpuacct.usage).
+cg_cpu_ns() {
+	if [ -f "$1/cpu.stat" ]; then
+		awk '$1 == "usage_usec" { printf "%.0f\n", $2 * 1000 }' "$1/cpu.stat"
+	elif [ -f "$1/cpuacct.usage" ]; then
+		cat "$1/cpuacct.usage"
+	else
+		echo 0
+	fi
+}
+
+# ---------------------------------------------------------------- order
+# round_order R ITEM...: the items in round R's order, one a line: rotated
+# by R - 1, and reversed on even rounds, so that the machine's drift and
+# the position in the round hit every item alike.
+round_order() {
+	local r=$1 n i
+	shift
+	n=$#
+	local items=("$@") order=()
+	for ((i = 0; i < n; i++)); do
+		order+=("${items[$(((i + r - 1) % n))]}")
+	done
+	if ((r % 2 == 0)); then
+		for ((i = n - 1; i >= 0; i--)); do echo "${order[$i]}"; done
+	else
+		for ((i = 0; i < n; i++)); do echo "${order[$i]}"; done
+	fi
+}
