@@ -3,6 +3,7 @@ package s3_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net/textproto"
@@ -20,6 +21,7 @@ import (
 	"github.com/pierftp/pier/fsys/s3"
 	"github.com/pierftp/pier/ftptest"
 	"github.com/pierftp/pier/internal/s3test"
+	"github.com/pierftp/pier/tlscert"
 )
 
 // ioDeadline bounds the client's blocking calls, so that a bug fails the
@@ -61,6 +63,64 @@ func TestFTPAbort(t *testing.T) {
 	c.Expect(t, "NOOP", 200)
 	checkMissing(t, srv, "big.bin")
 	checkNoUploads(t, srv)
+}
+
+// TestFTPRetrieveCut: a download that reads parts ahead (and so goes
+// out through pier.Sender) and whose client resets the data connection
+// midway ends with 426; the session goes on, and the same object then
+// downloads whole and byte-exact, and so does one over TLS (what pier
+// writes there goes through crypto/tls in pieces).
+func TestFTPRetrieveCut(t *testing.T) {
+	srv := s3test.Start(t)
+	fsys := s3.New(srv.Client, srv.Bucket, s3.Options{PartSize: s3.MinPartSize, Buffers: s3.NewBuffers(8)})
+	data := randomData(10 * s3.MinPartSize) // past the 8 parts left that reading ahead needs
+	if _, err := srv.Client.PutObject(t.Context(), &awss3.PutObjectInput{Bucket: &srv.Bucket, Key: aws.String("big.bin"),
+		Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data)))}); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tlscert.SelfSigned("localhost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ftpSrv := ftptest.NewServer(t, &ftptest.Options{NoAnonymous: true, Configure: func(s *ftptest.Server) {
+		s.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+		if err := s.Users.AddUser("s3", auth.Account{Password: "pw", FS: fsys, Perm: pier.AllPerms}); err != nil {
+			t.Fatal(err)
+		}
+	}})
+	c := ftpSrv.Dial(t)
+	c.Login(t, "s3", "pw")
+	c.Expect(t, "TYPE I", 200)
+	dc := c.Passive(t)
+	c.Send(t, "RETR big.bin")
+	c.ExpectReply(t, 150)
+	dc.SetReadDeadline(time.Now().Add(ioDeadline))
+	if _, err := io.ReadFull(dc, make([]byte, 3*s3.MinPartSize/2)); err != nil {
+		t.Fatal(err)
+	}
+	if tc, ok := dc.(interface{ SetLinger(int) error }); ok {
+		tc.SetLinger(0) // a reset, not a clean end of file
+	}
+	dc.Close()
+	c.ExpectReply(t, 426)
+	c.Expect(t, "NOOP", 200)
+	if got := c.Retrieve(t, "RETR big.bin"); !bytes.Equal(got, data) {
+		t.Errorf("RETR after a cut one: %d bytes, not the object's %d", len(got), len(data))
+	}
+
+	// ServerName: the key of the session cache, for the data connections
+	// to resume the control connection's session.
+	cfg := &tls.Config{ServerName: "localhost", InsecureSkipVerify: true, ClientSessionCache: tls.NewLRUClientSessionCache(4)}
+	tc := ftpSrv.Dial(t)
+	tc.AuthTLS(t, cfg)
+	tc.Login(t, "s3", "pw")
+	tc.Expect(t, "PBSZ 0", 200)
+	tc.Expect(t, "PROT P", 200)
+	tc.Expect(t, "TYPE I", 200)
+	tc.DataTLS = cfg
+	if got := tc.Retrieve(t, "RETR big.bin"); !bytes.Equal(got, data) {
+		t.Errorf("RETR over TLS: %d bytes, not the object's %d", len(got), len(data))
+	}
 }
 
 // TestFTP serves a bucket with a real pier.Server and drives it with
