@@ -21,8 +21,12 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 [[ $# -ge 2 ]] || { sed -n 2,20p "$0" >&2; exit 2; }
+for b in "$1" "$2"; do
+	[[ -x $b && -f $b ]] || { echo "downloads-ab.sh: $b is no executable file" >&2; exit 2; }
+done
 declare -A bin=([A]=$(realpath "$1") [B]=$(realpath "$2"))
 rounds=${3:-3}
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "downloads-ab.sh: ROUNDS must be a positive number, not '$rounds'" >&2; exit 2; }
 out=${PIER_BENCH_DIR:-/var/tmp/pier-bench}/downloads-ab/$(date -u +%Y%m%dT%H%M%S)
 mkdir -p "$out"
 go build -o "$out/ftpbench" ./cmd/ftpbench || exit 1

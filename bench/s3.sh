@@ -71,6 +71,7 @@ sides=${SIDES:-pier,base,rclone,sdk}
 [[ -n ${BASE_REV:-} ]] || sides=${sides//base/}
 keep_alive=${S3_KEEP_ALIVE:-1}
 warmup=${WARMUP:-0}
+[[ $warmup == [01] ]] || { echo "s3.sh: WARMUP must be 0 or 1, not '$warmup'" >&2; exit 2; }
 single_size=${SINGLE_SIZE:-1G} filesize=${FILESIZE:-10M} files=${FILES:-100} parallel=${PARALLEL:-10}
 mem_clients=${MEM_CLIENTS:-300}
 quiet_load=${QUIET_LOAD:-0.7} quiet_wait=${QUIET_WAIT:-600}
