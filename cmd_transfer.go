@@ -157,7 +157,8 @@ func (s *session) cmdAPPE(r *Request) error { return s.store(r) }
 // store runs STOR and APPE. The file is opened only once the data flows
 // (receive), unless REST set an offset: then nothing is truncated, and it
 // is opened now, so that a file system that can't write at an offset says
-// so before the 150. Two uploads to one name never run at once
+// so before the 150. So is it on a file system that commits on Close
+// (CommitOnCloseFS). Two uploads to one name never run at once
 // (uploadLocks).
 func (s *session) store(r *Request) error {
 	if !s.requireDataSetup() {
@@ -249,7 +250,16 @@ func (s *session) store(r *Request) error {
 		if cmd == "APPE" {
 			flag = os.O_WRONLY | os.O_CREATE | os.O_APPEND
 		}
-		job.open = &uploadOpen{fsys: s.user.FS, name: r.Name, flag: flag}
+		if c, ok := s.user.FS.(CommitOnCloseFS); ok && c.CommitsOnClose() {
+			// Opening truncates nothing: open now (see CommitOnCloseFS).
+			f, err := s.user.FS.OpenFile(ctx, r.Name, flag, 0o666)
+			if err != nil {
+				return err
+			}
+			job.file = f
+		} else {
+			job.open = &uploadOpen{fsys: s.user.FS, name: r.Name, flag: flag}
+		}
 	}
 	handed = true
 	s.startTransfer(r, job)

@@ -31,7 +31,8 @@ import (
 // no atomic rename, no random-access write, no folders apart from their
 // contents. Optional abilities are small interfaces a FileSystem (or a
 // File, or a DirReader) may also implement: LstatFS, RenameFS, ReadlinkFS,
-// ChmodFS, ChtimesFS, OpenAtFS, AccessFS, AvailableFS, UploadKeyer;
+// ChmodFS, ChtimesFS, OpenAtFS, AccessFS, AvailableFS, UploadKeyer,
+// CommitOnCloseFS;
 // io.Seeker, Aborter and OSFiler on a File; and DirInfoReader on a
 // DirReader. A command that needs one the file
 // system lacks is answered with 502 (504 for REST+STOR where neither
@@ -136,6 +137,27 @@ type OpenAtFS interface {
 // Without it, a file is known by its FileSystem value and name.
 type UploadKeyer interface {
 	UploadKey(name string) string
+}
+
+// CommitOnCloseFS is implemented by file systems whose uploads change
+// nothing until Close: an object store, where the new object appears
+// whole when Close commits it and Abort leaves the old one as it was.
+// Where CommitsOnClose reports true, pier opens a STOR or APPE upload
+// without REST before its 150, as it always opens REST+STOR, REST+APPE
+// and STOU, rather than when the first byte arrives; an open that fails
+// is then refused before the 150, and an upload whose data connection
+// fails, or that ABOR ends, before any byte arrives is ended with Abort.
+// So the Files such a file system opens for writing must be Aborters
+// (fsys/fstest checks it): Close would commit an empty file.
+//
+// The open may wait for what the upload will need (fsys/s3 waits for a
+// part buffer while all are taken), so that its client is told to send
+// only once its bytes have somewhere to go; it must return when its
+// context ends (ABOR, QUIT, the client gone). Meanwhile the session
+// answers ABOR and QUIT only, as for any command still running: STAT
+// and NOOP wait. The File keeps that context for the whole transfer.
+type CommitOnCloseFS interface {
+	CommitsOnClose() bool
 }
 
 // LstatFS is implemented by file systems that have symbolic links: Lstat

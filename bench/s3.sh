@@ -33,7 +33,9 @@
 #           10 objects, one after another), and s3direct -files 100
 #           -parallel 10
 #   memory  pier alone: MEM_CLIENTS (300) simultaneous STORs of FILESIZE,
-#           pier's VmRSS and VmHWM sampled every 50 ms
+#           pier's VmRSS and VmHWM sampled every 50 ms, and the
+#           kernel's TCP memory (/proc/net/sockstat); failed uploads
+#           are counted (errors), not fatal
 # Every round starts a fresh pier. Throughputs are MB/s (10^6 bytes a
 # second). ftpbench and s3direct time the transfers only (logins and the
 # client's start excluded); rclone is timed around the whole command (its
@@ -339,7 +341,10 @@ for r in $(seq "$rounds"); do
 		mem=$out/$side-memory-r$r.tsv
 		(
 			while [[ -r /proc/$pier_pid/status ]]; do
-				awk -v t="$(date +%s.%N)" '/^VmRSS/ { r = $2 } /^VmHWM/ { h = $2 } END { print t, r, h }' "/proc/$pier_pid/status" 2>/dev/null || break
+				# pier's memory, and the kernel's TCP memory (pages, all
+				# sockets of every namespace: sockstat's "mem").
+				tcp_mem=$(awk '$1 == "TCP:" { for (i = 2; i < NF; i++) if ($i == "mem") print $(i + 1) }' /proc/net/sockstat)
+				awk -v t="$(date +%s.%N)" -v m="${tcp_mem:-0}" '/^VmRSS/ { r = $2 } /^VmHWM/ { h = $2 } END { print t, r, h, m }' "/proc/$pier_pid/status" 2>/dev/null || break
 				sleep 0.05
 			done
 		) >"$mem" &
@@ -347,7 +352,10 @@ for r in $(seq "$rounds"); do
 		pids+=("$sampler")
 		sleep 0.3
 		echo "start $(date +%s.%N)" >"$out/$side-memory-r$r.window"
-		ftpbench -b stor-many -n "$mem_clients" -s "$filesize" --pid "$pier_pid" --json "$out/$side-memory-r$r.json" >"$out/$side-memory-r$r.txt"
+		# A failed upload is a result here (the errors column), not the
+		# end of the run.
+		ftpbench -b stor-many -n "$mem_clients" -s "$filesize" --pid "$pier_pid" --json "$out/$side-memory-r$r.json" >"$out/$side-memory-r$r.txt" ||
+			say "round $r: memory, $side: ftpbench reported failed uploads ($out/$side-memory-r$r.txt)"
 		echo "end $(date +%s.%N)" >>"$out/$side-memory-r$r.window"
 		sleep 2
 		stop_pier
@@ -375,7 +383,7 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "- load average: before $load_before, after $load_after"
 } >"$out/summary.md"
 python3 - "$out" "$rounds" "$parallel" "$each" "$filesize" "$single_size" "$mem_clients" >>"$out/summary.md" <<'PY'
-import glob, json, statistics, sys
+import glob, json, os, statistics, sys
 out, rounds, par, each, fsize, ssize, memc = sys.argv[1:]
 rounds = int(rounds)
 rows = [("stor", f"STOR {ssize}, 1 client"),
@@ -450,16 +458,17 @@ if fixed:
     print("rclone's fixed cost (empty copyto; empty cat), medians: " +
           "; ".join(f"{statistics.median(v)*1000:.0f} ms" for k, v in sorted(fixed.items(), reverse=True)))
 mems = sorted(glob.glob(f"{out}/*-memory-r*.tsv"))
+pagekb = os.sysconf("SC_PAGE_SIZE") / 1024  # sockstat counts pages
 if mems:
     print()
-    print(f"| pier memory (MiB), {memc} uploads of {fsize} at once | idle before | median while uploading | peak VmRSS | VmHWM | 2 s after | seconds | errors |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print(f"| pier memory (MiB), {memc} uploads of {fsize} at once | idle before | median while uploading | peak VmRSS | VmHWM | 2 s after | kernel TCP memory, peak | seconds | errors |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for f in mems:
     side, r = f.rsplit("/", 1)[1].split("-memory-r")
     r = r.split(".")[0]
     win = dict(l.split() for l in open(f"{out}/{side}-memory-r{r}.window"))
     t0, t1 = float(win["start"]), float(win["end"])
-    samples = [tuple(map(float, l.split())) for l in open(f) if len(l.split()) == 3]
+    samples = [tuple(map(float, l.split())) for l in open(f) if len(l.split()) == 4]
     before = [s for s in samples if s[0] < t0]
     during = [s for s in samples if t0 <= s[0] <= t1]
     after = [s for s in samples if s[0] > t1]
@@ -467,7 +476,7 @@ for f in mems:
     mib = lambda kb: f"{kb/1024:.0f}"
     print(f"| {names[side]}, round {r} | {mib(before[-1][1]) if before else '-'} | {mib(statistics.median(s[1] for s in during)) if during else '-'} "
           f"| {mib(max(s[1] for s in samples))} | {mib(samples[-1][2])} | {mib(after[-1][1]) if after else '-'} "
-          f"| {x['seconds']:.2f} | {x['errors']} |")
+          f"| {mib(max(s[3] for s in during) * pagekb) if during else '-'} | {x['seconds']:.2f} | {x['errors']} |")
 PY
 cat "$out/summary.md"
 say "done: $out/summary.md"

@@ -46,9 +46,10 @@ func NewFS(store *Store, quota int64) *FS {
 }
 
 var (
-	_ pier.FileSystem = (*FS)(nil)
-	_ pier.OpenAtFS   = (*FS)(nil)
-	_ pier.RenameFS   = (*FS)(nil)
+	_ pier.FileSystem      = (*FS)(nil)
+	_ pier.OpenAtFS        = (*FS)(nil)
+	_ pier.RenameFS        = (*FS)(nil)
+	_ pier.CommitOnCloseFS = (*FS)(nil)
 	// No ChmodFS (objects have no mode: SITE CHMOD gets 502) and no
 	// ChtimesFS (an object's time is when it was written: MFMT gets 502).
 )
@@ -170,6 +171,13 @@ func (f *FS) Stat(ctx context.Context, name string) (fs.FileInfo, error) {
 func (f *FS) OpenFile(ctx context.Context, name string, flag int, _ fs.FileMode) (pier.File, error) {
 	return f.open(ctx, name, flag, 0, false)
 }
+
+// CommitsOnClose reports true (pier.CommitOnCloseFS): an upload changes
+// nothing until Close, so pier opens it before its 150, and an open that
+// fails (a missing parent folder, a store that can't be reached) is
+// refused there. A store that needs a scarce resource per upload (a part
+// buffer) can take it in the open, before its client sends.
+func (f *FS) CommitsOnClose() bool { return true }
 
 // OpenFileAt opens an object at a REST offset. A download is a ranged GET
 // from offset. An upload keeps the old object's first offset bytes, then

@@ -56,7 +56,9 @@ type config struct {
 // Close, or with Abort where files implement pier.Aborter; OpenFileAt
 // where the file system implements pier.OpenAtFS; streaming of a 1,000
 // entry directory, and pier.DirInfoReader where the DirReader implements
-// it; concurrent use from 8 goroutines; and the optional LstatFS,
+// it; concurrent use from 8 goroutines; that a file system whose
+// pier.CommitOnCloseFS reports true is tested with CommitOnClose and
+// opens uploads that implement pier.Aborter; and the optional LstatFS,
 // RenameFS, ChmodFS and ChtimesFS where the file system implements them
 // (a method returning pier.ErrNotSupported skips its test).
 //
@@ -79,6 +81,7 @@ func TestFileSystem(t *testing.T, newFS func(t *testing.T) pier.FileSystem, opts
 	t.Run("Seek", func(t *testing.T) { testSeek(t, newFS) })
 	t.Run("WriteVisible", func(t *testing.T) { testWriteVisible(t, newFS, c) })
 	t.Run("Transfers", func(t *testing.T) { testTransfers(t, newFS, c) })
+	t.Run("CommitsOnClose", func(t *testing.T) { testCommitsOnClose(t, newFS, c) })
 	t.Run("OpenFileAt", func(t *testing.T) { testOpenFileAt(t, newFS) })
 	t.Run("ModTime", func(t *testing.T) { testModTime(t, newFS) })
 	t.Run("Mkdir", func(t *testing.T) { testMkdir(t, newFS) })
@@ -291,4 +294,37 @@ var fixture = tree{
 	"d/sub/":  "",
 	"d/sub/h": "deep",
 	"e/":      "",
+}
+
+// testCommitsOnClose: pier opens the uploads of a pier.CommitOnCloseFS
+// before its 150 and relies on Abort to leave the old file as it was if
+// no byte comes, so those files must be pier.Aborters (the Transfers
+// cases, run with CommitOnClose, check what Abort leaves).
+func testCommitsOnClose(t *testing.T, newFS func(*testing.T) pier.FileSystem, c config) {
+	fsys := newFS(t)
+	cc, ok := fsys.(pier.CommitOnCloseFS)
+	if !ok || !cc.CommitsOnClose() {
+		t.Skip("not a pier.CommitOnCloseFS that reports true")
+	}
+	if !c.commitOnClose {
+		t.Error("CommitsOnClose reports true: run the suite with fstest.CommitOnClose")
+	}
+	build(t, fsys, tree{"f": "hello"})
+	for _, flag := range []int{wr | cr | tr, wr | cr | apnd} {
+		f, err := fsys.OpenFile(t.Context(), "f", flag, 0o644)
+		if err != nil {
+			t.Fatalf("OpenFile(%s): %v", flagName(flag), err)
+		}
+		a, ok := f.(pier.Aborter)
+		if !ok {
+			f.Close()
+			t.Fatalf("OpenFile(%s) returned a %T, not a pier.Aborter", flagName(flag), f)
+		}
+		if err := a.Abort(errors.New("fstest: no byte came")); err != nil {
+			t.Errorf("Abort: %v", err)
+		}
+		if got := contentOf(t, fsys, "f"); got != "hello" {
+			t.Errorf("after OpenFile(%s) and Abort, f holds %q, want %q", flagName(flag), got, "hello")
+		}
+	}
 }

@@ -16,8 +16,8 @@ var defaultBuffers = NewBuffers(DefaultMaxBuffers)
 // Buffers caps the part buffers that transfers hold at once, whatever
 // their part size.
 //
-// An upload takes one for its first byte (or the first part of a small
-// head it keeps), a second while its first part is sent, up to three
+// An upload takes one when it is opened (pier opens it before its 150:
+// see FS.CommitsOnClose), a second while its first part is sent, up to three
 // more while more parts are sent (up to four in flight), and gives them
 // back as its parts are sent and when it ends. An upload that finds none
 // free for its first buffer waits, as long as its context lets it (ABOR,
@@ -39,9 +39,10 @@ var defaultBuffers = NewBuffers(DefaultMaxBuffers)
 // its client takes to read them, which a slow client makes long.
 // Freed buffers are reused.
 type Buffers struct {
-	slots chan struct{}
-	ahead atomic.Int32 // buffers the downloads hold
-	free  sync.Pool    // of *[]byte
+	slots   chan struct{}
+	ahead   atomic.Int32 // buffers the downloads hold
+	waiting atomic.Int32 // transfers waiting in get (for the tests)
+	free    sync.Pool    // of *[]byte
 }
 
 // NewBuffers returns a cap of n part buffers (at least 1).
@@ -54,6 +55,13 @@ func (b *Buffers) get(ctx context.Context, size int) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	select {
+	case b.slots <- struct{}{}:
+		return b.alloc(size), nil
+	default:
+	}
+	b.waiting.Add(1)
+	defer b.waiting.Add(-1)
 	select {
 	case b.slots <- struct{}{}:
 		return b.alloc(size), nil

@@ -38,8 +38,11 @@
 //     free when the first filled; a larger one a multipart upload, whose
 //     parts are sent as they fill while the next one fills, up to four
 //     parts in flight at once. The buffers of all uploads are capped
-//     (Options.Buffers): an upload waits for its first (and its second,
-//     or its first part to be sent), as long as its context lets it, and
+//     (Options.Buffers): an upload takes its first when it is opened,
+//     which pier does before its 150 (FS.CommitsOnClose), so a client is
+//     told to send only once there is a buffer for its bytes; it waits
+//     for that one (and its second, or its first part to be sent), as
+//     long as its context lets it, and
 //     takes more, up to five, only if the cap has one free at that moment,
 //     so that many uploads at once share the cap as if each held two at
 //     most. Nothing is visible before the upload completes

@@ -308,3 +308,115 @@ func TestFTPMFMT(t *testing.T) {
 	c.Expect(t, "MFMT 20200102030405 dir", 550)
 	c.Expect(t, "MFMT 20200102030405 missing", 550)
 }
+
+// TestFTPWaitsForBuffer: with every part buffer taken, a STOR gets its
+// 150 only once one is free, so that its client doesn't send while
+// there is nowhere to put the bytes; then it completes. ABOR ends such a
+// wait, and so does a client that goes away, and neither keeps a
+// buffer.
+func TestFTPWaitsForBuffer(t *testing.T) {
+	srv := s3test.Start(t)
+	bufs := s3.NewBuffers(1)
+	fsys := s3.New(srv.Client, srv.Bucket, s3.Options{PartSize: s3.MinPartSize, Buffers: bufs})
+	ftpSrv := ftptest.NewServer(t, &ftptest.Options{NoAnonymous: true, Configure: func(s *ftptest.Server) {
+		if err := s.Users.AddUser("s3", auth.Account{Password: "pw", FS: fsys, Perm: pier.AllPerms}); err != nil {
+			t.Fatal(err)
+		}
+	}})
+	login := func() *ftptest.Conn {
+		c := ftpSrv.Dial(t)
+		c.Login(t, "s3", "pw")
+		c.Expect(t, "TYPE I", 200)
+		return c
+	}
+	write := func(dc io.Writer, data []byte) {
+		t.Helper()
+		if _, err := dc.Write(data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// holder takes the only buffer with an upload it keeps open.
+	holder := login()
+	hdc := holder.Passive(t)
+	holder.Send(t, "STOR a.bin")
+	holder.ExpectReply(t, 150)
+	dataA := randomData(3 * s3.MinPartSize / 2)
+	write(hdc, dataA[:1000])
+
+	waiter := login()
+	wdc := waiter.Passive(t)
+	waiter.Send(t, "STOR b.bin")
+	replies := make(chan int, 1)
+	go func() {
+		code, _, err := waiter.ReadReply()
+		if err != nil {
+			code = -1
+		}
+		replies <- code
+	}()
+	// A window to see a wrong early reply in, not a performance
+	// threshold: a slow machine can only hide the bug, never fail here.
+	select {
+	case code := <-replies:
+		t.Fatalf("STOR with no part buffer free: reply %d while the other upload holds it, want none yet", code)
+	case <-time.After(300 * time.Millisecond):
+	}
+	write(hdc, dataA[1000:])
+	hdc.Close()
+	holder.ExpectReply(t, 226)
+	if code := <-replies; code != 150 {
+		t.Fatalf("STOR once the buffer is free: %d, want 150", code)
+	}
+	dataB := randomData(1 << 20)
+	write(wdc, dataB)
+	wdc.Close()
+	waiter.ExpectReply(t, 226)
+	if got := load(t, fsys, "a.bin", 0); !bytes.Equal(got, dataA) {
+		t.Errorf("a.bin: %d bytes, not the %d sent", len(got), len(dataA))
+	}
+	if got := load(t, fsys, "b.bin", 0); !bytes.Equal(got, dataB) {
+		t.Errorf("b.bin: %d bytes, not the %d sent", len(got), len(dataB))
+	}
+
+	// ABOR, and a client that goes, while waiting for the buffer.
+	hdc = holder.Passive(t)
+	holder.Send(t, "STOR c.bin")
+	holder.ExpectReply(t, 150)
+	write(hdc, []byte("c"))
+	waiter.Passive(t)
+	waiter.Send(t, "STOR d.bin")
+	waitForWaiters(t, bufs, 1) // its open waits for the buffer
+	waiter.Send(t, "ABOR")
+	// The STOR ends before its 150, as any command ABOR cancels; then
+	// ABOR's own reply, with no transfer to abort.
+	waiter.ExpectReply(t, 451)
+	waiter.ExpectReply(t, 225)
+	waiter.Expect(t, "NOOP", 200)
+	gone := login()
+	gone.Passive(t)
+	gone.Send(t, "STOR e.bin")
+	waitForWaiters(t, bufs, 1)
+	gone.Close()
+	waitForWaiters(t, bufs, 0) // the session's end ended the wait
+	hdc.Close()
+	holder.ExpectReply(t, 226)
+	// One buffer in all: had a wait kept it, this would never start.
+	holder.Store(t, "STOR f.bin", []byte("f"))
+	for _, name := range []string{"d.bin", "e.bin"} {
+		checkMissing(t, srv, name)
+	}
+	checkNoUploads(t, srv)
+}
+
+// waitForWaiters waits until n transfers wait for a buffer of b, for up
+// to ioDeadline (a bound on a bug, not a performance threshold).
+func waitForWaiters(t *testing.T, b *s3.Buffers, n int) {
+	t.Helper()
+	deadline := time.Now().Add(ioDeadline)
+	for b.Waiting() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d transfers wait for a buffer, want %d", b.Waiting(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -147,14 +148,37 @@ func (f *FS) renameFolder(ctx context.Context, oldname, newname string) error {
 			return err
 		}
 	}
-	return each(ctx, objs, func(ctx context.Context, o folderObject) error {
+	// The objects, then the folder markers one at a time, deepest first:
+	// a store that keeps folders as directories (versitygw's posix
+	// back-end) otherwise may be left with an empty directory, which it
+	// lists as a folder that can't be opened, when a marker's delete
+	// races with the deletes of what is in its folder.
+	var files, markers []folderObject
+	for _, o := range objs {
+		if strings.HasSuffix(o.key, "/") && o.size == 0 {
+			markers = append(markers, o)
+		} else {
+			files = append(files, o)
+		}
+	}
+	del := func(ctx context.Context, o folderObject) error {
 		dctx, cancel := f.withTimeout(ctx)
 		defer cancel()
 		if _, err := f.client.DeleteObject(dctx, &awss3.DeleteObjectInput{Bucket: &f.bucket, Key: &o.key}); err != nil {
 			return mapErr("rename", oldname, err)
 		}
 		return nil
-	})
+	}
+	if err := each(ctx, files, del); err != nil {
+		return err
+	}
+	slices.SortFunc(markers, func(a, b folderObject) int { return strings.Count(b.key, "/") - strings.Count(a.key, "/") })
+	for _, o := range markers {
+		if err := del(ctx, o); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // listFolder lists the keys under prefix, the folder name's, at any

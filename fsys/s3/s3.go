@@ -129,11 +129,12 @@ type FS struct {
 }
 
 var (
-	_ pier.FileSystem  = (*FS)(nil)
-	_ pier.OpenAtFS    = (*FS)(nil)
-	_ pier.RenameFS    = (*FS)(nil)
-	_ pier.ChtimesFS   = (*FS)(nil)
-	_ pier.UploadKeyer = (*FS)(nil)
+	_ pier.FileSystem      = (*FS)(nil)
+	_ pier.OpenAtFS        = (*FS)(nil)
+	_ pier.RenameFS        = (*FS)(nil)
+	_ pier.ChtimesFS       = (*FS)(nil)
+	_ pier.UploadKeyer     = (*FS)(nil)
+	_ pier.CommitOnCloseFS = (*FS)(nil)
 	// No ChmodFS (objects have no mode: SITE CHMOD gets 502), no
 	// LstatFS (no links).
 )

@@ -187,12 +187,14 @@ func TestAbort(t *testing.T) {
 	})
 }
 
-// TestBuffers checks the cap on part buffers: an upload waits for one as
-// long as its context lets it, and an upload that can't get a second
-// buffer still completes, reusing its first.
+// TestBuffers checks the cap on part buffers: an upload takes its first
+// when it is opened, and its open waits for one as long as its context
+// lets it; an upload that can't get a second buffer still completes,
+// reusing its first.
 func TestBuffers(t *testing.T) {
 	srv := s3test.Start(t)
-	fsys := s3.New(srv.Client, srv.Bucket, s3.Options{Prefix: "buf", PartSize: s3.MinPartSize, Buffers: s3.NewBuffers(1)})
+	bufs := s3.NewBuffers(1)
+	fsys := s3.New(srv.Client, srv.Bucket, s3.Options{Prefix: "buf", PartSize: s3.MinPartSize, Buffers: bufs})
 	first, err := fsys.OpenFile(t.Context(), "first", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		t.Fatal(err)
@@ -200,23 +202,23 @@ func TestBuffers(t *testing.T) {
 	if _, err := first.Write([]byte("x")); err != nil {
 		t.Fatal(err)
 	}
-	// The only buffer is the first upload's: the second waits until its
-	// context ends.
+	// The only buffer is the first upload's: the second's open waits
+	// until its context ends, and leaves nothing behind.
 	ctx, cancel := context.WithCancel(t.Context())
-	second, err := fsys.OpenFile(ctx, "second", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
 	done := make(chan error, 1)
 	go func() {
-		_, err := second.Write([]byte("y"))
+		f, err := fsys.OpenFile(ctx, "second", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		if f != nil {
+			err = errors.Join(errors.New("a file opened with no buffer free"), err)
+			f.Close()
+		}
 		done <- err
 	}()
+	waitForWaiters(t, bufs, 1)
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Errorf("Write waiting for a buffer = %v, want context.Canceled", err)
+		t.Errorf("open waiting for a buffer = %v, want context.Canceled", err)
 	}
-	second.(pier.Aborter).Abort(err)
 	// A multipart upload with one buffer in all.
 	data := randomData(17 * mib)
 	writeChunks(t, first, data)

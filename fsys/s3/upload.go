@@ -95,12 +95,23 @@ func (f *FS) open(ctx context.Context, name string, flag int, offset int64, at b
 			err = u.keepTail(fi.size)
 		}
 	}
+	if err == nil && u.buf == nil {
+		// Its first part buffer now, waiting while all are taken: pier
+		// opens an upload before its 150 (CommitsOnClose), so a client
+		// isn't told to send while there is nowhere to put its bytes.
+		err = u.takeBuffer()
+	}
 	if err != nil {
 		u.Abort(err)
 		return nil, err
 	}
 	return u, nil
 }
+
+// CommitsOnClose reports true: an upload changes nothing until Close
+// commits it (see pier.CommitOnCloseFS), so pier opens uploads before
+// its 150, and each waits there for its first part buffer.
+func (f *FS) CommitsOnClose() bool { return true }
 
 // upload is a write handle. What is written fills a part buffer
 // (Options.PartSize, taken from Options.Buffers); an upload that never
@@ -130,7 +141,7 @@ type upload struct {
 	key  string
 	excl bool // STOU: the key must still be free at commit
 
-	// buf is the part being filled (nil until the first byte): its
+	// buf is the part being filled (taken by the open): its
 	// first n bytes are the part, and the next Write goes at pos (below
 	// n only when an old object's tail is kept).
 	buf    []byte
