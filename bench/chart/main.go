@@ -1004,9 +1004,13 @@ func writeTargets(b *strings.Builder, s *summary, highlight string, peers, workl
 				}
 				r.against = against + " " + format(am, unit)
 				r.ratio = ratio(hm / am)
-				r.overlap = "no"
-				if overlaps(cellValues(hc), cellValues(s.cells[against][wl])) {
+				switch {
+				case s.rounds < 2:
+					r.overlap = "–" // one value each: no range to compare
+				case overlaps(cellValues(hc), cellValues(s.cells[against][wl])):
 					r.overlap = "yes"
+				default:
+					r.overlap = "no"
 				}
 				switch tg.kind {
 				case beatAll:
@@ -1100,7 +1104,11 @@ func writeTargets(b *strings.Builder, s *summary, highlight string, peers, workl
 	}
 	b.WriteString("\n" + s.h() + " Targets\n\n")
 	fmt.Fprintf(b, "The performance targets, checked against this run's medians. \"Ranges overlap\": %s's lowest–highest\n", highlight)
-	b.WriteString("range over the rounds overlaps the other's, so the verdict may change from one run to the next.\n\n")
+	b.WriteString("range over the rounds overlaps the other's, so the verdict may change from one run to the next.")
+	if s.rounds < 2 {
+		b.WriteString(" With one round there are no ranges (\"–\"): a verdict here may change from one run to the next.")
+	}
+	b.WriteString("\n\n")
 	b.WriteString("| Target | Workload | " + highlight + " | Compared with | Ratio | Ranges overlap | Verdict |\n")
 	b.WriteString("|---|---|---:|---|---:|---|---|\n")
 	for _, r := range rows {
