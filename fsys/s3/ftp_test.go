@@ -37,16 +37,24 @@ func replyCode(err error) int {
 	return 0
 }
 
+// serveS3 starts a pier.Server whose user "s3" (password "pw", every
+// permission) is served by fsys, with FTPS if tlsCfg is not nil.
+func serveS3(t *testing.T, fsys *s3.FS, tlsCfg *tls.Config) *ftptest.Server {
+	t.Helper()
+	return ftptest.NewServer(t, &ftptest.Options{NoAnonymous: true, Configure: func(s *ftptest.Server) {
+		s.TLSConfig = tlsCfg
+		if err := s.Users.AddUser("s3", auth.Account{Password: "pw", FS: fsys, Perm: pier.AllPerms}); err != nil {
+			t.Fatal(err)
+		}
+	}})
+}
+
 // TestFTPAbort: ABOR during a multipart STOR leaves no object and no
 // pending multipart upload, and the session goes on.
 func TestFTPAbort(t *testing.T) {
 	srv := s3test.Start(t)
 	fsys := s3.New(srv.Client, srv.Bucket, s3.Options{PartSize: s3.MinPartSize})
-	ftpSrv := ftptest.NewServer(t, &ftptest.Options{NoAnonymous: true, Configure: func(s *ftptest.Server) {
-		if err := s.Users.AddUser("s3", auth.Account{Password: "pw", FS: fsys, Perm: pier.AllPerms}); err != nil {
-			t.Fatal(err)
-		}
-	}})
+	ftpSrv := serveS3(t, fsys, nil)
 	c := ftpSrv.Dial(t)
 	c.Login(t, "s3", "pw")
 	c.Expect(t, "TYPE I", 200)
@@ -82,12 +90,7 @@ func TestFTPRetrieveCut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ftpSrv := ftptest.NewServer(t, &ftptest.Options{NoAnonymous: true, Configure: func(s *ftptest.Server) {
-		s.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
-		if err := s.Users.AddUser("s3", auth.Account{Password: "pw", FS: fsys, Perm: pier.AllPerms}); err != nil {
-			t.Fatal(err)
-		}
-	}})
+	ftpSrv := serveS3(t, fsys, &tls.Config{Certificates: []tls.Certificate{cert}})
 	c := ftpSrv.Dial(t)
 	c.Login(t, "s3", "pw")
 	c.Expect(t, "TYPE I", 200)
@@ -128,11 +131,7 @@ func TestFTPRetrieveCut(t *testing.T) {
 func TestFTP(t *testing.T) {
 	srv := s3test.Start(t)
 	fsys := s3.New(srv.Client, srv.Bucket, s3.Options{Prefix: "ftp", PartSize: s3.MinPartSize})
-	ftpSrv := ftptest.NewServer(t, &ftptest.Options{NoAnonymous: true, Configure: func(s *ftptest.Server) {
-		if err := s.Users.AddUser("s3", auth.Account{Password: "pw", FS: fsys, Perm: pier.AllPerms}); err != nil {
-			t.Fatal(err)
-		}
-	}})
+	ftpSrv := serveS3(t, fsys, nil)
 	c, err := ftp.Dial(ftpSrv.Addr, ftp.DialWithTimeout(ioDeadline))
 	if err != nil {
 		t.Fatal(err)
@@ -250,11 +249,7 @@ func TestFTP(t *testing.T) {
 func TestFTPMFMT(t *testing.T) {
 	srv := s3test.Start(t)
 	fsys := s3.New(srv.Client, srv.Bucket, s3.Options{Prefix: "ftp"})
-	ftpSrv := ftptest.NewServer(t, &ftptest.Options{NoAnonymous: true, Configure: func(s *ftptest.Server) {
-		if err := s.Users.AddUser("s3", auth.Account{Password: "pw", FS: fsys, Perm: pier.AllPerms}); err != nil {
-			t.Fatal(err)
-		}
-	}})
+	ftpSrv := serveS3(t, fsys, nil)
 	ctx := t.Context()
 	data := randomData(100_000)
 	_, err := srv.Client.PutObject(ctx, &awss3.PutObjectInput{
@@ -318,11 +313,7 @@ func TestFTPWaitsForBuffer(t *testing.T) {
 	srv := s3test.Start(t)
 	bufs := s3.NewBuffers(1)
 	fsys := s3.New(srv.Client, srv.Bucket, s3.Options{PartSize: s3.MinPartSize, Buffers: bufs})
-	ftpSrv := ftptest.NewServer(t, &ftptest.Options{NoAnonymous: true, Configure: func(s *ftptest.Server) {
-		if err := s.Users.AddUser("s3", auth.Account{Password: "pw", FS: fsys, Perm: pier.AllPerms}); err != nil {
-			t.Fatal(err)
-		}
-	}})
+	ftpSrv := serveS3(t, fsys, nil)
 	login := func() *ftptest.Conn {
 		c := ftpSrv.Dial(t)
 		c.Login(t, "s3", "pw")
