@@ -141,18 +141,18 @@ var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return 
 // 256 KiB, 0.55 and 1,242 (bench/s3.sh, docs/benchmarks.md).
 const maxPiece = 256 << 10
 
-// uploadBufPool and bigUploadBufPool hold the buffers of uploads that
-// don't splice. An upload starts with a 128 KiB buffer and moves to a
-// 512 KiB one once a read fills the small one, that is, once the client
-// sends faster than the server reads: with 300 simultaneous uploads on
-// loopback (ftpbench -b stor-many, new files each run), 512 KiB took
-// 1.05-1.13 s where 128 KiB took 1.16-1.21 s (1 MiB: 1.12-1.38 s), while
-// slow clients, whose reads never fill 128 KiB, keep the small buffer.
-// Downloads showed no such difference.
-var (
-	uploadBufPool    = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b }}
-	bigUploadBufPool = sync.Pool{New: func() any { b := make([]byte, 512<<10); return &b }}
-)
+// uploadBufPool holds the buffers of uploads that don't splice, one
+// 256 KiB buffer an upload: as much as the receive low-water mark
+// (uploadLowat) lets come before a read, so one read takes it. Uploads
+// used to start with 128 KiB and move to 512 KiB once a read filled the
+// small buffer, and also kept the buffer of their first read to the end.
+// Measured against that (docs/benchmarks.md, "Upload buffers"), a fresh
+// server receiving 300 uploads at once from one curl process took
+// 1.85-1.89 s instead of 2.31-2.47 s over a veth pair, pinned, and peaked
+// at 96 MiB resident instead of 223 MiB: 300 buffers of 640 KiB were
+// 190 MiB of new memory to fault in. ftpbench's 300 uploads, warm, took
+// the same time either way.
+var uploadBufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 // sendStream copies src to the data connection. For a plain TCP connection
 // and an *os.File source (or an OSFiler's) it keeps both concrete types
@@ -308,8 +308,7 @@ func (s *session) receiveStream(t *transfer, conn net.Conn, dst io.Writer) error
 }
 
 // receiveCopy copies r to dst until r ends, through a buffer from
-// uploadBufPool that it trades for one from bigUploadBufPool when a read
-// fills it. Errors of dst are *fileError.
+// uploadBufPool. Errors of dst are *fileError.
 //
 // Over TLS (r.records), a read returns one record, 16 KiB at most: the
 // buffer is filled with the records that come within fillWait before it is
@@ -317,8 +316,8 @@ func (s *session) receiveStream(t *transfer, conn net.Conn, dst io.Writer) error
 // record. A 1 GiB upload on loopback (ftpbench --tls, six alternations)
 // took 1.09-1.16 s of server CPU so, and 1.25-1.37 s writing each record.
 func receiveCopy(dst io.Writer, r *meteredReader) error {
-	bp, pool := uploadBufPool.Get().(*[]byte), &uploadBufPool
-	defer func() { pool.Put(bp) }()
+	bp := uploadBufPool.Get().(*[]byte)
+	defer uploadBufPool.Put(bp)
 	for {
 		n, rerr := r.Read(*bp)
 		if r.records && rerr == nil && n > 0 {
@@ -343,10 +342,6 @@ func receiveCopy(dst io.Writer, r *meteredReader) error {
 		}
 		if rerr != nil {
 			return rerr
-		}
-		if n == len(*bp) && pool == &uploadBufPool {
-			pool.Put(bp)
-			bp, pool = bigUploadBufPool.Get().(*[]byte), &bigUploadBufPool
 		}
 	}
 }
@@ -403,7 +398,16 @@ func (s *session) receive(t *transfer, conn net.Conn, job *transferJob, file *Fi
 	first := &meteredReader{conn: conn, t: t, timeout: dataTimeout}
 	bp := uploadBufPool.Get().(*[]byte)
 	n, rerr := first.Read(*bp)
-	defer uploadBufPool.Put(bp)
+	// The first read's buffer goes back to the pool once its bytes are
+	// written, before the rest of the upload takes a buffer of its own
+	// (receiveCopy), so that an upload holds one buffer, not two.
+	release := func() {
+		if bp != nil {
+			uploadBufPool.Put(bp)
+			bp = nil
+		}
+	}
+	defer release()
 	if rerr != nil && rerr != io.EOF && n == 0 {
 		return rerr
 	}
@@ -431,6 +435,7 @@ func (s *session) receive(t *transfer, conn net.Conn, job *transferJob, file *Fi
 			return &fileError{cmpErr(err, io.ErrShortWrite)}
 		}
 	}
+	release()
 	if rerr == nil && job.ascii {
 		r := &meteredReader{conn: conn, t: t, timeout: dataTimeout}
 		_, err := io.Copy(writerOnly{lf}, r)

@@ -109,10 +109,9 @@ func (w *failingWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// TestReceiveCopy: an upload that copies (no splice) arrives whole when the
-// client sends faster than one small buffer a read (the buffer is traded
-// for a large one then), counts its bytes, and tells the file's errors from
-// the connection's.
+// TestReceiveCopy: an upload that copies (no splice) arrives whole whether
+// the client sends more than a buffer a read or less, counts its bytes,
+// and tells the file's errors from the connection's.
 func TestReceiveCopy(t *testing.T) {
 	data := make([]byte, 3<<20+5)
 	for i := range data {
@@ -131,7 +130,7 @@ func TestReceiveCopy(t *testing.T) {
 			}
 		}()
 	}
-	for _, chunk := range []int{1 << 20, 4 << 10} { // reads fill the small buffer, or never do
+	for _, chunk := range []int{1 << 20, 4 << 10} { // reads fill the buffer, or never do
 		server, client := net.Pipe()
 		send(t, client, chunk)
 		tr := &transfer{}
