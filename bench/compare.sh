@@ -268,51 +268,7 @@ remove_client_cgroup() {
 }
 
 # ---------------------------------------------------------------- veth
-VETH_INFO=""               # MTUs and offloads, for the page
-setup_veth() {
-	# the /30 must be unused here: no address or route in it
-	if ip -4 -o addr show | grep -q ' 10\.203\.0\.' || ip -4 route show | grep -q '^10\.203\.0\.'; then
-		die "10.203.0.0/30 (the veth pair's) is already in use on this machine: $(ip -4 -o addr show | grep ' 10\.203\.0\.' | head -n 1)"
-	fi
-	ip netns list | grep -qw "$NETNS" && die "network namespace $NETNS exists already"
-	say "veth: namespace $NETNS, $VETH ($VETH_SERVER/30, here) <-> eth0 ($VETH_CLIENT/30, in $NETNS)"
-	VETH_MADE=1
-	ip netns add "$NETNS" || die "ip netns add $NETNS failed"
-	ip link add "$VETH" type veth peer name eth0 netns "$NETNS" || die "ip link add $VETH type veth failed"
-	ip addr add "$VETH_SERVER/30" dev "$VETH"
-	ip link set "$VETH" up
-	ip -n "$NETNS" addr add "$VETH_CLIENT/30" dev eth0
-	ip -n "$NETNS" link set eth0 up
-	ip -n "$NETNS" link set lo up
-	# wait for the link (and its duplicate address detection) to be up
-	local i
-	for i in $(seq 50); do
-		ip -n "$NETNS" -o link show eth0 | grep -q 'state UP' && ip -o link show "$VETH" | grep -q 'state UP' && break
-		sleep 0.1
-	done
-	local mtu cmtu lomtu
-	mtu=$(cat "/sys/class/net/$VETH/mtu")
-	cmtu=$(ip -n "$NETNS" -o link show eth0 | sed -n 's/.* mtu \([0-9]*\).*/\1/p') || true
-	lomtu=$(cat /sys/class/net/lo/mtu)
-	VETH_INFO="MTU $mtu (servers' end) and $cmtu (clients' end), the veth default, not tuned; loopback's is $lomtu"
-	if command -v ethtool >/dev/null; then
-		local k
-		k=$(ethtool -k "$VETH" 2>/dev/null | awk -F': ' '
-			$1 ~ /^(tx-checksumming|tcp-segmentation-offload|generic-segmentation-offload|generic-receive-offload|rx-gro-list|rx-udp-gro-forwarding|scatter-gather)$/ {
-				v = $2; sub(/ .*/, "", v); printf "%s%s %s", sep, $1, v; sep = ", " }') || true
-		VETH_INFO="$VETH_INFO; offloads (ethtool -k, defaults, not tuned): ${k:-unknown}"
-	else
-		VETH_INFO="$VETH_INFO; offloads: not recorded (no ethtool)"
-	fi
-	say "veth: $VETH_INFO"
-}
-
-teardown_veth() {
-	[ "$VETH_MADE" = 1 ] || return 0
-	ip link del "$VETH" 2>/dev/null || true
-	ip netns del "$NETNS" 2>/dev/null || true
-	VETH_MADE=0
-}
+# setup_veth, teardown_veth: bench/lib.sh (NETNS, VETH, VETH_* above).
 
 # set_pass TOPOLOGY PINNING: the address, prefixes and results folder of a pass.
 set_pass() {
@@ -333,23 +289,7 @@ set_pass() {
 	fi
 }
 
-# run_child runs a client in the background and waits for it, so that an
-# INT or TERM reaches the script at once (bash runs a trap only after the
-# foreground command ends) and cleanup can stop it.
-run_child() {
-	local rc=0
-	"$@" &
-	CHILD_PID=$!
-	wait "$CHILD_PID" || rc=$?
-	CHILD_PID=""
-	return "$rc"
-}
-
-stop_child() {
-	[ -n "$CHILD_PID" ] || return 0
-	terminate "$CHILD_PID"
-	CHILD_PID=""
-}
+# run_child, stop_child: bench/lib.sh.
 
 cleanup() {
 	local f

@@ -2,8 +2,11 @@
 # bench/lib.sh: what bench/compare.sh, bench/ftps.sh and
 # bench/downloads-ab.sh share, sourced by them: the virtual machine's free
 # page reporting paused for a run, the servers' processes stopped, cgroups
-# for their CPU time. It uses the caller's say, PAGE_REPORTING (keep or
-# pause) and DATAROOT (the last two for pause_page_reporting only).
+# for their CPU time, the clients run in the background, the veth pair of
+# the clients' network namespace. It uses the caller's say, die,
+# PAGE_REPORTING (keep or pause) and DATAROOT (the last two for
+# pause_page_reporting only), CHILD_PID (run_child, stop_child) and the
+# VETH_* and NETNS variables (setup_veth, teardown_veth).
 
 # ---------------------------------------------------------------- memory
 # In a virtual machine with free page reporting (virtio-balloon), the guest
@@ -150,6 +153,83 @@ cg_cpu_ns() {
 	else
 		echo 0
 	fi
+}
+
+# ---------------------------------------------------------------- clients
+# run_child runs a client in the background and waits for it, so that an
+# INT or TERM reaches the script at once (bash runs a trap only after the
+# foreground command ends) and cleanup can stop it.
+CHILD_PID=${CHILD_PID:-}
+run_child() {
+	local rc=0
+	"$@" &
+	CHILD_PID=$!
+	wait "$CHILD_PID" || rc=$?
+	CHILD_PID=""
+	return "$rc"
+}
+
+stop_child() {
+	[ -n "$CHILD_PID" ] || return 0
+	terminate "$CHILD_PID"
+	CHILD_PID=""
+}
+
+# ---------------------------------------------------------------- veth
+# The clients in a network namespace of their own, joined to the root
+# namespace (the servers') by a veth pair that carries the only addresses
+# of a /30 that nothing else here uses. The caller sets NETNS (the
+# namespace), VETH (the servers' end; the clients' end is eth0 in NETNS),
+# VETH_NET (the /30), VETH_SERVER and VETH_CLIENT (its two addresses) and
+# VETH_MADE=0, and calls teardown_veth on every exit (its EXIT trap). The
+# interface MTU and offloads are the veth defaults (MTU 1500, unlike
+# loopback's 65536); setup_veth records them in VETH_INFO, for the page.
+VETH_INFO=""               # MTUs and offloads, for the page
+setup_veth() {
+	# the /30 must be unused here: no address or route in it
+	local re="${VETH_SERVER%.*}."
+	re=${re//./\\.} # 10.203.0.1 -> 10\.203\.0\.
+	if ip -4 -o addr show | grep -q " $re" || ip -4 route show | grep -q "^$re"; then
+		die "$VETH_NET (the veth pair's) is already in use on this machine: $(ip -4 -o addr show | grep " $re" | head -n 1)"
+	fi
+	ip netns list | grep -qw "$NETNS" && die "network namespace $NETNS exists already"
+	say "veth: namespace $NETNS, $VETH ($VETH_SERVER/30, here) <-> eth0 ($VETH_CLIENT/30, in $NETNS)"
+	VETH_MADE=1
+	ip netns add "$NETNS" || die "ip netns add $NETNS failed"
+	ip link add "$VETH" type veth peer name eth0 netns "$NETNS" || die "ip link add $VETH type veth failed"
+	ip addr add "$VETH_SERVER/30" dev "$VETH"
+	ip link set "$VETH" up
+	ip -n "$NETNS" addr add "$VETH_CLIENT/30" dev eth0
+	ip -n "$NETNS" link set eth0 up
+	ip -n "$NETNS" link set lo up
+	# wait for the link (and its duplicate address detection) to be up
+	local i
+	for i in $(seq 50); do
+		ip -n "$NETNS" -o link show eth0 | grep -q 'state UP' && ip -o link show "$VETH" | grep -q 'state UP' && break
+		sleep 0.1
+	done
+	local mtu cmtu lomtu
+	mtu=$(cat "/sys/class/net/$VETH/mtu")
+	cmtu=$(ip -n "$NETNS" -o link show eth0 | sed -n 's/.* mtu \([0-9]*\).*/\1/p') || true
+	lomtu=$(cat /sys/class/net/lo/mtu)
+	VETH_INFO="MTU $mtu (servers' end) and $cmtu (clients' end), the veth default, not tuned; loopback's is $lomtu"
+	if command -v ethtool >/dev/null; then
+		local k
+		k=$(ethtool -k "$VETH" 2>/dev/null | awk -F': ' '
+			$1 ~ /^(tx-checksumming|tcp-segmentation-offload|generic-segmentation-offload|generic-receive-offload|rx-gro-list|rx-udp-gro-forwarding|scatter-gather)$/ {
+				v = $2; sub(/ .*/, "", v); printf "%s%s %s", sep, $1, v; sep = ", " }') || true
+		VETH_INFO="$VETH_INFO; offloads (ethtool -k, defaults, not tuned): ${k:-unknown}"
+	else
+		VETH_INFO="$VETH_INFO; offloads: not recorded (no ethtool)"
+	fi
+	say "veth: $VETH_INFO"
+}
+
+teardown_veth() {
+	[ "$VETH_MADE" = 1 ] || return 0
+	ip link del "$VETH" 2>/dev/null || true
+	ip netns del "$NETNS" 2>/dev/null || true
+	VETH_MADE=0
 }
 
 # ---------------------------------------------------------------- order
