@@ -141,18 +141,22 @@ var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return 
 // 256 KiB, 0.55 and 1,242 (bench/s3.sh, docs/benchmarks.md).
 const maxPiece = 256 << 10
 
-// uploadBufPool holds the buffers of uploads that don't splice, one
-// 256 KiB buffer an upload: as much as the receive low-water mark
-// (uploadLowat) lets come before a read, so one read takes it. Uploads
-// used to start with 128 KiB and move to 512 KiB once a read filled the
-// small buffer, and also kept the buffer of their first read to the end.
-// Measured against that (docs/benchmarks.md, "Upload buffers"), a fresh
-// server receiving 300 uploads at once from one curl process took
-// 1.85-1.89 s instead of 2.31-2.47 s over a veth pair, pinned, and peaked
-// at 96 MiB resident instead of 223 MiB: 300 buffers of 640 KiB were
-// 190 MiB of new memory to fault in. ftpbench's 300 uploads, warm, took
-// the same time either way.
-var uploadBufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+// uploadBufPool holds the buffers of uploads that don't splice, one an
+// upload, of uploadLowat bytes: on Linux a plain TCP upload's read waits
+// for that much (the receive low-water mark), so one read takes it. Over
+// TLS, or without the mark, reads are smaller and fill it as they come.
+//
+// Uploads used to start with 128 KiB and move to 512 KiB once a read
+// filled the small buffer, and also kept the buffer of their first read
+// to the end: 640 KiB an upload. Measured against that
+// (docs/benchmarks.md, "Upload buffers: one of 256 KiB"), a fresh server
+// receiving 300 uploads at once from one curl process over a veth pair,
+// pinned, took 1.82-2.45 s (median 1.89) instead of 2.42-2.97 s (2.81),
+// and peaked at 96-100 MiB resident instead of 172-227 MiB: 300 buffers
+// of 640 KiB were 190 MiB of new memory to fault in. ftpbench's 300
+// uploads to a warm server were within the noise (medians 1.30 and
+// 1.25 s), and a single TLS upload perhaps a few per cent slower.
+var uploadBufPool = sync.Pool{New: func() any { b := make([]byte, uploadLowat); return &b }}
 
 // sendStream copies src to the data connection. For a plain TCP connection
 // and an *os.File source (or an OSFiler's) it keeps both concrete types
@@ -313,8 +317,9 @@ func (s *session) receiveStream(t *transfer, conn net.Conn, dst io.Writer) error
 // Over TLS (r.records), a read returns one record, 16 KiB at most: the
 // buffer is filled with the records that come within fillWait before it is
 // written, so that the file gets one write per buffer rather than one per
-// record. A 1 GiB upload on loopback (ftpbench --tls, six alternations)
-// took 1.09-1.16 s of server CPU so, and 1.25-1.37 s writing each record.
+// record. A 1 GiB upload on loopback (ftpbench --tls, six alternations,
+// with the earlier buffers of 128 KiB growing to 512 KiB) took 1.09-1.16 s
+// of server CPU so, and 1.25-1.37 s writing each record.
 func receiveCopy(dst io.Writer, r *meteredReader) error {
 	bp := uploadBufPool.Get().(*[]byte)
 	defer uploadBufPool.Put(bp)
