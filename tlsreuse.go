@@ -18,10 +18,14 @@ import (
 // control connection of the same client; a third party racing the client
 // to the passive port can't, so it can neither read nor inject the data.
 //
-// Clients differ in which session they offer. curl and lftp resume their
-// own control connection's session. rclone and other goftp-style clients
-// keep one session cache for all their connections, so a data connection
-// may offer the session that another of their control connections got.
+// Clients differ in which session they offer. lftp, and curl running one
+// transfer after another on one control connection, resume their own
+// control connection's session. rclone and other goftp-style clients keep
+// one session cache for all their connections, and curl's parallel mode
+// (--parallel) one for all its transfers, each on control connections of
+// its own: a data connection may offer the session that another of their
+// control connections got. vsftpd and proftpd refuse those transfers
+// (bench/ftps.sh's curl probe shows it).
 // Hence:
 //
 //   - One set of session-ticket keys serves the whole Server
