@@ -501,6 +501,30 @@ if start_server ftps 127.0.0.1 "$F" "${TLS_FLAGS[@]}" --tls-control-required --t
 		same "curl FTPS download (RETR)" "$F/dl.bin" "$L/ftps_dl.bin"
 	fi
 
+	# curl's parallel mode shares one TLS session cache among its transfers,
+	# so a data connection may offer the session of another transfer's
+	# control connection (vsftpd and proftpd refuse those): pier accepts a
+	# session of the same user from the same address. (Its parallel uploads
+	# often offer no session at all on their data connections, which pier
+	# refuses with 522, as vsftpd's require_ssl_reuse does: see the README.)
+	cfg=$WORK/curl-parallel.cfg
+	: >"$cfg"
+	for i in 1 2 3 4 5 6; do
+		printf 'url = "%s/dl.bin"\noutput = "%s/ftps_par%d.bin"\n' "$UF" "$L" "$i" >>"$cfg"
+	done
+	name="curl FTPS --parallel (shared TLS session cache): 6 downloads at once"
+	if client "$name" "${CURLS[@]}" --parallel --parallel-immediate --parallel-max 6 -K "$cfg"; then
+		bad=""
+		for i in 1 2 3 4 5 6; do
+			[[ -f $L/ftps_par$i.bin && $(sha "$L/ftps_par$i.bin") == $(sha "$F/dl.bin") ]] || bad="$bad $i"
+		done
+		if [[ -z $bad ]]; then
+			pass "$name: byte-exact"
+		else
+			fail "$name: byte-exact" "wrong or missing:$bad"
+		fi
+	fi
+
 	# No curl active FTPS: curl 7.88 accepts the data connection from the
 	# server but never starts TLS on it. ftps_check.py checks active mode.
 
