@@ -270,24 +270,7 @@ remove_client_cgroup() {
 # ---------------------------------------------------------------- veth
 # setup_veth, teardown_veth: bench/lib.sh (NETNS, VETH, VETH_* above).
 
-# set_pass TOPOLOGY PINNING: the address, prefixes and results folder of a pass.
-set_pass() {
-	TOPO=$1 PIN=$2 PASS="$1-$2"
-	PASSDIR="$RESULTS/$PASS"
-	mkdir -p "$PASSDIR"
-	SERVER_PREFIX=() CLIENT_PREFIX=() NSENTER=()
-	if [ "$TOPO" = veth ]; then
-		HOST=$VETH_SERVER
-		NSENTER=(nsenter "--net=/var/run/netns/$NETNS")
-		CLIENT_PREFIX=("${NSENTER[@]}")
-	else
-		HOST=127.0.0.1
-	fi
-	if [ "$PIN" = pinned ]; then
-		SERVER_PREFIX=(taskset -c "$SERVER_CPUS")
-		CLIENT_PREFIX+=(taskset -c "$CLIENT_CPUS")
-	fi
-}
+# set_pass: bench/lib.sh.
 
 # run_child, stop_child: bench/lib.sh.
 

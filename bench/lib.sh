@@ -250,3 +250,27 @@ round_order() {
 		for ((i = 0; i < n; i++)); do echo "${order[$i]}"; done
 	fi
 }
+
+# set_pass TOPOLOGY PINNING: the address (HOST), the prefixes of the servers'
+# and the clients' commands (SERVER_PREFIX, CLIENT_PREFIX, NSENTER) and the
+# results folder (PASSDIR: RESULTS/TOPOLOGY-PINNING, or RESULTS itself for
+# the pass named in TOP_PASS, if set) of a pass. Needs RESULTS, VETH_SERVER,
+# NETNS, SERVER_CPUS and CLIENT_CPUS.
+set_pass() {
+	TOPO=$1 PIN=$2 PASS="$1-$2"
+	PASSDIR="$RESULTS/$PASS"
+	[ "$PASS" = "${TOP_PASS:-}" ] && PASSDIR=$RESULTS
+	mkdir -p "$PASSDIR"
+	SERVER_PREFIX=() CLIENT_PREFIX=() NSENTER=()
+	if [ "$TOPO" = veth ]; then
+		HOST=$VETH_SERVER
+		NSENTER=(nsenter "--net=/var/run/netns/$NETNS")
+		CLIENT_PREFIX=("${NSENTER[@]}")
+	else
+		HOST=127.0.0.1
+	fi
+	if [ "$PIN" = pinned ]; then
+		SERVER_PREFIX=(taskset -c "$SERVER_CPUS")
+		CLIENT_PREFIX+=(taskset -c "$CLIENT_CPUS")
+	fi
+}
