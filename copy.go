@@ -152,7 +152,7 @@ const maxPiece = 256 << 10
 // (docs/benchmarks.md, "Upload buffers: one of 256 KiB"), a fresh server
 // receiving 300 uploads at once from one curl process over a veth pair,
 // pinned, took 1.82-2.45 s (median 1.89) instead of 2.42-2.97 s (2.81),
-// and peaked at 96-100 MiB resident instead of 172-227 MiB: 300 buffers
+// and peaked at 94-98 MiB resident instead of 168-222 MiB: 300 buffers
 // of 640 KiB were 190 MiB of new memory to fault in. ftpbench's 300
 // uploads to a warm server were within the noise (medians 1.30 and
 // 1.25 s), and a single TLS upload perhaps a few per cent slower.
