@@ -189,21 +189,10 @@ BENCH_PASS=bench
 NOFILE=65536
 READY_TIMEOUT=30           # seconds a server gets to print its 220
 RUN_TIMEOUT=3600           # seconds one ftpbench run may take
-# The veth topology: a network namespace for the clients, made for the run,
-# joined to the root namespace (the servers') by a veth pair that carries the
-# only addresses of a /30 that nothing else here uses. The interface MTU and
-# offloads are the veth defaults (MTU 1500, unlike loopback's 65536).
-VETH_NET=10.203.0.0/30
-VETH_SERVER=10.203.0.1     # the servers' side, root namespace
-VETH_CLIENT=10.203.0.2     # the clients' side, inside $NETNS
+# The veth topology's namespace and the servers' end of its pair (the /30,
+# the pinned passes' CPUs and CURL_MAX: bench/lib.sh).
 NETNS="pierbench-cli-$$"
-VETH="pbveth$$"            # the servers' end (the clients' end is eth0 in $NETNS)
-VETH_MADE=0
-# Pinned passes: the server and every process it starts on SERVER_CPUS, the
-# client on CLIENT_CPUS (taskset); unpinned, both may use every CPU.
-SERVER_CPUS="${PIER_BENCH_SERVER_CPUS:-0}"
-CLIENT_CPUS="${PIER_BENCH_CLIENT_CPUS:-1}"
-CURL_MAX=300               # curl caps --parallel-max at 300
+VETH="pbveth$$"
 
 declare -A PORT=([vsftpd]=2131 [proftpd]=2132 [pure-ftpd]=2133 [pyftpdlib]=2134
 	[fclairamb]=2135 [pier]=2136 [pier-tls]=2137 [pier-sendfile]=2138)

@@ -186,22 +186,11 @@ BENCH_PASS=bench
 NOFILE=65536
 READY_TIMEOUT=30
 RUN_TIMEOUT=1800
-# The veth topology, as bench/compare.sh's: a network namespace for the
-# clients, made for the run, joined to the root namespace (the servers') by
-# a veth pair carrying the only addresses of a /30 nothing else here uses
-# (setup_veth checks). The same /30 as compare.sh's (both hold the benchmark
-# lock, so they never run at once), other names.
-VETH_NET=10.203.0.0/30
-VETH_SERVER=10.203.0.1     # the servers' side, root namespace
-VETH_CLIENT=10.203.0.2     # the clients' side, inside $NETNS
+# The veth topology's namespace and the servers' end of its pair, other
+# names than compare.sh's; the same /30 (bench/lib.sh), as both hold the
+# benchmark lock and never run at once.
 NETNS="pierftps-cli-$$"
-VETH="pfveth$$"            # the servers' end (the clients' end is eth0 in $NETNS)
-VETH_MADE=0
-# Pinned passes: the server and every process it starts on SERVER_CPUS, the
-# client on CLIENT_CPUS (taskset); unpinned, both may use every CPU.
-SERVER_CPUS="${PIER_BENCH_SERVER_CPUS:-0}"
-CLIENT_CPUS="${PIER_BENCH_CLIENT_CPUS:-1}"
-CURL_MAX=300               # curl caps --parallel-max at 300
+VETH="pfveth$$"
 CLI_DIR=clientbench        # in the served folder, as compare.sh's
 CLI_FILE=ftps-retr.bin     # the file curl's retr-many clients download
 

@@ -184,7 +184,17 @@ stop_child() {
 # VETH_MADE=0, and calls teardown_veth on every exit (its EXIT trap). The
 # interface MTU and offloads are the veth defaults (MTU 1500, unlike
 # loopback's 65536); setup_veth records them in VETH_INFO, for the page.
+# The caller names NETNS and VETH; the /30 is the same for every script.
 VETH_INFO=""               # MTUs and offloads, for the page
+VETH_NET=10.203.0.0/30
+VETH_SERVER=10.203.0.1     # the servers' side, root namespace
+VETH_CLIENT=10.203.0.2     # the clients' side, inside $NETNS
+VETH_MADE=0
+# Pinned passes: the server and every process it starts on SERVER_CPUS, the
+# client on CLIENT_CPUS (taskset); unpinned, both may use every CPU.
+SERVER_CPUS="${PIER_BENCH_SERVER_CPUS:-0}"
+CLIENT_CPUS="${PIER_BENCH_CLIENT_CPUS:-1}"
+CURL_MAX=300               # curl caps --parallel-max at 300
 setup_veth() {
 	# the /30 must be unused here: no address or route in it
 	local re="${VETH_SERVER%.*}."
