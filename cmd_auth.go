@@ -20,7 +20,7 @@ func (s *session) cmdUSER(r *Request) error {
 	}
 	flushed := s.user != nil
 	if flushed {
-		s.endLogin()
+		s.endLogin(true)
 		s.flushAccount()
 	}
 	// A TLS client certificate may settle the login here (tlsclient.go).
@@ -221,7 +221,7 @@ func (s *session) cmdQUIT(*Request) error {
 }
 
 func (s *session) cmdREIN(*Request) error {
-	s.endLogin()
+	s.endLogin(true)
 	s.flushAccount()
 	s.resetHost() // RFC 7151 §3.2.1; a new USER keeps the host
 	// RFC 959 §5.4: REIN replies 220 (pyftpdlib sends 230, which means
@@ -233,13 +233,17 @@ func (s *session) cmdREIN(*Request) error {
 // endLogin is the one release point of a login: it runs the Logout hook,
 // then User.Release, exactly once per login, on QUIT, REIN, a new USER,
 // the connection's end and the server's shutdown. No command or transfer
-// of the login runs any more when it is called.
-func (s *session) endLogin() {
+// of the login runs any more when it is called. It logs "user logged out"
+// if logIt; at the session's end, the line that says it closed (with the
+// user's name) says it instead, one line fewer for every session.
+func (s *session) endLogin(logIt bool) {
 	u := s.user
 	if u == nil {
 		return
 	}
-	s.logger().Info("user logged out")
+	if logIt {
+		s.logger().Info("user logged out")
+	}
 	defer func() {
 		s.user = nil
 		s.setView(func(v *sessionView) { v.user = "" })

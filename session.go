@@ -487,7 +487,7 @@ func (s *session) end(cause error) {
 	s.conn.Close()
 	finish := func() {
 		s.closeDataSetup()
-		s.endLogin()
+		s.endLogin(false)
 		s.logger().Info("FTP session closed")
 		if h := s.srv.Hooks.Disconnect; h != nil {
 			defer func() {

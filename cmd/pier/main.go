@@ -58,9 +58,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	srv, cfg, err := configure(&o, fs, stderr)
+	// The log's lines go out in batches (logwriter.go); everything else
+	// run prints to stderr goes through the same writer, so that it keeps
+	// its place among them, and all of it is written before pier exits.
+	lw := newLogWriter(stderr, logFlushDelay)
+	defer lw.Close()
+	srv, cfg, err := configure(&o, fs, lw)
 	if err != nil {
-		return configureFailed(err, cf, stderr)
+		return configureFailed(err, cf, lw)
 	}
 	if cf != nil {
 		cfg.warnings = append(cf.warnings, cfg.warnings...)
