@@ -542,6 +542,49 @@ func TestIdleParkedLogger(t *testing.T) {
 	}
 }
 
+// TestIdleParkedCloseNamesUser: at the default level, the one line a
+// session's end logs names its user, also when the session was parked
+// (which drops its cached logger) just before: by QUIT and by the client
+// going away. "user logged out" is logged only for REIN and a new USER.
+func TestIdleParkedCloseNamesUser(t *testing.T) {
+	for _, end := range []string{"QUIT", "drop", "REIN"} {
+		t.Run(end, func(t *testing.T) {
+			var buf syncBuffer
+			srv := parkingServer(t, func(s *pier.Server) {
+				s.Logger = slog.New(slog.NewTextHandler(&buf, nil)) // Info
+			})
+			c := srv.Dial(t)
+			defer c.Close()
+			c.Login(t, ftptest.User, ftptest.Password)
+			waitParked(t, srv, 1)
+			switch end {
+			case "QUIT":
+				c.Expect(t, "QUIT", 221)
+				expectClosed(t, c)
+			case "drop":
+				c.Close()
+			case "REIN":
+				c.Expect(t, "REIN", 220)
+				c.Expect(t, "QUIT", 221)
+				expectClosed(t, c)
+			}
+			eventually(t, "session closed logged", func() bool { return strings.Contains(buf.String(), "FTP session closed") })
+			logs := buf.String()
+			for _, line := range strings.Split(logs, "\n") {
+				if !strings.Contains(line, "FTP session closed") {
+					continue
+				}
+				if hasUser := strings.Contains(line, " user="+ftptest.User); hasUser == (end == "REIN") {
+					t.Errorf("closing line %q: user= given %v, want %v", line, hasUser, end != "REIN")
+				}
+			}
+			if n, want := strings.Count(logs, "user logged out"), map[bool]int{true: 1}[end == "REIN"]; n != want {
+				t.Errorf("%d \"user logged out\" lines, want %d:\n%s", n, want, logs)
+			}
+		})
+	}
+}
+
 // TestIdleHooksOnceAcrossParks: Connect, Login and Disconnect run once
 // for a session that parks many times, and Session.Context ends with it.
 func TestIdleHooksOnceAcrossParks(t *testing.T) {

@@ -487,8 +487,11 @@ func (s *session) end(cause error) {
 	s.conn.Close()
 	finish := func() {
 		s.closeDataSetup()
+		// The logger is taken while it still names the user: endLogin
+		// forgets the user, and a parked session has no logger cached.
+		log := s.logger()
 		s.endLogin(false)
-		s.logger().Info("FTP session closed")
+		log.Info("FTP session closed")
 		if h := s.srv.Hooks.Disconnect; h != nil {
 			defer func() {
 				if v := recover(); v != nil {

@@ -47,16 +47,17 @@ func newLogWriter(w io.Writer, delay time.Duration) *logWriter {
 // has no one to report it to either.
 func (l *logWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		l.flushMu.Lock() // after Close's flush
-		defer l.flushMu.Unlock()
-		return l.w.Write(p)
-	}
-	if len(l.buf)+len(p) > logMaxPending && len(l.buf) > 0 {
+	for !l.closed && len(l.buf) > 0 && len(l.buf)+len(p) > logMaxPending {
 		l.mu.Unlock()
 		l.flush()
 		l.mu.Lock()
+	}
+	if l.closed {
+		l.mu.Unlock()
+		// Close holds flushMu until it has written what waited.
+		l.flushMu.Lock()
+		defer l.flushMu.Unlock()
+		return l.w.Write(p)
 	}
 	l.buf = append(l.buf, p...)
 	if !l.armed {
@@ -84,13 +85,23 @@ func (l *logWriter) flush() {
 	}
 }
 
+// Flush writes the lines that wait now: pier calls it once its start-up
+// lines are logged, before it tells systemd it is ready.
+func (l *logWriter) Flush() { l.flush() }
+
 // Close writes the lines that wait; later writes go straight to the
-// underlying writer.
+// underlying writer, after them.
 func (l *logWriter) Close() error {
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
 	l.mu.Lock()
 	l.closed = true
 	l.timer.Stop()
+	b := l.buf
+	l.buf, l.armed = nil, false
 	l.mu.Unlock()
-	l.flush()
+	if len(b) > 0 {
+		_, _ = l.w.Write(b)
+	}
 	return nil
 }

@@ -148,3 +148,44 @@ func TestLogWriterConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestLogWriterCloseWhileWriting: lines written while Close runs, and after
+// it, come out whole, once each and in each writer's order; nothing is
+// left waiting once Close has returned and the writers have stopped.
+func TestLogWriterCloseWhileWriting(t *testing.T) {
+	for range 20 {
+		var out countingWriter
+		lw := newLogWriter(&out, time.Hour)
+		const writers, lines = 4, 300
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for w := range writers {
+			wg.Go(func() {
+				<-start
+				for i := range lines {
+					lw.Write(fmt.Appendf(nil, "w%d %d %s\n", w, i, strings.Repeat("x", i%2000)))
+				}
+			})
+		}
+		close(start)
+		lw.Close()
+		wg.Wait()
+		got, _ := out.get()
+		next := make([]int, writers)
+		for _, l := range strings.Split(strings.TrimSuffix(got, "\n"), "\n") {
+			var w, i int
+			if _, err := fmt.Sscanf(l, "w%d %d", &w, &i); err != nil || w < 0 || w >= writers {
+				t.Fatalf("mangled line %.40q", l)
+			}
+			if i != next[w] {
+				t.Fatalf("writer %d: line %d after %d", w, i, next[w]-1)
+			}
+			next[w]++
+		}
+		for w, n := range next {
+			if n != lines {
+				t.Fatalf("writer %d: %d lines, want %d", w, n, lines)
+			}
+		}
+	}
+}

@@ -35,6 +35,9 @@ func serve(srv *pier.Server, cfg *config) int {
 		return 1
 	}
 	logStartup(srv, cfg, ls.control.Addr())
+	if f, ok := cfg.stderr.(interface{ Flush() }); ok {
+		f.Flush() // the start-up lines are out before READY=1 (logwriter.go)
+	}
 	cfg.serving.Store(true)
 	if len(cfg.uploadRoots) > 0 {
 		ctx, cancel := context.WithCancel(context.Background())
