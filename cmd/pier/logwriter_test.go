@@ -131,22 +131,7 @@ func TestLogWriterConcurrent(t *testing.T) {
 	wg.Wait()
 	lw.Close()
 	got, _ := out.get()
-	next := make([]int, writers)
-	for _, l := range strings.Split(strings.TrimSuffix(got, "\n"), "\n") {
-		var w, i int
-		if _, err := fmt.Sscanf(l, "w%d %d", &w, &i); err != nil || w < 0 || w >= writers {
-			t.Fatalf("mangled line %q", l)
-		}
-		if i != next[w] {
-			t.Fatalf("writer %d: line %d after %d", w, i, next[w]-1)
-		}
-		next[w]++
-	}
-	for w, n := range next {
-		if n != lines {
-			t.Errorf("writer %d: %d lines, want %d", w, n, lines)
-		}
-	}
+	checkWriterLines(t, got, writers, lines)
 }
 
 // TestLogWriterCloseWhileWriting: lines written while Close runs, and after
@@ -171,21 +156,28 @@ func TestLogWriterCloseWhileWriting(t *testing.T) {
 		lw.Close()
 		wg.Wait()
 		got, _ := out.get()
-		next := make([]int, writers)
-		for _, l := range strings.Split(strings.TrimSuffix(got, "\n"), "\n") {
-			var w, i int
-			if _, err := fmt.Sscanf(l, "w%d %d", &w, &i); err != nil || w < 0 || w >= writers {
-				t.Fatalf("mangled line %.40q", l)
-			}
-			if i != next[w] {
-				t.Fatalf("writer %d: line %d after %d", w, i, next[w]-1)
-			}
-			next[w]++
+		checkWriterLines(t, got, writers, lines)
+	}
+}
+
+// checkWriterLines checks that got holds, for each of writers, the lines
+// "wW I ..." for I from 0 to lines-1, each once, whole and in order.
+func checkWriterLines(t *testing.T, got string, writers, lines int) {
+	t.Helper()
+	next := make([]int, writers)
+	for _, l := range strings.Split(strings.TrimSuffix(got, "\n"), "\n") {
+		var w, i int
+		if _, err := fmt.Sscanf(l, "w%d %d", &w, &i); err != nil || w < 0 || w >= writers {
+			t.Fatalf("mangled line %.40q", l)
 		}
-		for w, n := range next {
-			if n != lines {
-				t.Fatalf("writer %d: %d lines, want %d", w, n, lines)
-			}
+		if i != next[w] {
+			t.Fatalf("writer %d: line %d after %d", w, i, next[w]-1)
+		}
+		next[w]++
+	}
+	for w, n := range next {
+		if n != lines {
+			t.Fatalf("writer %d: %d lines, want %d", w, n, lines)
 		}
 	}
 }
