@@ -16,8 +16,8 @@ const logMaxPending = 256 << 10
 
 // logWriter is the log's standard error, written in batches: each write
 // system call costs more than formatting a line (on the machine of
-// docs/benchmarks.md, the four lines of a login and logout were 12 % of its
-// CPU, their writes most of it), so the lines logged within logFlushDelay of
+// docs/benchmarks.md, the log took 13 % of a login storm's profile, its
+// writes most of it), so the lines logged within logFlushDelay of
 // each other go out in one write, in the order they were logged. A line is
 // lost only if the process is killed in the few milliseconds before its
 // write; Close writes what waits, and run closes it before pier exits.
