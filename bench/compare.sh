@@ -453,11 +453,7 @@ setup_data() {
 	chown -R "$BENCH_USER:$BENCH_USER" "$DATA"
 }
 
-fill() { # template port -> stdout with placeholders filled in
-	sed -e "s|@PORT@|$2|g" -e "s|@ADDR@|$HOST|g" -e "s|@DATA@|$DATA|g" -e "s|@RUN@|$RUN|g" \
-		-e "s|@PASV_MIN@|$PASV_MIN|g" -e "s|@PASV_MAX@|$PASV_MAX|g" \
-		-e "s|@MAXCLIENTS@|$MAXCLIENTS|g" -e "s|@PAM_SERVICE@|$PAM_SERVICE|g" "$1"
-}
+# fill_conf, server_cmd: bench/lib.sh.
 
 versions() {
 	local s
@@ -478,35 +474,8 @@ greeting() { # port -> the first line the server sends, if any (from the clients
 
 start_server() { # name round
 	local s=$1 port=${PORT[$1]} logf="${PASSDIR:-$RESULTS}/$1-r$2.server.log" cmd=()
-	local asbench=(setpriv --reuid="$BENCH_USER" --regid="$BENCH_USER" --init-groups)
-	case "$s" in
-	vsftpd)
-		fill "$CONF/vsftpd.conf" "$port" >"$RUN/vsftpd.conf"
-		cmd=("$PKGS/vsftpd/usr/sbin/vsftpd" "$RUN/vsftpd.conf") ;;
-	proftpd)
-		fill "$CONF/proftpd.conf" "$port" >"$RUN/proftpd.conf"
-		cmd=("$PKGS/proftpd/usr/sbin/proftpd" --nodaemon -c "$RUN/proftpd.conf") ;;
-	pure-ftpd)
-		local flags
-		flags=$(fill "$CONF/pure-ftpd.flags" "$port" | grep -v '^[[:space:]]*#' | tr '\n' ' ')
-		# shellcheck disable=SC2206
-		cmd=("$PKGS/pure-ftpd/usr/sbin/pure-ftpd" $flags) ;;
-	pyftpdlib)
-		cmd=("${asbench[@]}" /usr/bin/python3 "$CONF/pyftpdlib-serve.py" "$HOST" "$port" "$DATA" "$PASV_MIN" "$PASV_MAX") ;;
-	fclairamb)
-		fill "$CONF/fclairamb-ftpserver.json" "$port" >"$RUN/fclairamb-ftpserver.json"
-		chmod 644 "$RUN/fclairamb-ftpserver.json"
-		cmd=("${asbench[@]}" "$BIN/fclairamb-ftpserver-$FCL_VERSION" -conf "$RUN/fclairamb-ftpserver.json") ;;
-	pier)
-		cmd=("${asbench[@]}" "$BIN/pier" -i "$HOST" -p "$port" -d "$DATA" -u "$BENCH_USER" -P "$BENCH_PASS" -w
-			--max-cons 0 -r "$PASV_MIN-$PASV_MAX") ;;
-	pier-tls)
-		cmd=("${asbench[@]}" "$BIN/pier" -i "$HOST" -p "$port" -d "$DATA" -u "$BENCH_USER" -P "$BENCH_PASS" -w
-			--max-cons 0 -r "$PASV_MIN-$PASV_MAX" --tls-self-signed) ;;
-	pier-sendfile)
-		cmd=("${asbench[@]}" "$BIN/pier-sendfile" -i "$HOST" -p "$port" -d "$DATA" -u "$BENCH_USER" -P "$BENCH_PASS" -w
-			--max-cons 0 -r "$PASV_MIN-$PASV_MAX") ;;
-	esac
+	server_cmd "$s" "$port"
+	cmd=("${SERVER_CMD[@]}")
 	# as on the page: the address as ADDR (127.0.0.1 or the veth address)
 	CMDLINE[$s]="${cmd[*]//$HOST/ADDR}"
 	if ss -Htln "sport = :$port" 2>/dev/null | grep -q .; then

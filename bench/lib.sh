@@ -242,6 +242,50 @@ teardown_veth() {
 	VETH_MADE=0
 }
 
+# ---------------------------------------------------------------- servers
+# The plain servers as compare.sh and pair.sh start them, configured from
+# the templates in bench/conf. The caller sets HOST, DATA, RUN, PKGS, BIN,
+# CONF, PASV_MIN, PASV_MAX, MAXCLIENTS, PAM_SERVICE, BENCH_USER, BENCH_PASS
+# and FCL_VERSION; PIER_BIN, if set, is the pier binary instead of BIN/pier.
+
+# fill_conf TEMPLATE PORT: the template with its placeholders filled in.
+fill_conf() {
+	sed -e "s|@PORT@|$2|g" -e "s|@ADDR@|$HOST|g" -e "s|@DATA@|$DATA|g" -e "s|@RUN@|$RUN|g" \
+		-e "s|@PASV_MIN@|$PASV_MIN|g" -e "s|@PASV_MAX@|$PASV_MAX|g" \
+		-e "s|@MAXCLIENTS@|$MAXCLIENTS|g" -e "s|@PAM_SERVICE@|$PAM_SERVICE|g" "$1"
+}
+
+# server_cmd NAME PORT: sets SERVER_CMD to the command line of server NAME
+# listening on HOST:PORT, writing its configuration file into RUN first;
+# returns 1 for a name it does not know.
+server_cmd() {
+	local s=$1 port=$2 flags
+	local asbench=(setpriv --reuid="$BENCH_USER" --regid="$BENCH_USER" --init-groups)
+	local pier=(-i "$HOST" -p "$port" -d "$DATA" -u "$BENCH_USER" -P "$BENCH_PASS" -w --max-cons 0 -r "$PASV_MIN-$PASV_MAX")
+	case "$s" in
+	vsftpd)
+		fill_conf "$CONF/vsftpd.conf" "$port" >"$RUN/vsftpd.conf"
+		SERVER_CMD=("$PKGS/vsftpd/usr/sbin/vsftpd" "$RUN/vsftpd.conf") ;;
+	proftpd)
+		fill_conf "$CONF/proftpd.conf" "$port" >"$RUN/proftpd.conf"
+		SERVER_CMD=("$PKGS/proftpd/usr/sbin/proftpd" --nodaemon -c "$RUN/proftpd.conf") ;;
+	pure-ftpd)
+		flags=$(fill_conf "$CONF/pure-ftpd.flags" "$port" | grep -v '^[[:space:]]*#' | tr '\n' ' ')
+		# shellcheck disable=SC2206
+		SERVER_CMD=("$PKGS/pure-ftpd/usr/sbin/pure-ftpd" $flags) ;;
+	pyftpdlib)
+		SERVER_CMD=("${asbench[@]}" /usr/bin/python3 "$CONF/pyftpdlib-serve.py" "$HOST" "$port" "$DATA" "$PASV_MIN" "$PASV_MAX") ;;
+	fclairamb)
+		fill_conf "$CONF/fclairamb-ftpserver.json" "$port" >"$RUN/fclairamb-ftpserver.json"
+		chmod 644 "$RUN/fclairamb-ftpserver.json"
+		SERVER_CMD=("${asbench[@]}" "$BIN/fclairamb-ftpserver-$FCL_VERSION" -conf "$RUN/fclairamb-ftpserver.json") ;;
+	pier) SERVER_CMD=("${asbench[@]}" "${PIER_BIN:-$BIN/pier}" "${pier[@]}") ;;
+	pier-tls) SERVER_CMD=("${asbench[@]}" "${PIER_BIN:-$BIN/pier}" "${pier[@]}" --tls-self-signed) ;;
+	pier-sendfile) SERVER_CMD=("${asbench[@]}" "$BIN/pier-sendfile" "${pier[@]}") ;;
+	*) return 1 ;;
+	esac
+}
+
 # ---------------------------------------------------------------- order
 # round_order R ITEM...: the items in round R's order, one a line: rotated
 # by R - 1, and reversed on even rounds, so that the machine's drift and

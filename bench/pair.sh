@@ -70,11 +70,8 @@ if [ "$TOPO" = veth ]; then
 	REMOTE=(--allow-remote)
 fi
 
-fill() { # template -> stdout, as compare.sh fills it
-	sed -e "s|@PORT@|$PORT|g" -e "s|@ADDR@|$HOST|g" -e "s|@DATA@|$DATA|g" -e "s|@RUN@|$RUN|g" \
-		-e "s|@PASV_MIN@|40000|g" -e "s|@PASV_MAX@|44999|g" -e "s|@MAXCLIENTS@|20000|g" \
-		-e "s|@PAM_SERVICE@|pier-bench|g" "$1"
-}
+# as compare.sh sets them, for server_cmd (bench/lib.sh)
+PASV_MIN=40000 PASV_MAX=44999 MAXCLIENTS=20000 PAM_SERVICE=pier-bench BENCH_USER=bench BENCH_PASS=bench
 
 # as compare.sh's start: the open-file limit, and the PAM services of the
 # servers that check the system user bench (compare.sh removes its own at
@@ -90,34 +87,18 @@ vsftpd | proftpd | pure-ftpd)
 	done ;;
 esac
 
-asbench=(setpriv --reuid=bench --regid=bench --init-groups)
-exe=""
 case "$SERVER" in
-pier | pier=*)
-	exe="$BIN/pier"
-	[ "$SERVER" = pier ] || exe=$(realpath "${SERVER#pier=}")
-	cmd=("${asbench[@]}" "$exe" -i "$HOST" -p "$PORT" -d "$DATA" -u bench -P bench -w --max-cons 0 -r 40000-44999) ;;
-pure-ftpd)
-	# shellcheck disable=SC2046
-	cmd=("$PKGS/pure-ftpd/usr/sbin/pure-ftpd" $(fill "$CONF/pure-ftpd.flags" | grep -v '^[[:space:]]*#' | tr '\n' ' ')) ;;
-vsftpd)
-	fill "$CONF/vsftpd.conf" >"$RUN/vsftpd.conf"
-	cmd=("$PKGS/vsftpd/usr/sbin/vsftpd" "$RUN/vsftpd.conf") ;;
-proftpd)
-	fill "$CONF/proftpd.conf" >"$RUN/proftpd.conf"
-	cmd=("$PKGS/proftpd/usr/sbin/proftpd" --nodaemon -c "$RUN/proftpd.conf") ;;
-pyftpdlib)
-	exe=/usr/bin/python3
-	cmd=("${asbench[@]}" /usr/bin/python3 "$CONF/pyftpdlib-serve.py" "$HOST" "$PORT" "$DATA" 40000 44999) ;;
+pier=*) PIER_BIN=$(realpath "${SERVER#pier=}") SERVER=pier ;;
 fclairamb)
-	fill "$CONF/fclairamb-ftpserver.json" >"$RUN/fclairamb-ftpserver.json"
-	chmod 644 "$RUN/fclairamb-ftpserver.json"
-	exe=$(ls "$BIN"/fclairamb-ftpserver-* 2>/dev/null | head -n 1) || true
-	[ -n "$exe" ] || die "no fclairamb binary in $BIN"
-	cmd=("${asbench[@]}" "$exe" -conf "$RUN/fclairamb-ftpserver.json") ;;
-*) die "unknown server $SERVER" ;;
+	FCL_VERSION=$(ls "$BIN"/fclairamb-ftpserver-* 2>/dev/null | head -n 1) || true
+	[ -n "$FCL_VERSION" ] || die "no fclairamb binary in $BIN"
+	FCL_VERSION=${FCL_VERSION##*/fclairamb-ftpserver-} ;;
 esac
-[ -n "$exe" ] || exe=${cmd[0]}
+server_cmd "$SERVER" "$PORT" || die "unknown server $SERVER"
+cmd=("${SERVER_CMD[@]}")
+# the program itself, after setpriv's options if it starts with setpriv
+exe=${cmd[0]}
+[ "$exe" = setpriv ] && exe=${cmd[4]}
 [ -x "$exe" ] || die "$exe missing: run 'bash bench/compare.sh --quick' once"
 
 pause_page_reporting
