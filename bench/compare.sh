@@ -202,17 +202,8 @@ declare -A CMDLINE=()      # server -> how it was started
 CREATED_PAM=()
 SERVER_PID=""
 CHILD_PID=""               # the client (ftpbench, curl) running now, if any
-# The pass running now (set_pass): its topology and pinning, the folder of
-# its results, the address the servers listen on and the clients use, and
-# what the server's and the client's commands are prefixed with.
-PASS=""
-TOPO=loopback
-PIN=unpinned
-PASSDIR=""
-HOST=127.0.0.1
-SERVER_PREFIX=()
-CLIENT_PREFIX=()
-NSENTER=()
+# The pass running now (PASS, TOPO, PIN, PASSDIR, HOST, SERVER_PREFIX,
+# CLIENT_PREFIX, NSENTER): bench/lib.sh, set_pass.
 
 mkdir -p "$BASE" "$BIN" "$PKGS" "$RUN" "$RESULTS"
 : >"$LOG"

@@ -206,18 +206,9 @@ CREATED_PAM=()
 SERVER_PID=""
 CHILD_PID=""               # the client (ftpbench, curl) running now, if any
 PIER_EXE=""
-# The pass running now (set_pass): its topology and pinning, the folder of
-# its results (the loopback, unpinned pass's is RESULTS itself, where this
-# script always wrote), the address the servers listen on and the clients
-# use, what the server's and the client's commands are prefixed with.
-PASS=""
-TOPO=loopback
-PIN=unpinned
-PASSDIR=""
-HOST=127.0.0.1
-SERVER_PREFIX=()
-CLIENT_PREFIX=()
-NSENTER=()
+# The pass running now (PASS, TOPO, PIN, PASSDIR, HOST, SERVER_PREFIX,
+# CLIENT_PREFIX, NSENTER): bench/lib.sh, set_pass (the loopback, unpinned
+# pass's folder is RESULTS itself, where this script always wrote).
 
 mkdir -p "$BASE" "$FTPS" "$BIN" "$RUN" "$RESULTS" "$CERTDIR"
 : >"$LOG"

@@ -305,6 +305,13 @@ round_order() {
 	fi
 }
 
+# The pass running now (set_pass): its topology and pinning, the folder of
+# its results, the address the servers listen on and the clients use, and
+# what the server's and the client's commands are prefixed with; before
+# the first set_pass, loopback and unpinned.
+PASS="" TOPO=loopback PIN=unpinned PASSDIR="" HOST=127.0.0.1
+SERVER_PREFIX=() CLIENT_PREFIX=() NSENTER=()
+
 # set_pass TOPOLOGY PINNING: the address (HOST), the prefixes of the servers'
 # and the clients' commands (SERVER_PREFIX, CLIENT_PREFIX, NSENTER) and the
 # results folder (PASSDIR: RESULTS/TOPOLOGY-PINNING, or RESULTS itself for
