@@ -720,14 +720,7 @@ run_other() {
 	done
 	stop_server "$SERVER_PID"
 	remove_cgroup
-	local IFS=,
-	printf '[%s]\n' "${rows[*]}" >"$out.json"
-	sed 's/^/    /' "$out.txt" | tee -a "$LOG" >&2
-	if grep -q '"error"' "$out.txt"; then
-		local why
-		why=$(grep -o '"workload": *"[^"]*"\|"error": *"[^"]*"' "$out.txt" | tr '\n' ' ') || true
-		FAILED_RUNS+=("$PASS, $s round $r ($c): $why")
-	fi
+	client_rows_done "$out" "$PASS, $s round $r ($c)" "${rows[@]}" # lib.sh
 }
 
 # run_idle: pier alone, IDLE clients logged in at once and left idle for

@@ -750,14 +750,7 @@ run_curl() {
 	done
 	stop_server "$SERVER_PID"
 	remove_cgroup
-	local IFS=,
-	printf '[%s]\n' "${rows[*]}" >"$out.json"
-	sed 's/^/    /' "$out.txt" | tee -a "$LOG" >&2
-	if grep -q '"error"' "$out.txt"; then
-		local why
-		why=$(sed -n 's/.*"workload":"\([^"]*\)".*"error":"\([^"]*\)".*/\1: \2/p' "$out.txt" | paste -sd';' -) || true
-		FAILED_RUNS+=("$PASS, $v round $r (curl): $why")
-	fi
+	client_rows_done "$out" "$PASS, $v round $r (curl)" "${rows[@]}" # lib.sh
 }
 
 # ---------------------------------------------------------------- report

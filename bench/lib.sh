@@ -175,6 +175,22 @@ stop_child() {
 	CHILD_PID=""
 }
 
+# client_rows_done OUT LABEL ROW...: the other client's rows (one JSON
+# object a workload, each already in OUT.txt) as the JSON array OUT.json,
+# shown and logged (LOG); a row with an error adds "LABEL: workload:
+# error;..." to FAILED_RUNS.
+client_rows_done() {
+	local out=$1 label=$2 why
+	shift 2
+	local IFS=,
+	printf '[%s]\n' "$*" >"$out.json"
+	sed 's/^/    /' "$out.txt" | tee -a "$LOG" >&2
+	if grep -q '"error"' "$out.txt"; then
+		why=$(sed -n 's/.*"workload":"\([^"]*\)".*"error":"\([^"]*\)".*/\1: \2/p' "$out.txt" | paste -sd';' -) || true
+		FAILED_RUNS+=("$label: $why")
+	fi
+}
+
 # ---------------------------------------------------------------- veth
 # The clients in a network namespace of their own, joined to the root
 # namespace (the servers') by a veth pair that carries the only addresses
