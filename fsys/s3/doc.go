@@ -15,7 +15,9 @@
 //	users.AddUser("alice", auth.Account{Password: "12345", FS: fsys, Perm: pier.AllPerms})
 //
 // The client is the caller's, with its credentials, region, endpoint and
-// addressing (path-style or virtual-host), and its retryer; Options
+// addressing (path-style or virtual-host), and its retryer (pier's daemon
+// gives its configuration WholeBodyClient, which writes each upload's
+// body to a plain-http store in one system call); Options
 // choose the prefix that is the FTP root, the part size, the cap on
 // upload memory, the listing's page size and whether folders may be
 // renamed.
