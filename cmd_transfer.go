@@ -85,21 +85,8 @@ func (s *session) cmdRETR(r *Request) error {
 		return nil
 	}
 	rest := s.takeRest()
-	fi := r.Info
-	if fi.IsDir() {
-		s.reply(550, "Is a directory.")
-		return nil
-	}
-	if !fi.Mode().IsRegular() {
-		// Opening a FIFO or a device would block the session forever.
-		s.reply(550, "Not a regular file.")
-		return nil
-	}
-	if rest > fi.Size() {
-		return restBeyond(rest, fi.Size())
-	}
-	f, err := openAt(r.Context(), s.user.FS, r.Name, os.O_RDONLY, rest)
-	if err != nil {
+	f, fi, err := s.openForRETR(r, rest)
+	if err != nil || f == nil {
 		return err
 	}
 	s.startTransfer(r, &transferJob{
@@ -114,6 +101,49 @@ func (s *session) cmdRETR(r *Request) error {
 		size:   fi.Size() - rest,
 	})
 	return nil
+}
+
+// openForRETR opens RETR's file at rest and describes it (r.Info): with
+// the file system's OpenInfo where it opens first (r.Info is nil until
+// then), else from r.Info and an open. A nil file with a nil error means
+// the reply is sent.
+func (s *session) openForRETR(r *Request, rest int64) (File, fs.FileInfo, error) {
+	fi := r.Info
+	if oi, ok := s.user.FS.(OpenInfoFS); ok && fi == nil {
+		f, ofi, err := oi.OpenInfo(r.Context(), r.Name, rest)
+		switch {
+		case err == nil && ofi.Mode().IsRegular() && rest <= ofi.Size():
+			r.Info = ofi
+			return f, ofi, nil
+		case err == nil:
+			f.Close()
+		case r.Context().Err() != nil:
+			return nil, nil, err
+		}
+		// What the path is says what to reply: look it up, and open it
+		// as for other file systems.
+		if fi, err = s.statFor(statFollow, r); err != nil {
+			return nil, nil, err
+		}
+		r.Info = fi
+	}
+	if fi.IsDir() {
+		s.reply(550, "Is a directory.")
+		return nil, nil, nil
+	}
+	if !fi.Mode().IsRegular() {
+		// Opening a FIFO or a device would block the session forever.
+		s.reply(550, "Not a regular file.")
+		return nil, nil, nil
+	}
+	if rest > fi.Size() {
+		return nil, nil, restBeyond(rest, fi.Size())
+	}
+	f, err := openAt(r.Context(), s.user.FS, r.Name, os.O_RDONLY, rest)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, fi, nil
 }
 
 // openAt opens name for a transfer that starts at offset: with OpenFileAt

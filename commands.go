@@ -74,7 +74,7 @@ func init() {
 		{name: "MODE", login: true, arg: req, inline: true, handler: (*session).cmdMODE, help: "Syntax: MODE <SP> mode (noop; set data transfer mode)."},
 
 		// Service commands (RFC 959 §4.1.3, RFC 3659).
-		{name: "RETR", login: true, perm: "r", path: PathArg, stat: statFollow, arg: req, handler: (*session).cmdRETR, help: "Syntax: RETR <SP> file-name (retrieve a file)."},
+		{name: "RETR", login: true, perm: "r", path: PathArg, stat: statOpen, arg: req, handler: (*session).cmdRETR, help: "Syntax: RETR <SP> file-name (retrieve a file)."},
 		{name: "STOR", login: true, perm: "w", path: PathArg, arg: req, handler: (*session).cmdSTOR, help: "Syntax: STOR <SP> file-name (store a file)."},
 		{name: "STOU", login: true, perm: "w", path: pathUnique, arg: opt, handler: (*session).cmdSTOU, help: "Syntax: STOU [<SP> name] (store a file with a unique name)."},
 		{name: "APPE", login: true, perm: "a", path: PathArg, arg: req, handler: (*session).cmdAPPE, help: "Syntax: APPE <SP> file-name (append data to file)."},

@@ -31,7 +31,7 @@ import (
 // no atomic rename, no random-access write, no folders apart from their
 // contents. Optional abilities are small interfaces a FileSystem (or a
 // File, or a DirReader) may also implement: LstatFS, RenameFS, ReadlinkFS,
-// ChmodFS, ChtimesFS, OpenAtFS, AccessFS, AvailableFS, UploadKeyer,
+// ChmodFS, ChtimesFS, OpenAtFS, OpenInfoFS, AccessFS, AvailableFS, UploadKeyer,
 // CommitOnCloseFS;
 // io.Seeker, Aborter and OSFiler on a File; and DirInfoReader on a
 // DirReader. A command that needs one the file
@@ -128,6 +128,25 @@ type OSFiler interface {
 // offset is never beyond the file's size, as Stat reported it.
 type OpenAtFS interface {
 	OpenFileAt(ctx context.Context, name string, flag int, perm fs.FileMode, offset int64) (File, error)
+}
+
+// OpenInfoFS is implemented by file systems for which opening a file
+// for reading tells what a lookup would, for less: an object store's GET
+// answers with the object's size and time, where a lookup is a request
+// of its own (a HEAD). RETR then opens the file first, and takes its
+// description (Size is the whole file's, whatever the offset) from
+// OpenInfo instead of Stat: one request instead of two. When OpenInfo
+// fails, for any reason, RETR looks the path up (Stat) and opens it as
+// for other file systems, so that the reply says what the path is (a
+// folder, nothing, a file shorter than REST's offset); OpenInfo need
+// not make those distinctions itself.
+//
+// OpenInfo opens name for reading from offset, which may be beyond the
+// file's end (an error then). It must not block on what is not a
+// regular file: local file systems, where opening a FIFO would, don't
+// implement it.
+type OpenInfoFS interface {
+	OpenInfo(ctx context.Context, name string, offset int64) (File, fs.FileInfo, error)
 }
 
 // UploadKeyer is implemented by file systems whose values don't identify

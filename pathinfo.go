@@ -20,6 +20,7 @@ const (
 	statMLST             // Lstat, refused if the link leads outside the root
 	statRegular          // Stat; a missing file is "not retrievable" (SIZE, MDTM, MFMT)
 	statStatus           // statListing; a missing path with glob characters: "Globbing not supported." (STAT)
+	statOpen             // Stat, unless the file system opens first (OpenInfoFS) and the transfer can start: then no look-up, and Info is nil (RETR)
 )
 
 // statFor looks r's path up as rule says.
@@ -27,6 +28,14 @@ func (s *session) statFor(rule statRule, r *Request) (fs.FileInfo, error) {
 	fsys, ctx := s.user.FS, r.Context()
 	switch rule {
 	case statFollow:
+		return fsys.Stat(ctx, r.Name)
+	case statOpen:
+		// Where the transfer will be refused before its open (no PASV or
+		// PORT, a RANG), the look-up comes first as on any file system,
+		// so that the reply is the same.
+		if _, ok := fsys.(OpenInfoFS); ok && s.haveDataSetup() && s.rangNow == nil {
+			return nil, nil
+		}
 		return fsys.Stat(ctx, r.Name)
 	case statLink:
 		return lstat(ctx, fsys, r.Name)

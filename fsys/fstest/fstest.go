@@ -54,7 +54,8 @@ type config struct {
 // APPE after REST), os.O_WRONLY|os.O_CREATE|os.O_EXCL (STOU); Seek on
 // files that implement io.Seeker; the outcome of transfers ended with
 // Close, or with Abort where files implement pier.Aborter; OpenFileAt
-// where the file system implements pier.OpenAtFS; streaming of a 1,000
+// where the file system implements pier.OpenAtFS, and OpenInfo where it
+// implements pier.OpenInfoFS; streaming of a 1,000
 // entry directory, and pier.DirInfoReader where the DirReader implements
 // it; concurrent use from 8 goroutines; that a file system whose
 // pier.CommitOnCloseFS reports true is tested with CommitOnClose and
@@ -83,6 +84,7 @@ func TestFileSystem(t *testing.T, newFS func(t *testing.T) pier.FileSystem, opts
 	t.Run("Transfers", func(t *testing.T) { testTransfers(t, newFS, c) })
 	t.Run("CommitsOnClose", func(t *testing.T) { testCommitsOnClose(t, newFS, c) })
 	t.Run("OpenFileAt", func(t *testing.T) { testOpenFileAt(t, newFS) })
+	t.Run("OpenInfo", func(t *testing.T) { testOpenInfo(t, newFS) })
 	t.Run("ModTime", func(t *testing.T) { testModTime(t, newFS) })
 	t.Run("Mkdir", func(t *testing.T) { testMkdir(t, newFS) })
 	t.Run("Remove", func(t *testing.T) { testRemove(t, newFS) })

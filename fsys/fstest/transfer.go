@@ -220,6 +220,47 @@ func show(contents ...string) string {
 // testOpenFileAt checks pier.OpenAtFS: reading at an offset gives the bytes
 // from there; writing at an offset (never beyond the size) writes there,
 // keeping the bytes before it (those after it may stay or go).
+// testOpenInfo: OpenInfo reads what OpenFile does, from the offset, and
+// describes the whole file as Stat does (Name, Size, ModTime); a folder
+// and a missing name fail.
+func testOpenInfo(t *testing.T, newFS func(*testing.T) pier.FileSystem) {
+	fsys := newFS(t)
+	oi, ok := fsys.(pier.OpenInfoFS)
+	if !ok {
+		t.Skip("not a pier.OpenInfoFS")
+	}
+	const content = "0123456789"
+	mkdirAll(t, fsys, "d")
+	writeFile(t, fsys, "d/f", content)
+	st, err := fsys.Stat(t.Context(), "d/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, offset := range []int64{0, 3, 9} {
+		f, fi, err := oi.OpenInfo(t.Context(), "d/f", offset)
+		if err != nil {
+			t.Fatalf("OpenInfo at %d: %v", offset, err)
+		}
+		checkInfo(t, fi, "d/f", false, int64(len(content)))
+		if !fi.ModTime().Equal(st.ModTime()) {
+			t.Errorf("OpenInfo at %d: ModTime %v, Stat's %v", offset, fi.ModTime(), st.ModTime())
+		}
+		got, err := io.ReadAll(f)
+		if err != nil || string(got) != content[offset:] {
+			t.Errorf("OpenInfo at %d: read %q, %v; want %q", offset, got, err, content[offset:])
+		}
+		if err := f.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	}
+	for _, name := range []string{"d", "missing", "d/missing"} {
+		if f, _, err := oi.OpenInfo(t.Context(), name, 0); err == nil {
+			f.Close()
+			t.Errorf("OpenInfo(%q) = nil error, want one", name)
+		}
+	}
+}
+
 func testOpenFileAt(t *testing.T, newFS func(*testing.T) pier.FileSystem) {
 	if _, ok := newFS(t).(pier.OpenAtFS); !ok {
 		t.Skip("not a pier.OpenAtFS")

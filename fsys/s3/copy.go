@@ -25,14 +25,20 @@ const mtimeKey = "mtime"
 // objectTime is the modification time of the object of head: its
 // mtimeKey metadata if it holds a time, else its LastModified.
 func objectTime(head *awss3.HeadObjectOutput) time.Time {
-	for k, v := range head.Metadata {
+	return timeOf(head.Metadata, head.LastModified)
+}
+
+// timeOf is objectTime of an object's metadata and LastModified, from a
+// HEAD or a GET.
+func timeOf(meta map[string]string, lastModified *time.Time) time.Time {
+	for k, v := range meta {
 		if strings.EqualFold(k, mtimeKey) {
 			if t, ok := parseMtime(v); ok {
 				return t
 			}
 		}
 	}
-	return aws.ToTime(head.LastModified)
+	return aws.ToTime(lastModified)
 }
 
 // formatMtime writes t as mtimeKey's value.

@@ -25,7 +25,9 @@
 // # What works
 //
 //   - Downloads (RETR) are streamed GetObject requests; after REST, a
-//     ranged GetObject (pier.OpenAtFS). A download of a large object
+//     ranged GetObject (pier.OpenAtFS). RETR asks nothing else: its GET
+//     describes the object (pier.OpenInfoFS), and only a failed one is
+//     followed by a look-up, for the reply. A download of a large object
 //     (nine parts or more: 72 MiB with the default Options.PartSize)
 //     reads the parts ahead of the client in parallel, each a ranged GetObject of its own (with
 //     If-Match, so that an object replaced meanwhile fails the download

@@ -2,9 +2,14 @@ package s3
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -38,12 +43,7 @@ func (f *FS) download(ctx context.Context, name string, offset int64) (pier.File
 	if name == "." {
 		return nil, pathErr("open", name, syscall.EISDIR)
 	}
-	key := f.key(name)
-	in := &awss3.GetObjectInput{Bucket: &f.bucket, Key: &key}
-	if offset > 0 {
-		in.Range = aws.String(fmt.Sprintf("bytes=%d-", offset))
-	}
-	out, err := f.client.GetObject(ctx, in)
+	out, err := f.get(ctx, name, offset)
 	if err != nil {
 		if code, status := errorCode(err); offset > 0 && (code == "InvalidRange" || status == 416) {
 			// A range that starts at the end: nothing left to read.
@@ -51,7 +51,22 @@ func (f *FS) download(ctx context.Context, name string, offset int64) (pier.File
 		}
 		return nil, mapErr("open", name, err)
 	}
-	d := &download{fs: f, name: name, key: key, body: out.Body, pos: offset, size: -1, bodyEnd: -1, window: 1}
+	return f.newDownload(ctx, name, offset, out), nil
+}
+
+// get makes a download's first GetObject, from offset.
+func (f *FS) get(ctx context.Context, name string, offset int64) (*awss3.GetObjectOutput, error) {
+	key := f.key(name)
+	in := &awss3.GetObjectInput{Bucket: &f.bucket, Key: &key}
+	if offset > 0 {
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-", offset))
+	}
+	return f.client.GetObject(ctx, in)
+}
+
+// newDownload is the download of out, the GET from offset.
+func (f *FS) newDownload(ctx context.Context, name string, offset int64, out *awss3.GetObjectOutput) *download {
+	d := &download{fs: f, name: name, key: f.key(name), body: out.Body, pos: offset, size: -1, bodyEnd: -1, window: 1}
 	d.ctx, d.stop = context.WithCancel(ctx)
 	if out.ContentLength != nil && aws.ToString(out.ETag) != "" {
 		// The parts read ahead must come from this object: they are
@@ -60,7 +75,54 @@ func (f *FS) download(ctx context.Context, name string, offset int64) (pier.File
 		d.bodyEnd = d.size
 		d.etag = out.ETag
 	}
-	return d, nil
+	return d
+}
+
+// OpenInfo implements pier.OpenInfoFS: RETR's GET says what Stat's HEAD
+// would (the object's size and time), so a download is one request
+// rather than two. Every failure is left to pier, which then asks Stat
+// what name is: a folder or nothing (the GET's 404), a REST offset at or
+// beyond the end (its 416), a reply without the object's size.
+func (f *FS) OpenInfo(ctx context.Context, name string, offset int64) (pier.File, fs.FileInfo, error) {
+	if name == "." {
+		return nil, nil, pathErr("open", name, syscall.EISDIR)
+	}
+	out, err := f.get(ctx, name, offset)
+	if err != nil {
+		return nil, nil, mapErr("open", name, err)
+	}
+	size, ok := objectSize(out, offset)
+	if !ok {
+		out.Body.Close()
+		return nil, nil, pathErr("open", name, errNoSize)
+	}
+	fi := &info{name: path.Base(name), size: size, modTime: timeOf(out.Metadata, out.LastModified)}
+	return f.newDownload(ctx, name, offset, out), fi, nil
+}
+
+// errNoSize is a GET whose reply doesn't give the object's size.
+var errNoSize = errors.New("the store's reply has no object size")
+
+// objectSize is the size of the whole object a GET from offset answered:
+// its Content-Length, or after a range the total of its Content-Range
+// ("bytes 100-199/200").
+func objectSize(out *awss3.GetObjectOutput, offset int64) (int64, bool) {
+	if offset == 0 {
+		if out.ContentLength == nil {
+			return 0, false
+		}
+		return *out.ContentLength, true
+	}
+	cr := aws.ToString(out.ContentRange)
+	i := strings.LastIndexByte(cr, '/')
+	if i < 0 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(cr[i+1:], 10, 64)
+	if err != nil || n < offset {
+		return 0, false
+	}
+	return n, true
 }
 
 // download is a read handle: a streamed GetObject of the object from the
