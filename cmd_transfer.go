@@ -119,6 +119,8 @@ func (s *session) openForRETR(r *Request, rest int64) (File, fs.FileInfo, error)
 			f.Close()
 		case r.Context().Err() != nil:
 			return nil, nil, err
+		default:
+			s.logger().Debug("RETR: the open failed; looking the path up", "path", r.Path, "err", err)
 		}
 		// What the path is says what to reply: look it up, and open it
 		// as for other file systems.

@@ -203,8 +203,8 @@ func (st *s3Store) makeClient() error {
 		awsCfg.Region = defaultS3Region
 	}
 	st.region = awsCfg.Region
-	// Over plain http, upload bodies go out in one write each (fsys/s3).
-	awsCfg.HTTPClient = s3.WholeBodyClient(awsCfg.HTTPClient)
+	// Over plain http, upload bodies go out 256 KiB at a time (fsys/s3).
+	awsCfg.HTTPClient = s3.HTTPClient(awsCfg.HTTPClient)
 	// The retryer is the SDK's standard one (3 attempts, jittered
 	// back-off, a retry quota), or what AWS_RETRY_MODE and
 	// AWS_MAX_ATTEMPTS make of it: a store still busy after it is a 451

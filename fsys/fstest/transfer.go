@@ -217,9 +217,6 @@ func show(contents ...string) string {
 	return fmt.Sprint(s)
 }
 
-// testOpenFileAt checks pier.OpenAtFS: reading at an offset gives the bytes
-// from there; writing at an offset (never beyond the size) writes there,
-// keeping the bytes before it (those after it may stay or go).
 // testOpenInfo: OpenInfo reads what OpenFile does, from the offset, and
 // describes the whole file as Stat does (Name, Size, ModTime); a folder
 // and a missing name fail.
@@ -261,6 +258,9 @@ func testOpenInfo(t *testing.T, newFS func(*testing.T) pier.FileSystem) {
 	}
 }
 
+// testOpenFileAt checks pier.OpenAtFS: reading at an offset gives the bytes
+// from there; writing at an offset (never beyond the size) writes there,
+// keeping the bytes before it (those after it may stay or go).
 func testOpenFileAt(t *testing.T, newFS func(*testing.T) pier.FileSystem) {
 	if _, ok := newFS(t).(pier.OpenAtFS); !ok {
 		t.Skip("not a pier.OpenAtFS")

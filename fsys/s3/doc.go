@@ -16,8 +16,8 @@
 //
 // The client is the caller's, with its credentials, region, endpoint and
 // addressing (path-style or virtual-host), and its retryer (pier's daemon
-// gives its configuration WholeBodyClient, which writes each upload's
-// body to a plain-http store in one system call); Options
+// gives its configuration HTTPClient, which writes upload bodies to a
+// plain-http store 256 KiB at a time rather than 32 KiB); Options
 // choose the prefix that is the FTP root, the part size, the cap on
 // upload memory, the listing's page size and whether folders may be
 // renamed.

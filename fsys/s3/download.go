@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
@@ -43,7 +44,7 @@ func (f *FS) download(ctx context.Context, name string, offset int64) (pier.File
 	if name == "." {
 		return nil, pathErr("open", name, syscall.EISDIR)
 	}
-	out, err := f.get(ctx, name, offset)
+	out, gctx, stop, err := f.get(ctx, name, offset)
 	if err != nil {
 		if code, status := errorCode(err); offset > 0 && (code == "InvalidRange" || status == 416) {
 			// A range that starts at the end: nothing left to read.
@@ -51,23 +52,36 @@ func (f *FS) download(ctx context.Context, name string, offset int64) (pier.File
 		}
 		return nil, mapErr("open", name, err)
 	}
-	return f.newDownload(ctx, name, offset, out), nil
+	return f.newDownload(gctx, stop, name, offset, out), nil
 }
 
-// get makes a download's first GetObject, from offset.
-func (f *FS) get(ctx context.Context, name string, offset int64) (*awss3.GetObjectOutput, error) {
+// get makes a download's first GetObject, from offset, in a context of
+// its own that the download keeps (ended by stop, or by ctx). The wait
+// for the reply is bounded by the page timeout, as a look-up's; the
+// reading of the body after it is not (pier's data timeout bounds a
+// stalled transfer).
+func (f *FS) get(ctx context.Context, name string, offset int64) (*awss3.GetObjectOutput, context.Context, context.CancelFunc, error) {
 	key := f.key(name)
 	in := &awss3.GetObjectInput{Bucket: &f.bucket, Key: &key}
 	if offset > 0 {
 		in.Range = aws.String(fmt.Sprintf("bytes=%d-", offset))
 	}
-	return f.client.GetObject(ctx, in)
+	gctx, stop := context.WithCancel(ctx)
+	timer := time.AfterFunc(f.pageTimeout, stop)
+	out, err := f.client.GetObject(gctx, in)
+	timer.Stop()
+	if err != nil {
+		stop()
+		return nil, nil, nil, err
+	}
+	return out, gctx, stop, nil
 }
 
-// newDownload is the download of out, the GET from offset.
-func (f *FS) newDownload(ctx context.Context, name string, offset int64, out *awss3.GetObjectOutput) *download {
+// newDownload is the download of out, the GET from offset made in ctx,
+// which stop ends.
+func (f *FS) newDownload(ctx context.Context, stop context.CancelFunc, name string, offset int64, out *awss3.GetObjectOutput) *download {
 	d := &download{fs: f, name: name, key: f.key(name), body: out.Body, pos: offset, size: -1, bodyEnd: -1, window: 1}
-	d.ctx, d.stop = context.WithCancel(ctx)
+	d.ctx, d.stop = ctx, stop
 	if out.ContentLength != nil && aws.ToString(out.ETag) != "" {
 		// The parts read ahead must come from this object: they are
 		// asked for with If-Match of its ETag.
@@ -82,22 +96,24 @@ func (f *FS) newDownload(ctx context.Context, name string, offset int64, out *aw
 // would (the object's size and time), so a download is one request
 // rather than two. Every failure is left to pier, which then asks Stat
 // what name is: a folder or nothing (the GET's 404), a REST offset at or
-// beyond the end (its 416), a reply without the object's size.
+// beyond the end (its 416: three requests for a resumed download that is
+// already complete), a reply without the object's size.
 func (f *FS) OpenInfo(ctx context.Context, name string, offset int64) (pier.File, fs.FileInfo, error) {
 	if name == "." {
 		return nil, nil, pathErr("open", name, syscall.EISDIR)
 	}
-	out, err := f.get(ctx, name, offset)
+	out, gctx, stop, err := f.get(ctx, name, offset)
 	if err != nil {
 		return nil, nil, mapErr("open", name, err)
 	}
 	size, ok := objectSize(out, offset)
 	if !ok {
 		out.Body.Close()
+		stop()
 		return nil, nil, pathErr("open", name, errNoSize)
 	}
 	fi := &info{name: path.Base(name), size: size, modTime: timeOf(out.Metadata, out.LastModified)}
-	return f.newDownload(ctx, name, offset, out), fi, nil
+	return f.newDownload(gctx, stop, name, offset, out), fi, nil
 }
 
 // errNoSize is a GET whose reply doesn't give the object's size.

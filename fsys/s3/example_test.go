@@ -21,8 +21,8 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	// Over plain http, each upload's body in one write (as pier's daemon).
-	cfg.HTTPClient = s3.WholeBodyClient(cfg.HTTPClient)
+	// Over plain http, upload bodies in writes of 256 KiB (as pier's daemon).
+	cfg.HTTPClient = s3.HTTPClient(cfg.HTTPClient)
 	client := awss3.NewFromConfig(cfg, func(o *awss3.Options) {
 		o.BaseEndpoint = aws.String("http://127.0.0.1:7070")
 		o.UsePathStyle = true

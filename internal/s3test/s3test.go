@@ -30,8 +30,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-
-	"github.com/pierftp/pier/internal/s3http"
 )
 
 // Server is a running versitygw.
@@ -140,13 +138,11 @@ func (s *Server) run(t testing.TB, bin, root string, port int) error {
 }
 
 // NewClient returns an S3 client of endpoint, with path-style addressing
-// and checksums only where required, as stores other than AWS need, and
-// the HTTP client pier's daemon uses (s3http.WholeBodyClient).
+// and checksums only where required, as stores other than AWS need.
 func NewClient(endpoint, accessKey, secretKey string) *s3.Client {
 	cfg := aws.Config{
 		Region:      "us-east-1",
 		Credentials: credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
-		HTTPClient:  s3http.WholeBodyClient(nil),
 	}
 	return s3.NewFromConfig(cfg, func(o *s3.Options) {
 		o.BaseEndpoint = aws.String(endpoint)
