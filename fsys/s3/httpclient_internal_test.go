@@ -1,14 +1,22 @@
 package s3
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // countingBody is a request body that counts the Read calls it takes.
@@ -96,5 +104,57 @@ func TestHTTPClientOtherClient(t *testing.T) {
 	c := &http.Client{}
 	if got := HTTPClient(c); got != c {
 		t.Fatalf("HTTPClient(%T) = %v, want it unchanged", c, got)
+	}
+}
+
+// TestHTTPClientEarlyReply: a store that answers a PutObject with an
+// error before reading its body, and then neither reads nor hangs up,
+// gets the error to the caller; the request does not wait for the store
+// to hang up (it did when the body was written in one WriteTo, which
+// holds the SDK's body lock while the SDK wants to close the body).
+func TestHTTPClientEarlyReply(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	release := make(chan struct{})
+	defer close(release)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.(*net.TCPConn).SetReadBuffer(64 << 10)
+				br := bufio.NewReader(c)
+				for {
+					if l, err := br.ReadString('\n'); err != nil || l == "\r\n" {
+						break
+					}
+				}
+				x := `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`
+				io.WriteString(c, "HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\nContent-Length: "+strconv.Itoa(len(x))+"\r\n\r\n"+x)
+				<-release // neither read nor hang up until the test ends
+			}()
+		}
+	}()
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("a", "b", ""), HTTPClient: HTTPClient(nil)}
+	client := awss3.NewFromConfig(cfg, func(o *awss3.Options) {
+		o.BaseEndpoint = aws.String("http://" + ln.Addr().String())
+		o.UsePathStyle = true
+		o.RetryMaxAttempts = 1
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+	})
+	// The deadline only keeps a regression from hanging the test.
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	const size = 64 << 20 // far more than the socket buffers hold
+	_, err = client.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("b"), Key: aws.String("k"),
+		Body: bytes.NewReader(make([]byte, size)), ContentLength: aws.Int64(size)})
+	if code, status := errorCode(err); status != 403 || ctx.Err() != nil {
+		t.Fatalf("PutObject = %v (code %q, status %d), want the store's 403 before the deadline", err, code, status)
 	}
 }
