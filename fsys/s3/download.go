@@ -69,7 +69,12 @@ func (f *FS) get(ctx context.Context, name string, offset int64) (*awss3.GetObje
 	gctx, stop := context.WithCancel(ctx)
 	timer := time.AfterFunc(f.pageTimeout, stop)
 	out, err := f.client.GetObject(gctx, in)
-	timer.Stop()
+	if !timer.Stop() && err == nil {
+		// The reply came as the timeout ended the context: its body
+		// can't be read.
+		out.Body.Close()
+		err = gctx.Err()
+	}
 	if err != nil {
 		stop()
 		return nil, nil, nil, err
