@@ -202,7 +202,7 @@ func (s *session) store(r *Request) error {
 		s.reply(553, "Can't store onto the root directory.")
 		return nil
 	}
-	fi, err := s.user.FS.Stat(ctx, r.Name)
+	fi, folderOK, err := s.statUpload(ctx, r.Name, rest)
 	switch {
 	case err == nil && fi.IsDir():
 		s.reply(550, "Is a directory.")
@@ -223,6 +223,8 @@ func (s *session) store(r *Request) error {
 		// Resuming an upload writes at the offset: the file must exist
 		// for STOR.
 		return err
+	case folderOK:
+		// A new file in a folder StatUpload has seen.
 	default:
 		// A new file: its folder must be there, as the open will need.
 		if err := s.parentDir(ctx, r.Name); err != nil {
@@ -296,6 +298,18 @@ func (s *session) store(r *Request) error {
 	handed = true
 	s.startTransfer(r, job)
 	return nil
+}
+
+// statUpload looks up the name STOR or APPE will write: with
+// StatUpload where the file system has it and no REST offset was set
+// (see UploadStatFS), else with Stat.
+func (s *session) statUpload(ctx context.Context, name string, rest int64) (fs.FileInfo, bool, error) {
+	if u, ok := s.user.FS.(UploadStatFS); ok && rest == 0 {
+		fi, folderOK, err := u.StatUpload(ctx, name)
+		return fi, folderOK && err != nil && errors.Is(err, fs.ErrNotExist), err
+	}
+	fi, err := s.user.FS.Stat(ctx, name)
+	return fi, false, err
 }
 
 // parentDir checks that the folder of name exists and is a folder.

@@ -31,8 +31,8 @@ import (
 // no atomic rename, no random-access write, no folders apart from their
 // contents. Optional abilities are small interfaces a FileSystem (or a
 // File, or a DirReader) may also implement: LstatFS, RenameFS, ReadlinkFS,
-// ChmodFS, ChtimesFS, OpenAtFS, OpenInfoFS, AccessFS, AvailableFS, UploadKeyer,
-// CommitOnCloseFS;
+// ChmodFS, ChtimesFS, OpenAtFS, OpenInfoFS, UploadStatFS, AccessFS, AvailableFS,
+// UploadKeyer, CommitOnCloseFS;
 // io.Seeker, Aborter and OSFiler on a File; and DirInfoReader on a
 // DirReader. A command that needs one the file
 // system lacks is answered with 502 (504 for REST+STOR where neither
@@ -147,6 +147,25 @@ type OpenAtFS interface {
 // implement it.
 type OpenInfoFS interface {
 	OpenInfo(ctx context.Context, name string, offset int64) (File, fs.FileInfo, error)
+}
+
+// UploadStatFS is implemented by file systems for which looking up a name
+// about to be uploaded to, and its folder, costs less together than a
+// Stat of each: an object store can answer both with a listing each,
+// where Stat takes a HEAD and a listing (and a HEAD of each folder above
+// a name that isn't there). STOR and APPE without REST call StatUpload
+// instead of Stat; where it reports folderOK, they don't Stat the new
+// file's folder.
+//
+// StatUpload returns what Stat would, except that a file's ModTime may
+// be less exact (an upload doesn't use it) and that for a name that
+// doesn't exist the error need only wrap fs.ErrNotExist (where Stat might
+// say syscall.ENOTDIR). folderOK reports that name doesn't exist and its
+// folder was found to be a folder; when false, pier checks the folder
+// with Stat, which gives the reply for a missing folder or a file in its
+// place.
+type UploadStatFS interface {
+	StatUpload(ctx context.Context, name string) (fi fs.FileInfo, folderOK bool, err error)
 }
 
 // UploadKeyer is implemented by file systems whose values don't identify

@@ -54,8 +54,9 @@ type config struct {
 // APPE after REST), os.O_WRONLY|os.O_CREATE|os.O_EXCL (STOU); Seek on
 // files that implement io.Seeker; the outcome of transfers ended with
 // Close, or with Abort where files implement pier.Aborter; OpenFileAt
-// where the file system implements pier.OpenAtFS, and OpenInfo where it
-// implements pier.OpenInfoFS; streaming of a 1,000
+// where the file system implements pier.OpenAtFS, OpenInfo where it
+// implements pier.OpenInfoFS, and StatUpload where it implements
+// pier.UploadStatFS; streaming of a 1,000
 // entry directory, and pier.DirInfoReader where the DirReader implements
 // it; concurrent use from 8 goroutines; that a file system whose
 // pier.CommitOnCloseFS reports true is tested with CommitOnClose and
@@ -76,6 +77,7 @@ func TestFileSystem(t *testing.T, newFS func(t *testing.T) pier.FileSystem, opts
 		}
 	}
 	t.Run("Stat", func(t *testing.T) { testStat(t, newFS) })
+	t.Run("StatUpload", func(t *testing.T) { testStatUpload(t, newFS) })
 	t.Run("Lstat", func(t *testing.T) { testLstat(t, newFS) })
 	t.Run("OpenFile", func(t *testing.T) { testOpenFile(t, newFS) })
 	t.Run("Append", func(t *testing.T) { testAppend(t, newFS, c) })

@@ -42,6 +42,58 @@ func testStat(t *testing.T, newFS func(*testing.T) pier.FileSystem) {
 	}
 }
 
+// testStatUpload: StatUpload (pier.UploadStatFS) describes what is there
+// as Stat does; a missing name is fs.ErrNotExist, with folderOK only
+// where its folder is one; after it, the upload's open writes the file.
+func testStatUpload(t *testing.T, newFS func(*testing.T) pier.FileSystem) {
+	fsys := newFS(t)
+	u, ok := fsys.(pier.UploadStatFS)
+	if !ok {
+		t.Skip("not a pier.UploadStatFS")
+	}
+	ctx := t.Context()
+	build(t, fsys, fixture)
+	tests := []struct {
+		name     string
+		exists   bool
+		dir      bool
+		size     int64
+		folderOK bool
+	}{
+		{name: "f", exists: true, size: 5},
+		{name: "d", exists: true, dir: true},
+		{name: "d/sub/h", exists: true, size: 4},
+		{name: "missing", folderOK: true},
+		{name: "d/sub/missing", folderOK: true},
+		{name: "e/missing", folderOK: true},
+		{name: "d/missing/x"},
+		{name: "f/x"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fi, folderOK, err := u.StatUpload(ctx, tt.name)
+			if !tt.exists {
+				checkErr(t, "StatUpload", err, fs.ErrNotExist)
+			} else if checkErr(t, "StatUpload", err) {
+				checkInfo(t, fi, tt.name, tt.dir, tt.size)
+			}
+			if folderOK != tt.folderOK {
+				t.Errorf("folderOK = %v, want %v", folderOK, tt.folderOK)
+			}
+		})
+	}
+	// Looked up for an upload, then written (as STOR does).
+	for _, name := range []string{"f", "d/sub/new"} {
+		if _, _, err := u.StatUpload(ctx, name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
+		writeFile(t, fsys, name, "new "+name)
+		if got := mustRead(t, fsys, name); got != "new "+name {
+			t.Errorf("%s holds %q after the upload", name, got)
+		}
+	}
+}
+
 func checkInfo(t *testing.T, fi fs.FileInfo, name string, dir bool, size int64) {
 	t.Helper()
 	if name != "." && fi.Name() != name[strings.LastIndexByte(name, '/')+1:] {

@@ -53,7 +53,9 @@
 //     (Close): an aborted or cut transfer (pier.Aborter) aborts the
 //     multipart upload and leaves no object and no pending parts behind;
 //     the old object, if any, stays as it was. STOU refuses a name taken
-//     meanwhile (If-None-Match).
+//     meanwhile (If-None-Match). Before the 150, STOR and APPE look the
+//     name and its folder up with a listing each (FS.StatUpload,
+//     pier.UploadStatFS) rather than a HEAD and a listing each.
 //   - APPE and REST+STOR start the new object from the old one's bytes:
 //     copied server-side (UploadPartCopy) from 5 MiB up, downloaded and
 //     uploaded again below, where S3 allows no copied part. REST+STOR
