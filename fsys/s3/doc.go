@@ -54,8 +54,11 @@
 //     multipart upload and leaves no object and no pending parts behind;
 //     the old object, if any, stays as it was. STOU refuses a name taken
 //     meanwhile (If-None-Match). Before the 150, STOR and APPE look the
-//     name and its folder up with a listing each (FS.StatUpload,
-//     pier.UploadStatFS) rather than a HEAD and a listing each.
+//     name up, and a new file's folder below the top, with a listing
+//     each (FS.StatUpload, pier.UploadStatFS) rather than a HEAD and a
+//     listing each; this relies on the store listing keys in the order
+//     of their bytes, as S3 does, and a listing refused is followed by
+//     Stat's look-up.
 //   - APPE and REST+STOR start the new object from the old one's bytes:
 //     copied server-side (UploadPartCopy) from 5 MiB up, downloaded and
 //     uploaded again below, where S3 allows no copied part. REST+STOR

@@ -6,15 +6,17 @@ import (
 	"time"
 )
 
-// recentLookups remembers what Stat found, for an upload's open that
-// follows at once. pier's STOR looks the name up, and its folder, before
-// its 150 reply (a folder or a missing folder is refused there); the open
-// at the first byte would look both up again, each with a HEAD, then a
-// ListObjectsV2 for a name that is no object, and a HEAD for each folder
-// above it: four of the five requests of a new file at the top of the
-// home, and a fifth of pier's CPU time on an upload of a small file.
+// recentLookups remembers what Stat and StatUpload found, for an
+// upload's open that follows at once. pier's STOR looks the name up, and
+// a new file's folder, before its 150 reply (a folder or a missing folder
+// is refused there); the open at the first byte would look both up
+// again, each with a HEAD, then a ListObjectsV2 for a name that is no
+// object, and a HEAD for each folder above it: four of the five requests
+// of a new file at the top of the home (before StatUpload), and a fifth
+// of pier's CPU time on an upload of a small file. Only an answer's kind
+// (object, folder, nothing) is used.
 //
-// The open takes Stat's answer instead when it is younger than recentFor
+// The open takes that answer instead when it is younger than recentFor
 // and no change was made through this FS since: any change forgets them
 // all, and an answer looked up while a change was made is not kept. A
 // change made meanwhile elsewhere (by another client, another node, or

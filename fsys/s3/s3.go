@@ -124,13 +124,16 @@ type FS struct {
 	readAheadMin int64
 	// pageHigh is the most entries a listing page has held, for tests.
 	pageHigh atomic.Int64
-	// recent is what Stat found lately, for the uploads that follow.
+	// recent is what Stat and StatUpload found lately, for the uploads
+	// that follow.
 	recent recentLookups
 }
 
 var (
 	_ pier.FileSystem      = (*FS)(nil)
 	_ pier.OpenAtFS        = (*FS)(nil)
+	_ pier.OpenInfoFS      = (*FS)(nil)
+	_ pier.UploadStatFS    = (*FS)(nil)
 	_ pier.RenameFS        = (*FS)(nil)
 	_ pier.ChtimesFS       = (*FS)(nil)
 	_ pier.UploadKeyer     = (*FS)(nil)

@@ -8,23 +8,31 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // StatUpload looks up a name STOR or APPE is about to write (see
-// pier.UploadStatFS) with one listing of the keys that begin with its
-// key, where Stat takes a HEAD, and for a name that is no object a
-// listing of "name/" and a HEAD of each folder above it; and, for a name
-// that isn't there, with one listing of its folder's, where Stat of the
-// folder takes a HEAD and a listing. A new file at the top of the home is
-// one request instead of two; one in a folder two instead of five; a file
-// that is replaced one, as before (a listing instead of a HEAD).
+// pier.UploadStatFS) with a listing of the keys that begin with its key,
+// where Stat takes a HEAD, and for a name that is no object a listing of
+// "name/" and a HEAD of each folder above it; and, for a name that isn't
+// there, with a listing for its folder, where Stat of the folder takes a
+// HEAD and a listing. A new file at the top of the home is one request
+// instead of two; one in a folder two instead of five; a file that is
+// replaced one, as before (a listing instead of a HEAD). Where another
+// key sorts between "name" and "name/" (such as "name.txt"), a name's
+// look-up takes a second listing, of "name/".
 //
-// The first key that begins with the name's key says what the name is:
-// the key itself (an object, whose time is its LastModified here), or a
-// key under "name/" (a folder). A key such as "name.txt" sorts between
-// the two: then the first key can't tell, and StatUpload is Stat. The
-// answers go to the recent look-ups that the upload's open takes, as
-// Stat's do.
+// It relies on the store listing keys in the order of their bytes, as S3
+// does (and versitygw, whose order puts a folder's keys at its name's
+// place, which tells the same). A listing the store refuses (S3 Express
+// directory buckets take only prefixes that end in "/") or that fails
+// otherwise is followed by Stat's look-up.
+//
+// The answers go to the recent look-ups that the upload's open takes, as
+// Stat's do. A file's time here is its LastModified. The folders above a
+// new file's folder are not looked at: where another tool wrote an object
+// "a" beside keys under "a/b/", "a/b" lists as a folder and STOR writes
+// into it, where Stat of the new name says syscall.ENOTDIR.
 func (f *FS) StatUpload(ctx context.Context, name string) (fs.FileInfo, bool, error) {
 	if name == "." {
 		fi, err := f.Stat(ctx, name)
@@ -32,10 +40,10 @@ func (f *FS) StatUpload(ctx context.Context, name string) (fs.FileInfo, bool, er
 	}
 	gen := f.recent.generation()
 	k, fi, ok, err := f.probe(ctx, "stat", name)
-	switch {
-	case err != nil:
-		return nil, false, err
-	case !ok:
+	if cerr := ctx.Err(); cerr != nil {
+		return nil, false, cerr
+	}
+	if err != nil || !ok {
 		fi, err := f.Stat(ctx, name)
 		return fi, false, err
 	}
@@ -58,10 +66,13 @@ func (f *FS) StatUpload(ctx context.Context, name string) (fs.FileInfo, bool, er
 }
 
 // probe says what name is from the first key that begins with its key
-// (ListObjectsV2, one key): that key itself is an object, a key under
-// "key/" a folder, no key nothing. ok is false when the first key is any
-// other (one that sorts between "key" and "key/"), which says nothing of
-// either.
+// (ListObjectsV2, one key), in the order of their bytes: that key itself
+// is an object (it sorts first), a key under "key/" a folder. No key, or
+// a first key whose next byte sorts after "/" ("key2", "key_1"), says
+// that neither is there. A first key whose next byte sorts before "/"
+// ("key.txt", "key-2") says there is no object, and a listing of "key/"
+// whether there is a folder. ok is false where the listings can't tell (a
+// page cut short, a key that doesn't begin with the prefix).
 func (f *FS) probe(ctx context.Context, op, name string) (k kind, fi *info, ok bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return missing, nil, false, err
@@ -69,25 +80,56 @@ func (f *FS) probe(ctx context.Context, op, name string) (k kind, fi *info, ok b
 	ctx, cancel := f.withTimeout(ctx)
 	defer cancel()
 	key := f.key(name)
-	list, err := f.client.ListObjectsV2(ctx, &awss3.ListObjectsV2Input{Bucket: &f.bucket, Prefix: &key, MaxKeys: aws.Int32(1)})
+	base := path.Base(name)
+	first, ok, err := f.firstKey(ctx, op, name, key)
+	switch {
+	case err != nil || !ok:
+		return missing, nil, false, err
+	case first == nil:
+		return missing, nil, true, nil
+	}
+	fk := aws.ToString(first.Key)
+	switch {
+	case fk == key:
+		return file, &info{name: base, size: aws.ToInt64(first.Size), modTime: aws.ToTime(first.LastModified)}, true, nil
+	case strings.HasPrefix(fk, key+"/"):
+		return folder, f.folderInfo(base, first), true, nil
+	case !strings.HasPrefix(fk, key) || len(fk) == len(key):
+		return missing, nil, false, nil
+	case fk[len(key)] > '/':
+		return missing, nil, true, nil
+	}
+	// Between "key" and "key/": no object; a folder, if "key/" has keys.
+	first, ok, err = f.firstKey(ctx, op, name, key+"/")
+	switch {
+	case err != nil || !ok:
+		return missing, nil, false, err
+	case first == nil:
+		return missing, nil, true, nil
+	}
+	return folder, f.folderInfo(base, first), true, nil
+}
+
+// firstKey returns the first key that begins with prefix, or nil if none
+// does; ok is false if the store's answer can't tell (a page cut short
+// before any key).
+func (f *FS) firstKey(ctx context.Context, op, name, prefix string) (first *types.Object, ok bool, err error) {
+	list, err := f.client.ListObjectsV2(ctx, &awss3.ListObjectsV2Input{Bucket: &f.bucket, Prefix: &prefix, MaxKeys: aws.Int32(1)})
 	if err != nil {
-		return missing, nil, false, mapErr(op, name, err)
+		return nil, false, mapErr(op, name, err)
 	}
 	if len(list.Contents) == 0 {
-		// A store that stops a page short of its first key can't tell.
-		return missing, nil, !aws.ToBool(list.IsTruncated), nil
+		return nil, !aws.ToBool(list.IsTruncated), nil
 	}
-	o := list.Contents[0]
-	base := path.Base(name)
-	switch first := aws.ToString(o.Key); {
-	case first == key:
-		return file, &info{name: base, size: aws.ToInt64(o.Size), modTime: aws.ToTime(o.LastModified)}, true, nil
-	case strings.HasPrefix(first, key+"/"):
-		mt := aws.ToTime(o.LastModified)
-		if mt.IsZero() {
-			mt = f.folderTime
-		}
-		return folder, &info{name: base, modTime: mt, dir: true}, true, nil
+	return &list.Contents[0], true, nil
+}
+
+// folderInfo describes the folder base whose first key is first: its
+// time is that key's, as lookup's.
+func (f *FS) folderInfo(base string, first *types.Object) *info {
+	mt := aws.ToTime(first.LastModified)
+	if mt.IsZero() {
+		mt = f.folderTime
 	}
-	return missing, nil, false, nil
+	return &info{name: base, modTime: mt, dir: true}
 }
