@@ -31,8 +31,8 @@ import (
 // no atomic rename, no random-access write, no folders apart from their
 // contents. Optional abilities are small interfaces a FileSystem (or a
 // File, or a DirReader) may also implement: LstatFS, RenameFS, ReadlinkFS,
-// ChmodFS, ChtimesFS, OpenAtFS, OpenInfoFS, UploadStatFS, AccessFS, AvailableFS,
-// UploadKeyer, CommitOnCloseFS;
+// ChmodFS, ChtimesFS, OpenAtFS, OpenInfoFS, UploadStatFS, DirStatFS, AccessFS,
+// AvailableFS, UploadKeyer, CommitOnCloseFS;
 // io.Seeker, Aborter and OSFiler on a File; and DirInfoReader on a
 // DirReader. A command that needs one the file
 // system lacks is answered with 502 (504 for REST+STOR where neither
@@ -166,6 +166,18 @@ type OpenInfoFS interface {
 // place.
 type UploadStatFS interface {
 	StatUpload(ctx context.Context, name string) (fi fs.FileInfo, folderOK bool, err error)
+}
+
+// DirStatFS is implemented by file systems for which looking up a name
+// that is usually a folder costs less with a method of its own: an object
+// store answers with one listing, where Stat takes a HEAD (which a folder
+// fails) and then a listing. CWD, XCWD, CDUP, MLSD, LIST, NLST and STAT
+// call StatDir instead of Stat for their path.
+//
+// StatDir returns what Stat would, except that a file's ModTime may be the
+// time the store lists for it (the time LIST shows for a folder's files).
+type DirStatFS interface {
+	StatDir(ctx context.Context, name string) (fs.FileInfo, error)
 }
 
 // UploadKeyer is implemented by file systems whose values don't identify

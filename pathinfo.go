@@ -1,6 +1,7 @@
 package pier
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"strings"
@@ -16,12 +17,22 @@ const (
 	statNone    statRule = iota
 	statFollow           // Stat
 	statLink             // Lstat (a link itself)
-	statListing          // Stat; a broken symlink is its Lstat (LIST, NLST, STAT)
+	statListing          // statDir; a broken symlink is its Lstat (LIST, NLST, STAT)
 	statMLST             // Lstat, refused if the link leads outside the root
 	statRegular          // Stat; a missing file is "not retrievable" (SIZE, MDTM, MFMT)
 	statStatus           // statListing; a missing path with glob characters: "Globbing not supported." (STAT)
 	statOpen             // Stat, unless the file system opens first (OpenInfoFS) and the transfer can start: then no look-up, and Info is nil (RETR)
+	statDir              // Stat, or StatDir where the file system has it (CWD, XCWD, CDUP, MLSD)
 )
+
+// lookupDir looks up a name that is usually a folder: with StatDir where
+// the file system has it (DirStatFS), else with Stat.
+func lookupDir(ctx context.Context, fsys FileSystem, name string) (fs.FileInfo, error) {
+	if d, ok := fsys.(DirStatFS); ok {
+		return d.StatDir(ctx, name)
+	}
+	return fsys.Stat(ctx, name)
+}
 
 // statFor looks r's path up as rule says.
 func (s *session) statFor(rule statRule, r *Request) (fs.FileInfo, error) {
@@ -29,6 +40,8 @@ func (s *session) statFor(rule statRule, r *Request) (fs.FileInfo, error) {
 	switch rule {
 	case statFollow:
 		return fsys.Stat(ctx, r.Name)
+	case statDir:
+		return lookupDir(ctx, fsys, r.Name)
 	case statOpen:
 		// Where the transfer will be refused before its open (no PASV or
 		// PORT, a RANG), the look-up comes first as on any file system,
@@ -56,9 +69,10 @@ func (s *session) statFor(rule statRule, r *Request) (fs.FileInfo, error) {
 		}
 		return fi, err
 	case statListing:
-		fi, err := fsys.Stat(ctx, r.Name)
-		if err != nil && !errors.Is(err, ErrOutsideRoot) {
-			// A broken symlink is still listed.
+		fi, err := lookupDir(ctx, fsys, r.Name)
+		if _, links := fsys.(LstatFS); links && err != nil && !errors.Is(err, ErrOutsideRoot) {
+			// A broken symlink is still listed. (Without LstatFS there
+			// are no links: Lstat would be the Stat that just failed.)
 			if lfi, lerr := lstat(ctx, fsys, r.Name); lerr == nil && lfi.Mode()&fs.ModeSymlink != 0 {
 				return lfi, nil
 			}

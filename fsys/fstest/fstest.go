@@ -55,8 +55,8 @@ type config struct {
 // files that implement io.Seeker; the outcome of transfers ended with
 // Close, or with Abort where files implement pier.Aborter; OpenFileAt
 // where the file system implements pier.OpenAtFS, OpenInfo where it
-// implements pier.OpenInfoFS, and StatUpload where it implements
-// pier.UploadStatFS; streaming of a 1,000
+// implements pier.OpenInfoFS, StatUpload where it implements
+// pier.UploadStatFS, and StatDir where it implements pier.DirStatFS; streaming of a 1,000
 // entry directory, and pier.DirInfoReader where the DirReader implements
 // it; concurrent use from 8 goroutines; that a file system whose
 // pier.CommitOnCloseFS reports true is tested with CommitOnClose and
@@ -78,6 +78,7 @@ func TestFileSystem(t *testing.T, newFS func(t *testing.T) pier.FileSystem, opts
 	}
 	t.Run("Stat", func(t *testing.T) { testStat(t, newFS) })
 	t.Run("StatUpload", func(t *testing.T) { testStatUpload(t, newFS) })
+	t.Run("StatDir", func(t *testing.T) { testStatDir(t, newFS) })
 	t.Run("Lstat", func(t *testing.T) { testLstat(t, newFS) })
 	t.Run("OpenFile", func(t *testing.T) { testOpenFile(t, newFS) })
 	t.Run("Append", func(t *testing.T) { testAppend(t, newFS, c) })

@@ -42,6 +42,34 @@ func testStat(t *testing.T, newFS func(*testing.T) pier.FileSystem) {
 	}
 }
 
+// testStatDir: StatDir (pier.DirStatFS) says what Stat does, errors
+// included (a file's time may differ).
+func testStatDir(t *testing.T, newFS func(*testing.T) pier.FileSystem) {
+	fsys := newFS(t)
+	d, ok := fsys.(pier.DirStatFS)
+	if !ok {
+		t.Skip("not a pier.DirStatFS")
+	}
+	ctx := t.Context()
+	build(t, fsys, fixture)
+	for _, name := range []string{".", "f", "d", "d/sub", "d/sub/h", "e", "missing", "d/missing/x", "f/x"} {
+		t.Run(name, func(t *testing.T) {
+			fi, err := d.StatDir(ctx, name)
+			st, serr := fsys.Stat(ctx, name)
+			if serr != nil {
+				checkErr(t, "StatDir", err, fs.ErrNotExist, syscall.ENOTDIR)
+				if errors.Is(serr, syscall.ENOTDIR) != errors.Is(err, syscall.ENOTDIR) {
+					t.Errorf("StatDir: %v; Stat: %v", err, serr)
+				}
+				return
+			}
+			if checkErr(t, "StatDir", err) {
+				checkInfo(t, fi, name, st.IsDir(), st.Size())
+			}
+		})
+	}
+}
+
 // testStatUpload: StatUpload (pier.UploadStatFS) describes what is there
 // as Stat does; a missing name is fs.ErrNotExist (or syscall.ENOTDIR),
 // with folderOK never where its folder isn't one; after it, the upload's

@@ -58,7 +58,8 @@
 //     each (FS.StatUpload, pier.UploadStatFS) rather than a HEAD and a
 //     listing each; this relies on the store listing keys in the order
 //     of their bytes, as S3 does, and a listing refused is followed by
-//     Stat's look-up.
+//     Stat's look-up. CWD, MLSD and LIST look their folder up the same
+//     way (FS.StatDir, pier.DirStatFS), as does OpenDir.
 //   - APPE and REST+STOR start the new object from the old one's bytes:
 //     copied server-side (UploadPartCopy) from 5 MiB up, downloaded and
 //     uploaded again below, where S3 allows no copied part. REST+STOR

@@ -134,6 +134,7 @@ var (
 	_ pier.OpenAtFS        = (*FS)(nil)
 	_ pier.OpenInfoFS      = (*FS)(nil)
 	_ pier.UploadStatFS    = (*FS)(nil)
+	_ pier.DirStatFS       = (*FS)(nil)
 	_ pier.RenameFS        = (*FS)(nil)
 	_ pier.ChtimesFS       = (*FS)(nil)
 	_ pier.UploadKeyer     = (*FS)(nil)
@@ -258,15 +259,22 @@ func (f *FS) lookup(ctx context.Context, op, name string) (kind, *info, error) {
 		}
 		return folder, &info{name: base, modTime: mt, dir: true}, nil
 	}
+	return missing, nil, f.checkAbove(ctx, op, name)
+}
+
+// checkAbove says why name, which is neither an object nor a folder, is
+// missing: syscall.ENOTDIR if an object sits where one of its folders
+// should be (a HEAD of each), else nil.
+func (f *FS) checkAbove(ctx context.Context, op, name string) error {
 	for i := strings.IndexByte(name, '/'); i >= 0; i = nextSlash(name, i) {
 		k := f.key(name[:i])
 		if _, err := f.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: &f.bucket, Key: &k}); err == nil {
-			return missing, nil, pathErr(op, name, syscall.ENOTDIR)
+			return pathErr(op, name, syscall.ENOTDIR)
 		} else if !isNotExist(err) {
-			return missing, nil, mapErr(op, name, err)
+			return mapErr(op, name, err)
 		}
 	}
-	return missing, nil, nil
+	return nil
 }
 
 // nextSlash returns the index of the "/" after the one at i, or -1.
@@ -412,13 +420,11 @@ func (f *FS) delete(ctx context.Context, name, key string) error {
 
 // OpenDir lists one level of a folder, a page at a time (see lister).
 func (f *FS) OpenDir(ctx context.Context, name string) (pier.DirReader, error) {
-	k, _, err := f.lookup(ctx, "open", name)
+	fi, err := f.StatDir(ctx, name)
 	switch {
 	case err != nil:
 		return nil, err
-	case k == missing:
-		return nil, pathErr("open", name, fs.ErrNotExist)
-	case k == file:
+	case !fi.IsDir():
 		return nil, pathErr("open", name, syscall.ENOTDIR)
 	}
 	prefix := f.key(name)

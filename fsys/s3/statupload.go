@@ -24,9 +24,10 @@ import (
 //
 // It relies on the store listing keys in the order of their bytes, as S3
 // does (and versitygw, whose order puts a folder's keys at its name's
-// place, which tells the same). A listing the store refuses (S3 Express
-// directory buckets take only prefixes that end in "/") or that fails
-// otherwise is followed by Stat's look-up.
+// place, which tells the same). A listing the store refuses (a 400 or
+// 501: S3 Express directory buckets take only prefixes that end in "/")
+// is followed by Stat's look-up; one that fails otherwise (a busy store,
+// after the SDK's retries) is the look-up's error.
 //
 // The answers go to the recent look-ups that the upload's open takes, as
 // Stat's do. A file's time here is its LastModified. The folders above a
@@ -40,10 +41,10 @@ func (f *FS) StatUpload(ctx context.Context, name string) (fs.FileInfo, bool, er
 	}
 	gen := f.recent.generation()
 	k, fi, ok, err := f.probe(ctx, "stat", name)
-	if cerr := ctx.Err(); cerr != nil {
-		return nil, false, cerr
-	}
-	if err != nil || !ok {
+	switch {
+	case err != nil:
+		return nil, false, err
+	case !ok:
 		fi, err := f.Stat(ctx, name)
 		return fi, false, err
 	}
@@ -65,6 +66,35 @@ func (f *FS) StatUpload(ctx context.Context, name string) (fs.FileInfo, bool, er
 	return nil, true, notExist
 }
 
+// StatDir looks up a name that is usually a folder (pier.DirStatFS: CWD,
+// MLSD, LIST) with one listing of the keys that begin with its key (see
+// probe), where Stat takes a HEAD, which a folder fails, and then a
+// listing: CWD into a folder, and the look-up before its listing, is one
+// request instead of two. A file's time here is its LastModified, the
+// time listings show; a name that isn't there takes a HEAD of each folder
+// above it, as for Stat, to tell "not a directory". A listing that can't
+// tell, or that the store refuses (see StatUpload), is followed by Stat.
+func (f *FS) StatDir(ctx context.Context, name string) (fs.FileInfo, error) {
+	if name == "." {
+		return f.Stat(ctx, name)
+	}
+	k, fi, ok, err := f.probe(ctx, "stat", name)
+	switch {
+	case err != nil:
+		return nil, err
+	case !ok:
+		return f.Stat(ctx, name)
+	case k != missing:
+		return fi, nil
+	}
+	lctx, cancel := f.withTimeout(ctx)
+	defer cancel()
+	if err := f.checkAbove(lctx, "stat", name); err != nil {
+		return nil, err
+	}
+	return nil, pathErr("stat", name, fs.ErrNotExist)
+}
+
 // probe says what name is from the first key that begins with its key
 // (ListObjectsV2, one key), in the order of their bytes: that key itself
 // is an object (it sorts first), a key under "key/" a folder. No key, or
@@ -72,7 +102,8 @@ func (f *FS) StatUpload(ctx context.Context, name string) (fs.FileInfo, bool, er
 // that neither is there. A first key whose next byte sorts before "/"
 // ("key.txt", "key-2") says there is no object, and a listing of "key/"
 // whether there is a folder. ok is false where the listings can't tell (a
-// page cut short, a key that doesn't begin with the prefix).
+// page cut short, a key that doesn't begin with the prefix, a listing
+// the store refuses: see firstKey).
 func (f *FS) probe(ctx context.Context, op, name string) (k kind, fi *info, ok bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return missing, nil, false, err
@@ -112,10 +143,17 @@ func (f *FS) probe(ctx context.Context, op, name string) (k kind, fi *info, ok b
 
 // firstKey returns the first key that begins with prefix, or nil if none
 // does; ok is false if the store's answer can't tell (a page cut short
-// before any key).
+// before any key) or the store refuses the listing (400, 501).
 func (f *FS) firstKey(ctx context.Context, op, name, prefix string) (first *types.Object, ok bool, err error) {
 	list, err := f.client.ListObjectsV2(ctx, &awss3.ListObjectsV2Input{Bucket: &f.bucket, Prefix: &prefix, MaxKeys: aws.Int32(1)})
 	if err != nil {
+		if code, status := errorCode(err); status == 400 || status == 501 || code == "NotImplemented" {
+			// A store that won't list that prefix (S3 Express directory
+			// buckets take only prefixes ending in "/"): the caller
+			// asks as Stat does. A busy or failing store (5xx, after
+			// the SDK's retries) is not asked again.
+			return nil, false, nil
+		}
 		return nil, false, mapErr(op, name, err)
 	}
 	if len(list.Contents) == 0 {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/pierftp/pier/internal/s3test"
@@ -129,6 +130,48 @@ func TestStatUploadCanned(t *testing.T) {
 			}
 			if folderOK != tc.folder {
 				t.Errorf("folderOK %v, want %v", folderOK, tc.folder)
+			}
+			if got := tc.store.take(); !slices.Equal(got, tc.asked) {
+				t.Errorf("asked %q, want %q", got, tc.asked)
+			}
+		})
+	}
+}
+
+// TestStatDirCanned: StatDir's answers, and its requests, where the
+// store's listing is unusual.
+func TestStatDirCanned(t *testing.T) {
+	for _, tc := range []struct {
+		what  string
+		store *cannedStore
+		name  string
+		dir   bool
+		err   error
+		asked []string
+	}{
+		{"an object and a folder of one name: the object", &cannedStore{keys: []string{"a", "a/x"}},
+			"a", false, nil, []string{"LIST a"}},
+		{"a key between name and name/, and a folder", &cannedStore{keys: []string{"n.txt", "n/x"}},
+			"n", true, nil, []string{"LIST n", "LIST n/"}},
+		{"nothing below a file", &cannedStore{keys: []string{"f"}},
+			"f/x/y", false, syscall.ENOTDIR, []string{"LIST f/x/y", "HEAD f"}},
+		{"a listing refused: Stat's look-up", &cannedStore{keys: []string{"d/x"}, slashOnly: true},
+			"d", true, nil, []string{"LIST d", "HEAD d", "LIST d/"}},
+		{"a page cut short: Stat's look-up", &cannedStore{keys: []string{"d/x"}, cut: []string{"d"}},
+			"d", true, nil, []string{"LIST d", "HEAD d", "LIST d/"}},
+	} {
+		t.Run(tc.what, func(t *testing.T) {
+			hs := httptest.NewServer(tc.store)
+			t.Cleanup(hs.Close)
+			fsys := New(s3test.NewClient(hs.URL, "ak", "sk"), "bucket", Options{})
+			fi, err := fsys.StatDir(t.Context(), tc.name)
+			switch {
+			case tc.err != nil:
+				if !errors.Is(err, tc.err) {
+					t.Errorf("StatDir: %v, %v; want %v", fi, err, tc.err)
+				}
+			case err != nil || fi.IsDir() != tc.dir:
+				t.Errorf("StatDir: %v, %v; want a folder: %v", fi, err, tc.dir)
 			}
 			if got := tc.store.take(); !slices.Equal(got, tc.asked) {
 				t.Errorf("asked %q, want %q", got, tc.asked)
