@@ -60,7 +60,7 @@ func init() {
 		{name: "CWD", login: true, perm: "e", path: pathCwdOrRoot, stat: statDir, arg: opt, handler: (*session).cmdCWD, help: "Syntax: CWD [<SP> dir-name] (change working directory)."},
 		{name: "XCWD", login: true, perm: "e", path: pathCwdOrRoot, stat: statDir, arg: opt, handler: (*session).cmdCWD, help: "Syntax: XCWD [<SP> dir-name] (obsolete; change working directory)."},
 		{name: "CDUP", login: true, perm: "e", path: pathParent, stat: statDir, arg: none, handler: (*session).cmdCWD, help: "Syntax: CDUP (go to parent directory)."},
-		{name: "XCUP", login: true, perm: "e", path: pathParent, stat: statFollow, arg: none, handler: (*session).cmdCWD, help: "Syntax: XCUP (obsolete; go to parent directory)."},
+		{name: "XCUP", login: true, perm: "e", path: pathParent, stat: statDir, arg: none, handler: (*session).cmdCWD, help: "Syntax: XCUP (obsolete; go to parent directory)."},
 		{name: "PWD", login: true, arg: none, inline: true, handler: (*session).cmdPWD, help: "Syntax: PWD (get current working directory)."},
 		{name: "XPWD", login: true, arg: none, inline: true, handler: (*session).cmdPWD, help: "Syntax: XPWD (obsolete; get current dir)."},
 

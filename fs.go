@@ -171,8 +171,9 @@ type UploadStatFS interface {
 // DirStatFS is implemented by file systems for which looking up a name
 // that is usually a folder costs less with a method of its own: an object
 // store answers with one listing, where Stat takes a HEAD (which a folder
-// fails) and then a listing. CWD, XCWD, CDUP, MLSD, LIST, NLST and STAT
-// call StatDir instead of Stat for their path.
+// fails) and then a listing. CWD, XCWD, CDUP, XCUP, MLSD, LIST, NLST and
+// STAT call StatDir instead of Stat for their path; a failed StatDir is
+// not retried with Stat.
 //
 // StatDir returns what Stat would, except that a file's ModTime may be the
 // time the store lists for it (the time LIST shows for a folder's files).

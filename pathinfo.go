@@ -22,7 +22,7 @@ const (
 	statRegular          // Stat; a missing file is "not retrievable" (SIZE, MDTM, MFMT)
 	statStatus           // statListing; a missing path with glob characters: "Globbing not supported." (STAT)
 	statOpen             // Stat, unless the file system opens first (OpenInfoFS) and the transfer can start: then no look-up, and Info is nil (RETR)
-	statDir              // Stat, or StatDir where the file system has it (CWD, XCWD, CDUP, MLSD)
+	statDir              // Stat, or StatDir where the file system has it (CWD, XCWD, CDUP, XCUP, MLSD)
 )
 
 // lookupDir looks up a name that is usually a folder: with StatDir where

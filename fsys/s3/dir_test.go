@@ -67,12 +67,15 @@ func TestFTPDirRequests(t *testing.T) {
 	if ops := log.take(); len(ops) < 1 || len(ops) > 2 || slices.Contains(ops, "HeadObject") {
 		t.Errorf("CWD /sub2: the store was asked %q, want one or two listings", ops)
 	}
-	c.Expect(t, "CWD /sub", 250)
-	log.take()
-	c.Expect(t, "CDUP", 250)
-	if ops := log.take(); len(ops) != 0 {
-		t.Errorf("CDUP to the root: the store was asked %q", ops)
+	for _, up := range []string{"CDUP", "XCUP"} {
+		c.Expect(t, "CWD /sub", 250)
+		log.take()
+		c.Expect(t, up, 250)
+		if ops := log.take(); len(ops) != 0 {
+			t.Errorf("%s to the root: the store was asked %q", up, ops)
+		}
 	}
+	c.Expect(t, "CWD /sub/..", 250)
 
 	// The look-ups of the pipeline and of OpenDir, then the listing:
 	// three listings (there were two HEADs and five requests).
@@ -95,9 +98,15 @@ func TestFTPDirRequests(t *testing.T) {
 	if ops := log.take(); !slices.Equal(ops, []string{list}) {
 		t.Errorf("LIST of nothing: the store was asked %q, want one listing", ops)
 	}
-	// LIST of a file shows it.
-	if got := string(c.Retrieve(t, "LIST /file")); !strings.Contains(got, " file") || !strings.Contains(got, " 6 ") {
+	// LIST of a file shows it, with the time MFMT stored: a listing,
+	// then the listing's own HEAD.
+	c.Expect(t, "MFMT 20200102030405 /file", 213)
+	log.take()
+	if got := string(c.Retrieve(t, "LIST /file")); !strings.Contains(got, " file") || !strings.Contains(got, " 6 ") || !strings.Contains(got, "Jan 02  2020") {
 		t.Errorf("LIST of a file: %q", got)
+	}
+	if ops := log.take(); !slices.Equal(ops, []string{list, "HeadObject"}) {
+		t.Errorf("LIST of a file: the store was asked %q, want a listing and a HEAD", ops)
 	}
 	c.Expect(t, "NOOP", 200)
 }
@@ -130,7 +139,8 @@ func TestStatDir(t *testing.T) {
 					t.Errorf("StatDir(%q): %v; Stat: %v", name, err, serr)
 				}
 			}
-		case fi.Name() != st.Name() || fi.IsDir() != st.IsDir() || fi.Size() != st.Size() || fi.Mode() != st.Mode():
+		case fi.Name() != st.Name() || fi.IsDir() != st.IsDir() || fi.Size() != st.Size() || fi.Mode() != st.Mode() ||
+			(fi.IsDir() && !fi.ModTime().Equal(st.ModTime())):
 			t.Errorf("StatDir(%q) = %s dir %v size %d mode %v; Stat: %s dir %v size %d mode %v", name,
 				fi.Name(), fi.IsDir(), fi.Size(), fi.Mode(), st.Name(), st.IsDir(), st.Size(), st.Mode())
 		}

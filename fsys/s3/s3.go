@@ -124,6 +124,9 @@ type FS struct {
 	readAheadMin int64
 	// pageHigh is the most entries a listing page has held, for tests.
 	pageHigh atomic.Int64
+	// noProbe is set once the store refused a probe's listing (see
+	// firstKey): look-ups then go to Stat directly.
+	noProbe atomic.Bool
 	// recent is what Stat and StatUpload found lately, for the uploads
 	// that follow.
 	recent recentLookups

@@ -25,9 +25,10 @@ import (
 // It relies on the store listing keys in the order of their bytes, as S3
 // does (and versitygw, whose order puts a folder's keys at its name's
 // place, which tells the same). A listing the store refuses (a 400 or
-// 501: S3 Express directory buckets take only prefixes that end in "/")
-// is followed by Stat's look-up; one that fails otherwise (a busy store,
-// after the SDK's retries) is the look-up's error.
+// 501 that isn't a busy store's: S3 Express directory buckets take only
+// prefixes that end in "/") is followed by Stat's look-up, and so is
+// every look-up after it; one that fails otherwise (a busy store, after
+// the SDK's retries) is the look-up's error.
 //
 // The answers go to the recent look-ups that the upload's open takes, as
 // Stat's do. A file's time here is its LastModified. The folders above a
@@ -75,10 +76,12 @@ func (f *FS) StatUpload(ctx context.Context, name string) (fs.FileInfo, bool, er
 // above it, as for Stat, to tell "not a directory". A listing that can't
 // tell, or that the store refuses (see StatUpload), is followed by Stat.
 func (f *FS) StatDir(ctx context.Context, name string) (fs.FileInfo, error) {
-	if name == "." {
+	if name == "." || f.noProbe.Load() {
 		return f.Stat(ctx, name)
 	}
-	k, fi, ok, err := f.probe(ctx, "stat", name)
+	lctx, cancel := f.withTimeout(ctx)
+	defer cancel()
+	k, fi, ok, err := f.probe(lctx, "stat", name)
 	switch {
 	case err != nil:
 		return nil, err
@@ -87,8 +90,6 @@ func (f *FS) StatDir(ctx context.Context, name string) (fs.FileInfo, error) {
 	case k != missing:
 		return fi, nil
 	}
-	lctx, cancel := f.withTimeout(ctx)
-	defer cancel()
 	if err := f.checkAbove(lctx, "stat", name); err != nil {
 		return nil, err
 	}
@@ -107,6 +108,9 @@ func (f *FS) StatDir(ctx context.Context, name string) (fs.FileInfo, error) {
 func (f *FS) probe(ctx context.Context, op, name string) (k kind, fi *info, ok bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return missing, nil, false, err
+	}
+	if f.noProbe.Load() {
+		return missing, nil, false, nil
 	}
 	ctx, cancel := f.withTimeout(ctx)
 	defer cancel()
@@ -147,11 +151,13 @@ func (f *FS) probe(ctx context.Context, op, name string) (k kind, fi *info, ok b
 func (f *FS) firstKey(ctx context.Context, op, name, prefix string) (first *types.Object, ok bool, err error) {
 	list, err := f.client.ListObjectsV2(ctx, &awss3.ListObjectsV2Input{Bucket: &f.bucket, Prefix: &prefix, MaxKeys: aws.Int32(1)})
 	if err != nil {
-		if code, status := errorCode(err); status == 400 || status == 501 || code == "NotImplemented" {
+		if code, status := errorCode(err); !isBusy(code, status) && (status == 400 || status == 501 || code == "NotImplemented") {
 			// A store that won't list that prefix (S3 Express directory
 			// buckets take only prefixes ending in "/"): the caller
-			// asks as Stat does. A busy or failing store (5xx, after
-			// the SDK's retries) is not asked again.
+			// asks as Stat does, and so does every look-up after it. A
+			// busy or failing store (after the SDK's retries) is not
+			// asked again.
+			f.noProbe.Store(true)
 			return nil, false, nil
 		}
 		return nil, false, mapErr(op, name, err)

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/pierftp/pier"
 	"github.com/pierftp/pier/internal/s3test"
 )
 
@@ -27,8 +28,11 @@ type cannedStore struct {
 	cut, ignore []string
 	// slashOnly refuses listings whose prefix doesn't end in "/".
 	slashOnly bool
-	mu        sync.Mutex
-	asked     []string
+	// failStatus and failCode, if set, answer every listing.
+	failStatus int
+	failCode   string
+	mu         sync.Mutex
+	asked      []string
 }
 
 func (c *cannedStore) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -46,6 +50,11 @@ func (c *cannedStore) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	prefix := r.URL.Query().Get("prefix")
 	c.note("LIST " + prefix)
+	if c.failStatus != 0 {
+		w.WriteHeader(c.failStatus)
+		fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>canned</Message></Error>`, c.failCode)
+		return
+	}
 	if c.slashOnly && !strings.HasSuffix(prefix, "/") {
 		w.WriteHeader(http.StatusBadRequest)
 		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidArgument</Code><Message>prefix must end in /</Message></Error>`)
@@ -177,5 +186,52 @@ func TestStatDirCanned(t *testing.T) {
 				t.Errorf("asked %q, want %q", got, tc.asked)
 			}
 		})
+	}
+}
+
+// TestProbeRefusal: a store that refuses a probe's listing is asked as
+// Stat asks from then on; one that is busy (a retryable 400, a 503) is
+// not asked again after the SDK's retries.
+func TestProbeRefusal(t *testing.T) {
+	store := &cannedStore{keys: []string{"d/x"}, slashOnly: true}
+	hs := httptest.NewServer(store)
+	t.Cleanup(hs.Close)
+	fsys := New(s3test.NewClient(hs.URL, "ak", "sk"), "bucket", Options{})
+	for i, want := range [][]string{{"LIST d", "HEAD d", "LIST d/"}, {"HEAD d", "LIST d/"}} {
+		if fi, err := fsys.StatDir(t.Context(), "d"); err != nil || !fi.IsDir() {
+			t.Fatalf("StatDir %d: %v, %v", i, fi, err)
+		}
+		if got := store.take(); !slices.Equal(got, want) {
+			t.Errorf("StatDir %d: asked %q, want %q", i, got, want)
+		}
+	}
+	if _, _, err := fsys.StatUpload(t.Context(), "d/new"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("StatUpload after the refusal: %v", err)
+	}
+	if got := store.take(); slices.Contains(got, "LIST d/new") {
+		t.Errorf("StatUpload after the refusal probed again: %q", got)
+	}
+
+	for _, busy := range []struct {
+		status int
+		code   string
+	}{{400, "RequestTimeout"}, {503, "SlowDown"}} {
+		store := &cannedStore{failStatus: busy.status, failCode: busy.code}
+		hs := httptest.NewServer(store)
+		t.Cleanup(hs.Close)
+		fsys := New(s3test.NewClient(hs.URL, "ak", "sk"), "bucket", Options{})
+		_, err := fsys.StatDir(t.Context(), "d")
+		var re *pier.ReplyError
+		if !errors.As(err, &re) || re.Code != 451 {
+			t.Errorf("%d %s: StatDir: %v, want a 451", busy.status, busy.code, err)
+		}
+		for _, r := range store.take() {
+			if r != "LIST d" {
+				t.Errorf("%d %s: asked %q besides the listing's attempts", busy.status, busy.code, r)
+			}
+		}
+		if fsys.noProbe.Load() {
+			t.Errorf("%d %s: taken for a refusal", busy.status, busy.code)
+		}
 	}
 }
