@@ -1,16 +1,12 @@
 package s3_test
 
 import (
-	"bytes"
 	"errors"
 	"io/fs"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/pierftp/pier/fsys/s3"
 	"github.com/pierftp/pier/internal/s3test"
@@ -23,19 +19,14 @@ func TestFTPDirRequests(t *testing.T) {
 	srv := s3test.Start(t)
 	var log opLog
 	fsys := s3.New(countingClient(srv.Client, &log), srv.Bucket, s3.Options{})
-	for key, body := range map[string]string{
+	putKeys(t, srv, map[string]string{
 		"sub/":     "",        // a folder with its marker
 		"sub/f":    "in sub",  //
 		"imp/k":    "k",       // a folder without one
 		"file":     "a file",  //
 		"sub2/":    "",        // a folder ...
 		"sub2.txt": "sibling", // ... with a key between sub2 and sub2/
-	} {
-		if _, err := srv.Client.PutObject(t.Context(), &awss3.PutObjectInput{Bucket: &srv.Bucket, Key: aws.String(key),
-			Body: bytes.NewReader([]byte(body)), ContentLength: aws.Int64(int64(len(body)))}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	c := serveS3(t, fsys, nil).Dial(t)
 	c.Login(t, "s3", "pw")
 	list := "ListObjectsV2"
@@ -116,16 +107,17 @@ func TestFTPDirRequests(t *testing.T) {
 func TestStatDir(t *testing.T) {
 	srv := s3test.Start(t)
 	fsys := s3.New(srv.Client, srv.Bucket, s3.Options{Prefix: "home"})
-	for _, key := range []string{"home/f", "home/d/", "home/d/x", "home/imp/y", "home/f2", "home/f2-sib", "home/h/", "home/h.txt", "other"} {
-		body := []byte("data")
-		if strings.HasSuffix(key, "/") {
-			body = nil
-		}
-		if _, err := srv.Client.PutObject(t.Context(), &awss3.PutObjectInput{Bucket: &srv.Bucket, Key: aws.String(key),
-			Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body)))}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	putKeys(t, srv, map[string]string{
+		"home/f":      "data",
+		"home/d/":     "",
+		"home/d/x":    "data",
+		"home/imp/y":  "data",
+		"home/f2":     "data",
+		"home/f2-sib": "data",
+		"home/h/":     "",
+		"home/h.txt":  "data",
+		"other":       "data",
+	})
 	ctx := t.Context()
 	for _, name := range []string{".", "f", "f2", "d", "imp", "h", "d/x", "missing", "d/missing", "f/x", "f/x/y", "other"} {
 		fi, err := fsys.StatDir(ctx, name)

@@ -26,6 +26,17 @@ import (
 const mib = 1 << 20
 
 // randomData returns n reproducible, incompressible bytes.
+// putKeys writes each key with its body, straight to the store.
+func putKeys(t *testing.T, srv *s3test.Server, keys map[string]string) {
+	t.Helper()
+	for key, body := range keys {
+		if _, err := srv.Client.PutObject(t.Context(), &awss3.PutObjectInput{Bucket: &srv.Bucket, Key: aws.String(key),
+			Body: strings.NewReader(body), ContentLength: aws.Int64(int64(len(body)))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func randomData(n int) []byte {
 	r := rand.New(rand.NewPCG(uint64(n), 7))
 	b := make([]byte, n)

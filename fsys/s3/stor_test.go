@@ -6,7 +6,6 @@ import (
 	"io"
 	"io/fs"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -27,7 +26,7 @@ func TestFTPStorRequests(t *testing.T) {
 	srv := s3test.Start(t)
 	var log opLog
 	fsys := s3.New(countingClient(srv.Client, &log), srv.Bucket, s3.Options{PartSize: s3.MinPartSize})
-	for key, body := range map[string]string{
+	putKeys(t, srv, map[string]string{
 		"sub/":         "",        // a folder with its marker
 		"implicit/k":   "k",       // a folder without one
 		"near.bin.tmp": "tmp",     // sorts between near.bin and near.bin/
@@ -35,12 +34,7 @@ func TestFTPStorRequests(t *testing.T) {
 		"file":         "a file",  // no folder
 		"sub2/":        "",        // a folder ...
 		"sub2.txt":     "sibling", // ... with a key between sub2 and sub2/
-	} {
-		if _, err := srv.Client.PutObject(t.Context(), &awss3.PutObjectInput{Bucket: &srv.Bucket, Key: aws.String(key),
-			Body: bytes.NewReader([]byte(body)), ContentLength: aws.Int64(int64(len(body)))}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	c := serveS3(t, fsys, nil).Dial(t)
 	c.Login(t, "s3", "pw")
 	c.Expect(t, "TYPE I", 200)
@@ -152,16 +146,19 @@ func TestFTPStorRequests(t *testing.T) {
 func TestStatUpload(t *testing.T) {
 	srv := s3test.Start(t)
 	fsys := s3.New(srv.Client, srv.Bucket, s3.Options{Prefix: "home"})
-	for _, key := range []string{"home/f", "home/d/", "home/d/x", "home/imp/y", "home/f2", "home/f2-sib", "home/g-sib", "home/h/", "home/h.txt", "home/i2", "other"} {
-		body := []byte("data")
-		if strings.HasSuffix(key, "/") {
-			body = nil
-		}
-		if _, err := srv.Client.PutObject(t.Context(), &awss3.PutObjectInput{Bucket: &srv.Bucket, Key: aws.String(key),
-			Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body)))}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	putKeys(t, srv, map[string]string{
+		"home/f":      "data",
+		"home/d/":     "",
+		"home/d/x":    "data",
+		"home/imp/y":  "data",
+		"home/f2":     "data",
+		"home/f2-sib": "data",
+		"home/g-sib":  "data",
+		"home/h/":     "",
+		"home/h.txt":  "data",
+		"home/i2":     "data",
+		"other":       "data",
+	})
 	ctx := t.Context()
 	for _, tc := range []struct {
 		name     string
