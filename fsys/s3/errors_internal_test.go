@@ -244,7 +244,8 @@ func TestBusyReplies(t *testing.T) {
 		t.Run(fmt.Sprint(fault.status, " transfers"), func(t *testing.T) {
 			proxy.setFault(func(*http.Request) (int, string) { return fault.status, fault.code })
 			// The listing's page request fails after 150 (the root needs
-			// no request to open), RETR's GET and STOR's HEAD before it.
+			// no request to open); RETR's GET, STOR's look-up and LIST
+			// sub's (listings, see StatUpload and StatDir) before it.
 			dc := c.Passive(t)
 			c.Send(t, "LIST")
 			c.ExpectReply(t, 150)

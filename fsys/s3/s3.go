@@ -256,11 +256,7 @@ func (f *FS) lookup(ctx context.Context, op, name string) (kind, *info, error) {
 		return missing, nil, mapErr(op, name, err)
 	}
 	if len(list.Contents) > 0 {
-		mt := aws.ToTime(list.Contents[0].LastModified)
-		if mt.IsZero() {
-			mt = f.folderTime
-		}
-		return folder, &info{name: base, modTime: mt, dir: true}, nil
+		return folder, f.folderInfo(base, &list.Contents[0]), nil
 	}
 	return missing, nil, f.checkAbove(ctx, op, name)
 }
