@@ -253,13 +253,15 @@ func (s *Server) Stats() Stats {
 		sess.viewMu.Unlock()
 		// The totals were read first: a transfer that ends meanwhile
 		// is missed until the next call, never counted twice.
-		if t := sess.currentTransfer(); t != nil && t.isFile {
+		sess.xferMu.Lock()
+		if t := sess.xfer; t != nil && t.isFile && !t.counted {
 			if t.upload {
 				st.BytesReceived += t.bytes.Load()
 			} else {
 				st.BytesSent += t.bytes.Load()
 			}
 		}
+		sess.xferMu.Unlock()
 	}
 	return st
 }
@@ -270,13 +272,14 @@ type serverTotals struct {
 	uploads, downloads atomic.Int64
 }
 
-// countEnded adds an ended transfer to the totals; the caller holds the
-// session's xferMu, and clears its xfer in the same hold, so that Stats
-// never counts a transfer twice.
+// countEnded adds an ended transfer to the totals, once; the caller holds
+// the session's xferMu, under which Stats leaves out the running bytes of
+// a transfer already counted, so that it never counts one twice.
 func (s *Server) countEnded(t *transfer) {
-	if !t.isFile {
+	if !t.isFile || t.counted {
 		return
 	}
+	t.counted = true
 	if t.upload {
 		s.totals.received.Add(t.bytes.Load())
 		s.totals.uploads.Add(1)

@@ -80,6 +80,10 @@ type transfer struct {
 
 	connected chan struct{} // closed once the data connection is open
 
+	// counted: the server's totals hold this transfer (countEnded);
+	// guarded by the session's xferMu.
+	counted bool
+
 	// drainUntil, while an aborted upload reads what the client sent
 	// before ABOR (see abortIf), is the end of that read (Unix
 	// nanoseconds); zero otherwise.
@@ -331,7 +335,7 @@ func (s *session) runTransfer(t *transfer, job *transferJob, ln *net.TCPListener
 			}
 		}
 		s.xferMu.Lock()
-		s.srv.countEnded(t)
+		s.srv.countEnded(t) // if the transfer panicked before its reply
 		s.xfer = nil
 		s.xferMu.Unlock()
 		s.xferEnded.Store(time.Now().UnixNano())
@@ -406,6 +410,11 @@ func (s *session) runTransfer(t *transfer, job *transferJob, ln *net.TCPListener
 			"bytes", t.bytes.Load(), "seconds", float64(time.Since(t.start).Milliseconds())/1000)
 	}
 	defer s.fileHook(job, t, completed, reason)
+	// In the totals before the reply: a client that reads Stats after
+	// its 226 finds the transfer there.
+	s.xferMu.Lock()
+	s.srv.countEnded(t)
+	s.xferMu.Unlock()
 	s.replyTransfer(cause, connErr, err, handshakeFailed)
 }
 
