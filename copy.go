@@ -286,8 +286,9 @@ func classify(err error) error {
 // receiveStream copies the data connection to dst until the client closes
 // it. For an *os.File destination (or an OSFiler's) and a plain TCP connection it uses
 // (*os.File).ReadFrom, which splices, while few uploads do (spliceLimit);
-// the others copy through a buffer, from a plain TCP connection with its
-// low-water mark raised (uploadLowat).
+// a Receiver reads the connection itself; the others copy through a
+// buffer. A plain TCP connection that doesn't splice has its low-water
+// mark raised (uploadLowat).
 func (s *session) receiveStream(t *transfer, conn net.Conn, dst io.Writer) error {
 	dataTimeout := durationOr(s.srv.lim().DataTimeout, DefaultDataTimeout)
 	if f, ok := osFile(dst); ok && !s.srv.DisableSendfile {
@@ -307,6 +308,15 @@ func (s *session) receiveStream(t *transfer, conn net.Conn, dst io.Writer) error
 	if tc, ok := conn.(*net.TCPConn); ok {
 		r.tcp = tc
 		r.raiseLowat()
+	}
+	if rc, ok := dst.(Receiver); ok {
+		if _, isOS := osFile(dst); !isOS {
+			_, err := rc.ReceiveFrom(r)
+			if err != nil && !r.failed {
+				return &fileError{err}
+			}
+			return err
+		}
 	}
 	return receiveCopy(dst, r)
 }

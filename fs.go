@@ -33,7 +33,7 @@ import (
 // File, or a DirReader) may also implement: LstatFS, RenameFS, ReadlinkFS,
 // ChmodFS, ChtimesFS, OpenAtFS, OpenInfoFS, UploadStatFS, DirStatFS, AccessFS,
 // AvailableFS, UploadKeyer, CommitOnCloseFS;
-// io.Seeker, Aborter and OSFiler on a File; and DirInfoReader on a
+// io.Seeker, Aborter, OSFiler, Sender and Receiver on a File; and DirInfoReader on a
 // DirReader. A command that needs one the file
 // system lacks is answered with 502 (504 for REST+STOR where neither
 // OpenAtFS nor io.Seeker is there); a FileSystem method may also return
@@ -110,6 +110,21 @@ type Aborter interface {
 // they are, and nil at the end of the file. ASCII downloads don't use it.
 type Sender interface {
 	SendTo(w io.Writer) (int64, error)
+}
+
+// Receiver is an optional interface of a File opened for writing that
+// holds what it is given in buffers of its own (fsys/s3's parts): a binary
+// upload that doesn't splice calls ReceiveFrom, which reads the rest of
+// the upload from r straight into those buffers, instead of Write with
+// each piece of a buffer of pier's, which would then be copied once more.
+// r counts the bytes, renews the stall deadline and ends (io.EOF) with
+// the data; its errors are the connection's: ReceiveFrom returns them as
+// they are, and nil when r ends. An error of the file's own (a failed
+// part) is returned as it would be by Write. ReceiveFrom mustn't hold on
+// to r after it returns. ASCII uploads, and uploads under a quota (which
+// counts each Write), don't use it; nor does an *os.File or an OSFiler.
+type Receiver interface {
+	ReceiveFrom(r io.Reader) (int64, error)
 }
 
 // OSFiler is implemented by File wrappers around an *os.File (a temporary

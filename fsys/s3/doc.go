@@ -49,7 +49,8 @@
 //     long as its context lets it, and
 //     takes more, up to five, only if the cap has one free at that moment,
 //     so that many uploads at once share the cap as if each held two at
-//     most. Nothing is visible before the upload completes
+//     most. A binary upload reads its data connection straight into the
+//     part buffers (pier.Receiver). Nothing is visible before the upload completes
 //     (Close): an aborted or cut transfer (pier.Aborter) aborts the
 //     multipart upload and leaves no object and no pending parts behind;
 //     the old object, if any, stays as it was. STOU refuses a name taken

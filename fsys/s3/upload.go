@@ -219,6 +219,60 @@ func (u *upload) Write(p []byte) (int, error) {
 	return written, nil
 }
 
+var _ pier.Receiver = (*upload)(nil)
+
+// ReceiveFrom reads r into the part buffers until r ends (pier.Receiver):
+// what Write does, without the copy from the caller's buffer. Over an old
+// object's kept tail (OpenFileAt's write inside the object) it reads
+// through a buffer of its own and Writes, as a Read may use all of its
+// buffer as scratch space. r's errors are returned as they are, io.EOF as
+// nil; the upload's own as Write returns them.
+func (u *upload) ReceiveFrom(r io.Reader) (int64, error) {
+	var total int64
+	var scratch []byte
+	for {
+		if u.done {
+			return total, os.ErrClosed
+		}
+		if u.err != nil {
+			return total, u.err
+		}
+		if u.buf == nil {
+			if err := u.takeBuffer(); err != nil {
+				return total, err
+			}
+		}
+		var n int
+		var err error
+		switch {
+		case u.pos < u.n:
+			if scratch == nil {
+				scratch = make([]byte, min(u.n-u.pos, 256<<10))
+			}
+			n, err = r.Read(scratch[:min(len(scratch), u.n-u.pos)])
+			if _, werr := u.Write(scratch[:n]); werr != nil {
+				return total, werr
+			}
+		case u.pos == len(u.buf):
+			if err := u.full(); err != nil {
+				return total, err
+			}
+			continue
+		default:
+			n, err = r.Read(u.buf[u.pos:])
+			u.pos += n
+			u.n = max(u.n, u.pos)
+		}
+		total += int64(n)
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
 // takeBuffer takes a first part buffer.
 func (u *upload) takeBuffer() error {
 	buf, err := u.fs.buffers.get(u.ctx, u.fs.partSize)

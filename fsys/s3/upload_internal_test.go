@@ -3,6 +3,7 @@ package s3
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -370,4 +371,113 @@ func TestTwoReader(t *testing.T) {
 	if _, err := r.Seek(-20, io.SeekCurrent); err == nil {
 		t.Error("Seek before the start succeeded")
 	}
+}
+
+// scribbler gives data in reads of varying sizes (some short, some
+// filling p) and, as io.Reader allows, writes garbage over the rest of p;
+// after failAt bytes (if > 0), it fails with errScribble.
+type scribbler struct {
+	data   []byte
+	reads  int
+	given  int
+	failAt int
+}
+
+var errScribble = errors.New("the data connection failed")
+
+func (s *scribbler) Read(p []byte) (int, error) {
+	s.reads++
+	if s.failAt > 0 && s.given >= s.failAt {
+		return 0, errScribble
+	}
+	if len(s.data) == 0 {
+		return 0, io.EOF
+	}
+	n := min(len(p), len(s.data), []int{1, 100 << 10, 300 << 10, 7 << 20}[s.reads%4])
+	if s.failAt > 0 {
+		n = min(n, s.failAt-s.given)
+	}
+	copy(p, s.data[:n])
+	for i := n; i < len(p); i++ {
+		p[i] = 0xEE
+	}
+	s.data = s.data[n:]
+	s.given += n
+	return n, nil
+}
+
+// TestReceiveFrom: an upload that reads the data connection itself
+// (pier.Receiver) stores exactly what it read, in one PUT or in parts,
+// after Writes or alone; over an old object's kept tail too, though the
+// reader writes garbage beyond what it returns; a reader's error comes
+// back as it was, and Abort then leaves nothing.
+func TestReceiveFrom(t *testing.T) {
+	srv := s3test.Start(t)
+	bufs := NewBuffers(8)
+	fsys := New(srv.Client, srv.Bucket, Options{Prefix: "rf", PartSize: MinPartSize, Buffers: bufs})
+	for _, tc := range []struct {
+		name  string
+		size  int
+		first int // bytes Written before ReceiveFrom
+	}{
+		{"empty", 0, 0},
+		{"small", 1000, 0},
+		{"one part after a Write", MinPartSize*3/2 + 5, 64 << 10},
+		{"many parts", 4*MinPartSize + 12345, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := randomBytes(tc.size)
+			u := openUpload(t, t.Context(), fsys, "f")
+			if err := writeAll(u, data[:tc.first]); err != nil {
+				t.Fatal(err)
+			}
+			n, err := u.ReceiveFrom(&scribbler{data: data[tc.first:]})
+			if err != nil || n != int64(tc.size-tc.first) {
+				t.Fatalf("ReceiveFrom = %d, %v; want %d, nil", n, err, tc.size-tc.first)
+			}
+			if err := u.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got := readObject(t, srv, "rf/f"); !bytes.Equal(got, data) {
+				t.Errorf("read back %d bytes, not the %d received", len(got), len(data))
+			}
+			checkBuffersFree(t, bufs)
+		})
+	}
+	t.Run("kept tail", func(t *testing.T) {
+		old := randomBytes(3 << 20)
+		putObject(t, srv, "rf/tail", old)
+		f, err := fsys.OpenFile(t.Context(), "tail", os.O_WRONLY, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		over := bytes.Repeat([]byte("new "), 200<<10) // 800 KiB over the start
+		if _, err := f.(*upload).ReceiveFrom(&scribbler{data: over}); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		want := append(bytes.Clone(over), old[len(over):]...)
+		if got := readObject(t, srv, "rf/tail"); !bytes.Equal(got, want) {
+			t.Errorf("read back %d bytes: the kept tail is not the old object's", len(got))
+		}
+		checkBuffersFree(t, bufs)
+	})
+	t.Run("reader fails", func(t *testing.T) {
+		u := openUpload(t, t.Context(), fsys, "failed")
+		data := randomBytes(3 * MinPartSize)
+		n, err := u.ReceiveFrom(&scribbler{data: data, failAt: 2*MinPartSize + 1})
+		if err != errScribble || n != 2*MinPartSize+1 {
+			t.Fatalf("ReceiveFrom = %d, %v; want %d, the reader's own error", n, err, 2*MinPartSize+1)
+		}
+		if err := u.Abort(pier.ErrConnectionLost); err != nil {
+			t.Fatal(err)
+		}
+		checkMissingKey(t, srv, "rf/failed")
+		if n := pendingUploads(t, srv); n != 0 {
+			t.Errorf("%d multipart uploads pending", n)
+		}
+		checkBuffersFree(t, bufs)
+	})
 }
