@@ -51,7 +51,8 @@ type Hooks struct {
 	// after it.
 	Logout func(s *Session)
 	// FileSent runs after a download completed (after the 226). The file
-	// hooks run before the session takes its next command; for a transfer
+	// hooks run before the session takes its next command, but for STAT
+	// and NOOP, which are answered during a transfer too; for a transfer
 	// cut by ABOR they run before ABOR's replies.
 	FileSent func(s *Session, t TransferInfo)
 	// FileReceived runs after an upload (STOR, APPE, STOU) completed.

@@ -341,10 +341,14 @@ func TestEndSessionMidUpload(t *testing.T) {
 	if got := <-disconnect; got != s.ID {
 		t.Errorf("Disconnect of %d, want %d", got, s.ID)
 	}
-	st := f.status(t, token)
-	if len(st.Sessions) != 0 {
-		t.Errorf("sessions %+v after the end", st.Sessions)
-	}
+	// The session leaves Server.Sessions only after its Disconnect hook
+	// has returned (the session's end runs the hooks, then removes it):
+	// wait for it, bounded.
+	var st admin.Status
+	waitFor(t, "the ended session to leave the status", func() bool {
+		st = f.status(t, token)
+		return len(st.Sessions) == 0
+	})
 	if len(st.Recent) != 1 || st.Recent[0].Complete || st.Recent[0].Why != pier.ErrSessionEnded.Error() || st.Recent[0].Bytes < int64(len(chunk)) {
 		t.Errorf("recent %+v", st.Recent)
 	}

@@ -271,14 +271,30 @@ func TestServerAccountKinds(t *testing.T) {
 		}
 	})
 	// Each refused PASS, the wrong passwords too, ran the LoginFailed
-	// hook with its name; the unknown name once more.
+	// hook with its name; the unknown name once more. The hook runs after
+	// the 530, and nothing after some of those 530s (the second raw
+	// client's, the Go client's) waits for it: wait (10 s at most) until
+	// every hook has run, then check.
+	wantFailed := func(i int) int {
+		if !tests[i].ok {
+			return 2 // raw client and Go client
+		}
+		return 1
+	}
+	waitFor(1000, func() bool {
+		failedMu.Lock()
+		defer failedMu.Unlock()
+		for i := range tests {
+			if countOf(failed, accounts[i].Name) < wantFailed(i) {
+				return false
+			}
+		}
+		return true
+	})
 	failedMu.Lock()
 	defer failedMu.Unlock()
 	for i, tt := range tests {
-		want := 1
-		if !tt.ok {
-			want = 2 // raw client and Go client
-		}
+		want := wantFailed(i)
 		if n := countOf(failed, accounts[i].Name); n != want {
 			t.Errorf("%s: LoginFailed ran %d times for it, want %d", tt.name, n, want)
 		}
