@@ -312,14 +312,23 @@ func (s *session) receiveStream(t *transfer, conn net.Conn, dst io.Writer) error
 	if rc, ok := dst.(Receiver); ok {
 		if _, isOS := osFile(dst); !isOS {
 			_, err := rc.ReceiveFrom(r)
-			if err != nil && !r.failed {
+			switch {
+			case err != nil && !r.failed:
 				return &fileError{err}
+			case err == nil && !r.ended:
+				// It stopped before the end of the data: what the
+				// client sent after is not in the file.
+				return &fileError{errReceiverStopped}
 			}
 			return err
 		}
 	}
 	return receiveCopy(dst, r)
 }
+
+// errReceiverStopped fails an upload whose Receiver returned before the
+// end of the data without an error.
+var errReceiverStopped = errors.New("the file stopped reading before the end of the upload")
 
 // receiveCopy copies r to dst until r ends, through a buffer from
 // uploadBufPool. Errors of dst are *fileError.

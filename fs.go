@@ -117,12 +117,16 @@ type Sender interface {
 // upload that doesn't splice calls ReceiveFrom, which reads the rest of
 // the upload from r straight into those buffers, instead of Write with
 // each piece of a buffer of pier's, which would then be copied once more.
-// r counts the bytes, renews the stall deadline and ends (io.EOF) with
-// the data; its errors are the connection's: ReceiveFrom returns them as
-// they are, and nil when r ends. An error of the file's own (a failed
-// part) is returned as it would be by Write. ReceiveFrom mustn't hold on
-// to r after it returns. ASCII uploads, and uploads under a quota (which
-// counts each Write), don't use it; nor does an *os.File or an OSFiler.
+// The upload's first bytes (pier's first read, up to 256 KiB) still come
+// through Write, before ReceiveFrom. r counts the bytes, renews the stall
+// deadline and ends (io.EOF) with the data; its errors are the
+// connection's: ReceiveFrom returns them as they are, and nil only once r
+// has returned io.EOF (pier fails an upload whose ReceiveFrom returned nil
+// before that, with 451, and ends the file with Abort). An error of the
+// file's own (a failed part) is returned as it would be by Write.
+// ReceiveFrom mustn't hold on to r after it returns. ASCII uploads, and
+// uploads under a quota (which counts each Write), don't use it; nor does
+// an *os.File or an OSFiler whose OSFile isn't nil.
 type Receiver interface {
 	ReceiveFrom(r io.Reader) (int64, error)
 }

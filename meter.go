@@ -59,7 +59,8 @@ type meteredReader struct {
 	t        *transfer
 	timeout  time.Duration
 	renewed  time.Time
-	failed   bool
+	failed   bool         // a read failed (not io.EOF): the connection's error
+	ended    bool         // a read returned io.EOF: the client sent all
 	tcp      *net.TCPConn // conn, if it is a plain TCP connection
 	records  bool         // conn is TLS: a read returns one record (receiveCopy)
 	lowat    bool         // tcp's low-water mark is raised (uploadLowat)
@@ -146,12 +147,13 @@ func (r *meteredReader) renew(now time.Time, force bool) {
 }
 
 func (r *meteredReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil // not a read: readLeft would forget what is left
+	}
 	if r.left > 0 {
 		n, err := r.readLeft(p)
 		r.t.bytes.Add(int64(n))
-		if err != nil && err != io.EOF {
-			r.failed = true
-		}
+		r.note(err)
 		return n, err
 	}
 	r.renew(time.Now(), false)
@@ -187,10 +189,18 @@ func (r *meteredReader) Read(p []byte) (int, error) {
 		r.lastData = time.Now()
 	}
 	r.t.bytes.Add(int64(n))
-	if err != nil && err != io.EOF {
+	r.note(err)
+	return n, err
+}
+
+// note records how a read ended: failed, or at the end of the data.
+func (r *meteredReader) note(err error) {
+	switch {
+	case err == io.EOF:
+		r.ended = true
+	case err != nil:
 		r.failed = true
 	}
-	return n, err
 }
 
 // readLeft reads up to r.left bytes that are queued already, without a

@@ -222,14 +222,17 @@ func (u *upload) Write(p []byte) (int, error) {
 var _ pier.Receiver = (*upload)(nil)
 
 // ReceiveFrom reads r into the part buffers until r ends (pier.Receiver):
-// what Write does, without the copy from the caller's buffer. Over an old
-// object's kept tail (OpenFileAt's write inside the object) it reads
-// through a buffer of its own and Writes, as a Read may use all of its
-// buffer as scratch space. r's errors are returned as they are, io.EOF as
-// nil; the upload's own as Write returns them.
+// what Write does, without the copy from the caller's buffer. Two reads
+// go through a small buffer of its own and Write instead: over an old
+// object's kept tail (OpenFile with O_WRONLY alone), as a Read may use
+// all of its buffer as scratch space; and the first read after a part
+// has filled, so that the part is handed on (full) only once bytes come
+// for the next one, as with Write: an upload that ends on a part's
+// boundary is then no different. r's errors are returned as they are,
+// io.EOF as nil; the upload's own as Write returns them.
 func (u *upload) ReceiveFrom(r io.Reader) (int64, error) {
 	var total int64
-	var scratch []byte
+	var small []byte
 	for {
 		if u.done {
 			return total, os.ErrClosed
@@ -244,21 +247,21 @@ func (u *upload) ReceiveFrom(r io.Reader) (int64, error) {
 		}
 		var n int
 		var err error
-		switch {
-		case u.pos < u.n:
-			if scratch == nil {
-				scratch = make([]byte, min(u.n-u.pos, 256<<10))
+		if u.pos < u.n || u.pos == len(u.buf) {
+			if small == nil {
+				small = make([]byte, 64<<10)
 			}
-			n, err = r.Read(scratch[:min(len(scratch), u.n-u.pos)])
-			if _, werr := u.Write(scratch[:n]); werr != nil {
-				return total, werr
+			p := small
+			if u.pos < u.n {
+				p = p[:min(len(p), u.n-u.pos)]
 			}
-		case u.pos == len(u.buf):
-			if err := u.full(); err != nil {
-				return total, err
+			n, err = r.Read(p)
+			if n > 0 {
+				if _, werr := u.Write(p[:n]); werr != nil {
+					return total, werr
+				}
 			}
-			continue
-		default:
+		} else {
 			n, err = r.Read(u.buf[u.pos:])
 			u.pos += n
 			u.n = max(u.n, u.pos)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -408,24 +409,36 @@ func (s *scribbler) Read(p []byte) (int, error) {
 
 // TestReceiveFrom: an upload that reads the data connection itself
 // (pier.Receiver) stores exactly what it read, in one PUT or in parts,
-// after Writes or alone; over an old object's kept tail too, though the
-// reader writes garbage beyond what it returns; a reader's error comes
-// back as it was, and Abort then leaves nothing.
+// after Writes or alone, with the same requests as Writes make (one
+// PutObject for up to two parts, on a part's boundary too); over an old
+// object's kept tail too, though the reader writes garbage beyond what
+// it returns; a reader's error comes back as it was, and Abort then
+// leaves nothing; a failed part is the upload's error, not the reader's.
 func TestReceiveFrom(t *testing.T) {
 	srv := s3test.Start(t)
 	bufs := NewBuffers(8)
-	fsys := New(srv.Client, srv.Bucket, Options{Prefix: "rf", PartSize: MinPartSize, Buffers: bufs})
+	rc := &requestCounter{next: awshttp.NewBuildableClient()}
+	client := awss3.New(srv.Client.Options(), func(o *awss3.Options) { o.HTTPClient = rc })
+	fsys := New(client, srv.Bucket, Options{Prefix: "rf", PartSize: MinPartSize, Buffers: bufs})
 	for _, tc := range []struct {
-		name  string
-		size  int
-		first int // bytes Written before ReceiveFrom
+		name   string
+		size   int
+		first  int  // bytes Written before ReceiveFrom
+		single bool // one PutObject
 	}{
-		{"empty", 0, 0},
-		{"small", 1000, 0},
-		{"one part after a Write", MinPartSize*3/2 + 5, 64 << 10},
-		{"many parts", 4*MinPartSize + 12345, 0},
+		{"empty", 0, 0, true},
+		{"small", 1000, 0, true},
+		{"one part exactly", MinPartSize, 0, true},
+		{"one part and a half after a Write", MinPartSize*3/2 + 5, 64 << 10, true},
+		{"two parts exactly", 2 * MinPartSize, 0, true},
+		{"two parts and a byte", 2*MinPartSize + 1, 0, false},
+		{"many parts", 4*MinPartSize + 12345, 0, false},
+		{"four parts exactly", 4 * MinPartSize, 0, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			rc.mu.Lock()
+			rc.puts, rc.creates = 0, 0
+			rc.mu.Unlock()
 			data := randomBytes(tc.size)
 			u := openUpload(t, t.Context(), fsys, "f")
 			if err := writeAll(u, data[:tc.first]); err != nil {
@@ -441,26 +454,55 @@ func TestReceiveFrom(t *testing.T) {
 			if got := readObject(t, srv, "rf/f"); !bytes.Equal(got, data) {
 				t.Errorf("read back %d bytes, not the %d received", len(got), len(data))
 			}
+			rc.mu.Lock()
+			single := rc.puts == 1 && rc.creates == 0
+			rc.mu.Unlock()
+			if single != tc.single {
+				t.Errorf("%d PutObject, %d multipart uploads; want a single PutObject: %v", rc.puts, rc.creates, tc.single)
+			}
 			checkBuffersFree(t, bufs)
 		})
 	}
-	t.Run("kept tail", func(t *testing.T) {
-		old := randomBytes(3 << 20)
-		putObject(t, srv, "rf/tail", old)
-		f, err := fsys.OpenFile(t.Context(), "tail", os.O_WRONLY, 0o644)
-		if err != nil {
+	for _, over := range []int{800 << 10, 5 << 20} { // less than the old object, more
+		t.Run(fmt.Sprintf("kept tail, %d bytes over it", over), func(t *testing.T) {
+			old := randomBytes(3 << 20)
+			putObject(t, srv, "rf/tail", old)
+			f, err := fsys.OpenFile(t.Context(), "tail", os.O_WRONLY, 0o644)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data := randomBytes(over)
+			if _, err := f.(*upload).ReceiveFrom(&scribbler{data: data}); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.Close(); err != nil {
+				t.Fatal(err)
+			}
+			want := bytes.Clone(data)
+			if len(data) < len(old) {
+				want = append(want, old[len(data):]...)
+			}
+			if got := readObject(t, srv, "rf/tail"); !bytes.Equal(got, want) {
+				t.Errorf("read back %d bytes, want %d: the new bytes, then what is left of the old object", len(got), len(want))
+			}
+			checkBuffersFree(t, bufs)
+		})
+	}
+	t.Run("a part fails", func(t *testing.T) {
+		gate := newPartGate(1)
+		gate.fail = func(*http.Request) bool { return true }
+		fsys := New(gate.client(srv), srv.Bucket, Options{Prefix: "rf", PartSize: MinPartSize, Buffers: bufs})
+		u := openUpload(t, t.Context(), fsys, "partfails")
+		_, err := u.ReceiveFrom(&scribbler{data: randomBytes(8 * MinPartSize)})
+		if err == nil || err == errScribble || err != u.err {
+			t.Fatalf("ReceiveFrom = %v; want the upload's own error (%v)", err, u.err)
+		}
+		if err := u.Abort(err); err != nil {
 			t.Fatal(err)
 		}
-		over := bytes.Repeat([]byte("new "), 200<<10) // 800 KiB over the start
-		if _, err := f.(*upload).ReceiveFrom(&scribbler{data: over}); err != nil {
-			t.Fatal(err)
-		}
-		if err := f.Close(); err != nil {
-			t.Fatal(err)
-		}
-		want := append(bytes.Clone(over), old[len(over):]...)
-		if got := readObject(t, srv, "rf/tail"); !bytes.Equal(got, want) {
-			t.Errorf("read back %d bytes: the kept tail is not the old object's", len(got))
+		checkMissingKey(t, srv, "rf/partfails")
+		if n := pendingUploads(t, srv); n != 0 {
+			t.Errorf("%d multipart uploads pending", n)
 		}
 		checkBuffersFree(t, bufs)
 	})
