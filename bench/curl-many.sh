@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# bench/curl-many.sh: 300 simultaneous transfers of 10 MiB by one curl
-# process in parallel mode, with compare.sh's curl options, against one
+# bench/curl-many.sh: 300 simultaneous transfers of 10 MiB, or 300
+# logins, by one curl process in parallel mode, with compare.sh's curl options, against one
 # server started afresh, on loopback; for measurements by hand between
 # compare.sh runs (docs/benchmarks.md, "The run at 893d98c"). Run as root,
 # after compare.sh has installed the peers once:
@@ -8,7 +8,8 @@
 #   bash bench/curl-many.sh SERVER WORKLOAD PIN
 #
 # SERVER is pier (the build compare.sh made), pier=BINARY or pyftpdlib;
-# WORKLOAD stor (300 uploads) or retr (300 downloads of one file); PIN on
+# WORKLOAD stor (300 uploads), retr (300 downloads of one file) or logins
+# (300 connections that log in and leave: -I on the home folder); PIN on
 # (the server on CPU 0, curl on CPU 1) or off. Prints the time, the
 # server's CPU time (its cgroup) and curl's. Alternate the servers:
 #
@@ -19,10 +20,10 @@ set -euo pipefail
 say() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 die() { say "curl-many.sh: $*"; exit 1; }
 
-[ $# = 3 ] || die "usage: bash bench/curl-many.sh SERVER stor|retr on|off"
+[ $# = 3 ] || die "usage: bash bench/curl-many.sh SERVER stor|retr|logins on|off"
 SERVER=$1 WORKLOAD=$2 PIN=$3
 [ "$(id -u)" = 0 ] || die "run as root (cgroups, setpriv)"
-case $WORKLOAD in stor | retr) ;; *) die "WORKLOAD is stor or retr" ;; esac
+case $WORKLOAD in stor | retr | logins) ;; *) die "WORKLOAD is stor, retr or logins" ;; esac
 case $PIN in on | off) ;; *) die "PIN is on or off" ;; esac
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -61,6 +62,8 @@ chown -R bench:bench "$DATA/curlmany"
 for i in $(seq 300); do
 	if [ "$WORKLOAD" = stor ]; then
 		printf 'url = "ftp://%s:%s/curlmany/up-%d"\nupload-file = "%s/up.bin"\n' $HOST $PORT "$i" "$SCRATCH"
+	elif [ "$WORKLOAD" = logins ]; then
+		printf 'url = "ftp://%s:%s/"\noutput = "/dev/null"\n' $HOST $PORT
 	else
 		printf 'url = "ftp://%s:%s/curlmany/retr.bin"\noutput = "/dev/null"\n' $HOST $PORT
 	fi
@@ -77,9 +80,11 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 
+head=()
+[ "$WORKLOAD" = logins ] && head=(-I)
 c0=$(cat "$CG/cpuacct.usage")
 /usr/bin/time -f '%e %U %S' -o "$SCRATCH/time" "${cpin[@]}" curl -sS --no-progress-meter --parallel --parallel-max 300 \
-	--parallel-immediate --ftp-method nocwd --connect-timeout 30 --max-time 30 -u bench:bench -K "$SCRATCH/cfg" \
+	--parallel-immediate --ftp-method nocwd --connect-timeout 30 --max-time 30 -u bench:bench "${head[@]}" -K "$SCRATCH/cfg" \
 	-w '%{exitcode}\n' >"$SCRATCH/codes" || true
 c1=$(cat "$CG/cpuacct.usage")
 read -r e u sy <"$SCRATCH/time"
