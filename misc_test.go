@@ -300,3 +300,36 @@ func TestSTATDuringTransfer(t *testing.T) {
 	c.Expect(t, "STAT", 211)
 	c.Expect(t, "PWD", 257)
 }
+
+// TestSTATAfterTransferReply: once a transfer's 226 is sent, STAT (which
+// doesn't wait for the file hooks) and Sessions show no transfer, though
+// the FileSent hook still runs; the server's totals count it.
+func TestSTATAfterTransferReply(t *testing.T) {
+	t.Parallel()
+	inHook, release := make(chan struct{}), make(chan struct{})
+	srv := newServer(t, func(s *pier.Server) {
+		s.Hooks.FileSent = func(*pier.Session, pier.TransferInfo) {
+			inHook <- struct{}{}
+			<-release
+		}
+	})
+	writeFile(t, srv, "f", pattern(1000))
+	c := login(t, srv)
+	if got := c.Retrieve(t, "RETR f"); len(got) != 1000 {
+		t.Fatalf("RETR: %d bytes", len(got))
+	}
+	<-inHook
+	text := c.Expect(t, "STAT", 211)
+	if !strings.Contains(text, "Data connection closed.") || strings.Contains(text, "Data connection open") {
+		t.Errorf("STAT after the 226 = %q, want no transfer in it", text)
+	}
+	sessions := srv.Sessions()
+	if len(sessions) != 1 || sessions[0].Transfer != nil {
+		t.Errorf("Sessions after the 226 = %+v, want one without a transfer", sessions)
+	}
+	if st := srv.Stats(); st.Downloads != 1 || st.BytesSent != 1000 {
+		t.Errorf("Stats after the 226 = %+v", st)
+	}
+	close(release)
+	c.Expect(t, "NOOP", 200)
+}

@@ -547,10 +547,7 @@ func (s *session) statusLines() []string {
 		typ = "Binary"
 	}
 	lines = append(lines, "TYPE: "+typ+"; STRUcture: File; MODE: Stream")
-	s.xferMu.Lock()
-	t := s.xfer
-	s.xferMu.Unlock()
-	switch {
+	switch t := s.runningTransfer(); {
 	case t != nil:
 		lines = append(lines,
 			"Data connection open: "+t.cmd+" "+t.path,

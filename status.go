@@ -35,7 +35,8 @@ type SessionStatus struct {
 	Command   string
 	Arg       string
 	CommandAt time.Time
-	// Transfer is the running transfer, nil if none.
+	// Transfer is the running transfer, nil if none (nor once its final
+	// reply is on its way, though its file hooks may still run).
 	Transfer *TransferStatus
 }
 
@@ -119,7 +120,7 @@ func (s *session) status() SessionStatus {
 	st := SessionStatus{ID: s.id, RemoteAddr: s.remote, LocalAddr: s.local, Since: s.since,
 		User: v.user, Host: v.host, Client: v.client, TLS: v.tls,
 		Command: v.cmd, Arg: v.arg, CommandAt: v.cmdAt}
-	if t := s.currentTransfer(); t != nil {
+	if t := s.runningTransfer(); t != nil {
 		st.Transfer = &TransferStatus{Command: t.cmd, Path: t.path, Upload: t.upload, Start: t.start,
 			Offset: t.offset, Bytes: t.bytes.Load(), Size: t.size}
 	}

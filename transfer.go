@@ -80,9 +80,11 @@ type transfer struct {
 
 	connected chan struct{} // closed once the data connection is open
 
-	// counted: the server's totals hold this transfer (countEnded);
+	// replied: its final reply is being sent, so STAT and Sessions show
+	// it no more (runningTransfer), though the session still waits for
+	// its hooks; counted: the server's totals hold it (countEnded). Both
 	// guarded by the session's xferMu.
-	counted bool
+	replied, counted bool
 
 	// drainUntil, while an aborted upload reads what the client sent
 	// before ABOR (see abortIf), is the end of that read (Unix
@@ -201,6 +203,17 @@ func (s *session) currentTransfer() *transfer {
 }
 
 func (s *session) transferRunning() bool { return s.currentTransfer() != nil }
+
+// runningTransfer is the session's transfer, if one runs that has not
+// begun its final reply: what STAT and Sessions show.
+func (s *session) runningTransfer() *transfer {
+	s.xferMu.Lock()
+	defer s.xferMu.Unlock()
+	if s.xfer != nil && s.xfer.replied {
+		return nil
+	}
+	return s.xfer
+}
 
 // waitTransfer blocks until the running transfer, if any, has ended.
 func (s *session) waitTransfer() {
@@ -410,9 +423,10 @@ func (s *session) runTransfer(t *transfer, job *transferJob, ln *net.TCPListener
 			"bytes", t.bytes.Load(), "seconds", float64(time.Since(t.start).Milliseconds())/1000)
 	}
 	defer s.fileHook(job, t, completed, reason)
-	// In the totals before the reply: a client that reads Stats after
-	// its 226 finds the transfer there.
+	// Ended, for STAT, Sessions and Stats, before the reply: a client
+	// that asks after its 226 finds the transfer over and counted.
 	s.xferMu.Lock()
+	t.replied = true
 	s.srv.countEnded(t)
 	s.xferMu.Unlock()
 	s.replyTransfer(cause, connErr, err, handshakeFailed)
