@@ -28,7 +28,8 @@ type Hooks struct {
 	// "421 Service not available." (the error is logged).
 	Connect func(s *Session) error
 	// Disconnect runs when the control connection has closed, for any
-	// reason, after Logout.
+	// reason, after Logout. The session is still in Server.Sessions (and
+	// counts against the connection limits) until Disconnect returns.
 	Disconnect func(s *Session)
 	// Command runs for every command line the server recognised, before
 	// anything is checked (Middleware runs after the checks), with its
