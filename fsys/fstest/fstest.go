@@ -56,7 +56,8 @@ type config struct {
 // Close, or with Abort where files implement pier.Aborter; OpenFileAt
 // where the file system implements pier.OpenAtFS, OpenInfo where it
 // implements pier.OpenInfoFS, StatUpload where it implements
-// pier.UploadStatFS, and StatDir where it implements pier.DirStatFS; streaming of a 1,000
+// pier.UploadStatFS, and StatDir where it implements pier.DirStatFS;
+// ReceiveFrom where uploads implement pier.Receiver; streaming of a 1,000
 // entry directory, and pier.DirInfoReader where the DirReader implements
 // it; concurrent use from 8 goroutines; that a file system whose
 // pier.CommitOnCloseFS reports true is tested with CommitOnClose and
@@ -88,6 +89,7 @@ func TestFileSystem(t *testing.T, newFS func(t *testing.T) pier.FileSystem, opts
 	t.Run("CommitsOnClose", func(t *testing.T) { testCommitsOnClose(t, newFS, c) })
 	t.Run("OpenFileAt", func(t *testing.T) { testOpenFileAt(t, newFS) })
 	t.Run("OpenInfo", func(t *testing.T) { testOpenInfo(t, newFS) })
+	t.Run("Receiver", func(t *testing.T) { testReceiver(t, newFS, c) })
 	t.Run("ModTime", func(t *testing.T) { testModTime(t, newFS) })
 	t.Run("Mkdir", func(t *testing.T) { testMkdir(t, newFS) })
 	t.Run("Remove", func(t *testing.T) { testRemove(t, newFS) })

@@ -173,3 +173,38 @@ func (s *stagedFile) Abort(reason error) error {
 	s.data = nil
 	return nil
 }
+
+var _ pier.Receiver = (*stagedFile)(nil)
+
+// ReceiveFrom reads r straight into the staged bytes (pier.Receiver),
+// through a buffer of its own over bytes kept from before, as a Read may
+// scribble on all of its buffer.
+func (s *stagedFile) ReceiveFrom(r io.Reader) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var total int64
+	for {
+		if s.done {
+			return total, &fs.PathError{Op: "write", Path: s.name, Err: fs.ErrClosed}
+		}
+		var n int
+		var err error
+		if s.off < len(s.data) {
+			buf := make([]byte, min(32<<10, len(s.data)-s.off))
+			n, err = r.Read(buf)
+			s.off += copy(s.data[s.off:], buf[:n])
+		} else {
+			s.data = slices.Grow(s.data, 64<<10)
+			n, err = r.Read(s.data[len(s.data):cap(s.data)])
+			s.data = s.data[:len(s.data)+n]
+			s.off = len(s.data)
+		}
+		total += int64(n)
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
