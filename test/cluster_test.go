@@ -93,42 +93,34 @@ func (c *cluster) testSpread(t *testing.T) {
 		if mine != perNode[i] {
 			t.Errorf("%s: its admin API shows %d sessions of %s from %s, want %d", n.name, mine, alice.name, client5, perNode[i])
 		}
-		isLogin := func(l string) bool {
-			return strings.Contains(l, `msg="user logged in"`) && hasRemote(l, client5+":")
-		}
-		isData := func(l string) bool {
-			return strings.Contains(l, `msg="passive data connection"`) && strings.Contains(l, " peer="+client5+":")
+		// count counts the logins and data connections from client5 in
+		// the node's log, and checks no line names the balancer as the
+		// client.
+		count := func(check bool) (loggedIn, data int) {
+			for _, l := range n.logs.since(clients[0].mark[i]) {
+				switch {
+				case strings.Contains(l, `msg="user logged in"`) && hasRemote(l, client5+":"):
+					loggedIn++
+				case strings.Contains(l, `msg="passive data connection"`) && strings.Contains(l, " peer="+client5+":"):
+					data++
+				}
+				for _, f := range strings.Fields(l) {
+					if check && (strings.HasPrefix(f, "remote="+balancerIP+":") || strings.HasPrefix(f, "peer="+balancerIP+":")) {
+						t.Errorf("%s logged the balancer's address as a client's: %s", n.name, l)
+					}
+				}
+			}
+			return loggedIn, data
 		}
 		// pier writes its log in batches (a line up to 5 ms after it was
 		// logged), which the test reads through a pipe: the lines of the
 		// last logins and LISTs may not be here yet. Wait (bounded) for
 		// them, then count.
 		eventually(t, startBound, n.name+" logs the logins and data connections from "+client5, func() bool {
-			var l, d int
-			for _, line := range n.logs.since(clients[0].mark[i]) {
-				switch {
-				case isLogin(line):
-					l++
-				case isData(line):
-					d++
-				}
-			}
+			l, d := count(false)
 			return l >= perNode[i] && d >= perNode[i]
 		})
-		var loggedIn, data int
-		for _, l := range n.logs.since(clients[0].mark[i]) {
-			switch {
-			case isLogin(l):
-				loggedIn++
-			case isData(l):
-				data++
-			}
-			for _, f := range strings.Fields(l) {
-				if strings.HasPrefix(f, "remote="+balancerIP+":") || strings.HasPrefix(f, "peer="+balancerIP+":") {
-					t.Errorf("%s logged the balancer's address as a client's: %s", n.name, l)
-				}
-			}
-		}
+		loggedIn, data := count(true)
 		if loggedIn != perNode[i] || data != perNode[i] {
 			t.Errorf("%s logged %d logins and %d data connections from %s, want %d each", n.name, loggedIn, data, client5, perNode[i])
 		}
