@@ -1,7 +1,11 @@
 package pier_test
 
 import (
+	"context"
+	"errors"
+	"io/fs"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -9,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pierftp/pier"
+	"github.com/pierftp/pier/auth"
 	"github.com/pierftp/pier/ftptest"
 )
 
@@ -118,4 +123,62 @@ func TestRejectedDataConnectionsLogRepeats(t *testing.T) {
 			expectRepeatedLines(t, &logs, tc.msg, 2, 99)
 		})
 	}
+}
+
+// downFS is a file system whose store is down: a Stat of "f", and every
+// upload's Write, fail with the 451 a back-end gives for that.
+type downFS struct{ pier.FileSystem }
+
+var errStoreDown = &pier.ReplyError{Code: 451, Message: "Requested action aborted: can't reach the storage.",
+	Err: errors.New("dial tcp 127.0.0.1:7070: connect: connection refused")}
+
+func (d downFS) Stat(ctx context.Context, name string) (fs.FileInfo, error) {
+	if name == "f" {
+		return nil, errStoreDown
+	}
+	return d.FileSystem.Stat(ctx, name)
+}
+
+func (d downFS) OpenFile(ctx context.Context, name string, flag int, perm fs.FileMode) (pier.File, error) {
+	f, err := d.FileSystem.OpenFile(ctx, name, flag, perm)
+	if err != nil || flag&os.O_WRONLY == 0 {
+		return f, err
+	}
+	return downFile{f}, nil
+}
+
+type downFile struct{ pier.File }
+
+func (downFile) Write([]byte) (int, error) { return 0, errStoreDown }
+
+// TestStorageErrorLogRepeats: a store that is down answers each command
+// and transfer with its 451, and the log says why (the cause the client
+// is not told), once per period for the whole server, with a count of the
+// lines held back.
+func TestStorageErrorLogRepeats(t *testing.T) {
+	var logs syncBuffer
+	clock := newFakeClock()
+	srv := warnServer(t, &logs, clock, nil)
+	if err := srv.Users.AddUser("sd", auth.Account{Password: "sd-pw", FS: downFS{srv.Root}, Perm: pier.AllPerms}); err != nil {
+		t.Fatal(err)
+	}
+	c := srv.Dial(t)
+	c.Login(t, "sd", "sd-pw")
+	for range 3 {
+		if text := c.Expect(t, "SIZE f", 451); text != errStoreDown.Message {
+			t.Errorf("SIZE: 451 %q, want %q", text, errStoreDown.Message)
+		}
+	}
+	expectRepeatedLines(t, &logs, "storage error", 1, 0)
+	if l := linesWith(&logs, "storage error")[0]; !strings.Contains(l, "connection refused") || !strings.Contains(l, `reply="451 Requested action aborted`) {
+		t.Errorf("the line %q doesn't give the cause and the reply", l)
+	}
+	clock.Advance(11 * time.Second)
+	dc := c.Passive(t)
+	c.Expect(t, "STOR up2", 150)
+	dc.Write([]byte("data"))
+	dc.Close()
+	c.ExpectReply(t, 451)
+	expectRepeatedLines(t, &logs, "storage error", 2, 2)
+	c.Expect(t, "NOOP", 200)
 }

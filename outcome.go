@@ -63,6 +63,7 @@ func (s *session) replyTransfer(cause, connErr, err error, handshakeFailed bool)
 		if errors.As(err, &fe) {
 			var re *ReplyError
 			if errors.As(fe.err, &re) {
+				s.logStorageError(re)
 				code := re.Code
 				if code == 550 {
 					code = 451 // 550 is not a reply to a transfer (RFC 959 §5.4)

@@ -2,6 +2,7 @@ package pier
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -61,7 +62,23 @@ func (s *session) replyErr(err error) {
 	if text == replyGenericFailure {
 		s.logger().Warn("file system error", "err", err)
 	}
+	var re *ReplyError
+	if errors.As(err, &re) {
+		s.logStorageError(re)
+	}
 	s.reply(code, text)
+}
+
+// logStorageError logs a reply that says the storage failed for now (450
+// or 451 with a cause: a store that is down or busy), at Warn, at most
+// once per logRepeatPeriod for the whole server with a count of those
+// held back: the client is told "try again", and the operator must learn
+// why without a line per command of every client.
+func (s *session) logStorageError(re *ReplyError) {
+	if re.Err == nil || re.Code != 450 && re.Code != 451 {
+		return
+	}
+	s.srv.logRepeats.warn(s.logger(), "storage-error", "storage error", "reply", strconv.Itoa(re.Code)+" "+re.Message, "err", re.Err)
 }
 
 func (s *session) write(b []byte) {

@@ -55,16 +55,18 @@ func TestShutdownKeepsTransferCommands(t *testing.T) {
 // timeout for its next command.
 func TestIdleTimeoutAfterTransfer(t *testing.T) {
 	t.Parallel()
-	const idle = 2 * time.Second
+	// Not a timing threshold: the margins are seconds, so that a loaded
+	// machine (a client goroutine late by a second) doesn't fail it.
+	const idle = 4 * time.Second
 	srv := newServer(t, func(s *pier.Server) { s.IdleTimeout = idle; s.WriteLimit = 64 << 10 })
-	writeFile(t, srv, "f", pattern(192<<10)) // three seconds at that rate: longer than idle
+	writeFile(t, srv, "f", pattern(384<<10)) // six seconds at that rate: 1.5 times idle
 	c := login(t, srv)
-	if got := len(c.Retrieve(t, "RETR f")); got != 192<<10 {
+	if got := len(c.Retrieve(t, "RETR f")); got != 384<<10 {
 		t.Fatalf("RETR: %d bytes", got)
 	}
 	// Before the fix the old deadline (idle after RETR was read, moved
-	// on by idle while the transfer ran) fell about a second after the
-	// 226.
+	// on by idle while the transfer ran) fell about half of idle after
+	// the 226; with it, the next command has idle.
 	time.Sleep(idle * 6 / 10)
 	c.Expect(t, "NOOP", 200)
 }

@@ -50,7 +50,7 @@ type s3Options struct {
 // addS3Flags defines the flags for serving S3 buckets.
 func addS3Flags(fs *pflag.FlagSet, o *options) {
 	s := &o.s3
-	fs.StringVar(&s.bucket, "s3-bucket", "", "serve the S3 bucket `NAME` instead of a folder (to anonymous or -u, -w as with a folder); credentials from the AWS SDK's chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE and ~/.aws, a role); excludes -d, --system-users and --atomic-uploads; see docs/object-storage.md")
+	fs.StringVar(&s.bucket, "s3-bucket", "", "serve the S3 bucket `NAME` instead of a folder (to anonymous or -u, -w as with a folder); credentials from the AWS SDK's chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE and ~/.aws, a role); excludes -d, --users-file (whose homes may be s3://BUCKET/PREFIX), --system-users and --atomic-uploads; see docs/object-storage.md")
 	fs.StringVar(&s.endpoint, "s3-endpoint", "", "base `URL` of an S3-compatible store (MinIO, versitygw, Ceph...), such as http://127.0.0.1:7070 (default: AWS); also for --users-file homes s3://BUCKET/PREFIX")
 	fs.StringVar(&s.region, "s3-region", "", "S3 `REGION` (default: AWS_REGION or the shared config's, else us-east-1)")
 	fs.StringVar(&s.prefix, "s3-prefix", "", "with --s3-bucket, the key `PREFIX` that is the FTP root, such as ftp/public (default: the whole bucket)")
@@ -309,8 +309,12 @@ func s3Settings(cfg *config) []any {
 		attrs = append(attrs, "s3_bucket", st.o.bucket, "s3_prefix", strings.Trim(st.o.prefix, "/"))
 	}
 	addressing := "virtual-hosted"
-	if st.o.pathStyle {
+	switch {
+	case st.o.pathStyle:
 		addressing = "path-style"
+	case endpointIsAddress(st.o.endpoint):
+		// The SDK's rule: no bucket can be a host name under an address.
+		addressing = "path-style (the endpoint is an address)"
 	}
 	endpoint := st.o.endpoint
 	if endpoint == "" {
@@ -324,4 +328,12 @@ func s3Settings(cfg *config) []any {
 		attrs = append(attrs, "s3_credentials", st.credentials)
 	}
 	return attrs
+}
+
+// endpointIsAddress reports whether the endpoint URL's host is an IP
+// address, for which the AWS SDK addresses buckets path-style whatever
+// --s3-path-style says.
+func endpointIsAddress(endpoint string) bool {
+	u, err := url.Parse(endpoint)
+	return err == nil && u.Hostname() != "" && net.ParseIP(u.Hostname()) != nil
 }

@@ -243,15 +243,11 @@ func TestBusyReplies(t *testing.T) {
 		}
 		t.Run(fmt.Sprint(fault.status, " transfers"), func(t *testing.T) {
 			proxy.setFault(func(*http.Request) (int, string) { return fault.status, fault.code })
-			// The listing's page request fails after 150 (the root needs
-			// no request to open); RETR's GET, STOR's look-up and LIST
-			// sub's (listings, see StatUpload and StatDir) before it.
-			dc := c.Passive(t)
-			c.Send(t, "LIST")
-			c.ExpectReply(t, 150)
-			c.ExpectReply(t, 451)
-			dc.Close()
-			for _, cmd := range []string{"RETR a.txt", "STOR c.txt", "LIST sub"} {
+			// Each fails before its 150: the listing's first page (the
+			// root needs no look-up, OpenDir reads the page before it
+			// returns), RETR's GET, STOR's look-up and LIST sub's
+			// (listings, see StatUpload and StatDir).
+			for _, cmd := range []string{"LIST", "MLSD", "NLST", "RETR a.txt", "STOR c.txt", "LIST sub"} {
 				dc := c.Passive(t)
 				c.Expect(t, cmd, 451)
 				dc.Close()

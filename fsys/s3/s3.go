@@ -417,7 +417,8 @@ func (f *FS) delete(ctx context.Context, name, key string) error {
 	return nil
 }
 
-// OpenDir lists one level of a folder, a page at a time (see lister).
+// OpenDir lists one level of a folder, a page at a time (see lister),
+// the first before it returns.
 func (f *FS) OpenDir(ctx context.Context, name string) (pier.DirReader, error) {
 	fi, err := f.StatDir(ctx, name)
 	switch {
@@ -430,7 +431,13 @@ func (f *FS) OpenDir(ctx context.Context, name string) (pier.DirReader, error) {
 	if name != "." {
 		prefix += "/"
 	}
-	return &lister{ctx: ctx, fs: f, name: name, prefix: prefix}, nil
+	l := &lister{ctx: ctx, fs: f, name: name, prefix: prefix}
+	// The first page now, before pier's 150: a store that can't be
+	// listed is the command's reply (451), not a listing cut after it.
+	if err := l.fetch(); err != nil {
+		return nil, err
+	}
+	return l, nil
 }
 
 // info is an object's or a folder's fs.FileInfo, and its fs.DirEntry.
