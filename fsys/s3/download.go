@@ -99,16 +99,27 @@ func (f *FS) newDownload(ctx context.Context, stop context.CancelFunc, name stri
 
 // OpenInfo implements pier.OpenInfoFS: RETR's GET says what Stat's HEAD
 // would (the object's size and time), so a download is one request
-// rather than two. Every failure is left to pier, which then asks Stat
-// what name is: a folder or nothing (the GET's 404), a REST offset at or
-// beyond the end (its 416: three requests for a resumed download that is
-// already complete), a reply without the object's size.
+// rather than two. A REST offset at the object's end (the GET's 416)
+// is checked with a HEAD here: an empty download, two requests for a
+// resumed download that is already complete. Every other failure is
+// left to pier, which then asks Stat what name is: a folder or nothing
+// (the GET's 404), an offset beyond the end, a reply without the
+// object's size.
 func (f *FS) OpenInfo(ctx context.Context, name string, offset int64) (pier.File, fs.FileInfo, error) {
 	if name == "." {
 		return nil, nil, pathErr("open", name, syscall.EISDIR)
 	}
 	out, gctx, stop, err := f.get(ctx, name, offset)
 	if err != nil {
+		if code, status := errorCode(err); offset > 0 && (code == "InvalidRange" || status == 416) {
+			// REST at the end, most likely (a client resuming a file it
+			// has whole): one HEAD tells, where pier's look-up and open
+			// would take a HEAD and a GET. Anything else is pier's to
+			// say, from its own look-up (554 past the end).
+			if fi, serr := f.Stat(ctx, name); serr == nil && !fi.IsDir() && fi.Size() == offset {
+				return &download{name: name, pos: offset, size: offset}, fi, nil
+			}
+		}
 		return nil, nil, mapErr("open", name, err)
 	}
 	size, ok := objectSize(out, offset)

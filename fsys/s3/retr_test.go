@@ -52,7 +52,8 @@ func countingClient(client *awss3.Client, l *opLog) *awss3.Client {
 // TestFTPRetrOneRequest: a RETR, with or without REST, is one GetObject:
 // the GET describes the object (the 150's size) as a HEAD would. What is
 // not a file there, or a REST offset at or past the end, gets the replies
-// a disk gives, after a look-up, as does a RETR that can't start (no PASV).
+// a disk gives, after a look-up (at the end, a GET and a HEAD), as does a
+// RETR that can't start (no PASV).
 func TestFTPRetrOneRequest(t *testing.T) {
 	srv := s3test.Start(t)
 	var log opLog
@@ -104,9 +105,10 @@ func TestFTPRetrOneRequest(t *testing.T) {
 		t.Errorf("RETR of an empty object: 150 %q and %d bytes", text, len(got))
 	}
 
-	// REST at the end: nothing to send, after a look-up; past it, 554.
+	// REST at the end: nothing to send, after a HEAD; past it, 554.
 	dc := c.Passive(t)
 	c.Expect(t, "REST 1000", 350)
+	log.take()
 	c.Send(t, "RETR f.bin")
 	if text := c.ExpectReply(t, 150); !strings.Contains(text, "(0 bytes)") {
 		t.Errorf("RETR at the end: 150 %q", text)
@@ -116,6 +118,9 @@ func TestFTPRetrOneRequest(t *testing.T) {
 		t.Errorf("RETR at the end: %d bytes, %v", len(got), err)
 	}
 	c.ExpectReply(t, 226)
+	if ops := log.take(); !slices.Equal(ops, []string{"GetObject", "HeadObject"}) {
+		t.Errorf("RETR at the end: the store was asked %q, want a GetObject (416) and a HeadObject", ops)
+	}
 	// refused sends cmd after a passive set-up, and returns the reply's
 	// text, which must have code.
 	refused := func(cmd string, code int) string {
