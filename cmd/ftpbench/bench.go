@@ -24,6 +24,7 @@ type bench struct {
 	ip      net.IP // the server's address, checked to be loopback
 	addr    string // ip:port of the control connection
 	tlsBase *tls.Config
+	src     *sourcePicker // --source: the clients' local addresses; nil for the system's choice
 	prog    *progress
 	tag     string // prefix of the files this run creates
 
@@ -62,6 +63,12 @@ func newBench(o *options, stdout, stderr io.Writer) (*bench, error) {
 	}
 	b.ip = addrs[0].IP
 	b.addr = net.JoinHostPort(b.ip.String(), strconv.Itoa(o.port))
+	if o.sources.IsValid() {
+		if o.sources.Addr().Is4() != (b.ip.To4() != nil) {
+			return nil, fmt.Errorf("--source %s and the server's address %s are not of the same family", o.sources, b.ip)
+		}
+		b.src = newSourcePicker(o.sources)
+	}
 	b.tlsBase = tlsBase(o.host)
 	return b, nil
 }

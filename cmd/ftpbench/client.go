@@ -42,6 +42,9 @@ type client struct {
 // connection. It does not log in.
 func (b *bench) dial() (*client, error) {
 	d := net.Dialer{Timeout: b.o.timeout}
+	if b.src != nil {
+		d.LocalAddr = b.src.pick()
+	}
 	nc, err := d.Dial("tcp", b.addr)
 	if err != nil {
 		return nil, err
@@ -247,6 +250,12 @@ func (c *client) openData() (net.Conn, error) {
 		return nil, fmt.Errorf("passive port %d out of range", port)
 	}
 	d := net.Dialer{Timeout: c.b.o.timeout}
+	if c.b.src != nil {
+		// from the control connection's address, as servers expect
+		if la, ok := c.nc.LocalAddr().(*net.TCPAddr); ok {
+			d.LocalAddr = &net.TCPAddr{IP: la.IP}
+		}
+	}
 	dc, err := d.Dial("tcp", net.JoinHostPort(c.b.ip.String(), strconv.Itoa(port)))
 	if err != nil {
 		return nil, fmt.Errorf("data connection: %w", err)

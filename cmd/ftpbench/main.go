@@ -68,6 +68,16 @@
 // given, and always opens data connections to the control connection's
 // address, never to the one a PASV reply names.
 //
+// With --source PREFIX (for example 127.1.0.0/16), the clients' connections
+// come from the addresses of PREFIX in turn, a client's data connections
+// from its control connection's address, instead of from the one address
+// the system picks. Each address then holds fewer connections: the kernel
+// picks a connection's local port by searching the ports its address
+// already uses towards the server, which costs the client more and more CPU
+// past some 10,000 connections from one address (docs/benchmarks.md, "Idle
+// sessions"). The addresses must be the machine's own; every address of
+// 127.0.0.0/8 is, on loopback.
+//
 // While it runs, a progress line (workload, clients done of total, elapsed
 // time) goes to standard error, redrawn in place on a terminal. At the end a
 // table goes to standard output and, with --json, the results to a file as an
@@ -84,6 +94,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"sort"
 	"strconv"
@@ -143,6 +154,8 @@ type options struct {
 	allowRemote bool
 	cleanup     bool
 	settle      time.Duration
+	source      string
+	sources     netip.Prefix // parsed --source; invalid when not given
 	help        bool
 }
 
@@ -246,6 +259,7 @@ func newFlagSet(o *options) *pflag.FlagSet {
 	fs.BoolVar(&o.allowRemote, "allow-remote", false, "allow a host that is not a loopback address")
 	fs.BoolVar(&o.cleanup, "cleanup", false, "also delete the listing folders at the end")
 	fs.DurationVar(&o.settle, "settle", 0, "after logins, leave the clients idle for `DURATION` and sample the server's memory again (needs --pid)")
+	fs.StringVar(&o.source, "source", "", "spread the clients' connections over the local addresses of `PREFIX` (e.g. 127.1.0.0/16)")
 	fs.BoolVarP(&o.help, "help", "h", false, "show this help and exit")
 	return fs
 }
@@ -322,6 +336,13 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 		return nil, fmt.Errorf("--settle samples the server's memory: it needs --pid")
 	case o.singleSize <= 0 || o.fileSize <= 0:
 		return nil, fmt.Errorf("sizes must be positive")
+	}
+	if o.source != "" {
+		p, err := parseSource(o.source)
+		if err != nil {
+			return nil, err
+		}
+		o.sources = p
 	}
 	for _, e := range o.entries {
 		if e < 1 || e > 9999999 {
