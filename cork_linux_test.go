@@ -1,6 +1,7 @@
 package pier
 
 import (
+	"context"
 	"net"
 	"testing"
 
@@ -22,8 +23,8 @@ func corked(t *testing.T, tc *net.TCPConn) bool {
 
 // TestCorkData: a download's or a listing's data connection is corked
 // while its data moves and uncorked by the function corkData returns; an
-// upload's, a throttled session's and a connection that isn't plain TCP
-// are left alone.
+// upload's, a throttled transfer's, a TLS one's and a connection that
+// isn't TCP are left alone.
 func TestCorkData(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
@@ -40,15 +41,12 @@ func TestCorkData(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &session{srv: &Server{}}
-			if tc.throttled {
-				s.writeLimiter = newLimiter(1 << 20)
-			}
 			server, _ := loopbackPair(t)
 			job := &transferJob{kind: tc.kind}
 			if tc.tls {
 				job.protect = &dataTLS{}
 			}
-			uncork := s.corkData(server, job)
+			uncork := s.corkData(server, job, tc.throttled)
 			if got := corked(t, server); got != tc.want {
 				t.Errorf("corked during the transfer: %v, want %v", got, tc.want)
 			}
@@ -63,6 +61,44 @@ func TestCorkData(t *testing.T) {
 		defer a.Close()
 		defer b.Close()
 		s := &session{srv: &Server{}}
-		s.corkData(a, &transferJob{kind: xferDownload})()
+		uncork := s.corkData(a, &transferJob{kind: xferDownload}, false)
+		if uncork == nil {
+			t.Fatal("no uncork function")
+		}
+		uncork()
 	})
+}
+
+// TestCorkThrottled: the transfer runner corks a download only when
+// throttle left its connection as it was: not under a session's or the
+// server's download limit, but under an upload-only limit.
+func TestCorkThrottled(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		set       func(*session)
+		throttled bool
+	}{
+		{"no limit", func(*session) {}, false},
+		{"session download limit", func(s *session) { s.writeLimiter = newLimiter(1 << 20) }, true},
+		{"server download limit", func(s *session) { s.srv.totalWrite.Store(newLimiter(1 << 20)) }, true},
+		{"upload limits only", func(s *session) {
+			s.readLimiter = newLimiter(1 << 20)
+			s.srv.totalRead.Store(newLimiter(1 << 20))
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &session{srv: &Server{}}
+			tc.set(s)
+			server, _ := loopbackPair(t)
+			data := s.throttle(context.Background(), server, false)
+			if got := data != net.Conn(server); got != tc.throttled {
+				t.Fatalf("throttled: %v, want %v", got, tc.throttled)
+			}
+			uncork := s.corkData(server, &transferJob{kind: xferDownload}, data != net.Conn(server))
+			defer uncork()
+			if got := corked(t, server); got == tc.throttled {
+				t.Errorf("corked: %v with throttled %v", got, tc.throttled)
+			}
+		})
+	}
 }

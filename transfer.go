@@ -377,8 +377,9 @@ func (s *session) runTransfer(t *transfer, job *transferJob, ln *net.TCPListener
 	}
 	if connErr == nil {
 		if t.setWaiter(func() error { return cutConn(raw) }, conn.SetReadDeadline) {
-			uncork := s.corkData(raw, job)
-			err = s.moveData(t, job, s.throttle(t.ctx, conn, job.kind == xferUpload), &file)
+			data := s.throttle(t.ctx, conn, job.kind == xferUpload)
+			uncork := s.corkData(raw, job, data != conn)
+			err = s.moveData(t, job, data, &file)
 			uncork()
 		} else {
 			err = t.aborted()

@@ -39,7 +39,7 @@ while [ $# -gt 0 ]; do
 	--settle) SETTLE=$2; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
 	--one-address) ONE_ADDRESS=1; shift ;;
-	-h | --help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	-*) die "unknown flag $1" ;;
 	*) break ;;
 	esac
@@ -47,12 +47,13 @@ done
 [ $# -eq 2 ] || die "usage: bash bench/sessions.sh [--bin PIER] [--settle 300s] [--out DIR] [--one-address] N K"
 N=$1 K=$2
 [[ "$N" =~ ^[0-9]+$ && "$K" =~ ^[0-9]+$ && "$K" -ge 1 && "$N" -ge "$K" ]] || die "N and K: whole numbers, N >= K >= 1"
+[ "$K" -le 155 ] || die "K: at most 155 (ftpbench k connects from 127.(100+k).0.0/16)"
 [ "$(id -u)" = 0 ] || die "run as root"
 [ -d "$DATA" ] || die "$DATA missing: run 'bash bench/compare.sh --quick' once"
 id bench >/dev/null 2>&1 || die "no user bench: run 'bash bench/compare.sh --quick' once"
 
-# each process's share, and the open-file limit it needs (its sessions,
-# and a few dozen for the rest)
+# each process's share (N/K, the first N%K one more), and the open-file
+# limit the largest needs (its sessions, and a few dozen for the rest)
 PER=$(((N + K - 1) / K))
 ulimit -Sn "$(ulimit -Hn)"
 LIMIT=$(ulimit -Sn)
@@ -76,7 +77,8 @@ if [ -z "$PIER" ]; then
 	say "building pier at $(git -C "$ROOT" rev-parse --short HEAD)"
 	(cd "$ROOT" && go build -o "$PIER" ./cmd/pier)
 fi
-chmod 755 "$OUT" "$PIER"
+chmod 755 "$OUT" "$FTPBENCH"
+[ "$PIER" != "$OUT/pier" ] || chmod 755 "$PIER"
 
 PIDS=() CLIENTS=() SAMPLER=""
 SERVER_CG=$(cg_make "pier-sessions-$$")
@@ -131,15 +133,15 @@ printf 'seconds\trss_kib\n' >"$OUT/rss.tsv"
 	t0=$(date +%s)
 	while :; do
 		printf '%s\t%s\n' "$(($(date +%s) - t0))" "$(rss_sum)" >>"$OUT/rss.tsv"
-		sleep 10
+		sleep 10 &
+		wait $!
 	done
 ) &
 SAMPLER=$!
 
-left=$N
+rm -f "$OUT"/ftpbench-*.json
 for k in $(seq 0 $((K - 1))); do
-	n=$((left < PER ? left : PER))
-	left=$((left - n))
+	n=$((N / K + (k < N % K ? 1 : 0)))
 	src=()
 	[ -n "$ONE_ADDRESS" ] || src=(--source "127.$((100 + k)).0.0/16")
 	cg=()
@@ -160,23 +162,28 @@ SAMPLER=""
 python3 - "$OUT" "$N" "$K" "$EMPTY" <<'EOF' | tee "$OUT/summary.txt"
 import json, sys, glob
 out, n, k, empty_kib = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-rows = [json.load(open(f))[0] for f in sorted(glob.glob(out + "/ftpbench-*.json"))]
+rows = [json.load(open(f"{out}/ftpbench-{i}.json"))[0] for i in range(k)]
 clients = sum(r["clients"] for r in rows)
 errors = sum(r["errors"] for r in rows)
+ok = clients - errors
 storm = max(r["seconds"] for r in rows)
-cpu = max((r.get("server_cpu_seconds") or 0) for r in rows)
+cpu = [r.get("server_cpu_seconds") for r in rows if r.get("server_cpu_seconds") is not None]
 ccpu = sum(r.get("client_cpu_seconds") or 0 for r in rows)
-before = sum(r["server_rss_before_bytes"] for r in rows)
-after = sum(r["server_rss_bytes"] for r in rows)
-settled = sum(r["server_rss_settled_bytes"] for r in rows)
+# ftpbench samples "before" only with --settle; the script's own sample otherwise
+before = sum(r.get("server_rss_before_bytes", 0) for r in rows) or empty_kib * 1024
+after = sum(r.get("server_rss_bytes", 0) for r in rows)
+settled = sum(r.get("server_rss_settled_bytes", 0) for r in rows)
 mib = 1 << 20
 print(f"sessions: {clients} in {k} pier processes, failed logins: {errors}")
+server = (f"server CPU {max(cpu):.2f} s (all the pier processes, during the longest ftpbench's logins), "
+          f"{max(cpu) / clients * 1e6:.0f} us a login" if cpu else "server CPU not measured (no cgroup)")
 print(f"storm: {storm:.2f} s for all (the slowest process), {clients / storm:.0f} logins a second; "
-      f"server CPU {cpu:.2f} s (all the pier processes, during the longest ftpbench's logins), "
-      f"{cpu / clients * 1e6:.0f} us a login; ftpbench CPU {ccpu:.2f} s in all")
+      f"{server}; ftpbench CPU {ccpu:.2f} s in all")
 print(f"resident, all processes: empty {empty_kib / 1024:.1f} MiB (ftpbench's sample before: {before / mib:.1f}), "
-      f"right after the logins {after / mib:.1f} MiB, after {rows[0]['settle_seconds']:.0f} s idle {settled / mib:.1f} MiB")
-print(f"a session over the empty servers: {(after - before) / clients:.0f} B right after the logins, "
-      f"{(settled - before) / clients:.0f} B idle")
+      f"right after the logins {after / mib:.1f} MiB"
+      + (f", after {rows[0]['settle_seconds']:.0f} s idle {settled / mib:.1f} MiB" if settled else ""))
+if ok > 0:
+    print(f"a session logged in, over the empty servers: {(after - before) / ok:.0f} B right after the logins"
+          + (f", {(settled - before) / ok:.0f} B idle" if settled else ""))
 EOF
 say "results in $OUT"

@@ -253,7 +253,7 @@ func (c *client) openData() (net.Conn, error) {
 	if c.b.src != nil {
 		// from the control connection's address, as servers expect
 		if la, ok := c.nc.LocalAddr().(*net.TCPAddr); ok {
-			d.LocalAddr = &net.TCPAddr{IP: la.IP}
+			d.LocalAddr = &net.TCPAddr{IP: la.IP, Zone: la.Zone}
 		}
 	}
 	dc, err := d.Dial("tcp", net.JoinHostPort(c.b.ip.String(), strconv.Itoa(port)))

@@ -22,6 +22,10 @@ func parseSource(s string) (netip.Prefix, error) {
 	if err != nil {
 		return netip.Prefix{}, fmt.Errorf("--source: %w", err)
 	}
+	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+		// ::ffff:a.b.c.d/n is IPv4's a.b.c.d/(n-96)
+		p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+	}
 	return p.Masked(), nil
 }
 

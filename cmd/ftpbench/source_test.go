@@ -25,6 +25,7 @@ func TestSourcePicker(t *testing.T) {
 		{"127.5.0.7", []string{"127.5.0.7", "127.5.0.7"}},
 		{"127.5.0.250/23", []string{"127.5.0.1"}}, // masked to 127.5.0.0/23
 		{"fd00::/126", []string{"fd00::1", "fd00::2", "fd00::1"}},
+		{"::ffff:127.5.0.0/126", []string{"127.5.0.1", "127.5.0.2", "127.5.0.1"}}, // IPv4 in IPv6's form
 	} {
 		p, err := parseSource(tc.prefix)
 		if err != nil {

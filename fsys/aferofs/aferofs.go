@@ -46,6 +46,7 @@ import (
 
 	"github.com/pierftp/pier"
 	"github.com/spf13/afero"
+	"github.com/spf13/afero/mem"
 )
 
 // FS is a pier.FileSystem over an afero.Fs. It is safe for concurrent use
@@ -218,7 +219,8 @@ func (f *FS) OpenFile(ctx context.Context, name string, flag int, perm fs.FileMo
 }
 
 // OpenDir implements pier.FileSystem. It streams the folder with
-// afero.File.Readdir(n), never reading it whole.
+// afero.File.Readdir(n), never reading it whole, except a folder of
+// afero's memory file system (see dirReader).
 func (f *FS) OpenDir(ctx context.Context, name string) (pier.DirReader, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -234,7 +236,8 @@ func (f *FS) OpenDir(ctx context.Context, name string) (pier.DirReader, error) {
 	if err != nil {
 		return nil, fix(err, name)
 	}
-	return &dirReader{f: af}, nil
+	_, inMemory := af.(*mem.File)
+	return &dirReader{f: af, whole: inMemory}, nil
 }
 
 // Mkdir implements pier.FileSystem.
@@ -455,9 +458,20 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 func (f *File) Close() error { return fix(f.f.Close(), f.name) }
 
 // dirReader streams a folder with afero.File.Readdir.
+//
+// A folder of afero's memory file system (mem.File) is read whole at the
+// first call and handed out from there: its Readdir(n) takes each batch
+// at an offset into the folder's current entries, so a second call after
+// entries were removed can run past their end, and it panics then while
+// holding the folder's lock, which every later use of the folder waits
+// for, for ever (afero v1.15.0, github.com/spf13/afero/issues/261; the
+// fix is on afero's master, not released). The entries are in memory
+// already; this only copies their list.
 type dirReader struct {
-	f    afero.File
-	done bool
+	f     afero.File
+	done  bool
+	whole bool          // read the folder whole at the first call (mem.File)
+	rest  []os.FileInfo // what that read left to hand out
 }
 
 // ReadDir implements pier.DirReader.
@@ -465,7 +479,13 @@ func (d *dirReader) ReadDir(n int) ([]fs.DirEntry, error) {
 	if d.done && n > 0 {
 		return nil, io.EOF
 	}
-	infos, err := d.f.Readdir(n)
+	var infos []os.FileInfo
+	var err error
+	if d.whole {
+		infos, err = d.readWhole(n)
+	} else {
+		infos, err = d.f.Readdir(n)
+	}
 	out := make([]fs.DirEntry, len(infos))
 	for i, fi := range infos {
 		out[i] = fs.FileInfoToDirEntry(fi)
@@ -481,6 +501,31 @@ func (d *dirReader) ReadDir(n int) ([]fs.DirEntry, error) {
 		return out, nil
 	}
 	return out, err
+}
+
+// readWhole is Readdir(n) over the folder read whole at the first call.
+func (d *dirReader) readWhole(n int) ([]os.FileInfo, error) {
+	if d.rest == nil {
+		all, err := d.f.Readdir(-1)
+		if err != nil {
+			return nil, err
+		}
+		d.rest = all
+		if d.rest == nil {
+			d.rest = []os.FileInfo{}
+		}
+	}
+	if n <= 0 || n >= len(d.rest) {
+		out := d.rest
+		d.rest = d.rest[len(d.rest):]
+		if n > 0 && len(out) == 0 {
+			return nil, io.EOF
+		}
+		return out, nil
+	}
+	out := d.rest[:n:n]
+	d.rest = d.rest[n:]
+	return out, nil
 }
 
 // Close implements pier.DirReader.

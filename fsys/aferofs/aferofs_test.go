@@ -126,3 +126,58 @@ func TestReadOnly(t *testing.T) {
 		t.Errorf("file changed: %q, %v", got, err)
 	}
 }
+
+// TestMemDirShrinks: a listing of a memory folder goes on while entries
+// are removed between its batches. afero's own Readdir(n) would run past
+// the end of the shrunk folder and panic with the folder's lock held
+// (afero issue 261); the adapter reads such a folder whole at its first
+// batch, and the folder stays usable.
+func TestMemDirShrinks(t *testing.T) {
+	ctx := context.Background()
+	fsys := aferofs.New(afero.NewMemMapFs())
+	names := []string{"a", "b", "c", "d", "e", "f"}
+	for _, n := range names {
+		f, err := fsys.OpenFile(ctx, n, os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	d, err := fsys.OpenDir(ctx, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// closed at the end, not deferred: after afero's panic, Close would
+	// wait for the lock it left held, and the test would hang, not fail
+	var got []string
+	batch, err := d.ReadDir(4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range batch {
+		got = append(got, e.Name())
+	}
+	for _, n := range names[:5] {
+		if err := fsys.Remove(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for {
+		batch, err := d.ReadDir(4)
+		for _, e := range batch {
+			got = append(got, e.Name())
+		}
+		if err != nil {
+			break
+		}
+	}
+	if err := d.Close(); err != nil {
+		t.Error(err)
+	}
+	if len(got) != len(names) {
+		t.Errorf("listed %v, want the %d entries there were when it began", got, len(names))
+	}
+	if _, err := fsys.Stat(ctx, "."); err != nil {
+		t.Errorf("the folder after the listing: %v", err)
+	}
+}
