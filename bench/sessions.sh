@@ -9,7 +9,7 @@
 # options. Run as root (the bench user, the page reporting pause, the
 # lock), after compare.sh has made the data folder and ftpbench once:
 #
-#   bash bench/sessions.sh [--bin PIER] [--settle 300s] [--one-address] N K
+#   bash bench/sessions.sh [--bin PIER] [--settle 300s] [--out DIR] [--one-address] N K
 #
 # The K ftpbench processes connect from addresses of their own
 # (ftpbench --source 127.(100+k).0.0/16), as many clients do, rather than
