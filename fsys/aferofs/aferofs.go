@@ -236,8 +236,22 @@ func (f *FS) OpenDir(ctx context.Context, name string) (pier.DirReader, error) {
 	if err != nil {
 		return nil, fix(err, name)
 	}
-	_, inMemory := af.(*mem.File)
-	return &dirReader{f: af, whole: inMemory}, nil
+	return &dirReader{f: af, whole: inMemory(af)}, nil
+}
+
+// inMemory reports whether af is a file of afero's memory file system,
+// directly or through afero.BasePathFs (see dirReader).
+func inMemory(af afero.File) bool {
+	for {
+		switch f := af.(type) {
+		case *mem.File:
+			return true
+		case *afero.BasePathFile:
+			af = f.File
+		default:
+			return false
+		}
+	}
 }
 
 // Mkdir implements pier.FileSystem.
@@ -459,8 +473,9 @@ func (f *File) Close() error { return fix(f.f.Close(), f.name) }
 
 // dirReader streams a folder with afero.File.Readdir.
 //
-// A folder of afero's memory file system (mem.File) is read whole at the
-// first call and handed out from there: its Readdir(n) takes each batch
+// A folder of afero's memory file system (mem.File, also under
+// afero.BasePathFs) is read whole at the first call and handed out from
+// there: its Readdir(n) takes each batch
 // at an offset into the folder's current entries, so a second call after
 // entries were removed can run past their end, and it panics then while
 // holding the folder's lock, which every later use of the folder waits

@@ -133,8 +133,19 @@ func TestReadOnly(t *testing.T) {
 // (afero issue 261); the adapter reads such a folder whole at its first
 // batch, and the folder stays usable.
 func TestMemDirShrinks(t *testing.T) {
+	t.Run("MemMapFs", func(t *testing.T) { testMemDirShrinks(t, afero.NewMemMapFs()) })
+	t.Run("BasePathFs over MemMapFs", func(t *testing.T) {
+		m := afero.NewMemMapFs()
+		if err := m.MkdirAll("/base", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		testMemDirShrinks(t, afero.NewBasePathFs(m, "/base"))
+	})
+}
+
+func testMemDirShrinks(t *testing.T, afs afero.Fs) {
 	ctx := context.Background()
-	fsys := aferofs.New(afero.NewMemMapFs())
+	fsys := aferofs.New(afs)
 	names := []string{"a", "b", "c", "d", "e", "f"}
 	for _, n := range names {
 		f, err := fsys.OpenFile(ctx, n, os.O_CREATE|os.O_WRONLY, 0o644)
