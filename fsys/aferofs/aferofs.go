@@ -475,11 +475,10 @@ func (f *File) Close() error { return fix(f.f.Close(), f.name) }
 //
 // A folder of afero's memory file system (mem.File, also under
 // afero.BasePathFs) is read whole at the first call and handed out from
-// there: its Readdir(n) takes each batch
-// at an offset into the folder's current entries, so a second call after
-// entries were removed can run past their end, and it panics then while
-// holding the folder's lock, which every later use of the folder waits
-// for, for ever (afero v1.15.0, github.com/spf13/afero/issues/261; the
+// there: its Readdir(n) takes each batch at an offset into the folder's
+// current entries, so a second call after entries were removed can run
+// past their end, and it panics then while holding the folder's lock,
+// which every later use of the folder waits for, for ever (afero v1.15.0, github.com/spf13/afero/issues/261; the
 // fix is on afero's master, not released). The entries are in memory
 // already; this only copies their list.
 type dirReader struct {
