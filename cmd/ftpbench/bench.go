@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"os"
 	"path"
 	"sort"
@@ -68,6 +69,14 @@ func newBench(o *options, stdout, stderr io.Writer) (*bench, error) {
 			return nil, fmt.Errorf("--source %s and the server's address %s are not of the same family", o.sources, b.ip)
 		}
 		b.src = newSourcePicker(o.sources)
+		// one bind up front: a prefix that is not the machine's fails here,
+		// with its name, rather than as every client's failed dial
+		first := netip.AddrPortFrom(b.src.base, 0).String()
+		ln, err := net.Listen("tcp", first)
+		if err != nil {
+			return nil, fmt.Errorf("--source %s: %s is not an address of this machine: %w", o.sources, b.src.base, err)
+		}
+		ln.Close()
 	}
 	b.tlsBase = tlsBase(o.host)
 	return b, nil

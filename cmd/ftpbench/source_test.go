@@ -76,6 +76,14 @@ func TestSourceFlag(t *testing.T) {
 	if _, err := newBench(o, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "family") {
 		t.Errorf("IPv6 source for 127.0.0.1: %v, want an error about the family", err)
 	}
+	// TEST-NET-1 (RFC 5737) is no machine's own address
+	o, err = parseFlags([]string{"-u", "a", "-p", "b", "--source", "192.0.2.0/24"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newBench(o, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "not an address of this machine") {
+		t.Errorf("--source 192.0.2.0/24: %v, want an error naming the address as not the machine's", err)
+	}
 }
 
 // TestSource: with --source, the server sees the clients come from the
