@@ -32,14 +32,22 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// loggedServer starts a test server whose log goes to the buffer it
+// returns.
+func loggedServer(t *testing.T) (*ftptest.Server, *lockedBuffer) {
+	t.Helper()
+	log := &lockedBuffer{}
+	srv := ftptest.NewServer(t, &ftptest.Options{Configure: func(s *ftptest.Server) {
+		s.Logger = slog.New(slog.NewTextHandler(log, nil))
+	}})
+	return srv, log
+}
+
 // TestUploadsMakeNewFiles: a timed upload never replaces a file, since
 // servers replace files in ways that cost differently; a file of the same
 // name from an earlier workload or repetition is deleted first.
 func TestUploadsMakeNewFiles(t *testing.T) {
-	var log lockedBuffer
-	srv := ftptest.NewServer(t, &ftptest.Options{Configure: func(s *ftptest.Server) {
-		s.Logger = slog.New(slog.NewTextHandler(&log, nil))
-	}})
+	srv, log := loggedServer(t)
 	runBench(t, benchArgs(t, srv, "-b", "stor,retr,stor-idle,retr-idle,stor-many", "--repeat", "2", "--quiet")...)
 
 	// the server logs a STOR when it ends and a DELE when it is done;
@@ -105,10 +113,7 @@ func TestRemoveBefore(t *testing.T) {
 // that many transfers in turn, each upload a file of its own, and the
 // bytes counted are all of them.
 func TestEach(t *testing.T) {
-	var log lockedBuffer
-	srv := ftptest.NewServer(t, &ftptest.Options{Configure: func(s *ftptest.Server) {
-		s.Logger = slog.New(slog.NewTextHandler(&log, nil))
-	}})
+	srv, log := loggedServer(t)
 	results := runBench(t, benchArgs(t, srv, "-b", "retr-many,stor-many", "-n", "3", "--each", "4", "--quiet")...)
 	for _, r := range results {
 		if r.Clients != 3 || r.Bytes != 12*64<<10 {

@@ -2,14 +2,11 @@ package main
 
 import (
 	"io"
-	"log/slog"
 	"net/netip"
 	"regexp"
 	"sort"
 	"strings"
 	"testing"
-
-	"github.com/pierftp/pier/ftptest"
 )
 
 // TestSourcePicker: the addresses of a prefix in turn, without its first
@@ -90,10 +87,7 @@ func TestSourceFlag(t *testing.T) {
 // prefix's addresses, and transfers work (their data connections come
 // from their control connection's address, which the server requires).
 func TestSource(t *testing.T) {
-	var log lockedBuffer
-	srv := ftptest.NewServer(t, &ftptest.Options{Configure: func(s *ftptest.Server) {
-		s.Logger = slog.New(slog.NewTextHandler(&log, nil))
-	}})
+	srv, log := loggedServer(t)
 	results := runBench(t, benchArgs(t, srv, "-b", "logins,retr-many,stor-many", "-n", "8", "--source", "127.77.0.0/29", "--quiet")...)
 	for _, r := range results {
 		if r.Errors != 0 {
