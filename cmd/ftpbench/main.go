@@ -75,8 +75,9 @@
 // picks a connection's local port by searching the ports its address
 // already uses towards the server, which costs the client more and more CPU
 // past some 10,000 connections from one address (docs/benchmarks.md, "Idle
-// sessions"). The addresses must be the machine's own; every address of
-// 127.0.0.0/8 is, on loopback.
+// sessions"). The addresses must be the machine's own (every address of
+// 127.0.0.0/8 is, on loopback); ftpbench binds the first before it starts
+// and stops with an error naming it if it can't.
 //
 // While it runs, a progress line (workload, clients done of total, elapsed
 // time) goes to standard error, redrawn in place on a terminal. At the end a
