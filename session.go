@@ -419,10 +419,13 @@ func (s *session) closeConn() {
 // (the session's own goroutine does), so it is safe to call from anywhere,
 // a file hook on the transfer goroutine included.
 func (s *session) kill(cause error) {
-	s.cancelSession(cause)
+	// The transfer first: a back-end call that the session's context
+	// ends must find the transfer's cause set, or its error would be
+	// taken for the file's (451 instead of 426).
 	if t := s.currentTransfer(); t != nil {
 		t.abort(cause)
 	}
+	s.cancelSession(cause)
 	s.closeConn()
 }
 
@@ -438,12 +441,16 @@ func (s *session) closeForShutdown() {
 // closeWith ends the session as closeForShutdown does, for cause, with a
 // 421 of that text.
 func (s *session) closeWith(cause error, text string) {
+	// The transfer's cause is set before the session's context ends (as
+	// in kill), then the transfer is waited for.
+	t := s.currentTransfer()
+	aborted := t != nil && t.abort(cause)
 	s.cancelSession(cause)
 	// One grace for it all: a back-end that ignores its context, or a
 	// client that does not read, holds Close no longer.
 	grace, cancel := context.WithTimeout(context.Background(), taskGrace)
 	defer cancel()
-	if t := s.currentTransfer(); t != nil && t.abort(cause) {
+	if aborted {
 		select {
 		case <-t.done:
 		case <-grace.Done():
