@@ -125,8 +125,8 @@ func sendfileStep(tc *net.TCPConn, f *os.File) (func(size int64) (int64, error),
 }
 
 // copyBufPool holds the buffers of downloads that are not zero-copy:
-// over TLS, to loopback peers beyond loopbackSendfileMax, from file
-// systems without an *os.File that are no Sender. 256 KiB was tried
+// over TLS, with DisableSendfile, from file systems without an *os.File
+// that are no Sender. 256 KiB was tried
 // (docs/benchmarks.md, "Download copy buffer"): two head-to-head runs of
 // 100 × 10 MiB and 1 GiB downloads, by ftpbench and curl, plain and TLS,
 // on loopback and a veth pair, disagreed (loopback plain 100 × 10 MiB
@@ -160,22 +160,18 @@ var uploadBufPool = sync.Pool{New: func() any { b := make([]byte, uploadLowat); 
 
 // sendStream copies src to the data connection. For a plain TCP connection
 // and an *os.File source (or an OSFiler's) it keeps both concrete types
-// visible, so the kernel's sendfile moves the bytes.
+// visible, so the kernel's sendfile moves the bytes, to every peer.
 //
-// Except to loopback peers when many download at once: on loopback the
-// receiving process must copy the data out of its socket itself, and the
-// page-sized fragments sendfile queues cost it more and more as
-// connections multiply (300 local clients downloading 10 MiB each took
-// 30 % longer with sendfile, the client spending 60 % more CPU; two ran at
-// the same speed either way, eight 7 % slower with sendfile). So no more
-// than loopbackSendfileMax loopback downloads use sendfile at once.
-// Downloads to other machines always do: there the network card takes
-// the pages without a copy. docs/benchmarks.md has the measurements.
+// Loopback peers used to be an exception: beyond four downloads at once
+// they were copied to, because 300 simultaneous loopback downloads by
+// sendfile took 30 % longer and cost the clients 60 % more CPU. That was
+// the megabytes of unsent data each connection queued, not sendfile: with
+// the unsent data held to sendLowat (shapeData), sendfile is the faster
+// path on loopback too (docs/benchmarks.md, "300 × RETR: unsent data").
 func (s *session) sendStream(t *transfer, conn net.Conn, src File) error {
 	dataTimeout := durationOr(s.srv.lim().DataTimeout, DefaultDataTimeout)
 	if tc, ok := conn.(*net.TCPConn); ok && !s.srv.DisableSendfile {
-		if f, isFile := osFile(src); isFile && s.sendfileSlot(tc) {
-			defer s.sendfileDone(tc)
+		if f, isFile := osFile(src); isFile {
 			step, err := sendfileStep(tc, f)
 			if err != nil {
 				return &fileError{err}
@@ -201,12 +197,11 @@ func (s *session) sendStream(t *transfer, conn net.Conn, src File) error {
 	return err
 }
 
-// slots counts the transfers that use sendfile or splice where too many at
-// once cost more than they save. It is process-wide, like what it guards:
-// the pipe budget is per user, the loopback receivers share one machine.
+// slots counts the uploads that splice, where too many at once cost more
+// than they save. It is process-wide, like the pipe budget it guards,
+// which is per user.
 var slots struct {
-	loopbackSendfiles atomic.Int32 // downloads to loopback peers using sendfile
-	splices           atomic.Int32 // uploads splicing
+	splices atomic.Int32 // uploads splicing
 }
 
 // acquire takes one of limit slots counted by n; a true answer must be
@@ -217,28 +212,6 @@ func acquire(n *atomic.Int32, limit int32) bool {
 		return false
 	}
 	return true
-}
-
-// sendfileSlot reports whether a download on tc may use sendfile; a true
-// answer must be followed by sendfileDone(tc).
-func (s *session) sendfileSlot(tc *net.TCPConn) bool {
-	if !s.countsAsLoopback(tc) {
-		return true
-	}
-	return acquire(&slots.loopbackSendfiles, loopbackSendfileMax)
-}
-
-func (s *session) sendfileDone(tc *net.TCPConn) {
-	if s.countsAsLoopback(tc) {
-		slots.loopbackSendfiles.Add(-1)
-	}
-}
-
-// countsAsLoopback reports whether a download on tc is limited by
-// loopbackSendfileMax. zeroCopyLoopback is set before the server starts, so
-// the answer is the same when the download ends.
-func (s *session) countsAsLoopback(tc *net.TCPConn) bool {
-	return !s.srv.zeroCopyLoopback && isLoopback(tc.RemoteAddr())
 }
 
 // spliceLimit is how many uploads may splice at once. Go splices through a
@@ -267,12 +240,6 @@ var spliceLimit = sync.OnceValue(func() int32 {
 	}
 	return int32(max(1, soft/pipePages/4))
 })
-
-// isLoopback reports whether addr is a loopback address (127.0.0.0/8, ::1,
-// or IPv4-mapped 127.x).
-func isLoopback(addr net.Addr) bool {
-	return addrPort(addr).Addr().Unmap().IsLoopback()
-}
 
 // classify tells a file read error from a network one after ReadFrom.
 func classify(err error) error {

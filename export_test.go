@@ -2,11 +2,6 @@ package pier
 
 import "time"
 
-// SetZeroCopyLoopback makes RETR use sendfile to loopback peers too, which
-// the server otherwise never does: the tests run on loopback and must still
-// exercise the zero-copy path.
-func SetZeroCopyLoopback(s *Server, on bool) { s.zeroCopyLoopback = on }
-
 // SetRefusalSleep makes the sessions of s call sleep instead of waiting
 // after a refused command, so tests see the delays without taking them.
 func SetRefusalSleep(s *Server, sleep func(time.Duration)) { s.refusalSleep = sleep }

@@ -27,13 +27,9 @@ const ioDeadline = 20 * time.Second
 
 // newServer starts a test server; configure, if not nil, changes the
 // pier.Server before it starts.
-//
-// Its RETRs use sendfile although the client is on loopback (where pier
-// normally copies), so that the suite exercises the zero-copy path.
 func newServer(t *testing.T, configure func(*pier.Server)) *ftptest.Server {
 	t.Helper()
 	return ftptest.NewServer(t, &ftptest.Options{Configure: func(s *ftptest.Server) {
-		pier.SetZeroCopyLoopback(s.Server, true)
 		if configure != nil {
 			configure(s.Server)
 		}

@@ -17,6 +17,14 @@ import (
 // Tests of how a transfer's outcome reaches the storage back-end (Close or
 // Aborter.Abort with the reason), the hooks and the client.
 
+// midDownload is where the back-end's reads block in the tests that cut a
+// download whose client has read only its first 64 KiB: the server must
+// be able to write that far without the client reading more. It holds
+// only 32 KiB unsent in a download's socket (sendLowat), beyond what the
+// client's receive buffer takes (128 KiB by default), so it gets no
+// further than a few hundred KiB.
+const midDownload = 128 << 10
+
 // TestOutcomeReachesBackEnd: every file pier opens for a transfer is ended
 // with exactly one call, Close when the transfer completed and Abort with
 // the reason otherwise, and the file hooks get the same reason.
@@ -131,7 +139,7 @@ func TestOutcomeReachesBackEnd(t *testing.T) {
 
 	t.Run("data connection reset mid-download", func(t *testing.T) {
 		t.Parallel()
-		srv, ofs, hooks := outcomeSetup(t, nil, func(o *outcomeFS) { o.blockAt = 1 << 20 })
+		srv, ofs, hooks := outcomeSetup(t, nil, func(o *outcomeFS) { o.blockAt = midDownload })
 		writeFile(t, srv, "down", pattern(big))
 		c := outcomeLogin(t, srv)
 		dc := c.Passive(t)
@@ -207,7 +215,7 @@ func TestOutcomeReachesBackEnd(t *testing.T) {
 
 	t.Run("server Close mid-download", func(t *testing.T) {
 		t.Parallel()
-		srv, ofs, hooks := outcomeSetup(t, nil, func(o *outcomeFS) { o.blockAt = 1 << 20 })
+		srv, ofs, hooks := outcomeSetup(t, nil, func(o *outcomeFS) { o.blockAt = midDownload })
 		writeFile(t, srv, "down", pattern(big))
 		c := outcomeLogin(t, srv)
 		dc := c.Passive(t)
@@ -324,7 +332,7 @@ func TestOutcomeFreesResources(t *testing.T) {
 			c.Close()
 			f.expectAbortedOnce(t)
 		}},
-		{"data connection reset mid-download", func(o *outcomeFS) { o.blockAt = 1 << 20 }, func(t *testing.T, c *ftptest.Conn, ofs *outcomeFS) {
+		{"data connection reset mid-download", func(o *outcomeFS) { o.blockAt = midDownload }, func(t *testing.T, c *ftptest.Conn, ofs *outcomeFS) {
 			dc := c.Passive(t)
 			c.Send(t, "RETR down")
 			expectPrelim(t, c)

@@ -1,7 +1,6 @@
 package pier
 
 import (
-	"net"
 	"path"
 	"strings"
 	"testing"
@@ -75,24 +74,4 @@ func FuzzResolve(f *testing.F) {
 			t.Fatalf("resolve(%q) in %q: name %q for vpath %q", arg, s.cwd, name, vpath)
 		}
 	})
-}
-
-func TestIsLoopback(t *testing.T) {
-	for addr, want := range map[string]bool{
-		"127.0.0.1:21":          true,
-		"127.8.9.10:21":         true,
-		"[::1]:21":              true,
-		"[::ffff:127.0.0.1]:21": true,
-		"192.0.2.1:21":          false,
-		"[2001:db8::1]:21":      false,
-		"[::ffff:192.0.2.1]:21": false,
-	} {
-		a, err := net.ResolveTCPAddr("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := isLoopback(a); got != want {
-			t.Errorf("isLoopback(%s) = %v, want %v", addr, got, want)
-		}
-	}
 }

@@ -314,12 +314,9 @@ type Server struct {
 
 	codecOnce sync.Once
 	codec     *wireCodec
-	// zeroCopyLoopback makes RETR use sendfile to loopback peers too
-	// (tests, so the zero-copy path is exercised on 127.0.0.1).
-	zeroCopyLoopback bool
-	codecErr         error
-	owners           ownerCache
-	totals           serverTotals // Stats
+	codecErr  error
+	owners    ownerCache
+	totals    serverTotals // Stats
 }
 
 // ErrServerClosed is returned by Serve and ListenAndServe after Shutdown or

@@ -378,9 +378,9 @@ func (s *session) runTransfer(t *transfer, job *transferJob, ln *net.TCPListener
 	if connErr == nil {
 		if t.setWaiter(func() error { return cutConn(raw) }, conn.SetReadDeadline) {
 			data := s.throttle(t.ctx, conn, job.kind == xferUpload)
-			uncork := s.corkData(raw, job, data != conn)
+			release := s.shapeData(raw, job, data != conn)
 			err = s.moveData(t, job, data, &file)
-			uncork()
+			release()
 		} else {
 			err = t.aborted()
 		}

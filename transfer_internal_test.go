@@ -55,35 +55,6 @@ func loopbackPair(t *testing.T) (server *net.TCPConn, client net.Conn) {
 	return server, client
 }
 
-// TestSendfileSlot: downloads to a loopback peer take a slot and give it
-// back; with zeroCopyLoopback (the test suite's setting) they take none.
-func TestSendfileSlot(t *testing.T) {
-	tc, _ := loopbackPair(t)
-
-	s := &session{srv: &Server{}}
-	before := slots.loopbackSendfiles.Load()
-	if !s.sendfileSlot(tc) {
-		t.Skip("every loopback sendfile slot is in use by another test")
-	}
-	if got := slots.loopbackSendfiles.Load(); got != before+1 {
-		t.Errorf("a loopback download took %d slots, want 1", got-before)
-	}
-	s.sendfileDone(tc)
-	if got := slots.loopbackSendfiles.Load(); got != before {
-		t.Errorf("%d slots still held after the download ended", got-before)
-	}
-
-	SetZeroCopyLoopback(s.srv, true)
-	for range 2 * loopbackSendfileMax {
-		if !s.sendfileSlot(tc) {
-			t.Fatal("sendfile refused with zeroCopyLoopback")
-		}
-	}
-	if got := slots.loopbackSendfiles.Load(); got != before {
-		t.Errorf("zeroCopyLoopback downloads took %d slots, want none", got-before)
-	}
-}
-
 // TestSpliceLimit: the limit follows Linux's pipe budget, at least one.
 func TestSpliceLimit(t *testing.T) {
 	if limit := spliceLimit(); limit < 1 {

@@ -48,18 +48,15 @@ func TestRETR(t *testing.T) {
 		})
 	}
 	modes := map[string]func(*pier.Server){
-		"sendfile":              func(s *pier.Server) {},
-		"DisableSendfile":       func(s *pier.Server) { s.DisableSendfile = true },
-		"copy to loopback peer": func(s *pier.Server) { pier.SetZeroCopyLoopback(s, false) },
+		"sendfile":        func(s *pier.Server) {},
+		"DisableSendfile": func(s *pier.Server) { s.DisableSendfile = true },
 	}
 	for mode, configure := range modes {
 		t.Run("large with "+mode, func(t *testing.T) {
 			t.Parallel()
 			srv := newServer(t, configure)
 			writeFile(t, srv, "large.bin", large)
-			// More simultaneous downloads than may use sendfile to a
-			// loopback client: in the "copy to loopback peer" mode (the
-			// default outside tests), those that overlap mix both paths.
+			// Simultaneous downloads of one file.
 			var wg sync.WaitGroup
 			for range 6 {
 				wg.Go(func() {

@@ -39,7 +39,7 @@ Usage: bash bench/compare.sh [--quick] [options]
                      two-minute forced collection and the scavenging after
                      it; --quick: 5s)
   --servers LIST     comma list among vsftpd,proftpd,pure-ftpd,pyftpdlib,
-                     fclairamb,pier,pier-tls,pier-sendfile (default: all)
+                     fclairamb,pier,pier-tls (default: all)
   --topology LIST    comma list among loopback (client and server on
                      127.0.0.1) and veth (the clients in a network namespace
                      made for the run, reaching the servers over a veth pair,
@@ -83,7 +83,7 @@ SINGLE=""
 ENTRIES=""
 IDLE=""
 IDLE_SETTLE=""
-SERVERS="vsftpd,proftpd,pure-ftpd,pyftpdlib,fclairamb,pier,pier-tls,pier-sendfile"
+SERVERS="vsftpd,proftpd,pure-ftpd,pyftpdlib,fclairamb,pier,pier-tls"
 TOPOLOGIES="loopback,veth"
 PINNING=both
 PINNED_ROUNDS=""
@@ -195,7 +195,7 @@ NETNS="pierbench-cli-$$"
 VETH="pbveth$$"
 
 declare -A PORT=([vsftpd]=2131 [proftpd]=2132 [pure-ftpd]=2133 [pyftpdlib]=2134
-	[fclairamb]=2135 [pier]=2136 [pier-tls]=2137 [pier-sendfile]=2138)
+	[fclairamb]=2135 [pier]=2136 [pier-tls]=2137)
 declare -A VERSION=()
 declare -A SKIP=()         # server -> why it cannot run here
 declare -A CMDLINE=()      # server -> how it was started
@@ -375,10 +375,7 @@ build_fclairamb() {
 
 build_pier() {
 	say "building pier, ftpbench and the chart tool from $REPO"
-	# pier-sendfile: pier built with every download by sendfile, loopback
-	# peers too (loopback_sendfile.go), to weigh the default's limit
 	(cd "$REPO" && go build -o "$BIN/pier" ./cmd/pier && go build -o "$BIN/ftpbench" ./cmd/ftpbench &&
-		go build -tags pier_loopback_sendfile -o "$BIN/pier-sendfile" ./cmd/pier &&
 		go build -o "$BIN/chart" ./bench/chart) >>"$LOG" 2>&1 || die "go build failed (see $LOG)"
 	if [ -n "${PIER_BENCH_FTPBENCH:-}" ]; then
 		say "using ftpbench $PIER_BENCH_FTPBENCH (PIER_BENCH_FTPBENCH)"
@@ -392,7 +389,6 @@ build_pier() {
 	fi
 	VERSION[pier]="$v"
 	VERSION[pier-tls]="$v"
-	VERSION[pier-sendfile]="$v, built with -tags pier_loopback_sendfile"
 }
 
 # ---------------------------------------------------------------- user, PAM, data
@@ -504,7 +500,6 @@ workloads() { # server -> ftpbench workloads
 	case "$1" in
 	vsftpd) echo "stor,retr,logins,stor-idle,retr-idle,retr-many,stor-many,quit,list" ;; # no MLSD in vsftpd
 	pier-tls) echo "stor,retr" ;;
-	pier-sendfile) echo "retr,retr-idle,retr-many" ;; # only downloads differ from pier
 	*) echo "stor,retr,logins,stor-idle,retr-idle,retr-many,stor-many,quit,list,mlsd" ;;
 	esac
 }

@@ -297,7 +297,6 @@ server_cmd() {
 		SERVER_CMD=("${asbench[@]}" "$BIN/fclairamb-ftpserver-$FCL_VERSION" -conf "$RUN/fclairamb-ftpserver.json") ;;
 	pier) SERVER_CMD=("${asbench[@]}" "${PIER_BIN:-$BIN/pier}" "${pier[@]}") ;;
 	pier-tls) SERVER_CMD=("${asbench[@]}" "${PIER_BIN:-$BIN/pier}" "${pier[@]}" --tls-self-signed) ;;
-	pier-sendfile) SERVER_CMD=("${asbench[@]}" "$BIN/pier-sendfile" "${pier[@]}") ;;
 	*) return 1 ;;
 	esac
 }

@@ -8,24 +8,29 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func corked(t *testing.T, tc *net.TCPConn) bool {
+func tcpOption(t *testing.T, tc *net.TCPConn, opt int) int {
 	t.Helper()
 	var v int
 	err := control(tc, func(fd int) (err error) {
-		v, err = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_CORK)
+		v, err = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, opt)
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return v != 0
+	return v
 }
 
-// TestCorkData: a download's or a listing's data connection is corked
-// while its data moves and uncorked by the function corkData returns; an
-// upload's, a throttled transfer's, a TLS one's and a connection that
-// isn't TCP are left alone.
-func TestCorkData(t *testing.T) {
+func corked(t *testing.T, tc *net.TCPConn) bool {
+	t.Helper()
+	return tcpOption(t, tc, unix.TCP_CORK) != 0
+}
+
+// TestShapeData: a download's or a listing's data connection is corked
+// and has its unsent data held to sendLowat while its data moves, and is
+// uncorked by the function shapeData returns; an upload's, a throttled
+// transfer's, a TLS one's and a connection that isn't TCP are left alone.
+func TestShapeData(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		kind      xferKind
@@ -46,11 +51,18 @@ func TestCorkData(t *testing.T) {
 			if tc.tls {
 				job.protect = &dataTLS{}
 			}
-			uncork := s.corkData(server, job, tc.throttled)
+			wantLowat := tcpOption(t, server, unix.TCP_NOTSENT_LOWAT) // the system's
+			release := s.shapeData(server, job, tc.throttled)
 			if got := corked(t, server); got != tc.want {
 				t.Errorf("corked during the transfer: %v, want %v", got, tc.want)
 			}
-			uncork()
+			if tc.want {
+				wantLowat = sendLowat
+			}
+			if got := tcpOption(t, server, unix.TCP_NOTSENT_LOWAT); got != wantLowat {
+				t.Errorf("TCP_NOTSENT_LOWAT %d, want %d", got, wantLowat)
+			}
+			release()
 			if corked(t, server) {
 				t.Error("still corked after uncork")
 			}
@@ -61,11 +73,11 @@ func TestCorkData(t *testing.T) {
 		defer a.Close()
 		defer b.Close()
 		s := &session{srv: &Server{}}
-		uncork := s.corkData(a, &transferJob{kind: xferDownload}, false)
-		if uncork == nil {
-			t.Fatal("no uncork function")
+		release := s.shapeData(a, &transferJob{kind: xferDownload}, false)
+		if release == nil {
+			t.Fatal("no release function")
 		}
-		uncork()
+		release()
 	})
 }
 
@@ -94,8 +106,8 @@ func TestCorkThrottled(t *testing.T) {
 			if got := data != net.Conn(server); got != tc.throttled {
 				t.Fatalf("throttled: %v, want %v", got, tc.throttled)
 			}
-			uncork := s.corkData(server, &transferJob{kind: xferDownload}, data != net.Conn(server))
-			defer uncork()
+			release := s.shapeData(server, &transferJob{kind: xferDownload}, data != net.Conn(server))
+			defer release()
 			if got := corked(t, server); got == tc.throttled {
 				t.Errorf("corked: %v with throttled %v", got, tc.throttled)
 			}

@@ -1,0 +1,28 @@
+package pier
+
+import (
+	"net"
+
+	"golang.org/x/sys/unix"
+)
+
+// setCork sets (on) or clears TCP_CORK on tc. Clearing it sends what it
+// held back at once.
+func setCork(tc *net.TCPConn, on bool) error {
+	v := 0
+	if on {
+		v = 1
+	}
+	return control(tc, func(fd int) error {
+		return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_CORK, v)
+	})
+}
+
+// setSendLowat sets TCP_NOTSENT_LOWAT on tc: a write or sendfile waits,
+// and the socket is not reported writable, while n bytes or more that the
+// kernel has not yet sent are queued.
+func setSendLowat(tc *net.TCPConn, n int) error {
+	return control(tc, func(fd int) error {
+		return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, n)
+	})
+}
