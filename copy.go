@@ -126,8 +126,8 @@ func sendfileStep(tc *net.TCPConn, f *os.File) (func(size int64) (int64, error),
 
 // copyBufPool holds the buffers of downloads that are not zero-copy:
 // over TLS, with DisableSendfile, from file systems without an *os.File
-// that are no Sender. 256 KiB was tried
-// (docs/benchmarks.md, "Download copy buffer"): two head-to-head runs of
+// that are no Sender. 256 KiB was tried (docs/benchmarks.md, "Download
+// copy buffer"): two head-to-head runs of
 // 100 × 10 MiB and 1 GiB downloads, by ftpbench and curl, plain and TLS,
 // on loopback and a veth pair, disagreed (loopback plain 100 × 10 MiB
 // 1.10× in one, 0.88× in the other); single TLS downloads gained 6–11 %,

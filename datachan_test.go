@@ -465,9 +465,9 @@ func TestDataTimeout(t *testing.T) {
 }
 
 // TestDataTimeoutSlowClient: the data timeout is for transfers that stop,
-// not for slow ones. A download starts fast while socket buffers fill,
-// which makes the zero-copy steps large; the client then reads slowly, so
-// that one step takes longer than the timeout while data keeps moving.
+// not for slow ones. The client reads slowly, so that a zero-copy step
+// meets its deadline (and one step may take longer than the timeout)
+// while data keeps moving.
 func TestDataTimeoutSlowClient(t *testing.T) {
 	t.Parallel()
 	const timeout = time.Second

@@ -178,11 +178,9 @@ type Server struct {
 
 	// DisableSendfile turns off zero-copy transfers (sendfile, splice).
 	// Where zero-copy costs more than it saves, pier copies anyway: no
-	// more than four downloads to clients on the same machine (loopback
-	// addresses: a local proxy, a tunnel) use sendfile at once, and no more
-	// than a quarter of the user's pipe budget splices uploads (16 uploads
-	// with Linux's default fs.pipe-user-pages-soft); docs/benchmarks.md
-	// has the measurements.
+	// more than a quarter of the user's pipe budget splices uploads (16
+	// uploads with Linux's default fs.pipe-user-pages-soft);
+	// docs/benchmarks.md has the measurements.
 	DisableSendfile bool
 
 	// Encoding is the character set of file names on the wire. If empty,

@@ -18,9 +18,9 @@ func setCork(tc *net.TCPConn, on bool) error {
 	})
 }
 
-// setSendLowat sets TCP_NOTSENT_LOWAT on tc: a write or sendfile waits,
-// and the socket is not reported writable, while n bytes or more that the
-// kernel has not yet sent are queued.
+// setSendLowat sets TCP_NOTSENT_LOWAT on tc: a write or sendfile waits
+// while n bytes or more that the kernel has not yet sent are queued, and
+// a waiting writer is woken once fewer than n/2 are.
 func setSendLowat(tc *net.TCPConn, n int) error {
 	return control(tc, func(fd int) error {
 		return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, n)

@@ -81,10 +81,10 @@ func TestShapeData(t *testing.T) {
 	})
 }
 
-// TestCorkThrottled: the transfer runner corks a download only when
+// TestShapeThrottled: the transfer runner shapes a download only when
 // throttle left its connection as it was: not under a session's or the
 // server's download limit, but under an upload-only limit.
-func TestCorkThrottled(t *testing.T) {
+func TestShapeThrottled(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		set       func(*session)
@@ -110,6 +110,9 @@ func TestCorkThrottled(t *testing.T) {
 			defer release()
 			if got := corked(t, server); got == tc.throttled {
 				t.Errorf("corked: %v with throttled %v", got, tc.throttled)
+			}
+			if got := tcpOption(t, server, unix.TCP_NOTSENT_LOWAT) == sendLowat; got == tc.throttled {
+				t.Errorf("unsent data held to sendLowat: %v with throttled %v", got, tc.throttled)
 			}
 		})
 	}
