@@ -60,7 +60,8 @@ Usage: bash bench/compare.sh [--quick] [options]
   --other-timeout S  the longest an other client's workload may take, in
                      seconds (default 30; a server that cannot serve the
                      clients by then has the rest counted as errors)
-  --out DIR          where benchmarks.md and benchmarks.svg go (default: docs)
+  --out DIR          where benchmarks.md and benchmarks.svg go (default: docs;
+                     --quick: the run's results folder)
   --no-install       do not run apt-get / go mod download (use what is there)
   --keep-page-reporting
                      leave the virtual machine's free page reporting as it is
@@ -168,7 +169,6 @@ fi
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CONF="$REPO/bench/conf"
-: "${OUT:=$REPO/docs}"
 BASE="${PIER_BENCH_DIR:-/var/tmp/pier-bench}"
 DATAROOT="${PIER_BENCH_DATA:-/dev/shm/pier-bench}"
 DATA="$DATAROOT/data"
@@ -177,6 +177,11 @@ PKGS="$BASE/pkgs"
 RUN="$BASE/run"
 STAMP="$(date -u +%Y%m%d-%H%M%S)"
 RESULTS="$BASE/results/$STAMP"
+# A --quick run checks the setup: its page goes with its results, not over
+# docs/benchmarks.md.
+if [ -z "$OUT" ]; then
+	if [ "$QUICK" = 1 ]; then OUT=$RESULTS; else OUT=$REPO/docs; fi
+fi
 LOG="$RESULTS/compare.log"
 
 FCL_VERSION=v0.15.0
