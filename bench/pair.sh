@@ -23,8 +23,11 @@ set -euo pipefail
 say() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 die() { say "pair.sh: $*"; exit 1; }
 
-TOPO=loopback
-if [ "${1:-}" = --veth ]; then TOPO=veth; shift; fi
+# PAIR_TOPO, not TOPO: bench/lib.sh (sourced below) sets TOPO=loopback as
+# the default of compare.sh's passes, which turned --veth into loopback
+# from 2026-12-07 (b46ed52) until 2026-12-08
+PAIR_TOPO=loopback
+if [ "${1:-}" = --veth ]; then PAIR_TOPO=veth; shift; fi
 [ $# -ge 3 ] || die "usage: bash bench/pair.sh [--veth] SERVER WORKLOADS REPEAT [ftpbench flags...]"
 SERVER=$1 WORKLOADS=$2 REPEAT=$3
 shift 3
@@ -63,7 +66,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 HOST=127.0.0.1 CLIENT=(taskset -c "$CLIENT_CPUS") REMOTE=()
-if [ "$TOPO" = veth ]; then
+if [ "$PAIR_TOPO" = veth ]; then
 	setup_veth
 	HOST=$VETH_SERVER
 	CLIENT=(nsenter "--net=/var/run/netns/$NETNS" taskset -c "$CLIENT_CPUS")
@@ -113,7 +116,7 @@ LOG="$RUN/pair-${SERVER%%=*}.log"
 SERVER_PID=$!
 # ready when it greets, as compare.sh waits (from the clients' side)
 NS=()
-[ "$TOPO" = veth ] && NS=(nsenter "--net=/var/run/netns/$NETNS")
+[ "$PAIR_TOPO" = veth ] && NS=(nsenter "--net=/var/run/netns/$NETNS")
 greeting=""
 for _ in $(seq 50); do
 	kill -0 "$SERVER_PID" 2>/dev/null || die "$SERVER exited at start: $(tail -n 3 "$LOG")"
@@ -123,6 +126,6 @@ for _ in $(seq 50); do
 	sleep 0.2
 done
 case "$greeting" in 220*) ;; *) die "$SERVER: no 220 greeting on $HOST:$PORT within 10 s" ;; esac
-say "$SERVER ($TOPO, server on CPU $SERVER_CPUS, ftpbench on CPU $CLIENT_CPUS; log $LOG)"
+say "$SERVER ($PAIR_TOPO, $HOST:$PORT, server on CPU $SERVER_CPUS, ftpbench on CPU $CLIENT_CPUS; log $LOG)"
 run_child "${CLIENT[@]}" "$BIN/ftpbench" -H "$HOST" "${REMOTE[@]}" -P "$PORT" -u bench -p bench \
 	-b "$WORKLOADS" -n 300 --repeat "$REPEAT" --pid "$SERVER_PID" --cgroup "$SERVER_CG" --quiet "$@"
