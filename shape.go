@@ -3,27 +3,42 @@ package pier
 import "net"
 
 // sendLowat is how much unsent data a download's or a listing's data
-// connection may hold in its socket (TCP_NOTSENT_LOWAT, on Linux) before a
-// write or sendfile waits. Without it the kernel grows a connection's send
-// buffer to megabytes and lets the server fill it: 300 simultaneous
-// downloads queued about 900 MB that the clients' receive windows had not
-// yet taken, and each opening of a window then sent the queued data from
-// inside the client's read (on loopback and a veth pair the receiver's
-// system call carries the sender's transmission), from memory long out of
-// the caches. Held to 32 KiB, a connection sends as soon as the window
-// opens and the server tops it up from the page cache: 300 × RETR of
-// 10 MiB took half the time with ftpbench and 30 % less with curl, single
-// downloads lost nothing, and the unsent queues stay small whatever the
-// number of clients. 16 KiB was slower by curl unpinned and wakes the
-// server twice as often; 64 and 128 KiB measured less well
-// (docs/benchmarks.md, "300 × RETR: unsent data"). Data in flight is not
-// limited: a long, fast path still fills its window.
+// connection on a large-segment path (see shapeMinSegment) may hold in its
+// socket (TCP_NOTSENT_LOWAT, on Linux) before a write or sendfile waits.
+// Without it the kernel grows a connection's send buffer to megabytes and
+// lets the server fill it: 300 simultaneous downloads over loopback
+// queued about 900 MB that the clients' receive windows had not yet
+// taken, and each opening of a window then sent the queued data from
+// inside the client's read (the receiver's system call carries the
+// sender's transmission), from memory long out of the caches. Held to
+// 32 KiB, a connection sends as soon as the window opens and the server
+// tops it up from the page cache: on loopback 300 × RETR of 10 MiB took
+// a quarter to a half of the time, and a single download less CPU. 16 KiB
+// was slower by curl; 128 KiB to 2 MiB lost most of the gain
+// (docs/benchmarks.md, "300 × RETR: unsent data" and "Segment size
+// decides"). Data in flight is not limited: a long, fast path still
+// fills its window.
 const sendLowat = 32 << 10
 
+// shapeMinSegment is the smallest maximum segment size (TCP_MAXSEG) of a
+// data connection that shapeData shapes. The cork and the unsent-data
+// mark were measured to pay where segments are large (loopback's MTU of
+// 64 KiB: segments of about 64 KB) and to cost where they are the size
+// networks carry (a veth pair's MTU of 1500, segments of 1448 bytes, as
+// on every Ethernet path): there, plain sendfile, as the peers use it,
+// moved a single 1 GiB download with 0.28 s of the server's CPU against
+// 0.40-0.48 s shaped, and 300 pinned downloads in 0.59-0.62 s against
+// 0.73-0.79 s, while the client waiting for the server's small top-ups
+// was woken a hundred times as often (docs/benchmarks.md, "Segment size
+// decides"). Jumbo frames (MTU 9000, segments of 8948 bytes) are network
+// sized too; IP over InfiniBand's connected mode (MTU 65520) is not.
+const shapeMinSegment = 16 << 10
+
 // shapeData sets the socket options of a download's or a listing's data
-// connection while its data moves, and returns the function that lets the
-// last of it go, which the transfer calls as soon as its data is written,
-// before it closes the connection:
+// connection on a path with segments of shapeMinSegment or more while its
+// data moves, and returns the function that lets the last of it go, which
+// the transfer calls as soon as its data is written, before it closes the
+// connection:
 //
 //   - its unsent data is held to sendLowat (see there);
 //   - its partial segments are held back (TCP_CORK, on Linux).
@@ -38,10 +53,11 @@ const sendLowat = 32 << 10
 // "Single RETR: full segments"). proftpd corks its data connections too.
 // The two don't hold each other up: a writer waits for the mark only
 // where its queue ends on a whole segment, so the cork holds nothing
-// then; a partial segment left behind otherwise is under half the mark
-// (below which the writer is woken) on any path whose MSS is under
-// 16 KiB, and on others the zero-window probe sends it (below). A 1 GiB
-// download on loopback still goes out in full segments.
+// then; a partial segment left behind otherwise is sent by the
+// zero-window probe (below). A 1 GiB download on loopback still goes out
+// in full segments. On paths with smaller segments neither is set (see
+// shapeMinSegment): there the kernel's own coalescing already fills
+// segments, and both measured slower than leaving the connection alone.
 //
 // Uploads are left alone (the server sends nothing on them), and so are
 // throttled transfers, whose small paced writes would wait for a full
@@ -60,6 +76,11 @@ const sendLowat = 32 << 10
 func (s *session) shapeData(raw net.Conn, job *transferJob, throttled bool) (release func()) {
 	tc, ok := raw.(*net.TCPConn)
 	if !ok || job.kind == xferUpload || job.protect != nil || throttled {
+		return func() {}
+	}
+	// Where the segment size is unknown (an error, another system), the
+	// connection is left as it is, like on a network path.
+	if mss, err := segmentSize(tc); err != nil || mss < shapeMinSegment {
 		return func() {}
 	}
 	// Best effort, like the cork: without it the connection only queues

@@ -26,3 +26,13 @@ func setSendLowat(tc *net.TCPConn, n int) error {
 		return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, n)
 	})
 }
+
+// segmentSize returns tc's maximum segment size (TCP_MAXSEG): what the
+// kernel sends in one segment on its path.
+func segmentSize(tc *net.TCPConn) (mss int, err error) {
+	err = control(tc, func(fd int) (err error) {
+		mss, err = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_MAXSEG)
+		return err
+	})
+	return mss, err
+}

@@ -3,6 +3,7 @@ package pier
 import (
 	"context"
 	"net"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -26,27 +27,74 @@ func corked(t *testing.T, tc *net.TCPConn) bool {
 	return tcpOption(t, tc, unix.TCP_CORK) != 0
 }
 
-// TestShapeData: a download's or a listing's data connection is corked
-// and has its unsent data held to sendLowat while its data moves, and is
-// uncorked by the function shapeData returns; an upload's, a throttled
-// transfer's, a TLS one's and a connection that isn't TCP are left alone.
+// smallSegmentPair is loopbackPair with the segments of an Ethernet path:
+// the listener's TCP_MAXSEG, which the accepted connection inherits, is
+// 1400 bytes.
+func smallSegmentPair(t *testing.T) (server *net.TCPConn, client net.Conn) {
+	t.Helper()
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_MAXSEG, 1400)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	server = c.(*net.TCPConn)
+	t.Cleanup(func() { server.Close() })
+	if mss, err := segmentSize(server); err != nil || mss > 1400 {
+		t.Fatalf("segment size %d (%v), want at most 1400", mss, err)
+	}
+	return server, client
+}
+
+// TestShapeData: a download's or a listing's data connection on a path of
+// large segments (loopback's) is corked and has its unsent data held to
+// sendLowat while its data moves, and is uncorked by the function
+// shapeData returns; one on a path of network-sized segments, an
+// upload's, a throttled transfer's, a TLS one's and a connection that
+// isn't TCP are left alone.
 func TestShapeData(t *testing.T) {
+	if mss, err := segmentSize(func() *net.TCPConn { s, _ := loopbackPair(t); return s }()); err != nil || mss < shapeMinSegment {
+		t.Skipf("loopback's segments here are %d bytes (%v), under shapeMinSegment", mss, err)
+	}
 	for _, tc := range []struct {
 		name      string
 		kind      xferKind
 		throttled bool
 		tls       bool
+		small     bool
 		want      bool
 	}{
-		{"download", xferDownload, false, false, true},
-		{"listing", xferListing, false, false, true},
-		{"upload", xferUpload, false, false, false},
-		{"throttled download", xferDownload, true, false, false},
-		{"TLS download", xferDownload, false, true, false},
+		{"download", xferDownload, false, false, false, true},
+		{"listing", xferListing, false, false, false, true},
+		{"download, network-sized segments", xferDownload, false, false, true, false},
+		{"listing, network-sized segments", xferListing, false, false, true, false},
+		{"upload", xferUpload, false, false, false, false},
+		{"throttled download", xferDownload, true, false, false, false},
+		{"TLS download", xferDownload, false, true, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &session{srv: &Server{}}
 			server, _ := loopbackPair(t)
+			if tc.small {
+				server, _ = smallSegmentPair(t)
+			}
 			job := &transferJob{kind: tc.kind}
 			if tc.tls {
 				job.protect = &dataTLS{}
