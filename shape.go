@@ -14,10 +14,10 @@ import "net"
 // 32 KiB, a connection sends as soon as the window opens and the server
 // tops it up from the page cache: on loopback 300 × RETR of 10 MiB took
 // a quarter to a half of the time, and a single download less CPU. 16 KiB
-// was slower by curl; 128 KiB to 2 MiB lost most of the gain
-// (docs/benchmarks.md, "300 × RETR: unsent data" and "Segment size
-// decides"). Data in flight is not limited: a long, fast path still
-// fills its window.
+// was slower by curl; 128 KiB kept about three quarters of the gain,
+// 512 KiB and 2 MiB little of it (docs/benchmarks.md, "300 × RETR:
+// unsent data" and "Segment size decides"). Data in flight is not
+// limited: a long, fast path still fills its window.
 const sendLowat = 32 << 10
 
 // shapeMinSegment is the smallest maximum segment size (TCP_MAXSEG) of a
