@@ -20,18 +20,29 @@ import "net"
 // limited: a long, fast path still fills its window.
 const sendLowat = 32 << 10
 
-// shapeMinSegment is the smallest maximum segment size (TCP_MAXSEG) of a
-// data connection that shapeData shapes. The cork and the unsent-data
-// mark were measured to pay where segments are large (loopback's MTU of
-// 64 KiB: segments of about 64 KB) and to cost where they are the size
-// networks carry (a veth pair's MTU of 1500, segments of 1448 bytes, as
-// on every Ethernet path): there, plain sendfile, as the peers use it,
-// moved a single 1 GiB download with 0.28 s of the server's CPU against
-// 0.40-0.48 s shaped, and 300 pinned downloads in 0.59-0.62 s against
-// 0.73-0.79 s, while the client waiting for the server's small top-ups
-// was woken a hundred times as often (docs/benchmarks.md, "Segment size
-// decides"). Jumbo frames (MTU 9000, segments of 8948 bytes) are network
-// sized too; IP over InfiniBand's connected mode (MTU 65520) is not.
+// shapeMinSegment is the smallest maximum segment size (TCP_MAXSEG, as
+// the kernel holds it when the transfer starts) of a data connection that
+// shapeData shapes. The cork and the unsent-data mark were measured to
+// pay where segments are large (loopback, MTU 64 KiB: 32,768 bytes at
+// the start, Linux holding a new connection's segments to half the
+// client's first window, about 64 KB later) and to cost where they are
+// the size networks carry (a veth pair's MTU of 1500, segments of 1448
+// bytes, as on every Ethernet path). There plain sendfile, as vsftpd and
+// pyftpdlib use it, moved a single 1 GiB download with 0.28 s of the
+// server's CPU against 0.40-0.48 s shaped, and 300 pinned downloads in
+// 0.59-0.62 s against 0.73-0.79 s, the shaped server waking its client
+// 28 times as often (41,243 wake-ups against 1,451); unpinned, 300
+// downloads took 0.67-0.73 s against 0.61-0.66 shaped, and with curl as
+// the client (whose one thread then does more of the sending) up to 40 %
+// longer (docs/benchmarks.md, "Segment size decides"). Jumbo frames
+// (MTU 9000, segments of 8948 bytes) are network sized too; IP over
+// InfiniBand's connected mode and user-mode network stacks such as
+// slirp4netns or pasta (MTU 65520) are not, and neither is a loopback
+// client whose receive buffer is under 32 KiB (its segments start at half
+// of it). Without the mark, a download's unsent data is bounded by the
+// send buffer the kernel gives the connection (net.ipv4.tcp_wmem, 4 MiB
+// at most by default), and its 226 comes once its last byte is in that
+// buffer, as with the peers.
 const shapeMinSegment = 16 << 10
 
 // shapeData sets the socket options of a download's or a listing's data
@@ -57,7 +68,7 @@ const shapeMinSegment = 16 << 10
 // zero-window probe (below). A 1 GiB download on loopback still goes out
 // in full segments. On paths with smaller segments neither is set (see
 // shapeMinSegment): there the kernel's own coalescing already fills
-// segments, and both measured slower than leaving the connection alone.
+// segments, and both cost the server CPU there (see shapeMinSegment).
 //
 // Uploads are left alone (the server sends nothing on them), and so are
 // throttled transfers, whose small paced writes would wait for a full
@@ -66,7 +77,8 @@ const shapeMinSegment = 16 << 10
 // rounds: 0.89-1.09 of the uncorked throughput, the server's CPU up to
 // 6 % higher). A connection that came through a PROXY-protocol proxy is
 // shaped like any other (its header read, the connection is plain TCP
-// again).
+// again), by the segments of its hop from the proxy: a proxy on the same
+// machine makes it a loopback connection.
 //
 // Data held back is not held for ever: the kernel sends it when its
 // zero-window probe timer fires (after 200 ms, or the path's

@@ -27,8 +27,9 @@ func setSendLowat(tc *net.TCPConn, n int) error {
 	})
 }
 
-// segmentSize returns tc's maximum segment size (TCP_MAXSEG): what the
-// kernel sends in one segment on its path.
+// segmentSize returns tc's maximum segment size (TCP_MAXSEG) as the kernel
+// holds it now: its path's, or less early in a connection whose peer
+// offered a small window (see shapeMinSegment).
 func segmentSize(tc *net.TCPConn) (mss int, err error) {
 	err = control(tc, func(fd int) (err error) {
 		mss, err = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_MAXSEG)

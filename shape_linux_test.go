@@ -27,6 +27,21 @@ func corked(t *testing.T, tc *net.TCPConn) bool {
 	return tcpOption(t, tc, unix.TCP_CORK) != 0
 }
 
+// needLargeSegments skips a test that needs loopback's segments to be
+// shaped where they are not (a loopback with a small MTU), and fails if
+// the segment size can't be read.
+func needLargeSegments(t *testing.T) {
+	t.Helper()
+	server, _ := loopbackPair(t)
+	mss, err := segmentSize(server)
+	if err != nil {
+		t.Fatalf("segment size: %v", err)
+	}
+	if mss < shapeMinSegment {
+		t.Skipf("loopback's segments here are %d bytes, under shapeMinSegment", mss)
+	}
+}
+
 // smallSegmentPair is loopbackPair with the segments of an Ethernet path:
 // the listener's TCP_MAXSEG, which the accepted connection inherits, is
 // 1400 bytes.
@@ -70,9 +85,7 @@ func smallSegmentPair(t *testing.T) (server *net.TCPConn, client net.Conn) {
 // upload's, a throttled transfer's, a TLS one's and a connection that
 // isn't TCP are left alone.
 func TestShapeData(t *testing.T) {
-	if mss, err := segmentSize(func() *net.TCPConn { s, _ := loopbackPair(t); return s }()); err != nil || mss < shapeMinSegment {
-		t.Skipf("loopback's segments here are %d bytes (%v), under shapeMinSegment", mss, err)
-	}
+	needLargeSegments(t)
 	for _, tc := range []struct {
 		name      string
 		kind      xferKind
@@ -133,6 +146,7 @@ func TestShapeData(t *testing.T) {
 // throttle left its connection as it was: not under a session's or the
 // server's download limit, but under an upload-only limit.
 func TestShapeThrottled(t *testing.T) {
+	needLargeSegments(t)
 	for _, tc := range []struct {
 		name      string
 		set       func(*session)

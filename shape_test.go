@@ -8,8 +8,9 @@ import (
 	"time"
 )
 
-// TestDownloadQueuesLittle: a download whose client stops reading leaves
-// little in the kernel. The server writes only what the client's window
+// TestDownloadQueuesLittle: a download on loopback (large segments, see
+// shapeMinSegment) whose client stops reading leaves little in the
+// kernel. The server writes only what the client's window
 // takes plus sendLowat (32 KiB) unsent, so it stops reading the file a few
 // hundred KiB in; without the mark it filled a send buffer the kernel grows
 // to megabytes (the cut-download tests used to rely on the server getting

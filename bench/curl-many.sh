@@ -65,10 +65,13 @@ trap cleanup EXIT
 # the veth path: curl in a namespace of its own, the server's end here
 cpre=()
 if [ "$NETPATH" = veth ]; then
-	ip -4 -o addr show | grep -q ' 10\.205\.0\.' && die "10.205.0.0/30 is in use on this machine"
-	NS=piercm-$$ VETH=piercm$$
-	ip netns add "$NS"
-	ip link add "$VETH" type veth peer name eth0 netns "$NS"
+	if ip -4 -o addr show | grep ' 10\.205\.0\.' >/dev/null || ip -4 route show | grep '^10\.205\.0\.' >/dev/null; then
+		die "10.205.0.0/30 is in use on this machine"
+	fi
+	ip netns add "piercm-$$" || die "ip netns add piercm-$$ failed"
+	NS=piercm-$$ # removed on exit from here on
+	ip link add "piercm$$" type veth peer name eth0 netns "$NS" || die "ip link add piercm$$ failed"
+	VETH=piercm$$
 	ip addr add 10.205.0.1/30 dev "$VETH"
 	ip link set "$VETH" up
 	ip -n "$NS" addr add 10.205.0.2/30 dev eth0
