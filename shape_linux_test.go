@@ -42,10 +42,10 @@ func needLargeSegments(t *testing.T) {
 	}
 }
 
-// smallSegmentPair is loopbackPair with the segments of an Ethernet path:
-// the listener's TCP_MAXSEG, which the accepted connection inherits, is
-// 1400 bytes.
-func smallSegmentPair(t *testing.T) (server *net.TCPConn, client net.Conn) {
+// smallSegmentConn is the server's end of a loopback connection with the
+// segments of an Ethernet path: the listener's TCP_MAXSEG, which the
+// accepted connection inherits, is 1400 bytes.
+func smallSegmentConn(t *testing.T) *net.TCPConn {
 	t.Helper()
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
@@ -61,21 +61,11 @@ func smallSegmentPair(t *testing.T) (server *net.TCPConn, client net.Conn) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	client, err = net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close() })
-	c, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	server = c.(*net.TCPConn)
-	t.Cleanup(func() { server.Close() })
+	server := acceptOne(t, ln)
 	if mss, err := segmentSize(server); err != nil || mss > 1400 {
 		t.Fatalf("segment size %d (%v), want at most 1400", mss, err)
 	}
-	return server, client
+	return server
 }
 
 // TestShapeData: a download's or a listing's data connection on a path of
@@ -106,7 +96,7 @@ func TestShapeData(t *testing.T) {
 			s := &session{srv: &Server{}}
 			server, _ := loopbackPair(t)
 			if tc.small {
-				server, _ = smallSegmentPair(t)
+				server = smallSegmentConn(t)
 			}
 			job := &transferJob{kind: tc.kind}
 			if tc.tls {
