@@ -251,6 +251,21 @@ func expectPrelim(t *testing.T, c *ftptest.Conn) string {
 	return text
 }
 
+// startDownload opens a passive data connection, sends RETR name, reads
+// the 150 and the first 64 KiB of the file, and returns the data
+// connection: a download under way whose client has stopped reading.
+func startDownload(t *testing.T, c *ftptest.Conn, name string) net.Conn {
+	t.Helper()
+	dc := c.Passive(t)
+	c.Send(t, "RETR "+name)
+	expectPrelim(t, c)
+	dc.SetReadDeadline(time.Now().Add(ioDeadline))
+	if _, err := io.ReadFull(dc, make([]byte, 64<<10)); err != nil {
+		t.Fatal(err)
+	}
+	return dc
+}
+
 // expectClosed checks that the server closed the control connection.
 func expectClosed(t *testing.T, c *ftptest.Conn) {
 	t.Helper()

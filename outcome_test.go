@@ -145,13 +145,7 @@ func TestOutcomeReachesBackEnd(t *testing.T) {
 		srv, ofs, hooks := outcomeSetup(t, nil, func(o *outcomeFS) { o.blockAt = midDownload })
 		writeFile(t, srv, "down", pattern(big))
 		c := outcomeLogin(t, srv)
-		dc := c.Passive(t)
-		c.Send(t, "RETR down")
-		expectPrelim(t, c)
-		dc.SetReadDeadline(time.Now().Add(ioDeadline))
-		if _, err := io.ReadFull(dc, make([]byte, 64<<10)); err != nil {
-			t.Fatal(err)
-		}
+		dc := startDownload(t, c, "down")
 		f := ofs.waitOpened(t)
 		ofs.waitBlocked(t)
 		resetConn(dc)
@@ -221,13 +215,7 @@ func TestOutcomeReachesBackEnd(t *testing.T) {
 		srv, ofs, hooks := outcomeSetup(t, nil, func(o *outcomeFS) { o.blockAt = midDownload })
 		writeFile(t, srv, "down", pattern(big))
 		c := outcomeLogin(t, srv)
-		dc := c.Passive(t)
-		c.Send(t, "RETR down")
-		expectPrelim(t, c)
-		dc.SetReadDeadline(time.Now().Add(ioDeadline))
-		if _, err := io.ReadFull(dc, make([]byte, 64<<10)); err != nil {
-			t.Fatal(err)
-		}
+		dc := startDownload(t, c, "down")
 		f := ofs.waitOpened(t)
 		ofs.waitBlocked(t)
 		srv.Close()
@@ -336,13 +324,7 @@ func TestOutcomeFreesResources(t *testing.T) {
 			f.expectAbortedOnce(t)
 		}},
 		{"data connection reset mid-download", func(o *outcomeFS) { o.blockAt = midDownload }, func(t *testing.T, c *ftptest.Conn, ofs *outcomeFS) {
-			dc := c.Passive(t)
-			c.Send(t, "RETR down")
-			expectPrelim(t, c)
-			dc.SetReadDeadline(time.Now().Add(ioDeadline))
-			if _, err := io.ReadFull(dc, make([]byte, 64<<10)); err != nil {
-				t.Fatal(err)
-			}
+			dc := startDownload(t, c, "down")
 			ofs.waitBlocked(t)
 			resetConn(dc)
 			ofs.unblock()

@@ -104,13 +104,7 @@ func TestDisconnectMidTransfer(t *testing.T) {
 	t.Run("RETR", func(t *testing.T) {
 		before := countResources(t)
 		c := login(t, srv)
-		dc := c.Passive(t)
-		c.Send(t, "RETR big")
-		expectPrelim(t, c)
-		dc.SetReadDeadline(time.Now().Add(ioDeadline))
-		if _, err := io.ReadFull(dc, make([]byte, 64<<10)); err != nil {
-			t.Fatal(err)
-		}
+		dc := startDownload(t, c, "big")
 		reset(c.Conn)
 		reset(dc)
 		expectNoLeak(t, before)

@@ -3,7 +3,6 @@
 package pier_test
 
 import (
-	"io"
 	"testing"
 	"time"
 )
@@ -20,13 +19,7 @@ func TestDownloadQueuesLittle(t *testing.T) {
 	srv, ofs, _ := outcomeSetup(t, nil, nil)
 	writeFile(t, srv, "big", pattern(16<<20))
 	c := outcomeLogin(t, srv)
-	dc := c.Passive(t)
-	c.Send(t, "RETR big")
-	expectPrelim(t, c)
-	dc.SetReadDeadline(time.Now().Add(ioDeadline))
-	if _, err := io.ReadFull(dc, make([]byte, 64<<10)); err != nil {
-		t.Fatal(err)
-	}
+	dc := startDownload(t, c, "big")
 	f := ofs.waitOpened(t)
 	// Wait until the server has stopped reading the file: the same count
 	// ten times in a row, 50 ms apart (bounded by ioDeadline).

@@ -484,13 +484,7 @@ func TestABOR(t *testing.T) {
 	t.Run("during RETR", func(t *testing.T) {
 		t.Parallel()
 		c := login(t, srv)
-		dc := c.Passive(t)
-		c.Send(t, "RETR big")
-		expectPrelim(t, c)
-		dc.SetReadDeadline(time.Now().Add(ioDeadline))
-		if _, err := io.ReadFull(dc, make([]byte, 64<<10)); err != nil {
-			t.Fatal(err)
-		}
+		dc := startDownload(t, c, "big")
 		c.Send(t, "ABOR")
 		c.ExpectReply(t, 426)
 		c.ExpectReply(t, 226)
