@@ -482,10 +482,16 @@ func (s *session) closeWith(cause error, text string) {
 // session was ended with), the login ends (Logout hook, User.Release), and
 // the Disconnect hook runs.
 func (s *session) end(cause error) {
-	s.cancelSession(cause)
 	if c := context.Cause(s.ctx); c != nil {
-		cause = c
+		cause = c // ended already (kill, Close): that cause stands
 	}
+	// The transfer's cause first, as in kill: an upload whose read the
+	// session's context ends must find it set, or it would end with the
+	// context's error instead of ErrSessionClosed.
+	if t := s.currentTransfer(); t != nil {
+		t.abort(cause)
+	}
+	s.cancelSession(cause)
 	var task *cmdTask
 	if !s.cancelTask(cause) {
 		task = s.task
